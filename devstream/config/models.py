@@ -1,0 +1,82 @@
+"""The loaded, validated config: what the planner and the flows work from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["BACKENDS", "Config", "Location", "StateConfig", "ToolSpec"]
+
+# Backends a config may name. Only `local` is built so far; the others are accepted names with a clear
+# "not available yet" error from the state package.
+BACKENDS = ("local", "prefect", "s3", "k8s", "kubernetes")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where something came from in the config files: file, line and the field path."""
+
+    file: str | None
+    line: int | None
+    field: str
+
+
+class StateConfig(BaseModel):
+    """`config.state`: which backend keeps the state, and its options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str = "local"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolSpec(BaseModel):
+    """One tool: an instance of a plugin. Apps are expanded into these."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str
+    instanceID: str
+    dependsOn: list[str] = Field(default_factory=list)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """`name.instanceID`: how dependsOn and output references name a tool."""
+        return f"{self.name}.{self.instanceID}"
+
+    @property
+    def state_key(self) -> str:
+        """`name_instanceID`: the state record's key, as DevStream keyed it."""
+        return f"{self.name}_{self.instanceID}"
+
+
+@dataclass
+class Config:
+    """A loaded config: vars rendered, apps expanded, options validated, dependencies checked.
+
+    `tools` are in config order; `locations` maps a tool key to where it was written (for apps, the
+    app), so later errors (a cycle, a failed reference at apply time) can still point at a line.
+    """
+
+    path: Path
+    workdir: Path
+    name: str
+    state: StateConfig
+    vars: dict[str, Any]
+    tools: list[ToolSpec]
+    files: list[Path] = field(default_factory=list)
+    locations: dict[str, Location] = field(default_factory=dict)
+
+    def tool(self, key: str) -> ToolSpec:
+        for t in self.tools:
+            if t.key == key:
+                return t
+        raise KeyError(key)
+
+    @property
+    def by_key(self) -> dict[str, ToolSpec]:
+        return {t.key: t for t in self.tools}

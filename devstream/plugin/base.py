@@ -1,0 +1,91 @@
+"""The Plugin base class and the context every plugin call receives."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["Plugin", "PluginContext", "PluginOptions", "ResourceStatus"]
+
+ResourceStatus = dict[str, Any]
+"""What create/update/read return: JSON-able; `outputs` holds what other tools may reference."""
+
+
+class PluginOptions(BaseModel):
+    """Base for plugin options: unknown keys are errors, so a typo fails at load time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+O = TypeVar("O", bound=BaseModel)
+
+
+@dataclass
+class PluginContext:
+    """What a plugin call gets besides its options.
+
+    Attributes:
+        name: the plugin name of the tool (its `name` in the config).
+        instance_id: the tool's instanceID.
+        workdir: the folder of the config; relative paths in options are taken from here.
+        logger: where to log; never log secrets.
+        action: the action being run (create, read, update, delete).
+        attempt: 1 for the first try, 2 for the first retry...
+    """
+
+    name: str
+    instance_id: str
+    workdir: Path
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("devstream.plugin"))
+    action: str = ""
+    attempt: int = 1
+    client_factory: Callable[..., httpx.Client] | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}.{self.instance_id}"
+
+    def path(self, value: str | Path) -> Path:
+        """A path from the options, relative to the config's folder unless absolute."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.workdir / p
+
+    def http_client(self, **kwargs: Any) -> httpx.Client:
+        """An httpx client that retries 429, 5xx and timeouts with backoff, honouring Retry-After."""
+        from devstream.plugin.http import http_client
+
+        return (self.client_factory or http_client)(**kwargs)
+
+
+class Plugin(Generic[O]):
+    """Subclass this, set `Options`, and implement the four methods.
+
+    `output_keys` may say which outputs the plugin returns for given options, so that a reference to an
+    output that will never exist fails at load time rather than at apply time.
+    """
+
+    name: ClassVar[str] = ""
+    Options: ClassVar[type[BaseModel]] = PluginOptions
+    description: ClassVar[str] = ""
+
+    def create(self, options: O, ctx: PluginContext) -> ResourceStatus:
+        raise NotImplementedError
+
+    def read(self, options: O, ctx: PluginContext) -> ResourceStatus | None:
+        raise NotImplementedError
+
+    def update(self, options: O, ctx: PluginContext) -> ResourceStatus:
+        raise NotImplementedError
+
+    def delete(self, options: O, ctx: PluginContext) -> None:
+        raise NotImplementedError
+
+    def output_keys(self, options: O) -> set[str] | None:
+        """The output keys create/update will return, or None when they cannot be known in advance."""
+        return None

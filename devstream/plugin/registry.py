@@ -1,0 +1,84 @@
+"""Find plugins through the `devstream.plugins` entry point group.
+
+Built-in plugins register the same way as third-party ones (see pyproject.toml). Each entry point is
+loaded on its own: one broken plugin is reported, it does not hide the others.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint, entry_points
+
+from devstream.errors import PluginLoadError
+from devstream.plugin.base import Plugin
+
+__all__ = ["ENTRY_POINT_GROUP", "PluginRegistry", "default_registry"]
+
+ENTRY_POINT_GROUP = "devstream.plugins"
+
+
+class PluginRegistry:
+    """Plugin classes by name; loads entry points lazily and caches the instances."""
+
+    def __init__(self, plugins: dict[str, type[Plugin]] | None = None, *, use_entry_points: bool = True):
+        self._classes: dict[str, type[Plugin]] = dict(plugins or {})
+        self._entry_points: dict[str, EntryPoint] = {}
+        if use_entry_points:
+            for ep in entry_points(group=ENTRY_POINT_GROUP):
+                self._entry_points.setdefault(ep.name, ep)
+        self._instances: dict[str, Plugin] = {}
+        self.load_errors: dict[str, str] = {}
+
+    def register(self, cls: type[Plugin], name: str | None = None) -> None:
+        self._classes[name or cls.name] = cls
+        self._instances.pop(name or cls.name, None)
+
+    def names(self) -> list[str]:
+        return sorted(set(self._classes) | set(self._entry_points))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._classes or name in self._entry_points
+
+    def plugin_class(self, name: str) -> type[Plugin]:
+        if name in self._classes:
+            return self._classes[name]
+        ep = self._entry_points.get(name)
+        if ep is None:
+            installed = ", ".join(self.names()) or "none"
+            raise PluginLoadError(
+                f"unknown plugin '{name}'; installed plugins: {installed}. "
+                f"Check the spelling, or install the package that provides it and run `dtm list plugins`"
+            )
+        try:
+            cls = ep.load()
+        except Exception as exc:  # any import failure of a third-party package
+            self.load_errors[name] = f"{type(exc).__name__}: {exc}"
+            raise PluginLoadError(f"plugin '{name}' ({ep.value}) failed to load: {exc}") from exc
+        if not (isinstance(cls, type) and issubclass(cls, Plugin)):
+            raise PluginLoadError(f"plugin '{name}' ({ep.value}) is not a devstream.plugin.Plugin subclass")
+        self._classes[name] = cls
+        return cls
+
+    def get(self, name: str) -> Plugin:
+        if name not in self._instances:
+            self._instances[name] = self.plugin_class(name)()
+        return self._instances[name]
+
+    def source(self, name: str) -> str:
+        """Where a plugin comes from: the entry point's module path."""
+        if name in self._entry_points:
+            ep = self._entry_points[name]
+            dist = getattr(ep, "dist", None)
+            return f"{ep.value} ({dist.name} {dist.version})" if dist else ep.value
+        cls = self._classes.get(name)
+        return f"{cls.__module__}:{cls.__qualname__}" if cls else "?"
+
+
+_default: PluginRegistry | None = None
+
+
+def default_registry() -> PluginRegistry:
+    """The process-wide registry built from the installed entry points."""
+    global _default
+    if _default is None:
+        _default = PluginRegistry()
+    return _default

@@ -1,0 +1,73 @@
+"""State records and the StateStore protocol every backend implements."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["StateRecord", "StateStore"]
+
+
+class StateRecord(BaseModel):
+    """What dtm remembers about one tool, keyed `name_instanceID` as DevStream keyed it.
+
+    `options` are the options the tool was last applied with, references resolved and secrets replaced
+    by fingerprints; `resourceStatus` is what the plugin returned, with `outputs` inside.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    instanceID: str
+    dependsOn: list[str] = Field(default_factory=list)
+    options: dict[str, Any] = Field(default_factory=dict)
+    resourceStatus: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}.{self.instanceID}"
+
+    @property
+    def state_key(self) -> str:
+        return f"{self.name}_{self.instanceID}"
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        out = self.resourceStatus.get("outputs") or {}
+        return out if isinstance(out, dict) else {}
+
+
+class StateStore(Protocol):
+    """Where state records live. Writes are per record: one change, one small write.
+
+    Implementations are safe to call from several threads of one process (the apply flow writes each
+    record from the task that made the change).
+    """
+
+    description: str
+
+    def read(self) -> dict[str, StateRecord]:
+        """Every record, by state key (`name_instanceID`)."""
+        ...
+
+    def put(self, record: StateRecord) -> None:
+        """Save one record (create or replace)."""
+        ...
+
+    def delete(self, state_key: str) -> None:
+        """Forget one record; forgetting a missing record is not an error."""
+        ...
+
+    def lock(self, command: str, timeout: float = 0) -> AbstractContextManager[None]:
+        """Hold the state's lock; raises StateLockedError naming the holder. Re-entrant in one process."""
+        ...
+
+    def force_unlock(self) -> dict[str, Any] | None:
+        """Release the lock whoever holds it; returns who held it, or None."""
+        ...
+
+    def flush(self) -> None:
+        """Make everything written so far durable in the backend's canonical form."""
+        ...
