@@ -1,0 +1,359 @@
+"""Apps and pipelineTemplates, expanded into tools as DevStream v0.12 did.
+
+An app names a repository, the template it is scaffolded from, and its CI and CD pipelines. It becomes:
+
+- a `repo-scaffolding` tool when `repoTemplate` is set (DevStream dropped `repoTemplate.vars`; they are
+  passed through here);
+- one tool per `ci`/`cd` entry, named after the pipeline's type. A `type: template` entry renders a
+  pipelineTemplate with the global vars, then the app's (`language`, `framework`, `appName`), then the
+  entry's own `vars`, and deep-merges the entry's `options` over the template's.
+
+Every generated tool has the app's name as instanceID, depends on the app's repo-scaffolding tool (if any)
+and on every top-level tool, as DevStream did.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from devstream.config.checks import RFC1123_RULE, Origin, is_rfc1123_subdomain, validation_issues
+from devstream.config.merge import Entry
+from devstream.config.models import ToolSpec
+from devstream.config.render import Renderer, part_from_data, render_tree
+from devstream.config.source import has_template
+from devstream.errors import ConfigError, Issue
+
+__all__ = [
+    "CD_TYPES",
+    "CI_TYPES",
+    "REPO_SCAFFOLDING",
+    "TEMPLATE_TYPES",
+    "AppExpander",
+    "deep_merge",
+    "expand_apps",
+    "normalise_repo",
+]
+
+CI_TYPES = ("template", "github-actions", "gitlab-ci", "jenkins-pipeline", "ci-generic")
+CD_TYPES = ("template", "argocdapp")
+TEMPLATE_TYPES = ("github-actions", "gitlab-ci", "jenkins-pipeline", "ci-generic", "argocdapp")
+REPO_SCAFFOLDING = "repo-scaffolding"
+_TEMPLATES = "https://raw.githubusercontent.com/devstream-io/dtm-pipeline-templates/main/"
+_CONFIG_LOCATIONS = {
+    "github-actions": _TEMPLATES + "github-actions/workflows/main.yml",
+    "gitlab-ci": _TEMPLATES + "gitlab-ci/.gitlab-ci.yml",
+    "jenkins-pipeline": _TEMPLATES + "jenkins-pipeline/general/Jenkinsfile",
+}
+# The keys a pipeline plugin also wants at the top of its options.
+_LIFTED = {"jenkins-pipeline": "jenkins", "gitlab-ci": "runner"}
+# DevStream's docs wrote `type: github` in repos; the key is `scmType`.
+_HINTS = {"type": "a repo's kind is `scmType` (github or gitlab)"}
+_REPO_ORDER = ("owner", "org", "name", "branch", "scmType", "url", "apiURL", "baseURL", "token", "sshPrivateKey")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RepoInfo(_Strict):
+    """A git repository: DevStream's RepoInfo keys."""
+
+    owner: str | None = None
+    org: str | None = None
+    name: str | None = None
+    branch: str | None = None
+    scmType: str | None = None  # noqa: N815 - YAML spelling
+    token: str | None = None
+    apiURL: str | None = None  # noqa: N815
+    url: str | None = None
+    baseURL: str | None = None  # noqa: N815
+    sshPrivateKey: str | None = None  # noqa: N815
+
+
+class RepoTemplate(RepoInfo):
+    vars: dict[str, Any] | None = None
+
+
+class AppSpec(_Strict):
+    language: str
+    framework: str
+
+
+class Pipeline(_Strict):
+    """One `ci` or `cd` entry."""
+
+    type: str
+    templateName: str | None = None  # noqa: N815
+    vars: dict[str, Any] | None = None
+    options: dict[str, Any] | None = None
+
+
+class App(_Strict):
+    name: str
+    spec: AppSpec
+    repo: RepoInfo
+    repoTemplate: RepoTemplate | None = None  # noqa: N815
+    ci: list[Pipeline] | None = None
+    cd: list[Pipeline] | None = None
+
+
+class PipelineTemplate(_Strict):
+    name: str
+    type: str
+    options: dict[str, Any] | None = None
+
+
+class _RepoProblem(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `over` merged in (maps recursively; any other value of `over` wins). Mutates `base`."""
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            deep_merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def _from_url(url: str, api_url: str | None) -> tuple[str, str, str, str | None]:
+    """(scmType, owner, name, baseURL) read from a repository URL (https, ssh or host/path)."""
+    ssh = re.fullmatch(r"[\w.-]+@([^:/]+):(.+)", url)
+    if ssh:
+        host, path, scheme = ssh.group(1), ssh.group(2), "https"
+    else:
+        split = urlsplit(url if "://" in url else f"https://{url}")
+        host, path, scheme = split.netloc, split.path, split.scheme
+    segments = [s for s in path.strip("/").split("/") if s]
+    if not host or len(segments) < 2:
+        raise _RepoProblem("url", f"cannot read owner and name from url {url!r}; write it like "
+                                  f"https://github.com/OWNER/NAME or git@gitlab.com:GROUP/NAME.git")
+    scm = "github" if "github" in url else "gitlab"
+    base = None
+    if scm == "gitlab":
+        api = urlsplit(api_url) if api_url else None
+        base = f"{api.scheme}://{api.netloc}" if api and api.netloc else f"{scheme}://{host}"
+    return scm, "/".join(segments[:-1]), segments[-1].removesuffix(".git"), base
+
+
+def normalise_repo(repo: Mapping[str, Any], *, default_name: str | None = None) -> dict[str, Any]:
+    """A RepoInfo with DevStream's defaults filled in: owner/name/scmType from `url`, `name` from the app,
+    branch `main` (GitHub) or `master` (GitLab), and the clone `url`.
+
+    Raises ValueError (with `.field`) when the repository cannot be told.
+    """
+    r = {k: v for k, v in repo.items() if v is not None and v != ""}
+    if "url" in r:
+        scm, owner, name, base = _from_url(r["url"], r.get("apiURL"))
+        r.setdefault("scmType", scm)
+        if "owner" not in r and "org" not in r:
+            r["owner"] = owner
+        r.setdefault("name", name)
+        if base and r["scmType"] == "gitlab":
+            r.setdefault("baseURL", base)
+        if "://" not in r["url"] and "@" not in r["url"]:
+            r["url"] = f"https://{r['url']}"
+    if default_name:
+        r.setdefault("name", default_name)
+    if "scmType" not in r:
+        raise _RepoProblem("scmType", "`scmType` is required (github or gitlab), or give the repo's `url`")
+    r["scmType"] = str(r["scmType"]).lower()
+    if r["scmType"] not in ("github", "gitlab"):
+        raise _RepoProblem("scmType", f"scmType {r['scmType']!r} is not supported; use github or gitlab")
+    if "owner" in r and "org" in r:
+        raise _RepoProblem("org", "give either `owner` (a user) or `org` (an organisation), not both")
+    if "owner" not in r and "org" not in r:
+        raise _RepoProblem("owner", "`owner` or `org` is required (who owns the repo), or give the repo's `url`")
+    if "name" not in r:
+        raise _RepoProblem("name", "`name` is required (the repository's name), or give the repo's `url`")
+    github = r["scmType"] == "github"
+    r.setdefault("branch", "main" if github else "master")
+    owner = r.get("org") or r["owner"]
+    if "url" not in r:
+        host = "https://github.com" if github else str(r.get("baseURL", "https://gitlab.com")).rstrip("/")
+        r["url"] = f"{host}/{owner}/{r['name']}" + ("" if github else ".git")
+    return {k: r[k] for k in _REPO_ORDER if k in r}
+
+
+class AppExpander:
+    """Expands apps into tools against a set of pipelineTemplates; problems gather in `issues`."""
+
+    def __init__(self, templates: Sequence[Entry], vars: Mapping[str, Any], renderer: Renderer,
+                 after: Sequence[str] = ()):
+        self.vars = vars
+        self.renderer = renderer
+        self.after = list(after)
+        self.issues: list[Issue] = []
+        self.templates: dict[str, Entry] = {}
+        for entry in templates:
+            self._add_template(entry)
+
+    def _add_template(self, entry: Entry) -> None:
+        try:
+            template = PipelineTemplate.model_validate(entry.value)
+        except ValidationError as exc:
+            self.issues.extend(validation_issues(exc, entry.part, entry.path))
+            return
+        if not has_template(template.type) and template.type not in TEMPLATE_TYPES:
+            self.issues.append(entry.part.issue(f"pipelineTemplate type {template.type!r} is not supported; use "
+                                                f"one of: {', '.join(TEMPLATE_TYPES)}", (*entry.path, "type")))
+            return
+        if template.name in self.templates:
+            first = self.templates[template.name]
+            self.issues.append(entry.part.issue(f"pipelineTemplate {template.name!r} is defined twice: here and "
+                                                f"at {first.where()}; rename one", (*entry.path, "name")))
+            return
+        self.templates[template.name] = entry
+
+    def expand(self, entry: Entry) -> list[tuple[ToolSpec, Origin]]:
+        """The tools of one (already rendered) app; [] when it has problems (see `issues`)."""
+        part, path = entry.part, entry.path
+        try:
+            app = App.model_validate(entry.value)
+        except ValidationError as exc:
+            self.issues.extend(validation_issues(exc, part, path, hints=_HINTS))
+            return []
+        before = len(self.issues)
+        if not is_rfc1123_subdomain(app.name):
+            self.issues.append(part.issue(f"app name {app.name!r} must be {RFC1123_RULE}, because it becomes "
+                                          f"the instanceID of the app's tools", (*path, "name")))
+        repo = self._repo(app.repo.model_dump(exclude_none=True), app.name, (*path, "repo"), entry)
+        source = None
+        if app.repoTemplate is not None:
+            raw = app.repoTemplate.model_dump(exclude_none=True, exclude={"vars"})
+            source = self._repo(raw, None, (*path, "repoTemplate"), entry)
+        if repo is None:
+            return []
+
+        origin = Origin(part, path, generated=True)
+        tools: list[ToolSpec] = []
+        scaffolding: list[str] = []  # what the pipelines wait for besides the top-level tools
+        if app.repoTemplate is not None and source is not None:
+            tools.append(ToolSpec(name=REPO_SCAFFOLDING, instanceID=app.name, dependsOn=list(self.after),
+                                  options={"destinationRepo": copy.deepcopy(repo), "sourceRepo": source,
+                                           "vars": copy.deepcopy(app.repoTemplate.vars or {})}))
+            scaffolding = [tools[0].key]
+        image_repo: Any = None
+        pipelines = [("ci", j, p) for j, p in enumerate(app.ci or [])]
+        pipelines += [("cd", j, p) for j, p in enumerate(app.cd or [])]
+        for section, j, pipeline in pipelines:
+            made = self._pipeline(app, section, pipeline, (*path, section, j), entry)
+            if made is None:
+                continue
+            plugin, options = made
+            if plugin != "argocdapp" and options.get("imageRepo") is not None:
+                image_repo = options["imageRepo"]  # a later argocdapp deploys the image CI builds
+            final = self._plugin_options(plugin, options, app, repo, image_repo)
+            tools.append(ToolSpec(name=plugin, instanceID=app.name, dependsOn=scaffolding + self.after,
+                                  options=final))
+        if len(self.issues) > before:
+            return []  # the problems are reported; half an app would only add follow-on errors
+        return [(t, origin) for t in tools]
+
+    def _repo(self, raw: dict[str, Any], default_name: str | None, path: tuple[Any, ...],
+              entry: Entry) -> dict[str, Any] | None:
+        try:
+            return normalise_repo(raw, default_name=default_name)
+        except _RepoProblem as problem:
+            self.issues.append(entry.part.issue(problem.message, (*path, problem.field)))
+            return None
+
+    def _pipeline(self, app: App, section: str, pipeline: Pipeline, path: tuple[Any, ...],
+                  entry: Entry) -> tuple[str, dict[str, Any]] | None:
+        """(plugin name, pipeline options) of one ci/cd entry."""
+        allowed = CI_TYPES if section == "ci" else CD_TYPES
+        if pipeline.type not in allowed:
+            self.issues.append(entry.part.issue(f"{section} type {pipeline.type!r} is not supported; "
+                                                f"use one of: {', '.join(allowed)}", (*path, "type")))
+            return None
+        if pipeline.type != "template":
+            return pipeline.type, copy.deepcopy(pipeline.options or {})
+        if not pipeline.templateName:
+            self.issues.append(entry.part.issue("`templateName` is required with `type: template`: the name of "
+                                                "one of the pipelineTemplates", path))
+            return None
+        template = self.templates.get(pipeline.templateName)
+        if template is None:
+            defined = ", ".join(sorted(self.templates)) or "none"
+            self.issues.append(entry.part.issue(f"pipelineTemplate {pipeline.templateName!r} is not defined "
+                                                f"(defined: {defined}); add it under `pipelineTemplates` or fix "
+                                                f"the name", (*path, "templateName")))
+            return None
+        context = {**self.vars, "language": app.spec.language, "framework": app.spec.framework,
+                   "appName": app.name, **(pipeline.vars or {})}
+        problems: list[Issue] = []
+        rendered = render_tree(template.value, template.path, template.part, self.renderer, context, problems)
+        used_by = f"(pipelineTemplate used by app {app.name!r} at {entry.part.file}:{entry.part.line_of(path)}) "
+        self.issues.extend(Issue(used_by + i.message, i.file, i.line, i.field) for i in problems)
+        if problems:
+            return None
+        kind = rendered.get("type")
+        wanted = [t for t in allowed if t != "template"]
+        if kind not in wanted:
+            self.issues.append(template.part.issue(
+                f"{used_by}type {kind!r} cannot be used in {section}; a {section} template's type is one of: "
+                f"{', '.join(wanted)}", (*template.path, "type")))
+            return None
+        return kind, deep_merge(copy.deepcopy(rendered.get("options") or {}), pipeline.options or {})
+
+    @staticmethod
+    def _plugin_options(plugin: str, options: dict[str, Any], app: App, repo: dict[str, Any],
+                        image_repo: Any) -> dict[str, Any]:
+        """The generated tool's options in the shape its plugin takes."""
+        if plugin in _CONFIG_LOCATIONS:
+            options.setdefault("configLocation", _CONFIG_LOCATIONS[plugin])
+            options.setdefault("language", {"name": app.spec.language, "framework": app.spec.framework})
+            out = {"pipeline": options, "scm": copy.deepcopy(repo)}
+            lifted = _LIFTED.get(plugin)
+            if lifted and lifted in options:
+                out[lifted] = copy.deepcopy(options[lifted])
+            return out
+        if plugin == "ci-generic":
+            return deep_merge({"projectRepo": copy.deepcopy(repo)}, options)
+        source: dict[str, Any] = {"valuefile": "values.yaml", "path": f"helm/{app.name}"}
+        if "repoURL" not in (options.get("source") or {}):
+            source |= {"repoURL": repo["url"], "repoBranch": repo["branch"]}
+            if "token" in repo:
+                source["token"] = repo["token"]
+        defaults: dict[str, Any] = {
+            "app": {"name": app.name, "namespace": "argocd"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"},
+            "source": source,
+        }
+        if image_repo is not None:
+            defaults["imageRepo"] = copy.deepcopy(image_repo)
+        return deep_merge(defaults, options)
+
+
+def expand_apps(apps: Sequence[Mapping[str, Any]], pipeline_templates: Sequence[Mapping[str, Any]] = (),
+                vars: Mapping[str, Any] | None = None, *, after: Sequence[str] = (),
+                environ: Mapping[str, str] | None = None) -> list[ToolSpec]:
+    """The tools that `apps` expand into, given as Python data (the `apps` and `pipelineTemplates` sections).
+
+    `vars` are the (resolved) global vars; `after` the keys of the top-level tools every app tool
+    depends on. Raises ConfigError listing every problem found.
+    """
+    renderer = Renderer(os.environ if environ is None else environ)
+    vars = dict(vars or {})
+    app_part = part_from_data({"apps": list(apps)}, "<apps>")
+    template_part = part_from_data({"pipelineTemplates": list(pipeline_templates)}, "<pipelineTemplates>")
+    issues: list[Issue] = []
+    rendered = render_tree(app_part.data["apps"], ("apps",), app_part, renderer, vars, issues)
+    expander = AppExpander([Entry(template_part, ("pipelineTemplates", j), t)
+                            for j, t in enumerate(template_part.data["pipelineTemplates"])], vars, renderer, after)
+    tools = [t for i, app in enumerate(rendered) for t, _ in expander.expand(Entry(app_part, ("apps", i), app))]
+    issues.extend(expander.issues)
+    if issues:
+        raise ConfigError(issues)
+    return tools

@@ -1,0 +1,157 @@
+"""`load_config`: from YAML files to a validated Config.
+
+The stages, each reporting every problem it finds before the next one runs:
+
+1. read: one file or every *.yaml/*.yml under a folder; YAML errors with file and line;
+2. merge: the documents' sections merged structurally (see merge.py);
+3. vars: rendered in dependency order, loops and missing vars named;
+4. config, tools and apps rendered; tool shapes checked; apps expanded through pipelineTemplates;
+5. plugins installed and accepting their options; dependsOn and output references pointing at real tools
+   and outputs;
+6. the dependency graph free of cycles.
+
+Loading reads the config files only: no state, no network.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from devstream.config.apps import AppExpander
+from devstream.config.checks import (
+    Origin,
+    check_dependencies,
+    check_duplicates,
+    check_graph,
+    check_plugins,
+    check_references,
+    parse_tool,
+)
+from devstream.config.merge import Entry, Merged, merge_parts
+from devstream.config.models import BACKENDS, Config, StateConfig, ToolSpec
+from devstream.config.render import Renderer, render_tree, resolve_vars
+from devstream.config.source import config_files, read_parts
+from devstream.errors import ConfigError, Issue
+from devstream.plugin.registry import PluginRegistry, default_registry
+
+__all__ = ["load_config"]
+
+_BACKEND_ALIASES = {"kubernetes": "k8s"}
+_VALID_BACKENDS = ", ".join(dict.fromkeys(_BACKEND_ALIASES.get(b, b) for b in BACKENDS))
+
+
+def load_config(path: str | Path, *, registry: PluginRegistry | None = None,
+                environ: Mapping[str, str] | None = None, validate_plugins: bool = True) -> Config:
+    """Load, render, expand and validate the config at `path` (a YAML file or a folder of them).
+
+    Args:
+        path: a YAML file, or a folder whose *.yaml/*.yml files (recursively, sorted) are merged.
+        registry: where plugins are looked up; the installed entry points by default.
+        environ: what `[[ env "NAME" ]]` reads; os.environ by default.
+        validate_plugins: check that every tool's plugin is installed and accepts its options. Off, the
+            plugins are not consulted at all (for configs whose plugins are not installed here).
+
+    Raises:
+        ConfigError: with one Issue (file, line, field, message) per problem found.
+    """
+    root = Path(path).expanduser()
+    files = config_files(root)
+    parts = read_parts(files)
+    if not parts:
+        raise ConfigError(Issue("the config is empty; add a `tools:` list (items with name, instanceID and "
+                                "options) or an `apps:` list", str(files[0]), 1))
+    merged = merge_parts(parts)
+    if not merged.tools and not merged.apps:
+        first = parts[0]
+        raise ConfigError(first.issue("the config defines no tools and no apps; add a `tools:` list (items with "
+                                      "name, instanceID and options) or an `apps:` list", ()))
+    renderer = Renderer(os.environ if environ is None else environ)
+    vars_, issues = resolve_vars(merged.vars, renderer)
+    if issues:
+        raise ConfigError(issues)
+
+    state = _state(merged.config, renderer, vars_, issues)
+    located = _tools(merged, renderer, vars_, issues)
+    issues.extend(check_duplicates(located))
+    outputs: dict[str, set[str] | None] = {t.key: None for t, _ in located}
+    if validate_plugins:
+        outputs, problems = check_plugins(located, registry or default_registry())
+        issues.extend(problems)
+    if not issues:  # with tools missing, these would report follow-on errors
+        issues.extend(check_dependencies(located))
+        issues.extend(check_references(located, outputs))
+    if issues:
+        raise ConfigError(issues)
+    check_graph(located)
+
+    name = state.options.get("name")
+    return Config(
+        path=root.resolve(),
+        workdir=(root if root.is_dir() else root.parent).resolve(),
+        name=name if isinstance(name, str) and name else (root.name if root.is_dir() else root.stem),
+        state=state,
+        vars=vars_,
+        tools=[t for t, _ in located],
+        files=[f.resolve() for f in files],
+        locations={t.key: origin.location for t, origin in located},
+    )
+
+
+def _state(entry: Entry | None, renderer: Renderer, vars_: Mapping[str, Any], issues: list[Issue]) -> StateConfig:
+    """`config.state`, rendered, with the backend's name normalised; `local` when absent."""
+    if entry is None:
+        return StateConfig()
+    part, path = entry.part, entry.path
+    config = render_tree(entry.value, path, part, renderer, vars_, issues)
+    for key in config:
+        if key != "state":
+            issues.append(part.issue(f"unknown key {key!r} in `config`; it holds only `state` "
+                                     f"(backend and options)", (*path, key)))
+    state = config.get("state")
+    if state is None:
+        return StateConfig()
+    if not isinstance(state, dict):
+        issues.append(part.issue("`config.state` must be a map with `backend` and `options`", (*path, "state")))
+        return StateConfig()
+    for key in state:
+        if key not in ("backend", "options"):
+            issues.append(part.issue(f"unknown key {key!r} in `config.state`; it holds `backend` and `options`",
+                                     (*path, "state", key)))
+    backend = state.get("backend") or "local"
+    normal = str(backend).lower()
+    normal = _BACKEND_ALIASES.get(normal, normal)
+    if normal not in BACKENDS:
+        issues.append(part.issue(f"unknown state backend {backend!r}; use one of: {_VALID_BACKENDS}",
+                                 (*path, "state", "backend")))
+        normal = "local"
+    options = state.get("options") or {}
+    if not isinstance(options, dict):
+        issues.append(part.issue("`config.state.options` must be a map", (*path, "state", "options")))
+        options = {}
+    return StateConfig(backend=normal, options=options)
+
+
+def _tools(merged: Merged, renderer: Renderer, vars_: Mapping[str, Any],
+           issues: list[Issue]) -> list[tuple[ToolSpec, Origin]]:
+    """The top-level tools, then the tools every app expands into, each with where it was written."""
+    located: list[tuple[ToolSpec, Origin]] = []
+    for entry in merged.tools:
+        before = len(issues)
+        value = render_tree(entry.value, entry.path, entry.part, renderer, vars_, issues)
+        if len(issues) > before:
+            continue  # a field left unrendered would only add confusing errors
+        tool, problems = parse_tool(value, Origin(entry.part, entry.path))
+        issues.extend(problems)
+        if tool is not None:
+            located.append((tool, Origin(entry.part, entry.path)))
+    expander = AppExpander(merged.pipelineTemplates, vars_, renderer, after=[t.key for t, _ in located])
+    for entry in merged.apps:
+        before = len(issues)
+        value = render_tree(entry.value, entry.path, entry.part, renderer, vars_, issues)
+        if len(issues) == before:
+            located.extend(expander.expand(Entry(entry.part, entry.path, value)))
+    issues.extend(expander.issues)
+    return located

@@ -1,0 +1,220 @@
+"""Rendering `[[ var ]]` and `[[ env "NAME" ]]` in config values.
+
+The engine is jinja2 with `[[`/`]]` for expressions, `[%`/`%]` for blocks and `[#`/`#]` for comments, so
+`{{ }}` (GitHub Actions, Helm) and `${{ a.b.outputs.c }}` (output references) pass through untouched.
+DevStream's Go-template spellings are accepted: `[[ .var ]]` and `[[ env NAME ]]`.
+
+Values are rendered one string at a time, after YAML parsing, so every error keeps its line. A plain
+(unquoted) scalar that is a single expression takes the variable's own value (`port: [[ port ]]` gives the
+int 8080, `labels: [[ labels ]]` a map); when that value, or the result of a scalar that mixes text and
+expressions, is text, it is typed again as YAML would type it in place, as DevStream's textual rendering
+did (`[[ env PORT ]]` gives an int). A quoted scalar always stays a string.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from devstream.config.source import FieldPath, Part, has_template, plain_scalar, restore, swap, walk_strings
+from devstream.errors import Issue
+
+__all__ = ["Renderer", "TemplateFailure", "part_from_data", "render_tree", "resolve_vars"]
+
+# Go's call syntax `[[ env "NAME" ]]` and DevStream's `[[ env NAME ]]` -> jinja's `[[ env("NAME") ]]`
+_ENV_CALL = re.compile(r"""(\[\[-?\s*)env\s+(?:"([^"]*)"|'([^']*)'|([A-Za-z_][A-Za-z0-9_]*))(?=\s*-?\]\])""")
+_EXPRESSION = re.compile(r"(\[\[|\[%)(.*?)(\]\]|%\])", re.S)
+# A Go-template field `.name` at the start of an operand -> `name`.
+_GO_DOT = re.compile(r"(^|[\s(,|\[=!<>+*/-])\.(?=[A-Za-z_])")
+_WHOLE = re.compile(r"\[\[-?(.*?)-?\]\]", re.S)
+
+
+class TemplateFailure(Exception):
+    """A string could not be rendered. `word` helps find the line inside a multi-line string."""
+
+    def __init__(self, message: str, word: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.word = word
+
+
+def _finalize(value: Any) -> Any:
+    # Text for non-strings as YAML/JSON would write them, not Python's repr (True, None, {'a': 1}).
+    if isinstance(value, bool | dict | list) or value is None:
+        return json.dumps(value)
+    return value
+
+
+def _go_spelling(text: str) -> str:
+    """DevStream's Go-template spellings turned into jinja's."""
+    text = _ENV_CALL.sub(lambda m: f'{m.group(1)}env("{next(g for g in m.groups()[1:] if g is not None)}")', text)
+    return _EXPRESSION.sub(lambda m: m.group(1) + _GO_DOT.sub(r"\1", m.group(2)) + m.group(3), text)
+
+
+class Renderer:
+    """Renders strings against a context of vars; `env` reads from the given environment."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self.environ = environ
+        self.jinja = SandboxedEnvironment(
+            variable_start_string="[[",
+            variable_end_string="]]",
+            block_start_string="[%",
+            block_end_string="%]",
+            comment_start_string="[#",
+            comment_end_string="#]",
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+            finalize=_finalize,
+        )
+        self.jinja.globals["env"] = self._env
+
+    def _env(self, name: str) -> str:
+        value = self.environ.get(name)
+        if value is None:
+            raise TemplateFailure(f"environment variable {name} is not set; set it (export {name}=...) "
+                                  f"before running dtm, or stop using [[ env {name} ]]", name)
+        if value == "":
+            raise TemplateFailure(f"environment variable {name} is set but empty; give it a value "
+                                  f"(export {name}=...)", name)
+        return value
+
+    def names(self, text: str) -> set[str]:
+        """The variables a template uses (without `env`)."""
+        try:
+            ast = self.jinja.parse(_go_spelling(text))
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateFailure(f"template syntax error in {text.strip()!r}: {exc.message}") from None
+        return set(meta.find_undeclared_variables(ast)) - set(self.jinja.globals)
+
+    def render(self, text: str, context: Mapping[str, Any], *, plain: bool) -> Any:
+        """The rendered value of `text` (delimiters already restored)."""
+        for name in sorted(self.names(text)):
+            if name not in context:
+                defined = ", ".join(sorted(context)) or "none"
+                raise TemplateFailure(f"variable '{name}' is not defined (defined vars: {defined}); define it "
+                                      f"under `vars:` or fix the spelling", name)
+        source = _go_spelling(text)
+        try:
+            whole = _WHOLE.fullmatch(source)
+            if plain and whole and "[[" not in whole.group(1) and "]]" not in whole.group(1):
+                value = self.jinja.compile_expression(whole.group(1), undefined_to_none=False)(**context)
+                if isinstance(value, jinja2.Undefined):
+                    value._fail_with_undefined_error()
+                # Text (an env var, a quoted var) is typed as if written in place, as DevStream did.
+                return plain_scalar(value) if isinstance(value, str) else value
+            rendered = self.jinja.from_string(source).render(**context)
+        except TemplateFailure:
+            raise
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateFailure(f"template syntax error in {text.strip()!r}: {exc.message}") from None
+        except jinja2.UndefinedError as exc:
+            raise TemplateFailure(f"cannot render {text.strip()!r}: {exc.message}") from None
+        except Exception as exc:  # a filter or an operator failing on the vars' values
+            raise TemplateFailure(f"cannot render {text.strip()!r}: {type(exc).__name__}: {exc}") from None
+        # A plain scalar has no surrounding spaces in YAML; the rendered text keeps that rule.
+        return plain_scalar(rendered.strip()) if plain else rendered
+
+
+def part_from_data(data: Any, file: str) -> Part:
+    """A Part for Python data given directly (no file, no lines); templated strings count as plain."""
+
+    def swapped(value: Any) -> Any:
+        if isinstance(value, str):
+            return swap(value)
+        if isinstance(value, dict):
+            return {k: swapped(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [swapped(v) for v in value]
+        return value
+
+    return Part(file, swapped(data), plain_default=True)
+
+
+def render_tree(value: Any, path: FieldPath, part: Part, renderer: Renderer,
+                context: Mapping[str, Any], issues: list[Issue]) -> Any:
+    """A copy of `value` (found at `path` in `part`) with every templated string rendered.
+
+    Failures are appended to `issues`, located at the line of the string; the raw string is kept.
+    """
+    if isinstance(value, str):
+        if not has_template(value):
+            return value
+        try:
+            return renderer.render(restore(value), context, plain=part.is_plain(path))
+        except TemplateFailure as failure:
+            line = part.line_mentioning(path, failure.word) if failure.word else None
+            issues.append(part.issue(failure.message, path, line))
+            return value
+    if isinstance(value, dict):
+        return {k: render_tree(v, (*path, k), part, renderer, context, issues) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_tree(v, (*path, i), part, renderer, context, issues) for i, v in enumerate(value)]
+    return value
+
+
+VarSource = tuple[Part, FieldPath, Any]
+"""Where a var was defined and its raw value."""
+
+
+def resolve_vars(defined: Mapping[str, VarSource], renderer: Renderer,
+                 context: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[Issue]]:
+    """Render vars that refer to other vars, each after the vars it uses; loops are reported in full.
+
+    `context` holds values already known (they are not rendered again and lose to `defined`).
+    """
+    issues: list[Issue] = []
+    resolved: dict[str, Any] = dict(context or {})
+    resolved = {k: v for k, v in resolved.items() if k not in defined}
+    failed: set[str] = set()
+    uses: dict[str, set[str]] = {}
+    for name, (part, path, raw) in defined.items():
+        uses[name] = set()
+        for sub, text in walk_strings(raw, path):
+            if not has_template(text):
+                continue
+            try:
+                uses[name] |= renderer.names(restore(text))
+            except TemplateFailure as failure:
+                issues.append(part.issue(failure.message, sub))
+                failed.add(name)
+
+    def visit(name: str, stack: list[str]) -> None:
+        if name in resolved or name in failed:
+            return
+        if name in stack:
+            loop = stack[stack.index(name):] + [name]
+            part, path, _ = defined[loop[0]]
+            issues.append(part.issue(f"vars refer to each other in a loop: {' -> '.join(loop)}; "
+                                     f"give one of them a value that does not use the others", path))
+            failed.update(loop)
+            return
+        stack.append(name)
+        for used in sorted(uses[name]):
+            if used in defined:
+                visit(used, stack)
+        stack.pop()
+        if name in failed:
+            return
+        if any(u in failed for u in uses[name]):
+            failed.add(name)  # already reported where the used var failed
+            return
+        part, path, raw = defined[name]
+        before = len(issues)
+        value = render_tree(raw, path, part, renderer, resolved, issues)
+        if len(issues) > before:
+            failed.add(name)
+        else:
+            resolved[name] = value
+
+    for name in defined:
+        visit(name, [])
+    return resolved, issues
+
