@@ -1,0 +1,49 @@
+"""Where dtm remembers what it applied: state records, their backends, and the lock around them.
+
+`open_store(config)` picks the backend named in `config.state`. Only `local` (DevStream's YAML state file)
+is built in this version; the other backend names DevStream knew are accepted by the config and refused
+here with a clear message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from devstream.config.models import Config
+from devstream.errors import StateError
+from devstream.state.base import StateRecord, StateStore
+from devstream.state.local import LocalStateStore
+from devstream.state.lock import FileLock, describe_holder
+
+__all__ = ["FileLock", "LocalStateStore", "StateRecord", "StateStore", "describe_holder", "open_store"]
+
+DEFAULT_STATE_FILE = "devstream.state"
+_LOCAL_OPTIONS = ("stateFile", "name")
+_NOT_YET = ("prefect", "s3", "k8s", "kubernetes")
+
+
+def open_store(config: Config) -> StateStore:
+    """The state store the config names; StateError if it cannot be used."""
+    backend = config.state.backend
+    options = config.state.options
+    if backend == "local":
+        unknown = sorted(k for k in options if k not in _LOCAL_OPTIONS)
+        if unknown:
+            raise StateError(
+                f"unknown option(s) {', '.join(unknown)} for state backend `local`; "
+                f"it accepts: {', '.join(_LOCAL_OPTIONS)}"
+            )
+        state_file = options.get("stateFile", DEFAULT_STATE_FILE)
+        if not isinstance(state_file, str) or not state_file.strip():
+            raise StateError("state option stateFile must be a non-empty file path")
+        path = Path(state_file)
+        # As in DevStream, a relative stateFile is relative to the config's folder.
+        if not path.is_absolute():
+            path = config.workdir / path
+        return LocalStateStore(path, config_path=config.path)
+    if backend in _NOT_YET:
+        raise StateError(
+            f"state backend `{backend}` is not available yet in this version of dtm; "
+            "use `local` (state: {backend: local, options: {stateFile: devstream.state}})"
+        )
+    raise StateError(f"unknown state backend `{backend}`; use `local`")

@@ -1,0 +1,342 @@
+"""The `local` state backend: DevStream's YAML state file, with a journal so one write stays small.
+
+DevStream rewrote the whole file after every change, so an apply of N tools wrote O(N^2) bytes. Here the
+file keeps DevStream's format (one YAML document mapping `name_instanceID` to its record, indent 2, an
+empty state is an empty file) and is only rewritten by `flush()`, once per locked run. In between, each
+`put`/`delete` appends one JSON line to `<state>.journal`, fsync'ed before it returns:
+
+    {"op":"put","key":"repo_default","record":{"name":"repo","instanceID":"default",...}}
+    {"op":"delete","key":"repo_old"}
+
+Reading is the YAML file with the journal replayed on top, so a run that crashed before compacting loses
+nothing. Replaying is idempotent, which makes a crash between the file's replacement and the journal's
+removal harmless too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from devstream.errors import StateError
+from devstream.state.base import StateRecord
+from devstream.state.lock import FileLock
+
+__all__ = ["LocalStateStore"]
+
+logger = logging.getLogger("devstream.state")
+
+_DO_NOT_EDIT = "it is DevStream's format, do not edit it by hand; restore it from backup"
+
+# One in-process lock per state path, shared by every store object on that path: the apply flow writes
+# records from many threads, and a process may open the same state more than once.
+_path_locks_guard = threading.Lock()
+_path_locks: dict[str, threading.RLock] = {}
+
+
+def _path_lock(path: Path) -> threading.RLock:
+    with _path_locks_guard:
+        return _path_locks.setdefault(str(path), threading.RLock())
+
+
+def _forget_after_fork() -> None:
+    # A thread lock copied into a forked child while another thread held it would never open.
+    global _path_locks_guard
+    _path_locks_guard = threading.Lock()
+    _path_locks.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+class _StateDumper(yaml.SafeDumper):
+    """Indents block sequences under their key, as Go's yaml.v3 (DevStream's writer) does."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        return super().increase_indent(flow, False)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a file's creation, replacement or removal in `folder` durable (a no-op where unsupported)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ()))
+    return f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid"))
+
+
+def _to_record(value: dict[str, Any]) -> StateRecord:
+    # A Go nil slice or map may have been written as null; the record's defaults mean the same thing.
+    cleaned = {k: v for k, v in value.items() if not (v is None and k in ("dependsOn", "options", "resourceStatus"))}
+    return StateRecord.model_validate(cleaned)
+
+
+class LocalStateStore:
+    """State in a local file in DevStream's format, written through an append-only journal.
+
+    Safe to call from many threads of one process; `lock()` keeps other processes off the state.
+    `bytes_written` counts every byte this object wrote (journal lines and compactions).
+    """
+
+    def __init__(self, path: Path, *, config_path: Path | None = None) -> None:
+        self.path = Path(os.path.abspath(path))
+        self.journal_path = self.path.with_name(self.path.name + ".journal")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.description = f"local file {self.path}"
+        self.bytes_written = 0
+        hint = f"dtm force-unlock -f {config_path}" if config_path else "dtm force-unlock -f <config>"
+        self._file_lock = FileLock(self.lock_path, state_description=str(self.path), unlock_hint=hint)
+
+    @property
+    def _lock(self) -> threading.RLock:
+        """The in-process lock of this state path, shared with every other store object on it."""
+        return _path_lock(self.path)
+
+    def __repr__(self) -> str:
+        return f"LocalStateStore({str(self.path)!r})"
+
+    # -- the StateStore protocol ------------------------------------------------------------------------
+
+    def read(self) -> dict[str, StateRecord]:
+        """Every record, by state key: the state file with the journal replayed on top."""
+        with self._lock:
+            return self._load()
+
+    def put(self, record: StateRecord) -> None:
+        """Save one record by appending it to the journal."""
+        self._append({"op": "put", "key": record.state_key, "record": record.model_dump(mode="json")})
+
+    def delete(self, state_key: str) -> None:
+        """Forget one record by appending its removal to the journal (missing records are fine)."""
+        self._append({"op": "delete", "key": state_key})
+
+    def lock(self, command: str, timeout: float = 0) -> AbstractContextManager[None]:
+        """Hold the state's lock file; the outermost exit compacts the journal, then releases."""
+        return self._file_lock.hold(command, timeout, on_release=self.flush)
+
+    def force_unlock(self) -> dict[str, Any] | None:
+        """Remove the lock file whoever holds it; returns its holder ({} if unreadable), None if none."""
+        return self._file_lock.force_unlock()
+
+    def flush(self) -> None:
+        """Compact: write the merged state to the state file atomically, then drop the journal."""
+        with self._lock:
+            if not self.journal_path.exists():
+                return  # nothing written since the last compaction
+            data = self._render(self._load())
+            folder = self.path.parent
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
+            try:
+                try:
+                    # Keep the mode of the file we replace; mkstemp's 0600 would surprise its owner.
+                    os.fchmod(fd, self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644)
+                    _write_all(fd, data)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(tmp_name, self.path)
+            except BaseException:
+                Path(tmp_name).unlink(missing_ok=True)
+                raise
+            _fsync_dir(folder)
+            self.bytes_written += len(data)
+            # A crash before this line leaves a journal that replays onto the records it already holds.
+            self.journal_path.unlink(missing_ok=True)
+            _fsync_dir(folder)
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    def _load(self) -> dict[str, StateRecord]:
+        records = self._read_state_file()
+        self._replay_journal(records)
+        return records
+
+    def _corrupt(self, line: int, what: str) -> StateError:
+        return StateError(f"state file {self.path} is corrupt at line {line}: {what}; {_DO_NOT_EDIT}")
+
+    def _read_state_file(self) -> dict[str, StateRecord]:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}  # DevStream creates it empty: a missing file is an empty state
+        except OSError as exc:
+            raise StateError(f"cannot read state file {self.path}: {exc.strerror or exc}") from exc
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise self._corrupt(raw.count(b"\n", 0, exc.start) + 1, "it is not UTF-8 text") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else 1
+            raise self._corrupt(line, exc.problem or exc.context or "invalid YAML") from None
+        except yaml.YAMLError as exc:
+            raise self._corrupt(1, str(exc)) from None
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            what = f"expected a mapping of state keys to records, got a {type(data).__name__}"
+            raise self._corrupt(self._top_line(text), what)
+        records: dict[str, StateRecord] = {}
+        for key, value in data.items():
+            if not isinstance(key, str):
+                raise self._corrupt(self._key_line(text, key), f"state key {key!r} is not a string")
+            if not isinstance(value, dict):
+                raise self._corrupt(self._key_line(text, key), f"record {key} is not a mapping")
+            try:
+                records[key] = _to_record(value)
+            except ValidationError as exc:
+                raise self._corrupt(self._key_line(text, key), f"record {key}: {_first_error(exc)}") from None
+        return records
+
+    @staticmethod
+    def _top_line(text: str) -> int:
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError:
+            return 1
+        return node.start_mark.line + 1 if node is not None else 1
+
+    @staticmethod
+    def _key_line(text: str, key: object) -> int:
+        """The line of a top-level key, found again only when an error needs it."""
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError:
+            return 1
+        if isinstance(node, yaml.MappingNode):
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(key):
+                    return key_node.start_mark.line + 1
+        return 1
+
+    def _replay_journal(self, records: dict[str, StateRecord]) -> None:
+        try:
+            raw = self.journal_path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StateError(f"cannot read state journal {self.journal_path}: {exc.strerror or exc}") from exc
+        lines = raw.split(b"\n")
+        last = max((i for i, ln in enumerate(lines) if ln.strip()), default=-1)
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                if i == last:
+                    # An append interrupted by a crash: that write never returned, so nobody relied on it.
+                    logger.warning(
+                        "state journal %s: ignoring its torn last line %d (a write was interrupted)",
+                        self.journal_path,
+                        i + 1,
+                    )
+                    continue
+                raise self._corrupt_journal(i + 1, f"not a JSON line ({exc})") from None
+            self._apply_entry(records, entry, i + 1)
+
+    def _corrupt_journal(self, line: int, what: str) -> StateError:
+        return StateError(
+            f"state journal {self.journal_path} is corrupt at line {line}: {what}; do not edit it by hand; "
+            "restore it from backup, or remove it to lose the changes made since the state file was last written"
+        )
+
+    def _apply_entry(self, records: dict[str, StateRecord], entry: object, line: int) -> None:
+        if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
+            raise self._corrupt_journal(line, "expected an object with an `op` and a string `key`")
+        op, key = entry.get("op"), entry["key"]
+        if op == "delete":
+            records.pop(key, None)
+        elif op == "put":
+            value = entry.get("record")
+            if not isinstance(value, dict):
+                raise self._corrupt_journal(line, "a put without a record object")
+            try:
+                records[key] = _to_record(value)
+            except ValidationError as exc:
+                raise self._corrupt_journal(line, f"record {key}: {_first_error(exc)}") from None
+        else:
+            raise self._corrupt_journal(line, f"unknown op {op!r}")
+
+    # -- writing ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _render(records: dict[str, StateRecord]) -> bytes:
+        """DevStream's serialisation: one YAML mapping, indent 2; an empty state is an empty file."""
+        if not records:
+            return b""
+        doc = {key: rec.model_dump(mode="json") for key, rec in records.items()}
+        text = yaml.dump(
+            doc,
+            Dumper=_StateDumper,
+            indent=2,
+            allow_unicode=True,
+            sort_keys=False,
+            default_flow_style=False,
+            width=1 << 30,  # never fold long values, as yaml.v3 does not
+        )
+        return text.encode("utf-8")
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.journal_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                size = os.fstat(fd).st_size
+                data = self._repair_tail(fd, size) + line
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if size == 0:
+                _fsync_dir(self.path.parent)  # a new journal must survive a crash as much as its content
+            self.bytes_written += len(data)
+
+    def _repair_tail(self, fd: int, size: int) -> bytes:
+        """Make the journal end at a line boundary before appending, so a new line never joins a torn one.
+
+        Returns what must be written first (a missing newline after a complete line), or truncates a
+        torn tail that a crashed run left behind.
+        """
+        if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+            return b""
+        content = os.pread(fd, size, 0)
+        cut = content.rfind(b"\n") + 1
+        tail = content[cut:]
+        try:
+            json.loads(tail.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            logger.warning("state journal %s: dropping a torn last line (a write was interrupted)", self.journal_path)
+            os.ftruncate(fd, cut)
+            return b""
+        return b"\n"
