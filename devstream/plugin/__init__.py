@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from devstream.errors import PermanentError, PluginError, TransientError
 from devstream.plugin.base import Plugin, PluginContext, ResourceStatus
-from devstream.plugin.http import RetryingTransport, http_client
+from devstream.plugin.http import RetryingTransport, http_client, raise_for_status
 from devstream.plugin.registry import PluginRegistry, default_registry
 
 __all__ = [
@@ -26,4 +26,5 @@ __all__ = [
     "TransientError",
     "default_registry",
     "http_client",
+    "raise_for_status",
 ]

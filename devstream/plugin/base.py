@@ -23,7 +23,7 @@ class PluginOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-O = TypeVar("O", bound=BaseModel)
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 
 @dataclass
@@ -63,7 +63,7 @@ class PluginContext:
         return (self.client_factory or http_client)(**kwargs)
 
 
-class Plugin(Generic[O]):
+class Plugin(Generic[OptionsT]):
     """Subclass this, set `Options`, and implement the four methods.
 
     `output_keys` may say which outputs the plugin returns for given options, so that a reference to an
@@ -74,18 +74,18 @@ class Plugin(Generic[O]):
     Options: ClassVar[type[BaseModel]] = PluginOptions
     description: ClassVar[str] = ""
 
-    def create(self, options: O, ctx: PluginContext) -> ResourceStatus:
+    def create(self, options: OptionsT, ctx: PluginContext) -> ResourceStatus:
         raise NotImplementedError
 
-    def read(self, options: O, ctx: PluginContext) -> ResourceStatus | None:
+    def read(self, options: OptionsT, ctx: PluginContext) -> ResourceStatus | None:
         raise NotImplementedError
 
-    def update(self, options: O, ctx: PluginContext) -> ResourceStatus:
+    def update(self, options: OptionsT, ctx: PluginContext) -> ResourceStatus:
         raise NotImplementedError
 
-    def delete(self, options: O, ctx: PluginContext) -> None:
+    def delete(self, options: OptionsT, ctx: PluginContext) -> None:
         raise NotImplementedError
 
-    def output_keys(self, options: O) -> set[str] | None:
+    def output_keys(self, options: OptionsT) -> set[str] | None:
         """The output keys create/update will return, or None when they cannot be known in advance."""
         return None

@@ -1,0 +1,166 @@
+"""The file plugin: one local file, written from inline content or a jinja2 template."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any, ClassVar
+
+import jinja2
+from pydantic import Field, field_validator, model_validator
+
+from devstream.errors import PermanentError
+from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
+
+__all__ = ["FileOptions", "FilePlugin"]
+
+_MODE = re.compile(r"(?:0o)?([0-7]{3,4})")
+
+
+class FileOptions(PluginOptions):
+    """Where the file goes, what it holds and its permissions."""
+
+    path: str = Field(min_length=1, description="The file's path, relative to the config's folder.")
+    content: str | None = Field(default=None, description="The file's content; or use template.")
+    template: str | None = Field(
+        default=None,
+        description="A jinja2 template file, relative to the config's folder, rendered into the file.",
+    )
+    vars: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Variables for the template; a variable it uses but that is missing is an error.",
+    )
+    mode: str = Field(default="0644", description='The permission bits, as an octal string such as "0644".')
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _octal_mode(cls, value: Any) -> str:
+        # YAML reads an unquoted 0644 as the number 420: refuse numbers rather than guess.
+        if not isinstance(value, str):
+            raise ValueError(f'mode must be a quoted octal string such as "0644", not {value!r}')
+        match = _MODE.fullmatch(value.strip())
+        if not match:
+            raise ValueError(f'mode must be octal permission bits such as "0644" or "0755", not {value!r}')
+        return f"{int(match.group(1), 8):04o}"  # one spelling, so "644" and "0644" compare equal
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FileOptions:
+        if (self.content is None) == (self.template is None):
+            raise ValueError("set exactly one of content (the text itself) or template (a jinja2 file)")
+        if self.vars and self.template is None:
+            raise ValueError("vars is only used with template; remove it or use template instead of content")
+        return self
+
+
+class FilePlugin(Plugin[FileOptions]):
+    """Writes the file atomically; `read` hashes what is on disk, so a hand edit shows as drift."""
+
+    name: ClassVar[str] = "file"
+    Options: ClassVar[type[FileOptions]] = FileOptions
+    description: ClassVar[str] = "A local file from inline content or a jinja2 template."
+
+    def create(self, options: FileOptions, ctx: PluginContext) -> ResourceStatus:
+        target = _target(options, ctx)
+        data = _render(options, ctx, target).encode("utf-8")
+        _write_atomically(target, data, int(options.mode, 8))
+        return _status(target, hashlib.sha256(data).hexdigest(), options.mode)
+
+    def read(self, options: FileOptions, ctx: PluginContext) -> ResourceStatus | None:
+        target = _target(options, ctx)
+        try:
+            with target.open("rb") as f:
+                mode = os.fstat(f.fileno()).st_mode & 0o7777
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise PermanentError(f"file {target}: cannot read it: {_reason(exc)}") from exc
+        return _status(target, digest, f"{mode:04o}")
+
+    def update(self, options: FileOptions, ctx: PluginContext) -> ResourceStatus:
+        return self.create(options, ctx)
+
+    def delete(self, options: FileOptions, ctx: PluginContext) -> None:
+        target = _target(options, ctx)
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            pass  # already gone is what we want
+        except OSError as exc:
+            raise PermanentError(f"file {target}: cannot remove it: {_reason(exc)}") from exc
+        # Parent folders are left alone: they may hold other files, and knowing which we made needs state.
+
+    def output_keys(self, options: FileOptions) -> set[str] | None:
+        return {"path", "sha256"}
+
+
+def _target(options: FileOptions, ctx: PluginContext) -> Path:
+    # abspath, not resolve: a symlinked folder stays as the user wrote it.
+    return Path(os.path.abspath(ctx.path(options.path)))
+
+
+def _status(target: Path, sha256: str, mode: str) -> ResourceStatus:
+    return {
+        "path": str(target),
+        "sha256": sha256,
+        "mode": mode,
+        "outputs": {"path": str(target), "sha256": sha256},
+    }
+
+
+def _render(options: FileOptions, ctx: PluginContext, target: Path) -> str:
+    if options.template is None:
+        return options.content or ""
+    template_path = Path(os.path.abspath(ctx.path(options.template)))
+    if not template_path.is_file():
+        raise PermanentError(f"file {target}: template {template_path} not found")
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_path.parent),  # so {% include %} works beside it
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # the output is any text file, not HTML
+    )
+    try:
+        return env.get_template(template_path.name).render(options.vars)
+    except jinja2.TemplateSyntaxError as exc:
+        where = f"{exc.filename or template_path}:{exc.lineno}"
+        raise PermanentError(f"file {target}: template {where}: {exc.message}") from exc
+    except Exception as exc:  # anything the template's own code raises: undefined names, bad filters, 1/0
+        where = _template_line(exc, template_path)
+        hint = "; pass it under vars" if isinstance(exc, jinja2.UndefinedError) else ""
+        raise PermanentError(f"file {target}: template {where}: {exc}{hint}") from exc
+
+
+def _template_line(exc: BaseException, template_path: Path) -> str:
+    """`path:line` of the failure; jinja2 rewrites tracebacks so template lines appear as frames."""
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(template_path)]
+    return f"{template_path}:{lines[-1]}" if lines and lines[-1] else str(template_path)
+
+
+def _write_atomically(target: Path, data: bytes, mode: int) -> None:
+    """Write to a temporary file beside the target, then rename: a reader never sees half a file."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, mode)  # explicit, so the umask does not decide the mode
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise PermanentError(f"file {target}: cannot write it: {_reason(exc)}") from exc
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
