@@ -1,0 +1,237 @@
+"""One tool at a time: the work that the flows' tasks (and the CLI's refresh) wrap.
+
+A `Workspace` binds a loaded config to its plugins and its state store. Its methods do one plugin call
+each (`read_live`, `run_change`) and, for a change, the state write that must follow it the moment it
+succeeds. Nothing here imports prefect: the flows wrap these calls in tasks, and `refresh` runs reads on a
+plain thread pool when no flow is running.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from devstream.config import load_config
+from devstream.config.models import Config, ToolSpec
+from devstream.errors import PermanentError, PluginError, TransientError
+from devstream.jsonish import diff_paths, normalize
+from devstream.outputs import UnresolvedReferenceError, find_references, resolve
+from devstream.plan import Action, Change, Plan, plan_apply, read_targets
+from devstream.plugin.base import Plugin, PluginContext
+from devstream.plugin.registry import PluginRegistry, default_registry
+from devstream.secrets import redact, redact_by_schema, scrub, secret_paths
+from devstream.state import StateRecord, StateStore, open_store
+
+__all__ = ["ChangeOutcome", "Workspace", "is_transient"]
+
+log = logging.getLogger("devstream")
+_active: dict[str, Workspace] = {}
+
+
+@dataclass
+class ChangeOutcome:
+    """What one change did: its outputs (for dependents) and whether it changed anything."""
+
+    key: str
+    action: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+    changed: bool = True
+    note: str = ""
+    seconds: float | None = None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors worth retrying: the SDK's TransientError, httpx timeouts and transport errors, 429 and 5xx."""
+    if isinstance(exc, TransientError | httpx.TimeoutException | httpx.TransportError):
+        return True
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code == 429 or exc.response.status_code >= 500
+    return False
+
+
+@dataclass
+class Workspace:
+    """A config with its plugins and its state store."""
+
+    config: Config
+    store: StateStore
+    registry: PluginRegistry = field(default_factory=default_registry)
+    # The records as this process knows them: read once, then kept in step with every write, so that a
+    # change never re-reads the whole state (an apply stays O(N)).
+    _records: dict[str, StateRecord] | None = field(default=None, repr=False)
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Told (key, result) as each change ends; the CLI draws its progress bar from it.
+    on_change_end: Callable[[str, str], None] | None = field(default=None, repr=False)
+
+    def notify(self, key: str, result: str) -> None:
+        if self.on_change_end is not None:
+            self.on_change_end(key, result)
+
+    def records(self, reload: bool = False) -> dict[str, StateRecord]:
+        with self._guard:
+            if self._records is None or reload:
+                self._records = dict(self.store.read())
+            return dict(self._records)
+
+    def _save(self, record: StateRecord) -> None:
+        self.store.put(record)
+        with self._guard:
+            if self._records is not None:
+                self._records[record.state_key] = record
+
+    def _forget(self, state_key: str) -> None:
+        self.store.delete(state_key)
+        with self._guard:
+            if self._records is not None:
+                self._records.pop(state_key, None)
+
+    @classmethod
+    def open(cls, path: str | Path, registry: PluginRegistry | None = None) -> Workspace:
+        """The workspace of a config: the one the caller activated for this path, else a new one."""
+        active = _active.get(str(Path(path).resolve()))
+        if active is not None:
+            return active
+        registry = registry or default_registry()
+        config = load_config(path, registry=registry)
+        return cls(config=config, store=open_store(config), registry=registry)
+
+    @contextmanager
+    def activate(self) -> Iterator[Workspace]:
+        """Let flows run in this process use this workspace (same store, same records, same lock)."""
+        key = str(self.config.path.resolve())
+        _active[key] = self
+        try:
+            yield self
+        finally:
+            _active.pop(key, None)
+
+    # -- options -------------------------------------------------------------------------------------
+    def plugin(self, name: str) -> Plugin:
+        return self.registry.get(name)
+
+    def model(self, name: str, options: Mapping[str, Any], key: str) -> BaseModel:
+        try:
+            return self.plugin(name).Options.model_validate(dict(options))
+        except ValidationError as exc:
+            # Only reachable when a resolved output does not fit the option (load time checked the rest).
+            errors = "; ".join(f"options.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise PermanentError(f"{key}: options are not valid after resolving outputs: {errors}") from None
+
+    def stored_form(self, name: str, resolved: dict[str, Any]) -> dict[str, Any]:
+        """Options as state keeps them: references resolved, secrets fingerprinted."""
+        options_model = self.plugin(name).Options
+        try:
+            model = options_model.model_validate(resolved)
+        except ValidationError:
+            # An unresolved reference does not validate yet: hide secrets by the model's field types.
+            return redact_by_schema(resolved, options_model)
+        return redact(resolved, model)
+
+    def context(self, tool_name: str, instance_id: str, action: str, logger: logging.Logger | None = None,
+                attempt: int = 1) -> PluginContext:
+        return PluginContext(name=tool_name, instance_id=instance_id, workdir=self.config.workdir,
+                             logger=logger or log, action=action, attempt=attempt)
+
+    # -- reads -----------------------------------------------------------------------------------------
+    def read_live(self, tool: ToolSpec, options: dict[str, Any], logger: logging.Logger | None = None
+                  ) -> dict[str, Any] | None:
+        """The tool's live status (normalised), or None when the resource does not exist."""
+        model = self.model(tool.name, options, tool.key)
+        ctx = self.context(tool.name, tool.instanceID, "read", logger)
+        with self._translated(tool.key, "read", model):
+            status = self.plugin(tool.name).read(model, ctx)
+        return None if status is None else normalize(status)
+
+    def refresh(self, records: Mapping[str, StateRecord], parallelism: int = 10) -> dict[str, Any]:
+        """Read every tool the planner needs, concurrently (at most `parallelism` at a time)."""
+        targets = read_targets(self.config, records, self.stored_form)
+        if not targets:
+            return {}
+        with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="dtm-read") as pool:
+            futures = {t.state_key: pool.submit(self.read_live, t, opts) for t, opts in targets}
+            return {k: f.result() for k, f in futures.items()}
+
+    def plan(self, records: Mapping[str, StateRecord], live: Mapping[str, Any]) -> Plan:
+        return plan_apply(self.config, records, live, self.stored_form)
+
+    # -- changes ---------------------------------------------------------------------------------------
+    def run_change(self, change: Change, upstream: Mapping[str, Mapping[str, Any]] | None = None,
+                   logger: logging.Logger | None = None, attempt: int = 1) -> ChangeOutcome:
+        """Make one change real, then write its state record (or forget it, for a delete)."""
+        if change.action is Action.DELETE:
+            return self._delete(change, logger, attempt)
+        records = self.records()
+        tool = self.config.by_key[change.key]
+        outputs = {r.key: r.outputs for r in records.values()}
+        outputs.update({k: dict(v) for k, v in (upstream or {}).items()})
+        try:
+            resolved = resolve(tool.options, outputs, "options")
+        except UnresolvedReferenceError as exc:
+            raise PermanentError(f"{change.key}: {exc}") from None
+        model = self.model(tool.name, resolved, tool.key)
+        stored = normalize(redact(resolved, model))
+        rec = records.get(tool.state_key)
+        if change.only_if_inputs_change and rec is not None and not diff_paths(normalize(rec.options), stored):
+            return ChangeOutcome(change.key, change.action.value, rec.outputs, changed=False,
+                                 note="inputs unchanged")
+        plugin = self.plugin(tool.name)
+        ctx = self.context(tool.name, tool.instanceID, change.action.value, logger, attempt)
+        with self._translated(change.key, change.action.value, model):
+            call = plugin.create if change.action is Action.CREATE else plugin.update
+            status = normalize(call(model, ctx) or {})
+        record = StateRecord(name=tool.name, instanceID=tool.instanceID,
+                             dependsOn=sorted(set(tool.dependsOn) | set(self._implicit_deps(tool))),
+                             options=stored, resourceStatus=status)
+        self._save(record)
+        return ChangeOutcome(change.key, change.action.value, record.outputs)
+
+    @staticmethod
+    def _implicit_deps(tool: ToolSpec) -> list[str]:
+        return [r.tool_key for r in find_references(tool.options)]
+
+    def _delete(self, change: Change, logger: logging.Logger | None, attempt: int) -> ChangeOutcome:
+        records = self.records()
+        rec = records.get(change.state_key)
+        tool = self.config.by_key.get(change.key)
+        if tool is not None:
+            outputs = {r.key: r.outputs for r in records.values()}
+            try:
+                options = resolve(tool.options, outputs, "options")
+            except UnresolvedReferenceError:
+                options = rec.options if rec is not None else tool.options
+        else:
+            options = rec.options if rec is not None else {}
+        model = self.model(change.name, options, change.key)
+        ctx = self.context(change.name, change.instanceID, "delete", logger, attempt)
+        with self._translated(change.key, "delete", model):
+            self.plugin(change.name).delete(model, ctx)
+        self._forget(change.state_key)
+        return ChangeOutcome(change.key, "delete")
+
+    class _translated:
+        """Turn whatever a plugin raised into a PluginError whose message holds no secret."""
+
+        def __init__(self, key: str, action: str, model: BaseModel):
+            self.key, self.action, self.model = key, action, model
+
+        def __enter__(self) -> None:
+            return None
+
+        def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+            if exc is None or not isinstance(exc, Exception):
+                return False
+            text = scrub(str(exc) or type(exc).__name__, secret_paths(self.model).values())
+            if isinstance(exc, PluginError) and text == str(exc):
+                return False
+            kind = TransientError if is_transient(exc) else PermanentError
+            raise kind(f"{self.key}: {self.action} failed: {text}") from None
+

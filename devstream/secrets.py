@@ -1,0 +1,112 @@
+"""Secrets in options: find them, fingerprint them for state, scrub them from messages.
+
+A plugin marks a secret by typing the option as pydantic `SecretStr` (or `SecretBytes`). Such values never
+reach state, artifacts or logs in clear: state stores a fingerprint, which still changes when the secret
+changes, so a rotated token shows as an update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from copy import deepcopy
+from typing import Any, get_args
+
+from pydantic import BaseModel, SecretBytes, SecretStr
+
+__all__ = [
+    "FINGERPRINT", "fingerprint", "is_fingerprint", "redact", "redact_by_schema", "scrub", "secret_paths",
+]
+
+Path = tuple[str | int, ...]
+
+# A fixed domain prefix keeps these fingerprints from matching plain sha256 tables of common strings.
+_DOMAIN = b"dtm-secret-fingerprint:v1:"
+FINGERPRINT = re.compile(r"^<secret sha256:[0-9a-f]{16}>$")
+
+
+def fingerprint(value: str | bytes) -> str:
+    raw = value.encode() if isinstance(value, str) else value
+    return f"<secret sha256:{hashlib.sha256(_DOMAIN + raw).hexdigest()[:16]}>"
+
+
+def is_fingerprint(value: object) -> bool:
+    return isinstance(value, str) and bool(FINGERPRINT.match(value))
+
+
+def _walk(value: Any, path: Path) -> Iterator[tuple[Path, str | bytes]]:
+    if isinstance(value, SecretStr | SecretBytes):
+        yield path, value.get_secret_value()
+    elif isinstance(value, BaseModel):
+        for name, info in type(value).model_fields.items():
+            yield from _walk(getattr(value, name), (*path, info.alias or name))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(v, (*path, k))
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            yield from _walk(v, (*path, i))
+
+
+def secret_paths(model: BaseModel) -> dict[Path, str | bytes]:
+    """Where the validated options hold secrets, with the secret values."""
+    return dict(_walk(model, ()))
+
+
+def redact(raw: dict[str, Any], model: BaseModel) -> dict[str, Any]:
+    """A copy of the raw options with every secret replaced by its fingerprint."""
+    secrets = secret_paths(model)
+    if not secrets:
+        return raw
+    out = deepcopy(raw)
+    for path, value in secrets.items():
+        node: Any = out
+        for part in path[:-1]:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                node = None
+                break
+        if node is not None:
+            try:
+                if not is_fingerprint(node[path[-1]]):
+                    node[path[-1]] = fingerprint(value)
+            except (KeyError, IndexError, TypeError):
+                pass
+    return out
+
+
+def _secret_type(annotation: Any) -> bool:
+    return any(t in (SecretStr, SecretBytes) for t in (annotation, *get_args(annotation)))
+
+
+def _model_type(annotation: Any) -> type[BaseModel] | None:
+    for t in (annotation, *get_args(annotation)):
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            return t
+    return None
+
+
+def redact_by_schema(raw: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """Like `redact`, for options that do not validate (yet): secrets found by the fields' declared types."""
+    out = dict(raw)
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key not in out or out[key] is None:
+            continue
+        if _secret_type(info.annotation):
+            if isinstance(out[key], str) and not is_fingerprint(out[key]):
+                out[key] = fingerprint(out[key])
+        elif (sub := _model_type(info.annotation)) is not None and isinstance(out[key], dict):
+            out[key] = redact_by_schema(out[key], sub)
+    return out
+
+
+def scrub(text: str, secrets: Iterable[str | bytes]) -> str:
+    """`text` with every secret value (4 characters or more) replaced by `***`."""
+    for s in sorted({s.decode(errors="ignore") if isinstance(s, bytes) else s for s in secrets}, key=len,
+                    reverse=True):
+        if len(s) >= 4:
+            text = text.replace(s, "***")
+    return text

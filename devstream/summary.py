@@ -1,0 +1,52 @@
+"""What a run did, change by change: the flows build it, the CLI and the artifacts show it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from devstream.errors import DtmError
+
+__all__ = ["ChangeResult", "ChangesFailed", "RunSummary"]
+
+Result = Literal["succeeded", "unchanged", "failed", "skipped"]
+
+
+class ChangeResult(BaseModel):
+    key: str
+    action: str
+    result: Result
+    message: str = ""
+    seconds: float | None = None
+
+
+class RunSummary(BaseModel):
+    operation: str
+    results: list[ChangeResult] = Field(default_factory=list)
+    seconds: float | None = None
+    flow_run_id: str | None = None
+
+    def of(self, result: Result) -> list[ChangeResult]:
+        return [r for r in self.results if r.result == result]
+
+    @property
+    def ok(self) -> bool:
+        return not self.of("failed") and not self.of("skipped")
+
+    def line(self) -> str:
+        counts = {r: len(self.of(r)) for r in ("succeeded", "unchanged", "failed", "skipped")}
+        return ", ".join(f"{n} {r}" for r, n in counts.items() if n) or "nothing to do"
+
+
+class ChangesFailed(DtmError):
+    """Some changes failed (and their dependents were skipped); the summary says which."""
+
+    def __init__(self, summary: RunSummary):
+        self.summary = summary
+        failed = ", ".join(r.key for r in summary.of("failed"))
+        skipped = ", ".join(r.key for r in summary.of("skipped"))
+        text = f"{summary.operation} failed: {summary.line()}. Failed: {failed or '-'}"
+        if skipped:
+            text += f". Skipped (they depend on a failed change): {skipped}"
+        super().__init__(text)
