@@ -1,0 +1,41 @@
+"""The artifacts a run publishes: the plan as markdown, the results as a table."""
+
+from __future__ import annotations
+
+import re
+
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from devstream.plan import Plan
+from devstream.summary import RunSummary
+
+
+def slug(text: str) -> str:
+    """Artifact keys allow lowercase letters, digits and dashes only."""
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", text.lower())).strip("-") or "default"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def plan_markdown(plan: Plan, config_name: str) -> str:
+    counts = plan.counts()
+    head = f"# dtm {plan.operation} plan for `{config_name}`\n\n"
+    head += f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete.\n\n"
+    if plan.empty:
+        return head + "No changes: the toolchain matches the config.\n"
+    rows = "\n".join(f"| {c.action.value} | `{c.key}` | {_cell(c.reason)} |" for c in plan.changes)
+    return head + "| action | tool | reason |\n|---|---|---|\n" + rows + "\n"
+
+
+def publish_plan(plan: Plan, config_name: str) -> None:
+    create_markdown_artifact(plan_markdown(plan, config_name), key=f"dtm-plan-{slug(config_name)}",
+                             description=f"dtm {plan.operation} plan for {config_name}")
+
+
+def publish_results(summary: RunSummary, config_name: str) -> None:
+    rows = [{"tool": r.key, "action": r.action, "result": r.result, "seconds": r.seconds, "message": r.message}
+            for r in summary.results]
+    create_table_artifact(rows, key=f"dtm-{summary.operation}-{slug(config_name)}",
+                          description=f"dtm {summary.operation} of {config_name}: {summary.line()}")

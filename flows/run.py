@@ -1,0 +1,76 @@
+"""The flows a user runs: apply, delete, destroy and plan, from the CLI or as deployments.
+
+Each takes the config path. From the CLI, the plan the user confirmed is passed in; a deployment run
+(no plan given) plans inside the flow, refreshing live status with read tasks. The state's lock is held
+for the whole run (re-entrant, so the CLI's lock covers the flow it starts).
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.runtime import flow_run
+
+from devstream.engine import Workspace
+from devstream.flows.artifacts import publish_plan, publish_results
+from devstream.flows.execute import refresh, run_plan
+from devstream.plan import Plan, plan_delete, plan_destroy
+from devstream.summary import ChangesFailed, RunSummary
+
+
+def _holder(operation: str) -> str:
+    return f"dtm {operation} (flow run {flow_run.get_name() or '?'})"
+
+
+def _run(ws: Workspace, plan: Plan, parallelism: int, retries: int, retry_delay: float) -> RunSummary:
+    publish_plan(plan, ws.config.name)
+    summary = run_plan(ws, plan, parallelism=parallelism, retries=retries, retry_delay=retry_delay)
+    summary.flow_run_id = flow_run.get_id()
+    publish_results(summary, ws.config.name)
+    if not summary.ok:
+        # Returning normally would end the run Completed even though changes failed.
+        raise ChangesFailed(summary)
+    return summary
+
+
+@flow(name="dtm-apply", validate_parameters=False)
+def apply(config: str, plan: Plan | None = None, targets: list[str] | None = None, parallelism: int = 10,
+          retries: int = 3, retry_delay: float = 1.0) -> RunSummary:
+    """Make the toolchain match the config: create, update and delete, concurrently, dependencies first."""
+    ws = Workspace.open(config)
+    with ws.store.lock(_holder("apply")):
+        if plan is None:
+            records = ws.records(reload=True)
+            plan = ws.plan(records, refresh(ws, records, parallelism))
+        if targets:
+            plan = plan.only(targets)
+        return _run(ws, plan, parallelism, retries, retry_delay)
+
+
+@flow(name="dtm-delete", validate_parameters=False)
+def delete(config: str, plan: Plan | None = None, force: bool = False, parallelism: int = 10,
+           retries: int = 3, retry_delay: float = 1.0) -> RunSummary:
+    """Delete the config's tools, dependents first."""
+    ws = Workspace.open(config)
+    with ws.store.lock(_holder("delete")):
+        plan = plan or plan_delete(ws.config, ws.records(reload=True), ws.stored_form, force=force)
+        return _run(ws, plan, parallelism, retries, retry_delay)
+
+
+@flow(name="dtm-destroy", validate_parameters=False)
+def destroy(config: str, plan: Plan | None = None, parallelism: int = 10, retries: int = 3,
+            retry_delay: float = 1.0) -> RunSummary:
+    """Delete everything in the state, dependents first."""
+    ws = Workspace.open(config)
+    with ws.store.lock(_holder("destroy")):
+        plan = plan or plan_destroy(ws.records(reload=True))
+        return _run(ws, plan, parallelism, retries, retry_delay)
+
+
+@flow(name="dtm-plan", validate_parameters=False)
+def plan(config: str, parallelism: int = 10) -> Plan:
+    """Plan without changing anything; the plan is published as a markdown artifact."""
+    ws = Workspace.open(config)
+    records = ws.records(reload=True)
+    result = ws.plan(records, refresh(ws, records, parallelism))
+    publish_plan(result, ws.config.name)
+    return result
