@@ -1,0 +1,180 @@
+"""The commands that look without changing: validate, show, list plugins, init, force-unlock, version."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from rich.table import Table
+from rich.text import Text
+
+from devstream import __version__
+from devstream.cli import render
+from devstream.config import load_config
+from devstream.engine import Workspace
+from devstream.errors import ConfigError, DtmError
+from devstream.jsonish import diff_paths, normalize
+from devstream.outputs import resolve
+from devstream.plugin.registry import default_registry
+
+__all__ = ["force_unlock", "init", "list_plugins", "show_config", "show_status", "validate", "version"]
+
+
+def validate(*, config_path: Path, json_out: bool = False) -> int:
+    """Load and check the config; exit 1 with every problem found."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        if json_out:
+            render.print_json({"valid": False, "errors": [i.as_dict() for i in exc.issues]})
+            return 1
+        raise
+    if json_out:
+        render.print_json({"valid": True, "name": config.name, "files": [str(f) for f in config.files],
+                           "state": config.state.model_dump(),
+                           "tools": [{"key": t.key, "name": t.name, "instanceID": t.instanceID,
+                                      "dependsOn": t.dependsOn} for t in config.tools]})
+    else:
+        render.console.print(f"[green]The config is valid:[/] {len(config.tools)} tools in "
+                             f"{len(config.files)} file(s); state backend {config.state.backend}.")
+    return 0
+
+
+def show_status(*, config_path: Path, plugin: str | None = None, instance_id: str | None = None,
+                json_out: bool = False) -> int:
+    """Each resource in state, its live status, and whether it drifted."""
+    ws = Workspace.open(config_path)
+    records = [r for r in ws.records().values()
+               if (plugin is None or r.name == plugin) and (instance_id is None or r.instanceID == instance_id)]
+    if (plugin or instance_id) and not records:
+        raise DtmError(f"no resource in state matches plugin={plugin or '*'} instanceID={instance_id or '*'}")
+    rows: list[dict[str, Any]] = []
+    outputs = {r.key: r.outputs for r in ws.records().values()}
+    for rec in records:
+        tool = ws.config.by_key.get(rec.key)
+        try:
+            # Read with the config's options: stored options hold secrets only as fingerprints.
+            live = ws.read_live(tool, resolve(tool.options, outputs)) if tool else None
+            error = None
+        except DtmError as exc:
+            live, error = None, str(exc)
+        drift = diff_paths(normalize(rec.resourceStatus), live) if live is not None else ["(missing)"]
+        rows.append({"key": rec.key, "plugin": rec.name, "instanceID": rec.instanceID, "inConfig": tool is not None,
+                     "drifted": bool(drift), "driftedFields": drift, "error": error,
+                     "statusInState": rec.resourceStatus, "statusNow": live, "options": rec.options})
+    if json_out:
+        render.print_json(rows)
+        return 0
+    if not rows:
+        render.console.print("The state is empty.")
+        return 0
+    table = Table(title=f"dtm status: {ws.store.description}")
+    for col in ("tool", "in config", "drifted", "detail"):
+        table.add_column(col)
+    for r in rows:
+        detail = r["error"] or (", ".join(r["driftedFields"]) if r["drifted"] else "in sync")
+        table.add_row(r["key"], "yes" if r["inConfig"] else "no",
+                      Text("yes", "yellow") if r["drifted"] else Text("no", "green"), detail)
+    render.console.print(table)
+    return 0
+
+
+SAMPLE = """\
+# dtm config: https://github.com/ (DevStream's format)
+config:
+  state:
+    backend: local              # local (more backends come with later releases)
+    options:
+      stateFile: devstream.state
+
+vars:
+  greeting: hello
+
+tools:
+- name: file
+  instanceID: readme
+  options:
+    path: out/README.md
+    content: "[[ greeting ]] from dtm"
+- name: noop
+  instanceID: announce
+  dependsOn: [file.readme]
+  options:
+    triggers:
+      readme: ${{ file.readme.outputs.sha256 }}
+"""
+
+
+def _model_sample(model: type[BaseModel], indent: str = "  ") -> str:
+    lines = []
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        default = "required" if info.is_required() else f"default {info.get_default(call_default_factory=True)!r}"
+        desc = (info.description or "").strip()
+        lines.append(f"{indent}{key}:   # {info.annotation!s} ({default}). {desc}".rstrip())
+    return "\n".join(lines)
+
+
+def show_config(*, plugin: str | None = None) -> int:
+    """Print a sample config, or the options of one plugin."""
+    if plugin is None:
+        print(SAMPLE, end="")
+        return 0
+    cls = default_registry().plugin_class(plugin)
+    print(f"# {plugin}: {cls.description or cls.__doc__ or ''}".strip())
+    print(f"- name: {plugin}\n  instanceID: default\n  options:")
+    print(_model_sample(cls.Options, "    "))
+    return 0
+
+
+def list_plugins(*, regex: str | None = None) -> int:
+    registry = default_registry()
+    pattern = re.compile(regex) if regex else None
+    table = Table(title="dtm plugins")
+    for col in ("plugin", "description", "provided by"):
+        table.add_column(col)
+    for name in registry.names():
+        if pattern and not pattern.search(name):
+            continue
+        try:
+            description = registry.plugin_class(name).description
+        except DtmError as exc:
+            description = f"[broken] {exc}"
+        table.add_row(name, description, registry.source(name))
+    render.console.print(table)
+    return 0
+
+
+def init(*, config_path: Path) -> int:
+    """Check that every plugin the config needs is installed, and say how to install the missing ones."""
+    config = load_config(config_path, validate_plugins=False)
+    registry = default_registry()
+    needed = sorted({t.name for t in config.tools})
+    missing = [n for n in needed if n not in registry]
+    for name in needed:
+        mark = "[red]missing[/]" if name in missing else "[green]installed[/]"
+        render.console.print(f"  {name}: {mark}")
+    if missing:
+        raise DtmError(
+            f"{len(missing)} plugin(s) the config needs are not installed: {', '.join(missing)}. Install the "
+            f"package that provides each (it registers a `devstream.plugins` entry point), e.g. "
+            f"`pip install dtm-plugin-{missing[0]}`, then run `dtm list plugins`")
+    render.console.print(f"[green]Ready:[/] all {len(needed)} plugins the config needs are installed.")
+    return 0
+
+
+def force_unlock(*, config_path: Path) -> int:
+    ws = Workspace.open(config_path)
+    holder = ws.store.force_unlock()
+    if holder is None:
+        render.console.print(f"{ws.store.description} was not locked.")
+    else:
+        render.console.print(f"Released the lock of {ws.store.description}, held by {holder}.")
+    return 0
+
+
+def version() -> int:
+    render.console.print(f"dtm {__version__}")
+    return 0

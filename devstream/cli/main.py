@@ -1,0 +1,156 @@
+"""`dtm`: the command line. Typer options live here; the work is in run.py and inspect.py.
+
+One exit path: a DtmError prints one red message and exits 1; Ctrl-C exits 130; anything else is a bug,
+exits 3 and writes a report (versions and traceback) whose path is printed.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from devstream.cli import inspect, render, run
+from devstream.errors import DtmError
+
+app = typer.Typer(name="dtm", help="DevStream: declare your DevOps toolchain in YAML; dtm makes it real, on Prefect.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
+show_app = typer.Typer(help="Show the sample config or the status of resources.", no_args_is_help=True)
+list_app = typer.Typer(help="List installed plugins.", no_args_is_help=True)
+app.add_typer(show_app, name="show")
+app.add_typer(list_app, name="list")
+
+ConfigOpt = Annotated[Path, typer.Option("-f", "--config-file", help="A config file, or a folder of them.")]
+YesOpt = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")]
+ParOpt = Annotated[int, typer.Option("--parallelism", min=1, max=1000, help="How many changes run at once.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _exit(code: int) -> None:
+    raise typer.Exit(code)
+
+
+@app.command()
+def apply(config: ConfigOpt, yes: YesOpt = False, parallelism: ParOpt = 10,
+          target: Annotated[list[str] | None, typer.Option("--target", help="Only this tool (name.instanceID) and "
+                                                           "what it depends on; repeatable.")] = None,
+          json_out: JsonOpt = False) -> None:
+    """Create, update and delete so that the toolchain matches the config."""
+    _exit(run.apply(config_path=config, yes=yes, parallelism=parallelism, targets=target, json_out=json_out))
+
+
+@app.command()
+def plan(config: ConfigOpt, json_out: JsonOpt = False, parallelism: ParOpt = 10,
+         detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
+                                                         help="Exit 2 when there are changes.")] = False) -> None:
+    """Show what apply would change, without changing anything."""
+    _exit(run.plan(config_path=config, json_out=json_out, detailed_exitcode=detailed_exitcode,
+                   parallelism=parallelism))
+
+
+@app.command()
+def verify(config: ConfigOpt, parallelism: ParOpt = 10) -> None:
+    """Exit 0 when config, state and live resources agree; 2 when changes are pending."""
+    _exit(run.verify(config_path=config, parallelism=parallelism))
+
+
+@app.command()
+def delete(config: ConfigOpt, yes: YesOpt = False, parallelism: ParOpt = 10, json_out: JsonOpt = False,
+           force: Annotated[bool, typer.Option("--force", help="Also call delete for tools not in state.")] = False,
+           ) -> None:
+    """Delete the tools of the config, dependents first."""
+    _exit(run.delete(config_path=config, yes=yes, force=force, parallelism=parallelism, json_out=json_out))
+
+
+@app.command()
+def destroy(config: ConfigOpt, yes: YesOpt = False, parallelism: ParOpt = 10, json_out: JsonOpt = False) -> None:
+    """Delete everything in the state, dependents first."""
+    _exit(run.destroy(config_path=config, yes=yes, parallelism=parallelism, json_out=json_out))
+
+
+@app.command()
+def validate(config: ConfigOpt, json_out: JsonOpt = False) -> None:
+    """Check the config (vars, references, dependencies, plugin options) without touching state."""
+    _exit(inspect.validate(config_path=config, json_out=json_out))
+
+
+@app.command()
+def init(config: ConfigOpt) -> None:
+    """Check that every plugin the config needs is installed."""
+    _exit(inspect.init(config_path=config))
+
+
+@app.command("force-unlock")
+def force_unlock(config: ConfigOpt) -> None:
+    """Release the state's lock left by a run that is gone."""
+    _exit(inspect.force_unlock(config_path=config))
+
+
+@app.command()
+def version() -> None:
+    """Print dtm's version."""
+    _exit(inspect.version())
+
+
+@show_app.command("status")
+def show_status(config: ConfigOpt,
+                plugin: Annotated[str | None, typer.Option("-p", "--plugin", help="Only this plugin.")] = None,
+                instance_id: Annotated[str | None, typer.Option("-i", "--id", help="Only this instanceID.")] = None,
+                json_out: JsonOpt = False) -> None:
+    """Each resource in state, read live, with what drifted."""
+    _exit(inspect.show_status(config_path=config, plugin=plugin, instance_id=instance_id, json_out=json_out))
+
+
+@show_app.command("config")
+def show_config(plugin: Annotated[str | None, typer.Option("-p", "--plugin", help="A plugin's options.")] = None
+                ) -> None:
+    """Print a sample config, or a plugin's options."""
+    _exit(inspect.show_config(plugin=plugin))
+
+
+@list_app.command("plugins")
+def list_plugins(regex: Annotated[str | None, typer.Option("-r", "--regex", help="Filter names.")] = None) -> None:
+    """List the installed plugins."""
+    _exit(inspect.list_plugins(regex=regex))
+
+
+def _crash_report(exc: BaseException) -> Path:
+    from devstream import __version__
+
+    path = Path(tempfile.gettempdir()) / f"dtm-crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    path.write_text(
+        f"dtm {__version__}, Python {platform.python_version()} on {platform.platform()}\n"
+        f"command: {' '.join(sys.argv)}\n\n" + "".join(traceback.format_exception(exc)))
+    return path
+
+
+def main() -> None:
+    try:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except DtmError as exc:
+        render.print_error(exc)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        render.err_console.print("Interrupted.")
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        report = _crash_report(exc)
+        render.print_error(DtmError(f"internal error ({type(exc).__name__}: {exc}); this is a bug in dtm. "
+                                    f"A report is in {report}; please attach it to an issue"))
+        sys.exit(3)

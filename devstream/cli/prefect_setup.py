@@ -1,0 +1,38 @@
+"""What the CLI does around Prefect: quieter console logs and a progress bar for long runs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from devstream.cli.render import console
+from devstream.engine import Workspace
+
+
+def quiet_console_logs() -> None:
+    """Keep Prefect's per-task INFO lines off the terminal; they still reach the Prefect UI.
+
+    Prefect reads its logging config when it is first imported, so this must run before that; a user's
+    own PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL wins.
+    """
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+
+
+@contextmanager
+def progress(ws: Workspace, total: int) -> Iterator[None]:
+    """A progress bar fed by the workspace as each change ends (only on a terminal)."""
+    if not console.is_terminal:
+        yield
+        return
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, transient=True)
+    task_id = bar.add_task("changes", total=total)
+    ws.on_change_end = lambda _key, _result: bar.advance(task_id)
+    with bar:
+        try:
+            yield
+        finally:
+            ws.on_change_end = None

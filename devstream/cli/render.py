@@ -1,0 +1,92 @@
+"""How the CLI shows plans, results, statuses and errors (rich)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from devstream.errors import ConfigError, DtmError
+from devstream.jsonish import diff_paths
+from devstream.plan import Action, Plan
+from devstream.summary import RunSummary
+
+__all__ = ["console", "err_console", "print_error", "print_json", "print_plan", "print_summary"]
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+_STYLE = {Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"), Action.DELETE: ("-", "red")}
+_RESULT_STYLE = {"succeeded": "green", "unchanged": "dim", "failed": "bold red", "skipped": "yellow"}
+
+
+def print_json(data: Any) -> None:
+    # Plain print: rich would wrap long lines, and scripts parse this.
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _get(value: Any, path: str) -> Any:
+    for part in path.replace("[", ".[").split("."):
+        if not part:
+            continue
+        if part.startswith("[") and isinstance(value, list):
+            idx = int(part[1:-1])
+            value = value[idx] if idx < len(value) else None
+        elif isinstance(value, dict):
+            value = value.get(part)
+        else:
+            return None
+    return value
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def print_plan(plan: Plan) -> None:
+    """A coloured diff: one line per change, and for updates the fields that differ."""
+    if plan.empty:
+        console.print("[green]No changes.[/] The toolchain matches the config; there is nothing to do.")
+        return
+    console.print(f"[bold]dtm {plan.operation}[/] will make these changes:\n")
+    for c in plan.changes:
+        sign, colour = _STYLE[c.action]
+        line = Text.assemble((f"  {sign} {c.action.value:<6} ", colour), (c.key, "bold"), (f"  ({c.reason})", "dim"))
+        console.print(line)
+        if c.action is Action.UPDATE and isinstance(c.before, dict) and isinstance(c.after, dict):
+            for path in diff_paths(c.before, c.after)[:20]:
+                console.print(Text.assemble(
+                    "        ", (path, "cyan"), ": ", (_short(_get(c.before, path)), "red"), " -> ",
+                    (_short(_get(c.after, path)), "green")))
+    n = plan.counts()
+    console.print(f"\nPlan: [green]{n['create']} to create[/], [yellow]{n['update']} to update[/], "
+                  f"[red]{n['delete']} to delete[/].")
+
+
+def print_summary(summary: RunSummary) -> None:
+    shown = [r for r in summary.results if r.result != "succeeded"] if len(summary.results) > 30 else summary.results
+    if shown:
+        table = Table(title=f"dtm {summary.operation}: results", show_lines=False)
+        for col in ("tool", "action", "result", "seconds", "message"):
+            table.add_column(col)
+        for r in shown:
+            table.add_row(r.key, r.action, Text(r.result, _RESULT_STYLE[r.result]),
+                          "" if r.seconds is None else f"{r.seconds:.2f}", r.message)
+        console.print(table)
+    colour = "green" if summary.ok else "red"
+    took = f" in {summary.seconds:.1f} s" if summary.seconds is not None else ""
+    console.print(f"[{colour}]{summary.operation.capitalize()} {'complete' if summary.ok else 'failed'}[/]: "
+                  f"{summary.line()}{took}.")
+
+
+def print_error(exc: DtmError) -> None:
+    if isinstance(exc, ConfigError) and len(exc.issues) > 1:
+        err_console.print(f"[bold red]Error:[/] the config has {len(exc.issues)} problems:")
+        for issue in exc.issues:
+            err_console.print(Text.assemble(("  - ", "red"), str(issue)))
+        return
+    err_console.print(Text.assemble(("Error: ", "bold red"), str(exc)))

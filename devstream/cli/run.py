@@ -1,0 +1,118 @@
+"""The commands that plan and change things: apply, plan, verify, delete, destroy.
+
+Each is a plain function returning an exit code, so tests can call it directly. Planning happens here,
+with the state locked, before any Prefect flow starts: a plan with no changes never starts Prefect at all.
+The confirmed plan is handed to the flow, which runs it as one flow run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from devstream.cli import render
+from devstream.engine import Workspace
+from devstream.errors import DtmError
+from devstream.plan import Plan, plan_delete, plan_destroy
+from devstream.summary import ChangesFailed, RunSummary
+
+__all__ = ["apply", "delete", "destroy", "plan", "verify"]
+
+
+def _confirm(plan: Plan, yes: bool) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise DtmError("refusing to change anything without confirmation: stdin is not a terminal; "
+                       "review the plan with `dtm plan` and pass -y to apply it")
+    import typer
+
+    return typer.confirm(f"Do you want to {plan.operation} these changes?", default=False)
+
+
+def _run_flow(ws: Workspace, plan: Plan, parallelism: int, retry_delay: float) -> RunSummary:
+    from devstream.cli.prefect_setup import progress, quiet_console_logs
+
+    quiet_console_logs()
+    from devstream import flows
+
+    flow = {"apply": flows.apply, "delete": flows.delete, "destroy": flows.destroy}[plan.operation]
+    with progress(ws, len(plan.changes)):
+        return flow(config=str(ws.config.path), plan=plan, parallelism=parallelism, retry_delay=retry_delay)
+
+
+def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out: bool,
+             retry_delay: float = 1.0) -> int:
+    if not json_out:
+        render.print_plan(plan)
+    if plan.empty:
+        if json_out:
+            render.print_json({"plan": plan.as_json(), "results": []})
+        return 0
+    if not _confirm(plan, yes or json_out):
+        render.console.print("Nothing changed.")
+        return 1
+    try:
+        summary = _run_flow(ws, plan, parallelism, retry_delay)
+        code = 0
+    except ChangesFailed as failed:
+        summary, code = failed.summary, 1
+    if json_out:
+        render.print_json({"plan": plan.as_json(), "results": summary.model_dump()["results"], "ok": summary.ok})
+    else:
+        render.print_summary(summary)
+    return code
+
+
+def apply(*, config_path: Path, yes: bool = False, parallelism: int = 10, targets: list[str] | None = None,
+          json_out: bool = False, retry_delay: float = 1.0) -> int:
+    ws = Workspace.open(config_path)
+    unknown = [t for t in targets or [] if t not in ws.config.by_key]
+    if unknown:
+        raise DtmError(f"--target {', '.join(unknown)}: no such tool in the config; "
+                       f"targets are name.instanceID, e.g. {ws.config.tools[0].key}")
+    with ws.activate(), ws.store.lock("dtm apply"):
+        records = ws.records()
+        the_plan = ws.plan(records, ws.refresh(records, parallelism))
+        if targets:
+            the_plan = the_plan.only(targets)
+        return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out, retry_delay=retry_delay)
+
+
+def delete(*, config_path: Path, yes: bool = False, force: bool = False, parallelism: int = 10,
+           json_out: bool = False) -> int:
+    ws = Workspace.open(config_path)
+    with ws.activate(), ws.store.lock("dtm delete"):
+        the_plan = plan_delete(ws.config, ws.records(), ws.stored_form, force=force)
+        return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out)
+
+
+def destroy(*, config_path: Path, yes: bool = False, parallelism: int = 10, json_out: bool = False) -> int:
+    ws = Workspace.open(config_path)
+    with ws.activate(), ws.store.lock("dtm destroy"):
+        the_plan = plan_destroy(ws.records())
+        return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out)
+
+
+def _plan_only(config_path: Path, parallelism: int) -> Plan:
+    ws = Workspace.open(config_path)
+    records = ws.records()
+    return ws.plan(records, ws.refresh(records, parallelism))
+
+
+def plan(*, config_path: Path, json_out: bool = False, detailed_exitcode: bool = False, parallelism: int = 10) -> int:
+    """Show what apply would do. Exit 0; with --detailed-exitcode, 2 when there are changes."""
+    the_plan = _plan_only(config_path, parallelism)
+    render.print_json(the_plan.as_json()) if json_out else render.print_plan(the_plan)
+    return 2 if detailed_exitcode and not the_plan.empty else 0
+
+
+def verify(*, config_path: Path, parallelism: int = 10) -> int:
+    """Exit 0 when the toolchain matches the config, 2 when changes are pending."""
+    the_plan = _plan_only(config_path, parallelism)
+    if the_plan.empty:
+        render.console.print("[green]Verify succeeded:[/] config, state and live resources are in sync.")
+        return 0
+    render.print_plan(the_plan)
+    render.console.print("[yellow]Verify found pending changes;[/] run `dtm apply` to make them.")
+    return 2

@@ -1,0 +1,138 @@
+"""The `dtm` command line as a user meets it: exit codes, messages, JSON shapes.
+
+`dtm(...)` runs the real entry point (its one error handler included) in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from devstream.cli import render
+from devstream.cli.main import main
+
+
+@pytest.fixture
+def dtm(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(render.console, "width", 200)
+    monkeypatch.setattr(render.err_console, "width", 200)
+
+    def call(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["dtm", *args])
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        out, err = capsys.readouterr()
+        return exit_info.value.code, out, err
+
+    return call
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "dtm.yaml"
+    path.write_text(yaml.safe_dump({
+        "config": {"state": {"backend": "local"}},
+        "tools": [
+            {"name": "file", "instanceID": "readme", "options": {"path": "out/README.md", "content": "hi\n"}},
+            {"name": "noop", "instanceID": "after",
+             "options": {"triggers": {"sha": "${{ file.readme.outputs.sha256 }}"}}},
+        ],
+    }, sort_keys=False))
+    return path
+
+
+def test_version(dtm):
+    code, out, _ = dtm("version")
+    assert code == 0 and out.startswith("dtm ")
+
+
+def test_validate_reports_a_valid_config(dtm, config):
+    code, out, _ = dtm("validate", "-f", str(config), "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["valid"] is True
+    assert [t["key"] for t in data["tools"]] == ["file.readme", "noop.after"]
+
+
+def test_a_config_error_exits_1_naming_file_line_and_field(dtm, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tools:\n- name: noop\n  instanceID: ok\n- name: noop\n  instanceID: Not_Valid\n")
+    code, out, err = dtm("validate", "-f", str(bad))
+    assert code == 1
+    assert "bad.yaml:5" in err and "instanceID" in err
+    code, out, _ = dtm("validate", "-f", str(bad), "--json")
+    assert code == 1
+    (issue,) = json.loads(out)["errors"]
+    assert issue["file"].endswith("bad.yaml") and issue["line"] == 5 and issue["field"] == "tools[1].instanceID"
+
+
+def test_plan_json_has_the_documented_shape(dtm, config):
+    code, out, _ = dtm("plan", "-f", str(config), "--json")
+    assert code == 0
+    plan = json.loads(out)
+    assert plan["format_version"] == "1"
+    assert [(c["key"], c["action"], c["reason"]) for c in plan["changes"]] == [
+        ("file.readme", "create", "not in state"), ("noop.after", "create", "not in state")]
+    assert set(plan["changes"][0]) >= {"key", "name", "instanceID", "action", "reason", "before", "after"}
+
+
+def test_plan_detailed_exitcode_and_verify_say_changes_are_pending(dtm, config):
+    assert dtm("plan", "-f", str(config), "--detailed-exitcode")[0] == 2
+    code, out, _ = dtm("verify", "-f", str(config))
+    assert code == 2 and "create" in out
+
+
+def test_plan_prints_a_readable_diff(dtm, config):
+    code, out, _ = dtm("plan", "-f", str(config))
+    assert code == 0
+    assert "+ create file.readme" in out and "Plan: 2 to create, 0 to update, 0 to delete." in out
+
+
+def test_apply_without_yes_and_without_a_terminal_refuses(dtm, config):
+    code, _, err = dtm("apply", "-f", str(config))
+    assert code == 1 and "pass -y" in err
+    assert not (config.parent / "devstream.state").exists()
+
+
+def test_list_plugins_shows_the_built_ins(dtm):
+    code, out, _ = dtm("list", "plugins")
+    assert code == 0 and "noop" in out and "file" in out
+    code, out, _ = dtm("list", "plugins", "-r", "^fi")
+    assert "file" in out and "noop" not in out
+
+
+def test_show_config_prints_a_sample_and_a_plugins_options(dtm):
+    code, out, _ = dtm("show", "config")
+    assert code == 0 and yaml.safe_load(out)["tools"]
+    code, out, _ = dtm("show", "config", "-p", "file")
+    assert code == 0 and "path:" in out and "content:" in out
+
+
+def test_show_config_of_an_unknown_plugin_lists_the_installed_ones(dtm):
+    code, _, err = dtm("show", "config", "-p", "nope")
+    assert code == 1 and "unknown plugin 'nope'" in err and "file" in err
+
+
+def test_init_names_missing_plugins_and_how_to_install_them(dtm, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("tools:\n- name: jenkins-pipeline\n  instanceID: ci\n  options: {}\n")
+    code, out, err = dtm("init", "-f", str(cfg))
+    assert code == 1 and "jenkins-pipeline" in err and "pip install" in err
+
+
+def test_force_unlock_releases_a_left_over_lock(dtm, config):
+    lock = config.parent / "devstream.state.lock"
+    lock.write_text(json.dumps({"host": "elsewhere", "pid": 4242, "command": "dtm apply",
+                                "since": "2026-01-01T00:00:00+00:00", "id": "abc"}))
+    code, out, _ = dtm("force-unlock", "-f", str(config))
+    assert code == 0 and "elsewhere" in out
+    assert not lock.exists()
+
+
+def test_show_status_of_an_empty_state(dtm, config):
+    code, out, _ = dtm("show", "status", "-f", str(config), "--json")
+    assert code == 0 and json.loads(out) == []
