@@ -128,10 +128,11 @@ def _outputs(records: Mapping[str, StateRecord]) -> dict[str, dict[str, Any]]:
     return {r.key: r.outputs for r in records.values()}
 
 
-def desired_options(tool: ToolSpec, records: Mapping[str, StateRecord], stored_form: StoredForm) -> dict | None:
+def desired_options(tool: ToolSpec, outputs: Mapping[str, Mapping[str, Any]], stored_form: StoredForm
+                    ) -> dict | None:
     """The options a tool would be stored with, or None while a referenced output is not known yet."""
     try:
-        resolved = resolve(tool.options, _outputs(records))
+        resolved = resolve(tool.options, outputs)
     except UnresolvedReferenceError:
         return None
     return normalize(stored_form(tool.name, resolved))
@@ -144,13 +145,14 @@ def read_targets(config: Config, records: Mapping[str, StateRecord], stored_form
     Only tools in state whose options did not change: a changed tool is updated whatever its status.
     """
     out = []
+    outputs = _outputs(records)
     for tool in config.tools:
         rec = records.get(tool.state_key)
         if rec is None:
             continue
-        want = desired_options(tool, records, stored_form)
+        want = desired_options(tool, outputs, stored_form)
         if want is not None and not diff_paths(normalize(rec.options), want):
-            out.append((tool, resolve(tool.options, _outputs(records))))
+            out.append((tool, resolve(tool.options, outputs)))
     return out
 
 
@@ -161,32 +163,33 @@ def plan_apply(config: Config, records: Mapping[str, StateRecord], live: Mapping
     by_key = config.by_key
     deletes = _orphan_deletes(config, records)
     changes: dict[str, Change] = {}
+    outputs = _outputs(records)  # once: per tool it would make planning O(N^2)
     for key in graph.order():
         tool = by_key[key]
-        change = _plan_tool(tool, records, live, stored_form, changes)
+        change = _plan_tool(tool, records, outputs, live, stored_form, changes)
         if change is not None:
             change.waits_for = [d for d in sorted(graph.deps[key]) if d in changes] + [c.key for c in deletes]
             changes[key] = change
     return Plan(operation="apply", changes=deletes + list(changes.values()))
 
 
-def _plan_tool(tool: ToolSpec, records: Mapping[str, StateRecord], live: Mapping[str, Any],
-               stored_form: StoredForm, changing: Mapping[str, Change]) -> Change | None:
+def _plan_tool(tool: ToolSpec, records: Mapping[str, StateRecord], outputs: Mapping[str, Mapping[str, Any]],
+               live: Mapping[str, Any], stored_form: StoredForm, changing: Mapping[str, Change]) -> Change | None:
     rec = records.get(tool.state_key)
-    want = desired_options(tool, records, stored_form)
+    want = desired_options(tool, outputs, stored_form)
 
     def change(action: Action, reason: str, before: Any, after: Any, **kw: Any) -> Change:
         return Change(key=tool.key, name=tool.name, instanceID=tool.instanceID, action=action, reason=reason,
                       before=before, after=after, **kw)
 
-    pending = sorted({r.tool_key for r in find_references(tool.options)} & set(changing))
+    pending = sorted({r.tool_key for r in find_references(tool.options) if r.tool_key in changing})
     # While a referenced output is unknown, show the options with references unresolved, secrets hidden.
     shown = want if want is not None else normalize(stored_form(tool.name, tool.options))
     if rec is None:
         return change(Action.CREATE, "not in state", None, {"options": shown})
     stored = normalize(rec.options)
     if want is None:
-        unknown = ", ".join(str(r) for r in _unresolved(tool, records))
+        unknown = ", ".join(str(r) for r in _unresolved(tool, outputs))
         return change(Action.UPDATE, f"options changed: {unknown} not known yet", {"options": stored},
                       {"options": shown})
     fields = diff_paths(stored, want)
@@ -207,8 +210,7 @@ def _plan_tool(tool: ToolSpec, records: Mapping[str, StateRecord], live: Mapping
     return None
 
 
-def _unresolved(tool: ToolSpec, records: Mapping[str, StateRecord]) -> list:
-    outputs = _outputs(records)
+def _unresolved(tool: ToolSpec, outputs: Mapping[str, Mapping[str, Any]]) -> list:
     out = []
     for ref in find_references(tool.options):
         try:
