@@ -82,6 +82,16 @@ class Workspace:
                 self._records = dict(self.store.read())
             return dict(self._records)
 
+    def _inputs(self, tool: ToolSpec) -> tuple[StateRecord | None, dict[str, dict[str, Any]]]:
+        """The tool's own record and the outputs of the tools it references, without copying all records."""
+        wanted = {r.tool_key.replace(".", "_", 1) for r in find_references(tool.options)}
+        with self._guard:
+            if self._records is None:
+                self._records = dict(self.store.read())
+            own = self._records.get(tool.state_key)
+            outputs = {rec.key: rec.outputs for k in wanted if (rec := self._records.get(k)) is not None}
+        return own, outputs
+
     def _save(self, record: StateRecord) -> None:
         self.store.put(record)
         with self._guard:
@@ -164,22 +174,21 @@ class Workspace:
         return plan_apply(self.config, records, live, self.stored_form)
 
     # -- changes ---------------------------------------------------------------------------------------
-    def run_change(self, change: Change, upstream: Mapping[str, Mapping[str, Any]] | None = None,
-                   logger: logging.Logger | None = None, attempt: int = 1) -> ChangeOutcome:
-        """Make one change real, then write its state record (or forget it, for a delete)."""
+    def run_change(self, change: Change, logger: logging.Logger | None = None, attempt: int = 1) -> ChangeOutcome:
+        """Make one change real, then write its state record (or forget it, for a delete).
+
+        Outputs of dependencies come from the records, which each finished change updated.
+        """
         if change.action is Action.DELETE:
             return self._delete(change, logger, attempt)
-        records = self.records()
         tool = self.config.by_key[change.key]
-        outputs = {r.key: r.outputs for r in records.values()}
-        outputs.update({k: dict(v) for k, v in (upstream or {}).items()})
+        rec, outputs = self._inputs(tool)
         try:
             resolved = resolve(tool.options, outputs, "options")
         except UnresolvedReferenceError as exc:
             raise PermanentError(f"{change.key}: {exc}") from None
         model = self.model(tool.name, resolved, tool.key)
         stored = normalize(redact(resolved, model))
-        rec = records.get(tool.state_key)
         if change.only_if_inputs_change and rec is not None and not diff_paths(normalize(rec.options), stored):
             return ChangeOutcome(change.key, change.action.value, rec.outputs, changed=False,
                                  note="inputs unchanged")
@@ -199,11 +208,13 @@ class Workspace:
         return [r.tool_key for r in find_references(tool.options)]
 
     def _delete(self, change: Change, logger: logging.Logger | None, attempt: int) -> ChangeOutcome:
-        records = self.records()
-        rec = records.get(change.state_key)
         tool = self.config.by_key.get(change.key)
+        with self._guard:
+            rec = (self._records or {}).get(change.state_key)
+        if rec is None:
+            rec = self.records().get(change.state_key)
         if tool is not None:
-            outputs = {r.key: r.outputs for r in records.values()}
+            outputs = self._inputs(tool)[1]
             try:
                 options = resolve(tool.options, outputs, "options")
             except UnresolvedReferenceError:

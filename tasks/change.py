@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -14,16 +13,16 @@ from devstream.plan import Change
 from devstream.tasks.retry import retry_transient
 
 
-@task(name="dtm-change", retries=3, retry_delay_seconds=[1, 2, 4], retry_condition_fn=retry_transient,
-      cache_policy=NO_CACHE, persist_result=False)
-def apply_change(workspace: Workspace, change: Change, upstream: Mapping[str, ChangeOutcome]) -> ChangeOutcome:
-    """Run `change`; `upstream` holds the outcomes of the changes it waited for (their fresh outputs)."""
+@task(name="dtm-change", task_run_name="{change.title}", retries=3, retry_delay_seconds=[1, 2, 4],
+      retry_condition_fn=retry_transient, cache_policy=NO_CACHE, persist_result=False)
+def apply_change(workspace: Workspace, change: Change) -> ChangeOutcome:
+    """Run `change`. It was submitted with `wait_for` the changes it depends on, whose outputs are in the
+    workspace's records by the time it starts."""
     ctx = TaskRunContext.get()
     attempt = ctx.task_run.run_count if ctx else 1
-    outputs = {k: o.outputs for k, o in upstream.items() if o.action != "delete"}
     started = time.monotonic()
     try:
-        outcome = workspace.run_change(change, outputs, logger=get_run_logger(), attempt=attempt)  # type: ignore[arg-type]
+        outcome = workspace.run_change(change, logger=get_run_logger(), attempt=attempt)  # type: ignore[arg-type]
     except Exception:
         workspace.notify(change.key, "failed")
         raise

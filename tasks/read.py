@@ -12,8 +12,8 @@ from devstream.engine import Workspace
 from devstream.tasks.retry import retry_transient
 
 
-@task(name="dtm-read", retries=3, retry_delay_seconds=[1, 2, 4], retry_condition_fn=retry_transient,
-      cache_policy=NO_CACHE, persist_result=False)
+@task(name="dtm-read", task_run_name="read {tool.key}", retries=3, retry_delay_seconds=[1, 2, 4],
+      retry_condition_fn=retry_transient, cache_policy=NO_CACHE, persist_result=False)
 def read_resource(workspace: Workspace, tool: ToolSpec, options: dict[str, Any]) -> dict[str, Any] | None:
     """The tool's live status, or None when it does not exist."""
     return workspace.read_live(tool, options, logger=get_run_logger())  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,6 @@ class Config:
                 return t
         raise KeyError(key)
 
-    @property
+    @cached_property
     def by_key(self) -> dict[str, ToolSpec]:
         return {t.key: t for t in self.tools}

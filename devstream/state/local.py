@@ -315,12 +315,17 @@ class LocalStateStore:
                 size = os.fstat(fd).st_size
                 data = self._repair_tail(fd, size) + line
                 _write_all(fd, data)
-                os.fsync(fd)
-            finally:
+                self.bytes_written += len(data)
+            except BaseException:
                 os.close(fd)
-            if size == 0:
-                _fsync_dir(self.path.parent)  # a new journal must survive a crash as much as its content
-            self.bytes_written += len(data)
+                raise
+        # fsync outside the lock: concurrent changes then share one disk flush instead of queueing for it.
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if size == 0:
+            _fsync_dir(self.path.parent)  # a new journal must survive a crash as much as its content
 
     def _repair_tail(self, fd: int, size: int) -> bytes:
         """Make the journal end at a line boundary before appending, so a new line never joins a torn one.
