@@ -1,0 +1,33 @@
+"""The house rules that code review alone would miss."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CORE = ["devstream.config", "devstream.graph", "devstream.plan", "devstream.outputs", "devstream.state",
+        "devstream.plugin", "devstream.engine", "devstream.cli.main", "devstream.plugins.noop",
+        "devstream.plugins.file"]
+
+
+def test_the_core_never_imports_prefect():
+    # The CLI imports prefect only when a flow must run, so `dtm plan`, `validate` and friends start fast.
+    code = "import sys\n" + "".join(f"import {m}\n" for m in CORE) + "print('prefect' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_the_prefect_facing_folders_install_inside_the_one_package():
+    import devstream.flows
+    import devstream.plugins
+    import devstream.tasks
+
+    for module, folder in ((devstream.flows, "flows"), (devstream.tasks, "tasks"), (devstream.plugins, "plugins")):
+        assert module.__file__ is not None and f"/{folder}/" in module.__file__
+
+
+def test_the_plugin_sdk_exports_what_plugins_need():
+    import devstream.plugin as sdk
+
+    for name in ("Plugin", "PluginContext", "TransientError", "PermanentError", "http_client", "raise_for_status"):
+        assert name in sdk.__all__ and hasattr(sdk, name)
