@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["BACKENDS", "Config", "Location", "StateConfig", "ToolSpec"]
+__all__ = ["BACKENDS", "Config", "Location", "StateConfig", "ToolKeys", "ToolSpec"]
 
 # Backends a config may name. Only `local` is built so far; the others are accepted names with a clear
 # "not available yet" error from the state package.
@@ -34,15 +34,11 @@ class StateConfig(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
-class ToolSpec(BaseModel):
-    """One tool: an instance of a plugin. Apps are expanded into these."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+class ToolKeys:
+    """The two names of a tool, for anything with `name` and `instanceID` (tools, records, changes)."""
 
     name: str
     instanceID: str
-    dependsOn: list[str] = Field(default_factory=list)
-    options: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -53,6 +49,18 @@ class ToolSpec(BaseModel):
     def state_key(self) -> str:
         """`name_instanceID`: the state record's key, as DevStream keyed it."""
         return f"{self.name}_{self.instanceID}"
+
+
+class ToolSpec(ToolKeys, BaseModel):
+    """One tool: an instance of a plugin. Apps are expanded into these."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str
+    instanceID: str
+    dependsOn: list[str] = Field(default_factory=list)
+    options: dict[str, Any] = Field(default_factory=dict)
+
 
 
 @dataclass

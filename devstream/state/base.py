@@ -7,10 +7,12 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from devstream.config.models import ToolKeys
+
 __all__ = ["StateRecord", "StateStore"]
 
 
-class StateRecord(BaseModel):
+class StateRecord(ToolKeys, BaseModel):
     """What dtm remembers about one tool, keyed `name_instanceID` as DevStream keyed it.
 
     `options` are the options the tool was last applied with, references resolved and secrets replaced
@@ -24,14 +26,6 @@ class StateRecord(BaseModel):
     dependsOn: list[str] = Field(default_factory=list)
     options: dict[str, Any] = Field(default_factory=dict)
     resourceStatus: dict[str, Any] = Field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        return f"{self.name}.{self.instanceID}"
-
-    @property
-    def state_key(self) -> str:
-        return f"{self.name}_{self.instanceID}"
 
     @property
     def outputs(self) -> dict[str, Any]:

@@ -13,51 +13,13 @@ a plain function.
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
 
 import pytest
+from core_builders import as_is, fingerprinting, record, state, tool
 
-from devstream.config.models import Config, StateConfig, ToolSpec
 from devstream.graph import Graph
 from devstream.plan import NOT_READ, Action, Plan, plan_apply
 from devstream.secrets import fingerprint
-from devstream.state.base import StateRecord
-
-# -- builders ---------------------------------------------------------------------------------------------
-
-
-def tool(key: str, *depends_on: str, **options: Any) -> ToolSpec:
-    name, instance_id = key.split(".", 1)
-    return ToolSpec(name=name, instanceID=instance_id, dependsOn=list(depends_on), options=options)
-
-
-def record(key: str, options: dict | None = None, status: dict | None = None, depends_on: tuple = ()) -> StateRecord:
-    name, instance_id = key.split(".", 1)
-    return StateRecord(name=name, instanceID=instance_id, dependsOn=list(depends_on), options=options or {},
-                       resourceStatus=status or {})
-
-
-def state(*records: StateRecord) -> dict[str, StateRecord]:
-    """State as the stores return it: by `name_instanceID`."""
-    return {r.state_key: r for r in records}
-
-
-def as_is(name: str, options: dict[str, Any]) -> dict[str, Any]:
-    return options
-
-
-def fingerprinting(name: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Like the engine's stored form for a plugin whose `token` option is a SecretStr."""
-    return {**options, "token": fingerprint(options["token"])} if "token" in options else options
-
-
-@pytest.fixture
-def config(tmp_path: Path):
-    def build(*tools: ToolSpec) -> Config:
-        return Config(path=Path("x.yaml"), workdir=tmp_path, name="x", state=StateConfig(), vars={},
-                      tools=list(tools))
-    return build
 
 
 def ref(key: str, output: str = "url") -> str:

@@ -7,42 +7,9 @@ from the config's tools, and by default only those that are in state.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from core_builders import as_is, fingerprinting, record, state, tool
 
-import pytest
-
-from devstream.config.models import Config, StateConfig, ToolSpec
 from devstream.plan import Action, Plan, plan_delete, plan_destroy, read_targets
-from devstream.secrets import fingerprint
-from devstream.state.base import StateRecord
-
-
-def tool(key: str, *depends_on: str, **options: Any) -> ToolSpec:
-    name, instance_id = key.split(".", 1)
-    return ToolSpec(name=name, instanceID=instance_id, dependsOn=list(depends_on), options=options)
-
-
-def record(key: str, options: dict | None = None, status: dict | None = None, depends_on: tuple = ()) -> StateRecord:
-    name, instance_id = key.split(".", 1)
-    return StateRecord(name=name, instanceID=instance_id, dependsOn=list(depends_on), options=options or {},
-                       resourceStatus=status or {})
-
-
-def state(*records: StateRecord) -> dict[str, StateRecord]:
-    return {r.state_key: r for r in records}
-
-
-def as_is(name: str, options: dict[str, Any]) -> dict[str, Any]:
-    return options
-
-
-@pytest.fixture
-def config(tmp_path: Path):
-    def build(*tools: ToolSpec) -> Config:
-        return Config(path=Path("x.yaml"), workdir=tmp_path, name="x", state=StateConfig(), vars={},
-                      tools=list(tools))
-    return build
 
 
 def assert_dependents_go_first(plan: Plan) -> None:
@@ -186,9 +153,6 @@ def test_nothing_in_state_means_nothing_to_read(config):
 
 
 def test_delete_with_force_does_not_show_secrets(config):
-    def fingerprinting(name: str, options: dict[str, Any]) -> dict[str, Any]:
-        return {**options, "token": fingerprint(options["token"])} if "token" in options else options
-
     plan = plan_delete(config(tool("ci.app", token="real-token-1234")), {}, fingerprinting, force=True)
 
     assert "real-token-1234" not in str(plan.as_json())

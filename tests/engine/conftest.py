@@ -45,6 +45,3 @@ def write_config(tmp_path: Path) -> WriteConfig:
 
     return write
 
-
-def tool(name: str, instance: str, depends: list[str] | None = None, **options: Any) -> dict[str, Any]:
-    return {"name": name, "instanceID": instance, "dependsOn": depends or [], "options": options}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import tool
+from engine_builders import tool
 from probe import CALLS
 
 from devstream.cli import run

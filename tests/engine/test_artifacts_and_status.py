@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import tool
+from engine_builders import tool
 
 from devstream.cli import inspect, run
 
