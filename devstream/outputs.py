@@ -16,12 +16,15 @@ from typing import Any
 
 from devstream.errors import DtmError
 
-__all__ = ["REFERENCE", "Reference", "UnresolvedReferenceError", "find_references", "resolve"]
+__all__ = ["CI_EXPRESSION_ROOTS", "REFERENCE", "Reference", "UnresolvedReferenceError", "find_references", "resolve"]
 
 # Plugin names have no dots; an instanceID is an RFC 1123 subdomain, so it may have dots: it runs up
-# to the literal `.outputs.`.
+# to the literal `.outputs.`. GitHub Actions and Gitea use the same brackets for `steps.<id>.outputs.<k>`,
+# `needs.<job>.outputs.<k>` and `jobs.<job>.outputs.<k>` in workflow files that tools write: those names
+# are reserved for CI expressions and pass through untouched (no plugin may be called so).
+CI_EXPRESSION_ROOTS = ("steps", "needs", "jobs")
 REFERENCE = re.compile(
-    r"\$\{\{\s*(?P<name>[A-Za-z0-9_-]+)\.(?P<instance>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)"
+    r"\$\{\{\s*(?!(?:steps|needs|jobs)\.)(?P<name>[A-Za-z0-9_-]+)\.(?P<instance>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)"
     r"\.outputs\.(?P<key>[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)\s*\}\}"
 )
 

@@ -172,3 +172,10 @@ def test_a_tool_applied_without_outputs_says_it_has_none():
 def test_one_unresolvable_reference_in_a_string_fails_the_whole_string():
     with pytest.raises(UnresolvedReferenceError, match="nope"):
         resolve({"u": "${{ repo.app.outputs.url }} ${{ repo.app.outputs.nope }}"}, OUTPUTS)
+
+
+def test_ci_expressions_of_the_same_shape_are_not_references():
+    # A workflow file written through options keeps GitHub's own `${{ steps.x.outputs.y }}` as text.
+    workflow = {"run": "echo ${{ steps.build.outputs.digest }} ${{ needs.test.outputs.ok }} ${{ jobs.a.outputs.b }}"}
+    assert find_references(workflow) == []
+    assert resolve(workflow, {}) == workflow
