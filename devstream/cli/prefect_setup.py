@@ -22,6 +22,23 @@ def quiet_console_logs() -> None:
 
 
 @contextmanager
+def cli_run_settings() -> Iterator[None]:
+    """Prefect settings for a flow the CLI runs in its own process.
+
+    A sync flow joins its heartbeat thread on exit, which costs up to 1 s per run. Heartbeats let a server
+    notice a flow run whose process died; a CLI user sees that at once in the terminal, so CLI runs skip
+    them unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY is set. Runs started by workers keep Prefect's default.
+    """
+    if "PREFECT_FLOWS_HEARTBEAT_FREQUENCY" in os.environ:
+        yield
+        return
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
+@contextmanager
 def progress(ws: Workspace, total: int) -> Iterator[None]:
     """A progress bar fed by the workspace as each change ends (only on a terminal)."""
     if not console.is_terminal:

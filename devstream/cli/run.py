@@ -31,13 +31,13 @@ def _confirm(plan: Plan, yes: bool) -> bool:
 
 
 def _run_flow(ws: Workspace, plan: Plan, parallelism: int, retry_delay: float) -> RunSummary:
-    from devstream.cli.prefect_setup import progress, quiet_console_logs
+    from devstream.cli.prefect_setup import cli_run_settings, progress, quiet_console_logs
 
     quiet_console_logs()
     from devstream import flows
 
     flow = {"apply": flows.apply, "delete": flows.delete, "destroy": flows.destroy}[plan.operation]
-    with progress(ws, len(plan.changes)):
+    with cli_run_settings(), progress(ws, len(plan.changes)):
         return flow(config=str(ws.config.path), plan=plan, parallelism=parallelism, retry_delay=retry_delay)
 
 
