@@ -6,6 +6,7 @@ runs triggered from `prefect deployment run` and from the REST API.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,3 +76,58 @@ def test_a_failed_change_fails_the_deployment_run(server: Server, tmp_path: Path
                      {"parameters": {"config": str(config)}})
     assert server.wait_for_run(run["id"])["state"]["type"] == "FAILED"
     assert set(yaml.safe_load((tmp_path / "devstream.state").read_text())) == {"noop_good"}
+
+
+def slow_config(tmp_path: Path, n: int = 4, latency_ms: int = 1500) -> Path:
+    config = tmp_path / "slow.yaml"
+    config.write_text(yaml.safe_dump({"tools": [
+        {"name": "noop", "instanceID": f"slow-{i}", "options": {"latency_ms": latency_ms, "triggers": {"run": 1}}}
+        for i in range(n)
+    ]}))
+    return config
+
+
+def test_two_applies_at_once_run_one_after_the_other(server: Server, tmp_path: Path):
+    config = slow_config(tmp_path)
+    apply_id = server.deployment_id("dtm-apply")
+    first = server.api("POST", f"/deployments/{apply_id}/create_flow_run", {"parameters": {"config": str(config)}})
+    second = server.api("POST", f"/deployments/{apply_id}/create_flow_run", {"parameters": {"config": str(config)}})
+    done = [server.wait_for_run(r["id"], timeout=180) for r in (first, second)]
+    assert [r["state"]["type"] for r in done] == ["COMPLETED", "COMPLETED"]
+    earlier, later = sorted(done, key=lambda r: r["start_time"])
+    assert later["start_time"] >= earlier["end_time"], "the deployment's concurrency limit must queue the second"
+    assert len(yaml.safe_load((tmp_path / "devstream.state").read_text())) == 4
+
+
+def test_a_killed_worker_leaves_no_lock_behind(server: Server, tmp_path: Path):
+    import os
+    import signal
+    import time
+
+    config = slow_config(tmp_path, n=3, latency_ms=4000)
+    victim = server.worker("dtm", "doomed")
+    apply_id = server.deployment_id("dtm-apply")
+    run = server.api("POST", f"/deployments/{apply_id}/create_flow_run", {"parameters": {"config": str(config)}})
+    lock = tmp_path / "devstream.state.lock"
+    deadline = time.monotonic() + 60
+    while not lock.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert lock.exists(), "the apply never took the state's lock"
+    # As if the machine died: SIGKILL the flow run's process (it holds the lock) and every worker.
+    holder = json.loads(lock.read_text())
+    os.kill(holder["pid"], signal.SIGKILL)
+    for proc in list(server.procs[1:]):
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    server.procs = server.procs[:1]
+    victim.wait(timeout=10)
+    time.sleep(1)
+    assert lock.exists(), "a SIGKILLed run cannot remove its lock: the next run must take it over"
+
+    server.worker("dtm", "worker-after-crash")
+    server.api("POST", f"/flow_runs/{run['id']}/set_state", {"state": {"type": "CRASHED", "name": "Crashed"},
+                                                             "force": True})
+    retry = server.api("POST", f"/deployments/{apply_id}/create_flow_run", {"parameters": {"config": str(config)}})
+    assert server.wait_for_run(retry["id"], timeout=180)["state"]["type"] == "COMPLETED"
+    assert len(yaml.safe_load((tmp_path / "devstream.state").read_text())) == 3
+    assert not lock.exists()
