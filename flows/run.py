@@ -34,10 +34,10 @@ def _run(ws: Workspace, plan: Plan, parallelism: int, retries: int, retry_delay:
 
 @flow(name="dtm-apply", validate_parameters=False)
 def apply(config: str, plan: Plan | None = None, targets: list[str] | None = None, parallelism: int = 10,
-          retries: int = 3, retry_delay: float = 1.0) -> RunSummary:
+          retries: int = 3, retry_delay: float = 1.0, lock_timeout: float = 0) -> RunSummary:
     """Make the toolchain match the config: create, update and delete, concurrently, dependencies first."""
     ws = Workspace.open(config)
-    with ws.store.lock(_holder("apply")):
+    with ws.store.lock(_holder("apply"), timeout=lock_timeout):
         if plan is None:
             records = ws.records(reload=True)
             plan = ws.plan(records, refresh(ws, records, parallelism))
@@ -48,20 +48,20 @@ def apply(config: str, plan: Plan | None = None, targets: list[str] | None = Non
 
 @flow(name="dtm-delete", validate_parameters=False)
 def delete(config: str, plan: Plan | None = None, force: bool = False, parallelism: int = 10,
-           retries: int = 3, retry_delay: float = 1.0) -> RunSummary:
+           retries: int = 3, retry_delay: float = 1.0, lock_timeout: float = 0) -> RunSummary:
     """Delete the config's tools, dependents first."""
     ws = Workspace.open(config)
-    with ws.store.lock(_holder("delete")):
+    with ws.store.lock(_holder("delete"), timeout=lock_timeout):
         plan = plan or plan_delete(ws.config, ws.records(reload=True), ws.stored_form, force=force)
         return _run(ws, plan, parallelism, retries, retry_delay)
 
 
 @flow(name="dtm-destroy", validate_parameters=False)
 def destroy(config: str, plan: Plan | None = None, parallelism: int = 10, retries: int = 3,
-            retry_delay: float = 1.0) -> RunSummary:
+            retry_delay: float = 1.0, lock_timeout: float = 0) -> RunSummary:
     """Delete everything in the state, dependents first."""
     ws = Workspace.open(config)
-    with ws.store.lock(_holder("destroy")):
+    with ws.store.lock(_holder("destroy"), timeout=lock_timeout):
         plan = plan or plan_destroy(ws.records(reload=True))
         return _run(ws, plan, parallelism, retries, retry_delay)
 

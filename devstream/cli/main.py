@@ -30,6 +30,9 @@ ConfigOpt = Annotated[Path, typer.Option("-f", "--config-file", help="A config f
 YesOpt = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")]
 ParOpt = Annotated[int, typer.Option("--parallelism", min=1, max=1000, help="How many changes run at once.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+LockOpt = Annotated[float, typer.Option(
+    "--lock-timeout", min=0,
+    help="Seconds to wait for another run's lock on the state (default: fail at once).")]
 
 
 def _exit(code: int) -> None:
@@ -40,9 +43,10 @@ def _exit(code: int) -> None:
 def apply(config: ConfigOpt, yes: YesOpt = False, parallelism: ParOpt = 10,
           target: Annotated[list[str] | None, typer.Option("--target", help="Only this tool (name.instanceID) and "
                                                            "what it depends on; repeatable.")] = None,
-          json_out: JsonOpt = False) -> None:
+          json_out: JsonOpt = False, lock_timeout: LockOpt = 0) -> None:
     """Create, update and delete so that the toolchain matches the config."""
-    _exit(run.apply(config_path=config, yes=yes, parallelism=parallelism, targets=target, json_out=json_out))
+    _exit(run.apply(config_path=config, yes=yes, parallelism=parallelism, targets=target, json_out=json_out,
+                    lock_timeout=lock_timeout))
 
 
 @app.command()
@@ -63,15 +67,18 @@ def verify(config: ConfigOpt, parallelism: ParOpt = 10) -> None:
 @app.command()
 def delete(config: ConfigOpt, yes: YesOpt = False, parallelism: ParOpt = 10, json_out: JsonOpt = False,
            force: Annotated[bool, typer.Option("--force", help="Also call delete for tools not in state.")] = False,
-           ) -> None:
+           lock_timeout: LockOpt = 0) -> None:
     """Delete the tools of the config, dependents first."""
-    _exit(run.delete(config_path=config, yes=yes, force=force, parallelism=parallelism, json_out=json_out))
+    _exit(run.delete(config_path=config, yes=yes, force=force, parallelism=parallelism, json_out=json_out,
+                     lock_timeout=lock_timeout))
 
 
 @app.command()
-def destroy(config: ConfigOpt, yes: YesOpt = False, parallelism: ParOpt = 10, json_out: JsonOpt = False) -> None:
+def destroy(config: ConfigOpt, yes: YesOpt = False, parallelism: ParOpt = 10, json_out: JsonOpt = False,
+            lock_timeout: LockOpt = 0) -> None:
     """Delete everything in the state, dependents first."""
-    _exit(run.destroy(config_path=config, yes=yes, parallelism=parallelism, json_out=json_out))
+    _exit(run.destroy(config_path=config, yes=yes, parallelism=parallelism, json_out=json_out,
+                      lock_timeout=lock_timeout))
 
 
 @app.command()

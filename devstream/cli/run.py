@@ -65,13 +65,13 @@ def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out
 
 
 def apply(*, config_path: Path, yes: bool = False, parallelism: int = 10, targets: list[str] | None = None,
-          json_out: bool = False, retry_delay: float = 1.0) -> int:
+          json_out: bool = False, retry_delay: float = 1.0, lock_timeout: float = 0) -> int:
     ws = Workspace.open(config_path)
     unknown = [t for t in targets or [] if t not in ws.config.by_key]
     if unknown:
         raise DtmError(f"--target {', '.join(unknown)}: no such tool in the config; "
                        f"targets are name.instanceID, e.g. {ws.config.tools[0].key}")
-    with ws.activate(), ws.store.lock("dtm apply"):
+    with ws.activate(), ws.store.lock("dtm apply", timeout=lock_timeout):
         records = ws.records()
         the_plan = ws.plan(records, ws.refresh(records, parallelism))
         if targets:
@@ -80,16 +80,17 @@ def apply(*, config_path: Path, yes: bool = False, parallelism: int = 10, target
 
 
 def delete(*, config_path: Path, yes: bool = False, force: bool = False, parallelism: int = 10,
-           json_out: bool = False) -> int:
+           json_out: bool = False, lock_timeout: float = 0) -> int:
     ws = Workspace.open(config_path)
-    with ws.activate(), ws.store.lock("dtm delete"):
+    with ws.activate(), ws.store.lock("dtm delete", timeout=lock_timeout):
         the_plan = plan_delete(ws.config, ws.records(), ws.stored_form, force=force)
         return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out)
 
 
-def destroy(*, config_path: Path, yes: bool = False, parallelism: int = 10, json_out: bool = False) -> int:
+def destroy(*, config_path: Path, yes: bool = False, parallelism: int = 10, json_out: bool = False,
+            lock_timeout: float = 0) -> int:
     ws = Workspace.open(config_path)
-    with ws.activate(), ws.store.lock("dtm destroy"):
+    with ws.activate(), ws.store.lock("dtm destroy", timeout=lock_timeout):
         the_plan = plan_destroy(ws.records())
         return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out)
 

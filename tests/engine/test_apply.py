@@ -232,3 +232,26 @@ def test_a_second_run_is_refused_while_the_state_is_locked(write_config):
     with pytest.raises(StateLockedError, match="another-host"):
         run.apply(config_path=config, yes=True)
     assert state_of(config) == {}
+
+
+def test_lock_timeout_waits_for_the_other_run_to_finish(write_config):
+    import subprocess
+    import sys
+    import time
+
+    config = write_config([tool("noop", "a")])
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from devstream.state.local import LocalStateStore\n"
+        f"store = LocalStateStore(__import__('pathlib').Path({str(config.parent / 'devstream.state')!r}))\n"
+        "with store.lock('dtm apply (elsewhere)'):\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(2)\n")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    started = time.monotonic()
+    with pytest.raises(StateLockedError, match="elsewhere"):
+        run.apply(config_path=config, yes=True)  # the default: fail at once, naming the holder
+    assert run.apply(config_path=config, yes=True, lock_timeout=30) == 0
+    assert time.monotonic() - started >= 1  # it really waited for the holder
+    holder.wait(timeout=10)
+    assert set(state_of(config)) == {"noop_a"}
