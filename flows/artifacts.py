@@ -6,6 +6,7 @@ import re
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from devstream.drift import DriftReport
 from devstream.plan import Plan
 from devstream.summary import RunSummary
 
@@ -39,3 +40,16 @@ def publish_results(summary: RunSummary, config_name: str) -> None:
             for r in summary.results]
     create_table_artifact(rows, key=f"dtm-{summary.operation}-{slug(config_name)}",
                           description=f"dtm {summary.operation} of {config_name}: {summary.line()}")
+
+
+def drift_keys(config_name: str) -> tuple[str, str]:
+    """The artifact keys of a config's drift report: (markdown, table)."""
+    return f"dtm-drift-{slug(config_name)}", f"dtm-drift-table-{slug(config_name)}"
+
+
+def publish_drift(report: DriftReport) -> None:
+    """The report as markdown (what needs attention) and as a table (one row per resource)."""
+    markdown_key, table_key = drift_keys(report.config_name)
+    description = f"dtm drift check of {report.config_name}: {report.line()}"
+    create_markdown_artifact(report.markdown(), key=markdown_key, description=description)
+    create_table_artifact(report.table_rows(), key=table_key, description=description)

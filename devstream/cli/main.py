@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from devstream.cli import drift as drift_cli
 from devstream.cli import inspect, render, run
 from devstream.errors import DtmError
 
@@ -79,6 +80,21 @@ def destroy(config: ConfigOpt, yes: YesOpt = False, parallelism: ParOpt = 10, js
     """Delete everything in the state, dependents first."""
     _exit(run.destroy(config_path=config, yes=yes, parallelism=parallelism, json_out=json_out,
                       lock_timeout=lock_timeout))
+
+
+@app.command()
+def drift(config: ConfigOpt,
+          remediate: Annotated[bool, typer.Option(
+              "--remediate", help="Re-apply the drifted and missing tools (holds the state's lock); the exit code "
+                                  "is still 2, and the report lists what was re-applied.")] = False,
+          json_out: JsonOpt = False, parallelism: ParOpt = 10, lock_timeout: LockOpt = 0) -> None:
+    """Check every resource in state against the config and its live status.
+
+    Exit 0 when all are in sync; 2 when something drifted, went missing, changed in the config or left it
+    (also after --remediate); 1 when a read or a remediation failed.
+    """
+    _exit(drift_cli.drift(config_path=config, remediate=remediate, json_out=json_out, parallelism=parallelism,
+                          lock_timeout=lock_timeout))
 
 
 @app.command()

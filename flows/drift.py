@@ -1,0 +1,131 @@
+"""The drift check: read every resource in state, say what changed outside dtm, optionally put it back.
+
+Run on a schedule (the `dtm-drift-check` deployment) or by `dtm drift`. Each drifted or missing resource
+is announced as a Prefect event, `dtm.drift.detected`, which an automation may answer by running the apply
+deployment (see deployments/automation_drift.py). Finding drift is what the check is for, so it ends
+Completed; only a read that failed (or a remediation that did not go through) makes the run Failed.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from prefect import flow
+from prefect.events import emit_event
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
+
+from devstream.config.models import ToolSpec
+from devstream.drift import DriftCheckFailed, DriftKind, DriftReport, build_report, drift_targets, remediation_plan
+from devstream.engine import Workspace
+from devstream.flows.artifacts import publish_drift
+from devstream.flows.execute import run_plan, variants
+from devstream.secrets import scrub, secret_paths
+from devstream.state import StateRecord
+from devstream.tasks.read import read_resource
+
+__all__ = ["DRIFT_EVENT", "drift_check", "drift_resource_id", "read_everything"]
+
+DRIFT_EVENT = "dtm.drift.detected"
+
+
+def drift_resource_id(state_name: str, name: str, instance_id: str) -> str:
+    """The Prefect resource id of a tool in events: `dtm.<state>.<plugin>.<instanceID>`."""
+    return f"dtm.{state_name}.{name}.{instance_id}"
+
+
+def _scrubbed(ws: Workspace, tool: ToolSpec, options: dict[str, Any], text: str) -> str:
+    # Plugin errors arrive scrubbed already (Workspace.read_live); anything else that went wrong around
+    # the read (Prefect, a crash) has not been through that, so scrub again with the tool's own secrets.
+    try:
+        secrets = secret_paths(ws.model(tool.name, options, tool.key)).values()
+    except Exception:  # options that no longer validate hold no secret we could find either
+        return text
+    return scrub(text, secrets)
+
+
+def read_everything(ws: Workspace, records: dict[str, StateRecord], parallelism: int = 10
+                    ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Read, as concurrent tasks, every tool in state that the config still has.
+
+    Unlike `execute.refresh`, a failed read does not stop the others: it is kept as an error message, so
+    the report can still say everything else it learned. Returns (live statuses, errors) by state key.
+    """
+    targets = drift_targets(ws.config, records)
+    live: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    if not targets:
+        return live, errors
+    # The runner is sized by the parameter, as refresh's is, so a deployment can choose its parallelism.
+    task_runner: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=max(1, parallelism))
+    with task_runner as runner:
+        futures = {
+            tool.state_key: (tool, options, runner.submit(
+                variants(read_resource, tool.name), {"workspace": quote(ws), "tool": tool, "options": quote(options)}))
+            for tool, options in targets
+        }
+        for key, (tool, options, future) in futures.items():
+            future.wait()
+            if future.state.is_completed():
+                live[key] = future.result()
+                continue
+            exc = future.result(raise_on_failure=False)
+            text = str(exc) if isinstance(exc, BaseException) else (future.state.message or "the read did not finish")
+            errors[key] = _scrubbed(ws, tool, options, text or type(exc).__name__)
+    return live, errors
+
+
+def _announce(report: DriftReport, state_name: str) -> None:
+    """One `dtm.drift.detected` event per resource changed outside dtm."""
+    for r in report.of(DriftKind.DRIFTED, DriftKind.MISSING):
+        emit_event(
+            DRIFT_EVENT,
+            resource={"prefect.resource.id": drift_resource_id(state_name, r.name, r.instanceID),
+                      "prefect.resource.name": r.key, "dtm.state": state_name},
+            payload={"fields": r.fields, "kind": r.kind.value, "config": report.config},
+        )
+
+
+def _remediate(ws: Workspace, report: DriftReport, records: dict[str, StateRecord], live: dict[str, Any],
+               parallelism: int) -> DriftReport:
+    """Re-apply exactly the drifted and missing tools, planned from the statuses already read."""
+    plan = remediation_plan(ws.plan(records, live), report.drifted_keys())
+    summary = run_plan(ws, plan, parallelism=parallelism)
+    outcomes = {r.key: (r.result, r.message) for r in summary.results}
+    # A drifted key the planner did not plan (nothing left to do by the time it planned) counts as done.
+    for key in report.drifted_keys():
+        outcomes.setdefault(key, ("unchanged", "nothing to re-apply"))
+    return report.with_remediation(outcomes)
+
+
+@flow(name="dtm-drift-check", validate_parameters=False)
+def drift_check(config: str, remediate: bool = False, parallelism: int = 10, lock_timeout: float = 0) -> DriftReport:
+    """Compare every resource in state with the config and with its live status; with `remediate`,
+    re-apply the drifted and missing ones (waiting up to `lock_timeout` seconds for the state's lock).
+    Publishes the report as artifacts and announces drift as events.
+    """
+    ws = Workspace.open(config)
+    # A look-only check takes no lock, like `dtm plan`, so a schedule never collides with an apply. A
+    # remediating one holds it from the reads to the last write: what it re-applies is planned from
+    # statuses that no other run can change in between.
+    lock: AbstractContextManager[Any] = (
+        ws.store.lock(f"dtm drift --remediate (flow run {flow_run.get_name() or '?'})", timeout=lock_timeout)
+        if remediate else nullcontext())
+    with lock:
+        records = ws.records(reload=True)
+        live, errors = read_everything(ws, records, parallelism)
+        report = build_report(ws.config, records, live, errors, ws.stored_form, config_ref=config,
+                              state=ws.store.description)
+        report.flow_run_id = str(flow_run.get_id()) if flow_run.get_id() else None
+        _announce(report, ws.config.name)
+        if remediate:
+            report.remediate = True
+            if report.drifted_keys():
+                report = _remediate(ws, report, records, live, parallelism)
+    publish_drift(report)
+    if report.failed:
+        # Raising (not returning) is what makes the run Failed; the report travels on the exception.
+        raise DriftCheckFailed(report)
+    return report
