@@ -131,3 +131,43 @@ def test_a_killed_worker_leaves_no_lock_behind(server: Server, tmp_path: Path):
     assert server.wait_for_run(retry["id"], timeout=180)["state"]["type"] == "COMPLETED"
     assert len(yaml.safe_load((tmp_path / "devstream.state").read_text())) == 3
     assert not lock.exists()
+
+
+def test_a_hand_edit_is_found_by_the_drift_deployment_and_put_back_by_the_automation(server: Server, quickstart: Path):
+    import subprocess
+    import sys
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    apply_id = server.deployment_id("dtm-apply")
+    run = server.api("POST", f"/deployments/{apply_id}/create_flow_run", {"parameters": {"config": str(quickstart)}})
+    assert server.wait_for_run(run["id"])["state"]["type"] == "COMPLETED"
+    subprocess.run([sys.executable, str(REPO / "deployments" / "automation_drift.py"), "--deployment",
+                    "dtm-apply/dtm-apply"], env=server.env, check=True, capture_output=True, timeout=60)
+
+    readme = quickstart.parent / "build" / "demo-service" / "README.md"
+    original = readme.read_text()
+    readme.write_text("edited by hand\n")
+    since = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
+    check = server.api("POST", f"/deployments/{server.deployment_id('dtm-drift-check')}/create_flow_run",
+                       {"parameters": {"config": str(quickstart)}})
+    assert server.wait_for_run(check["id"])["state"]["type"] == "COMPLETED"  # drift found is not a failure
+
+    report = server.api("GET", "/artifacts/dtm-drift-quickstart/latest")
+    assert "file.readme" in report["data"] and "drifted" in report["data"]
+
+    deadline, events = time.monotonic() + 30, []
+    while not events and time.monotonic() < deadline:
+        until = (datetime.now(UTC) + timedelta(seconds=5)).isoformat()
+        page = server.api("POST", "/events/filter", {"filter": {"event": {"name": ["dtm.drift.detected"]},
+                                                                "occurred": {"since": since, "until": until}},
+                                                     "limit": 50})
+        events = [e for e in page["events"] if e["resource"]["prefect.resource.id"] == "dtm.quickstart.file.readme"]
+        time.sleep(1)
+    assert events and "sha256" in str(events[0]["payload"]["fields"])
+
+    # The automation answers the event with an apply of the same config, which puts the file back.
+    deadline = time.monotonic() + 90
+    while readme.read_text() != original and time.monotonic() < deadline:
+        time.sleep(1)
+    assert readme.read_text() == original
