@@ -1,8 +1,8 @@
 """Where dtm remembers what it applied: state records, their backends, and the lock around them.
 
-`open_store(config)` picks the backend named in `config.state`. Only `local` (DevStream's YAML state file)
-is built in this version; the other backend names DevStream knew are accepted by the config and refused
-here with a clear message.
+`open_store(config)` picks the backend named in `config.state`: `local` (DevStream's YAML state file) or
+`prefect` (one Prefect artifact per record, on the server at PREFECT_API_URL); the other backend names
+DevStream knew are accepted by the config and refused here with a clear message.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from devstream.errors import StateError
 from devstream.state.base import StateRecord, StateStore
 from devstream.state.local import LocalStateStore
 from devstream.state.lock import FileLock, describe_holder
+from devstream.state.prefect_api import PrefectStateStore
 
 __all__ = ["FileLock", "LocalStateStore", "StateRecord", "StateStore", "describe_holder", "open_store"]
 
 DEFAULT_STATE_FILE = "devstream.state"
 _LOCAL_OPTIONS = ("stateFile", "name")
+_PREFECT_OPTIONS = ("name",)
 _NOT_YET = ("prefect", "s3", "k8s", "kubernetes")
 
 
@@ -41,6 +43,17 @@ def open_store(config: Config) -> StateStore:
         if not path.is_absolute():
             path = config.workdir / path
         return LocalStateStore(path, config_path=config.path)
+    if backend == "prefect":
+        unknown = sorted(k for k in options if k not in _PREFECT_OPTIONS)
+        if unknown:
+            raise StateError(
+                f"unknown option(s) {', '.join(unknown)} for state backend `prefect`; "
+                f"it accepts: {', '.join(_PREFECT_OPTIONS)} (the server is PREFECT_API_URL from the environment)"
+            )
+        name = options.get("name") or config.name
+        if not isinstance(name, str) or not name.strip():
+            raise StateError("state option name must be a non-empty string")
+        return PrefectStateStore(name, config_path=config.path)
     if backend in _NOT_YET:
         raise StateError(
             f"state backend `{backend}` is not available yet in this version of dtm; "

@@ -1,0 +1,429 @@
+"""The `prefect` state's lock: a Prefect global concurrency limit of 1 slot, held through a lease.
+
+Taking the lock is `POST /api/v2/concurrency_limits/increment-with-lease` on the state's limit (created
+with `limit: 1` when missing). The server answers with a lease id; a daemon thread renews the lease every
+third of its duration, so a long apply keeps it. If the holder dies, renewals stop and the server's
+repossessor service frees the slot once the lease has expired (lease durations are 60 s at least; the
+repossessor looks every `PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS`, 15 s by default). Leases live
+in the server's memory by default: a server restart forgets them while the slot stays taken, which only
+`dtm force-unlock` then frees.
+
+Traps this module closes (see the server's `api/concurrency_limits_v2.py`):
+- a limit that does not exist, or is inactive, lets every caller in with a 200 and no slot taken: the
+  limit is created first, checked to be active with `limit: 1` and no slot decay, and a grant that does
+  not name it is an error;
+- a 423 LOCKED answer carries `Retry-After`; a caller with a timeout waits that long (never past its
+  deadline) before asking again.
+
+Who holds the lock is kept beside it in a Prefect Variable (JSON, at most 5000 characters), so a refused
+run can name the holder:
+
+    {"host": "ci-7", "pid": 4242, "command": "dtm apply", "since": "2026-01-02T03:04:05+00:00",
+     "lease_id": "..."}
+
+Within one process the lock is re-entrant, as the local lock is: the CLI holds it while the apply flow, in
+the same process, takes it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from devstream.errors import StateError, StateLockedError
+from devstream.plugin.http import parse_retry_after
+from devstream.state.lock import describe_holder
+from devstream.state.prefect_rest import PrefectApi
+
+__all__ = ["MIN_LEASE_SECONDS", "LeaseLock"]
+
+logger = logging.getLogger("devstream.state")
+
+# The server refuses leases shorter than a minute or longer than a day (`lease_duration`, ge=60, le=86400).
+MIN_LEASE_SECONDS = 60.0
+MAX_LEASE_SECONDS = 86400.0
+DEFAULT_LEASE_SECONDS = 60.0
+# How long to wait between attempts when a 423 carries no usable Retry-After.
+DEFAULT_RETRY_SECONDS = 1.0
+# After a failed renewal, try again this much sooner than the regular interval (the lease is still valid).
+RENEW_RETRY_SECONDS = 2.0
+
+
+@dataclass
+class _Holding:
+    """This process's hold on one limit: the lease, its renewer, and how many times it was entered."""
+
+    pid: int
+    lease_id: str
+    count: int
+    renewer: threading.Thread | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    lost: threading.Event = field(default_factory=threading.Event)
+
+
+# Re-entrance is per process (keyed by server and limit name), exactly as for the local lock file.
+# `_registry_guard` protects both dicts; `_acquire_locks` serialise acquisition and release per limit.
+_registry_guard = threading.Lock()
+_holdings: dict[str, _Holding] = {}
+_acquire_locks: dict[str, threading.Lock] = {}
+
+
+def _forget_after_fork() -> None:
+    # A forked child holds none of its parent's leases (and none of its renewer threads).
+    global _registry_guard
+    _registry_guard = threading.Lock()
+    _holdings.clear()
+    _acquire_locks.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+class LeaseLock:
+    """The lock named `limit_name` on the server behind `api`, with its holder in `variable_name`.
+
+    `state_description` names what is locked in messages; `unlock_hint` is the command that breaks the
+    lock of a run that is gone. `renew_every` defaults to a third of `lease_seconds`.
+    """
+
+    def __init__(
+        self,
+        api: PrefectApi,
+        *,
+        limit_name: str,
+        variable_name: str,
+        state_description: str,
+        unlock_hint: str = "dtm force-unlock -f <config>",
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        renew_every: float | None = None,
+    ) -> None:
+        if not MIN_LEASE_SECONDS <= lease_seconds <= MAX_LEASE_SECONDS:
+            raise ValueError(
+                f"lease_seconds must be between {MIN_LEASE_SECONDS:g} and {MAX_LEASE_SECONDS:g} (the server's bounds)"
+            )
+        self.api = api
+        self.limit_name = limit_name
+        self.variable_name = variable_name
+        self.state_description = state_description
+        self.unlock_hint = unlock_hint
+        self.lease_seconds = lease_seconds
+        self.renew_every = renew_every if renew_every is not None else lease_seconds / 3
+        self._key = f"{api.url}|{limit_name}"
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def holder(self) -> dict[str, Any] | None:
+        """Who holds the lock as recorded in its variable; None if no holder is recorded."""
+        response = self.api.call(
+            "GET", f"/variables/name/{self.variable_name}", ok=(404,), what="read who holds the state's lock"
+        )
+        if response.status_code == 404:
+            return None
+        value = response.json().get("value")
+        return value if isinstance(value, dict) else {}
+
+    def held_here(self) -> bool:
+        """Whether this process currently holds the lock."""
+        with _registry_guard:
+            held = _holdings.get(self._key)
+            return held is not None and held.pid == os.getpid()
+
+    def lost(self) -> bool:
+        """Whether this process holds the lock but the server no longer honours its lease (expired, revoked)."""
+        with _registry_guard:
+            held = _holdings.get(self._key)
+        return held is not None and held.lost.is_set()
+
+    # -- taking and releasing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def hold(self, command: str, timeout: float = 0) -> Iterator[None]:
+        """Hold the lock for the block (re-entrant within this process)."""
+        self.acquire(command, timeout)
+        try:
+            yield
+        finally:
+            self.release()
+
+    def acquire(self, command: str, timeout: float = 0) -> None:
+        """Take a slot of the limit, or enter again if this process holds it; StateLockedError if another does."""
+        with self._limit_lock():
+            with _registry_guard:
+                held = _holdings.get(self._key)
+                if held is not None and held.pid == os.getpid():
+                    held.count += 1
+                    return
+            self._ensure_limit()
+            lease_id = self._take_slot(command, timeout)
+            try:
+                self._record_holder(command, lease_id)
+            except BaseException:
+                # Without a recorded holder a refused run could not say who holds the state: give it back.
+                self._give_back(lease_id)
+                raise
+            holding = _Holding(pid=os.getpid(), lease_id=lease_id, count=1)
+            holding.renewer = threading.Thread(
+                target=self._renew_loop,
+                args=(holding,),
+                name=f"dtm-lease-{self.limit_name}",
+                daemon=True,  # a process that exits without releasing must not wait for it; the lease expires
+            )
+            with _registry_guard:
+                _holdings[self._key] = holding
+            holding.renewer.start()
+
+    def release(self) -> None:
+        """Leave the lock once; the outermost exit stops the renewer, forgets the holder and frees the slot.
+
+        Failures are logged, not raised: the work under the lock is done, and a slot that could not be
+        given back frees itself when its lease expires.
+        """
+        with self._limit_lock():
+            with _registry_guard:
+                held = _holdings.get(self._key)
+                if held is None or held.pid != os.getpid():
+                    return
+                held.count -= 1
+                if held.count > 0:
+                    return
+                del _holdings[self._key]
+            held.stop.set()
+            if held.renewer is not None:
+                held.renewer.join(timeout=self.api.timeout + 1)
+            try:
+                # The holder first, while the slot is still ours: nobody else may write the variable
+                # meanwhile, unless a force-unlock broke our lock, and then the lease ids differ.
+                current = self.holder()
+                if current is not None and current.get("lease_id") == held.lease_id:
+                    self._forget_holder()
+                else:
+                    logger.warning(
+                        "the lock on state %s was broken while this run held it; it is now held by %s",
+                        self.state_description,
+                        describe_holder(current) if current else "nobody",
+                    )
+            except StateError as exc:
+                logger.warning("could not clear the holder of the lock on state %s: %s", self.state_description, exc)
+            self._give_back(held.lease_id)
+
+    def force_unlock(self) -> dict[str, Any] | None:
+        """Free the lock whoever holds it; returns its recorded holder ({} if none was recorded), None if free.
+
+        The recorded lease is revoked (`decrement-with-lease` frees its slot and works from any client).
+        If the slot is still taken afterwards and no new holder has appeared, its lease is gone (a server
+        restart forgets leases), and the limit's active slots are reset to 0.
+        """
+        holder = self.holder()
+        if holder and holder.get("lease_id"):
+            self._give_back(str(holder["lease_id"]), strict=True)
+        limit = self._read_limit()
+        slots = int(limit.get("active_slots") or 0) if limit is not None else 0
+        if slots > 0:
+            newer = self.holder()
+            newer_lease = (newer or {}).get("lease_id")
+            if newer_lease and newer_lease != (holder or {}).get("lease_id"):
+                # Another run took the lock between our revocation and this check: it is theirs now.
+                return holder if holder is not None else {}
+            self.api.call(
+                "PATCH",
+                f"/v2/concurrency_limits/{self.limit_name}",
+                json={"active_slots": 0},
+                what="reset the state's lock",
+            )
+            logger.warning(
+                "reset the lock %s of state %s: its slot was taken with no live lease on record",
+                self.limit_name,
+                self.state_description,
+            )
+        if holder is not None:
+            self._forget_holder()
+        if holder is None and slots == 0:
+            return None
+        return holder if holder is not None else {}
+
+    # -- internals --------------------------------------------------------------------------------------
+
+    def _limit_lock(self) -> threading.Lock:
+        with _registry_guard:
+            return _acquire_locks.setdefault(self._key, threading.Lock())
+
+    def _read_limit(self) -> dict[str, Any] | None:
+        response = self.api.call(
+            "GET", f"/v2/concurrency_limits/{self.limit_name}", ok=(404,), what="read the state's lock"
+        )
+        return None if response.status_code == 404 else dict(response.json())
+
+    def _ensure_limit(self) -> None:
+        """Create the limit if it is missing, then check it is a real lock: active, 1 slot, no decay."""
+        limit = self._read_limit()
+        if limit is None:
+            # Read first, create second: a duplicate create is a 409 that the server also logs as an error.
+            response = self.api.call(
+                "POST",
+                "/v2/concurrency_limits/",
+                json={"name": self.limit_name, "limit": 1, "active": True},
+                ok=(409,),
+                what="create the state's lock",
+            )
+            limit = self._read_limit() if response.status_code == 409 else dict(response.json())
+            if limit is None:
+                raise StateError(
+                    f"the Prefect server at {self.api.safe_url} did not keep the lock {self.limit_name} of "
+                    f"state {self.state_description} that dtm just created; check the server's logs"
+                )
+        problems = []
+        if not limit.get("active", False):
+            problems.append("it is inactive")
+        if limit.get("limit") != 1:
+            problems.append(f"its limit is {limit.get('limit')}, not 1")
+        if float(limit.get("slot_decay_per_second") or 0) != 0:
+            problems.append("its slots decay")
+        if problems:
+            raise StateError(
+                f"the global concurrency limit {self.limit_name} that locks state {self.state_description} "
+                f"cannot lock it: {', '.join(problems)}; restore it with "
+                f"`prefect gcl update {self.limit_name} --enable --limit 1 --slot-decay-per-second 0`"
+            )
+
+    def _take_slot(self, command: str, timeout: float) -> str:
+        """The lease id of a slot of the limit, waiting up to `timeout` seconds while it is taken."""
+        deadline = time.monotonic() + max(timeout, 0)
+        while True:
+            # Not retried on 5xx: a lost answer to a granted request would leave a slot we do not know of.
+            response = self.api.call(
+                "POST",
+                "/v2/concurrency_limits/increment-with-lease",
+                json={
+                    "names": [self.limit_name],
+                    "slots": 1,
+                    "mode": "concurrency",
+                    "lease_duration": self.lease_seconds,
+                },
+                ok=(423,),
+                what="take the state's lock",
+            )
+            if response.status_code != 423:
+                body = response.json()
+                granted = [lim.get("name") for lim in body.get("limits") or [] if isinstance(lim, dict)]
+                lease_id = body.get("lease_id")
+                if self.limit_name not in granted or not lease_id:
+                    # The trap: a missing or inactive limit is "granted" with nothing locked.
+                    if lease_id:
+                        self._give_back(str(lease_id))
+                    raise StateError(
+                        f"the Prefect server at {self.api.safe_url} granted the lock of state "
+                        f"{self.state_description} without taking a slot of {self.limit_name} (was the limit "
+                        "deleted or disabled meanwhile?); nothing is locked, so dtm stops here"
+                    )
+                return str(lease_id)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._locked_error(timeout)
+            wait = parse_retry_after(response.headers.get("retry-after"))
+            time.sleep(min(wait if wait is not None else DEFAULT_RETRY_SECONDS, remaining))
+
+    def _record_holder(self, command: str, lease_id: str) -> None:
+        value = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "command": command[:500],  # the variable holds 5000 characters at most
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+            "lease_id": lease_id,
+        }
+        # The slot is ours, so any variable still there is a dead holder's: overwrite it.
+        response = self.api.call(
+            "POST",
+            "/variables/",
+            json={"name": self.variable_name, "value": value, "tags": ["dtm", "dtm-lock"]},
+            ok=(409,),
+            what="record who holds the state's lock",
+        )
+        if response.status_code == 409:
+            self.api.call(
+                "PATCH",
+                f"/variables/name/{self.variable_name}",
+                json={"value": value},
+                retry=True,
+                what="record who holds the state's lock",
+            )
+
+    def _forget_holder(self) -> None:
+        self.api.call(
+            "DELETE", f"/variables/name/{self.variable_name}", ok=(404,), what="clear who holds the state's lock"
+        )
+
+    def _give_back(self, lease_id: str, *, strict: bool = False) -> None:
+        """Free the slot of `lease_id` and revoke it; a lease already gone is a no-op on the server."""
+        try:
+            self.api.call(
+                "POST",
+                "/v2/concurrency_limits/decrement-with-lease",
+                json={"lease_id": lease_id},
+                retry=True,  # the server ignores a lease it no longer has, so a repeat frees nothing twice
+                what="release the state's lock",
+            )
+        except StateError as exc:
+            if strict:
+                raise
+            logger.warning(
+                "could not release the lock on state %s (%s); it frees itself when its lease expires, "
+                "within %gs plus the server's repossessor interval, or run `%s`",
+                self.state_description,
+                exc,
+                self.lease_seconds,
+                self.unlock_hint,
+            )
+
+    def _renew_loop(self, holding: _Holding) -> None:
+        """Renew the lease until told to stop; a lease the server no longer has means the lock is lost."""
+        interval = self.renew_every
+        while not holding.stop.wait(interval):
+            try:
+                response = self.api.call(
+                    "POST",
+                    f"/v2/concurrency_limits/leases/{holding.lease_id}/renew",
+                    json={"lease_duration": self.lease_seconds},
+                    ok=(404, 410),
+                    retry=True,
+                    what="renew the state's lock",
+                )
+            except StateError as exc:
+                # The lease is still valid for a while: try again sooner rather than give up.
+                logger.warning("could not renew the lock on state %s: %s", self.state_description, exc)
+                interval = min(self.renew_every, RENEW_RETRY_SECONDS)
+                continue
+            if response.status_code in (404, 410):
+                holding.lost.set()
+                logger.error(
+                    "the lock on state %s was lost: the server no longer has its lease (it expired or was "
+                    "force-unlocked); another run may now change the state",
+                    self.state_description,
+                )
+                return
+            interval = self.renew_every
+
+    def _locked_error(self, timeout: float) -> StateLockedError:
+        try:
+            holder = self.holder()
+        except StateError:
+            holder = None
+        waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
+        who = (
+            describe_holder(holder)
+            if holder
+            else f"an unknown holder (no holder is recorded in the Prefect variable {self.variable_name})"
+        )
+        return StateLockedError(
+            f"state {self.state_description} is locked by {who}{waited}; if that run is gone, its lock frees "
+            f"itself once its lease expires (within {self.lease_seconds:g}s plus the Prefect server's "
+            f"repossessor interval), or run `{self.unlock_hint}`",
+            holder=holder,
+        )

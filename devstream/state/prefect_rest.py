@@ -1,0 +1,186 @@
+"""A small, typed door to the Prefect server's REST API for the `prefect` state backend and its lock.
+
+`devstream/` never imports prefect, so the backend speaks HTTP to the server named by `PREFECT_API_URL`
+(plus `PREFECT_API_KEY` as a Bearer token when set, as Prefect's own client does). Every call goes through
+`devstream.plugin.http.http_client`, whose transport retries connection failures, timeouts and 5xx for
+idempotent methods. Prefect answers its reads with POST (`.../filter`), and a busy SQLite database answers
+503 without `Retry-After`, which that transport rightly will not retry for a POST in general; calls that
+are safe to repeat say so (`retry=True`) and are retried here as well.
+
+Failures become `StateError`s that name the server (never the API key) and what to check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Collection
+from typing import Any
+
+import httpx
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
+
+from devstream.errors import PermanentError, StateError, TransientError
+from devstream.plugin.http import http_client, safe_url
+
+__all__ = ["PrefectApi", "api_url_from_env", "name_hash", "slug"]
+
+logger = logging.getLogger("devstream.state")
+
+API_URL_ENV = "PREFECT_API_URL"
+API_KEY_ENV = "PREFECT_API_KEY"
+DEFAULT_TIMEOUT = 30.0
+# Statuses worth another try for a request that may safely be repeated: rate limits, and a server that
+# is restarting or whose SQLite database is busy.
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+_NEEDS_SERVER = (
+    "the prefect state backend needs a Prefect server and PREFECT_API_URL is not set: start one "
+    "(`prefect server start`) and point dtm at it (`export PREFECT_API_URL=http://127.0.0.1:4200/api`), "
+    "or keep the state in a local file (state: {backend: local})"
+)
+
+
+def api_url_from_env() -> str:
+    """`PREFECT_API_URL` from the environment, without a trailing slash; StateError if it is unset."""
+    url = (os.environ.get(API_URL_ENV) or "").strip()
+    if not url:
+        raise StateError(_NEEDS_SERVER)
+    return url.rstrip("/")
+
+
+def slug(text: str, max_length: int) -> str:
+    """Lowercase letters, digits and single dashes only (what artifact keys allow), at most `max_length`.
+
+    Different texts may share a slug ("My App", "my_app"); callers add `name_hash` to keep them apart.
+    """
+    out = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    out = out[:max_length].rstrip("-")
+    return out or "x"
+
+
+def name_hash(*parts: str) -> str:
+    """8 hex digits of the SHA-256 of `parts`, NUL-separated so ("ab", "c") and ("a", "bc") differ."""
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:8]
+
+
+class PrefectApi:
+    """JSON calls to one Prefect server, with dtm's retries, a timeout on each call and clear errors.
+
+    `client` may be any `httpx.Client` (tests pass one that counts bytes); it is used with absolute URLs,
+    so its own `base_url` does not matter. Without one, an `http_client()` is built and owned.
+    """
+
+    def __init__(
+        self,
+        api_url: str | None = None,
+        *,
+        client: httpx.Client | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        attempts: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.url = (api_url or api_url_from_env()).rstrip("/")
+        self.safe_url = safe_url(self.url)
+        self.timeout = timeout
+        self.attempts = max(1, attempts)
+        self._sleep = sleep
+        self._owns_client = client is None
+        self.client = client if client is not None else http_client(timeout=timeout, attempts=attempts)
+        key = (os.environ.get(API_KEY_ENV) or "").strip()
+        self._api_key = key or None
+        # Sent with each request rather than set on the client, so a client passed in gets it too.
+        self._headers = {"Authorization": f"Bearer {key}"} if key else {}
+
+    def close(self) -> None:
+        """Close the HTTP client if this object built it."""
+        if self._owns_client:
+            self.client.close()
+
+    # -- calls --------------------------------------------------------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        ok: Collection[int] = (),
+        retry: bool = False,
+        what: str,
+    ) -> httpx.Response:
+        """Send one request; return the response if it succeeded or its status is in `ok`.
+
+        `retry` marks a request that may be repeated safely (a read, a renewal, an idempotent write):
+        it is then retried on 429/5xx even as a POST. `what` says in errors what dtm was doing.
+        """
+        url = f"{self.url}{path}"
+
+        def send() -> httpx.Response:
+            try:
+                return self.client.request(method, url, json=json, headers=self._headers, timeout=self.timeout)
+            except (TransientError, PermanentError) as exc:
+                # The retrying transport has already tried; say what to check instead of how it failed.
+                raise StateError(
+                    f"cannot reach the Prefect server at {self.safe_url} to {what}: {self._scrub(str(exc))}; "
+                    f"check that the server is running and that {API_URL_ENV} points at its API "
+                    "(e.g. http://127.0.0.1:4200/api)"
+                ) from exc
+            except httpx.HTTPError as exc:  # a client passed in without dtm's transport
+                raise StateError(
+                    f"cannot reach the Prefect server at {self.safe_url} to {what}: {type(exc).__name__}; "
+                    f"check that the server is running and that {API_URL_ENV} points at its API"
+                ) from exc
+
+        if retry and method.upper() == "POST":
+            # GET and DELETE are retried by the transport already; one layer of retries is enough for them.
+            retrying = Retrying(
+                stop=stop_after_attempt(self.attempts),
+                retry=retry_if_result(lambda r: r.status_code in _RETRY_STATUSES),
+                wait=wait_random_exponential(multiplier=0.25, max=5.0),
+                sleep=self._sleep,
+                retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+            )
+            response = retrying(send)
+        else:
+            response = send()
+        if response.status_code < 400 or response.status_code in ok:
+            return response
+        raise self.error(response, what)
+
+    def error(self, response: httpx.Response, what: str) -> StateError:
+        """The StateError for a failed response: the server's own detail, never the API key."""
+        status = response.status_code
+        detail = self._scrub(self._detail(response))
+        where = f"the Prefect server at {self.safe_url}"
+        if status in (401, 403):
+            hint = f"; check {API_KEY_ENV} (and that {API_URL_ENV} is the server you mean)"
+            return StateError(f"{where} refused to {what}: {status} {detail}{hint}")
+        if status >= 500 or status == 429:
+            return StateError(
+                f"{where} failed to {what}: {status} {detail} (after retries); check the server's logs "
+                "and that its database is reachable"
+            )
+        if status in (404, 405):
+            # Usually a URL without its `/api` path: the UI answers instead of the API.
+            hint = f"; check that {API_URL_ENV} is the server's API URL, ending in /api"
+            return StateError(f"{where} has no API route to {what}: {status} {detail}{hint}")
+        return StateError(f"{where} rejected the request to {what}: {status} {detail}")
+
+    @staticmethod
+    def _detail(response: httpx.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            text = " ".join(response.text.split())
+            return text[:200] or response.reason_phrase
+        detail = body.get("detail", body) if isinstance(body, dict) else body
+        text = detail if isinstance(detail, str) else str(detail)
+        return text[:300]
+
+    def _scrub(self, text: str) -> str:
+        """Mask the API key, should a server or proxy ever echo it back."""
+        return text.replace(self._api_key, "***") if self._api_key else text
