@@ -8,6 +8,8 @@ import tempfile
 # Before anything imports prefect: no telemetry without network, and a Prefect home of the tests' own.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="dtm-tests-prefect-"))
+# dtm's own home (its local Prefect server's record and database): never the developer's ~/.dtm.
+os.environ.setdefault("DTM_HOME", tempfile.mkdtemp(prefix="dtm-tests-home-"))
 os.environ.setdefault("GIT_AUTHOR_NAME", "dtm tests")
 os.environ.setdefault("GIT_AUTHOR_EMAIL", "tests@dtm.invalid")
 

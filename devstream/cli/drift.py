@@ -13,8 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from devstream.cli import render
+from devstream.cli.workspace import open_workspace
 from devstream.drift import DriftCheckFailed, DriftKind, DriftReport
-from devstream.engine import Workspace
 
 __all__ = ["drift", "print_report"]
 
@@ -70,7 +70,7 @@ def drift(*, config_path: Path, remediate: bool = False, json_out: bool = False,
     """
     from devstream.cli.prefect_setup import cli_run_settings, quiet_console_logs
 
-    ws = Workspace.open(config_path)
+    ws = open_workspace(config_path)
     quiet_console_logs()
     from devstream.flows.drift import drift_check
 

@@ -12,8 +12,8 @@ from rich.text import Text
 
 from devstream import __version__
 from devstream.cli import render
+from devstream.cli.workspace import open_workspace
 from devstream.config import load_config
-from devstream.engine import Workspace
 from devstream.errors import ConfigError, DtmError
 from devstream.jsonish import diff_paths, normalize
 from devstream.outputs import resolve
@@ -45,7 +45,7 @@ def validate(*, config_path: Path, json_out: bool = False) -> int:
 def show_status(*, config_path: Path, plugin: str | None = None, instance_id: str | None = None,
                 json_out: bool = False) -> int:
     """Each resource in state, its live status, and whether it drifted."""
-    ws = Workspace.open(config_path)
+    ws = open_workspace(config_path)
     records = [r for r in ws.records().values()
                if (plugin is None or r.name == plugin) and (instance_id is None or r.instanceID == instance_id)]
     if (plugin or instance_id) and not records:
@@ -166,7 +166,7 @@ def init(*, config_path: Path) -> int:
 
 
 def force_unlock(*, config_path: Path) -> int:
-    ws = Workspace.open(config_path)
+    ws = open_workspace(config_path)
     holder = ws.store.force_unlock()
     if holder is None:
         render.console.print(f"{ws.store.description} was not locked.")

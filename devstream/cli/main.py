@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from devstream.cli import drift as drift_cli
-from devstream.cli import inspect, render, run
+from devstream.cli import inspect, render, run, server
 from devstream.errors import DtmError
 
 app = typer.Typer(name="dtm", help="DevStream: declare your DevOps toolchain in YAML; dtm makes it real, on Prefect.",
@@ -26,6 +26,9 @@ show_app = typer.Typer(help="Show the sample config or the status of resources."
 list_app = typer.Typer(help="List installed plugins.", no_args_is_help=True)
 app.add_typer(show_app, name="show")
 app.add_typer(list_app, name="list")
+server_app = typer.Typer(help="dtm's local Prefect server, which runs the flows when PREFECT_API_URL is unset.",
+                         no_args_is_help=True)
+app.add_typer(server_app, name="server")
 
 ConfigOpt = Annotated[Path, typer.Option("-f", "--config-file", help="A config file, or a folder of them.")]
 YesOpt = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")]
@@ -141,6 +144,24 @@ def show_config(plugin: Annotated[str | None, typer.Option("-p", "--plugin", hel
 def list_plugins(regex: Annotated[str | None, typer.Option("-r", "--regex", help="Filter names.")] = None) -> None:
     """List the installed plugins."""
     _exit(inspect.list_plugins(regex=regex))
+
+
+@server_app.command("start")
+def server_start() -> None:
+    """Start dtm's local Prefect server in the background (dtm apply starts it when needed)."""
+    _exit(server.server_start())
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop dtm's local Prefect server; its run history is kept for the next start."""
+    _exit(server.server_stop())
+
+
+@server_app.command("status")
+def server_status(json_out: JsonOpt = False) -> None:
+    """Whether dtm's local Prefect server runs: its UI address, pid, uptime and database. Exit 1 if not."""
+    _exit(server.server_status(json_out=json_out))
 
 
 def _crash_report(exc: BaseException) -> Path:

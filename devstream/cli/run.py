@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from devstream.cli import render
+from devstream.cli.workspace import open_workspace, use_prefect_server
 from devstream.engine import Workspace
 from devstream.errors import DtmError
 from devstream.plan import Plan, plan_delete, plan_destroy
@@ -34,6 +35,7 @@ def _run_flow(ws: Workspace, plan: Plan, parallelism: int, retry_delay: float) -
     from devstream.cli.prefect_setup import cli_run_settings, progress, quiet_console_logs
 
     quiet_console_logs()
+    use_prefect_server()
     from devstream import flows
 
     flow = {"apply": flows.apply, "delete": flows.delete, "destroy": flows.destroy}[plan.operation]
@@ -66,7 +68,7 @@ def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out
 
 def apply(*, config_path: Path, yes: bool = False, parallelism: int = 10, targets: list[str] | None = None,
           json_out: bool = False, retry_delay: float = 1.0, lock_timeout: float = 0) -> int:
-    ws = Workspace.open(config_path)
+    ws = open_workspace(config_path)
     unknown = [t for t in targets or [] if t not in ws.config.by_key]
     if unknown:
         raise DtmError(f"--target {', '.join(unknown)}: no such tool in the config; "
@@ -81,7 +83,7 @@ def apply(*, config_path: Path, yes: bool = False, parallelism: int = 10, target
 
 def delete(*, config_path: Path, yes: bool = False, force: bool = False, parallelism: int = 10,
            json_out: bool = False, lock_timeout: float = 0) -> int:
-    ws = Workspace.open(config_path)
+    ws = open_workspace(config_path)
     with ws.activate(), ws.store.lock("dtm delete", timeout=lock_timeout):
         the_plan = plan_delete(ws.config, ws.records(), ws.stored_form, force=force)
         return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out)
@@ -89,14 +91,14 @@ def delete(*, config_path: Path, yes: bool = False, force: bool = False, paralle
 
 def destroy(*, config_path: Path, yes: bool = False, parallelism: int = 10, json_out: bool = False,
             lock_timeout: float = 0) -> int:
-    ws = Workspace.open(config_path)
+    ws = open_workspace(config_path)
     with ws.activate(), ws.store.lock("dtm destroy", timeout=lock_timeout):
         the_plan = plan_destroy(ws.records())
         return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out)
 
 
 def _plan_only(config_path: Path, parallelism: int) -> Plan:
-    ws = Workspace.open(config_path)
+    ws = open_workspace(config_path)
     records = ws.records()
     return ws.plan(records, ws.refresh(records, parallelism))
 

@@ -1,0 +1,479 @@
+"""dtm's local Prefect server: started once in the background, reused by every later `dtm` process.
+
+Without PREFECT_API_URL, Prefect starts an ephemeral server inside every process that runs a flow, which
+costs 7-18 s per `dtm apply`. Instead dtm keeps one `prefect server start` running on a free loopback port,
+with its own SQLite database under `$DTM_HOME/prefect` (DTM_HOME defaults to `~/.dtm`), and records it in
+`$DTM_HOME/server.json`. A later process finds it there and pays only a health check.
+
+This module never imports prefect: the server is a subprocess, so `dtm plan` and friends stay fast and the
+caller can still set PREFECT_API_URL before prefect reads its settings.
+
+    ensure_server()     the API URL dtm's flows should use, starting the server if needed
+    server_start()      `dtm server start`
+    server_stop()       `dtm server stop`
+    server_status()     `dtm server status`
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+
+from devstream.cli import render
+from devstream.errors import DtmError
+
+__all__ = ["LocalServerError", "ServerInfo", "dtm_home", "ensure_server", "read_server_info", "server_start",
+           "server_status", "server_stop"]
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 60.0
+HEALTH_TIMEOUT = 1.0
+# A server under load (a backlog of task events, see prefect-3.9.md §6) can answer slowly for a while;
+# it is given this long before being replaced, since two servers on one SQLite file would fight for locks.
+STALL_GRACE = 10.0
+STOP_GRACE = 10.0
+_OFF = {"0", "false", "no", "off"}
+_STARTING = "Starting dtm's local Prefect server (first time takes ~15 s; `dtm server stop` stops it)"
+# Detached servers outlive this process on purpose; holding their Popen objects keeps Python from warning
+# that they are "still running" when the objects would otherwise be collected mid-run.
+_detached: list[subprocess.Popen[bytes]] = []
+
+
+class LocalServerError(DtmError):
+    """dtm's local Prefect server could not be started or stopped; the message says how to do without it."""
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What `$DTM_HOME/server.json` records about the running server."""
+
+    pid: int
+    port: int
+    url: str
+    prefect_home: str
+    started: str
+    version: str
+
+    @property
+    def ui_url(self) -> str:
+        """The Prefect UI, where users see their runs: the API URL without `/api`."""
+        return self.url.removesuffix("/api")
+
+    @property
+    def database(self) -> Path:
+        """The server's SQLite file (dtm pins the database to its own home, see `_server_env`)."""
+        return Path(self.prefect_home) / "prefect.db"
+
+    def uptime(self) -> float:
+        """Seconds since the server was started."""
+        return (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(self.started)).total_seconds()
+
+
+def dtm_home() -> Path:
+    """dtm's own directory: `$DTM_HOME`, else `~/.dtm`."""
+    return Path(os.environ.get("DTM_HOME") or Path.home() / ".dtm").expanduser()
+
+
+def _state_path(home: Path) -> Path:
+    return home / "server.json"
+
+
+def read_server_info(home: Path | None = None) -> ServerInfo | None:
+    """The recorded server, or None when there is no readable record (whether or not it still runs)."""
+    try:
+        data = json.loads(_state_path(home or dtm_home()).read_text())
+        return ServerInfo(pid=int(data["pid"]), port=int(data["port"]), url=str(data["url"]),
+                          prefect_home=str(data["prefect_home"]), started=str(data["started"]),
+                          version=str(data["version"]))
+    except (OSError, ValueError, KeyError, TypeError):  # missing, half-edited by hand, or from an old dtm
+        return None
+
+
+def _write_server_info(home: Path, info: ServerInfo) -> None:
+    # Written to a temporary file and renamed, so a reader never sees half a record.
+    fd, tmp = tempfile.mkstemp(dir=home, prefix=".server.json.")
+    with os.fdopen(fd, "w") as f:
+        json.dump(asdict(info), f, indent=2)
+    os.replace(tmp, _state_path(home))
+
+
+def _prefect_version() -> str:
+    try:
+        return version("prefect")
+    except PackageNotFoundError:  # pragma: no cover - prefect is a dependency of dtm
+        return "unknown"
+
+
+def _alive(pid: int) -> bool:
+    """Whether pid runs, as a process this user may signal."""
+    # A server started by this very process becomes a zombie when it dies, and signal 0 still reaches a
+    # zombie: reap it first (ChildProcessError means it is not our child, which is the usual case).
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        # Another user's process has the pid now: not the server this user started, and not ours to signal.
+        return False
+    # An orphan whose new parent (a container's init, say) does not reap is a zombie for good: dead too.
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def _command_line(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        pass
+    try:  # no /proc (macOS)
+        out = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.split() or None
+
+
+def _is_our_server(info: ServerInfo) -> bool:
+    """Whether info.pid is still the server dtm started, and not a process that reused the pid since."""
+    if not _alive(info.pid):
+        return False
+    args = _command_line(info.pid)
+    if args is None:
+        return _healthy(info.url)
+    port_given = any(a == "--port" and b == str(info.port) for a, b in zip(args, args[1:], strict=False))
+    return "prefect" in args and "server" in args and port_given
+
+
+def _healthy(url: str, timeout: float = HEALTH_TIMEOUT) -> bool:
+    # No proxies: a user's HTTP_PROXY must not intercept a loopback health check.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"{url}/health", timeout=timeout) as resp:
+            return bool(resp.status == 200)
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+
+
+def _wait_healthy(url: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while True:
+        if _healthy(url):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
+def _profile_api_url() -> str | None:
+    """PREFECT_API_URL from the user's active Prefect profile (`prefect config set`, `prefect cloud login`).
+
+    A simplified reading of Prefect's own rules, enough to never redirect a user's Cloud or team server
+    runs to a local server; it does not import prefect, which would freeze its settings too early.
+    """
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH")
+                or Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect") / "profiles.toml").expanduser()
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    profile = data.get("profiles", {}).get(os.environ.get("PREFECT_PROFILE") or data.get("active", ""), {})
+    url = profile.get("PREFECT_API_URL") if isinstance(profile, dict) else None
+    return str(url) if url else None
+
+
+@contextlib.contextmanager
+def _locked(home: Path) -> Iterator[None]:
+    """Hold `$DTM_HOME/server.lock`, so that dtm processes starting together start one server."""
+    import fcntl
+
+    with open(home / "server.lock", "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            render.err_console.print("Waiting for another dtm process that is starting the local Prefect server",
+                                     markup=False)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _server_env(prefect_home: Path, port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    # The server is dtm's private one: its database lives in dtm's home, whatever the caller's environment
+    # says, so that `dtm server status` tells the truth and runs are kept between dtm versions. A user who
+    # wants PostgreSQL or a shared server runs their own and sets PREFECT_API_URL.
+    for name in ("PREFECT_API_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL",
+                 "PREFECT_PROFILES_PATH", "PREFECT_PROFILE", "PREFECT_UI_API_URL"):
+        env.pop(name, None)
+    # The UI finds the API through a setting, not through `--port`: left alone it would call port 4200.
+    env.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_SERVER_API_HOST=HOST, PREFECT_SERVER_API_PORT=str(port),
+               PREFECT_SERVER_UI_API_URL=f"http://{HOST}:{port}/api")
+    return env
+
+
+def _log_tail(log: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _spawn(home: Path) -> ServerInfo:
+    """Start `prefect server start` detached and wait until it answers; the caller holds the lock."""
+    prefect_home = home / "prefect"
+    prefect_home.mkdir(mode=0o700, exist_ok=True)
+    log = home / "server.log"
+    if log.exists():  # keep the previous server's log: it may say why that one died
+        os.replace(log, home / "server.log.1")
+    for _attempt in range(3):
+        port = _free_port()
+        url = f"http://{HOST}:{port}/api"
+        with open(log, "ab") as out:
+            # A new session: Ctrl-C in the user's terminal must not reach the server, which outlives dtm.
+            # The working directory is dtm's home, so a prefect.toml or .env in the user's project cannot
+            # configure the shared server.
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(port)],
+                cwd=home, env=_server_env(prefect_home, port), stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        _detached.append(proc)
+        try:
+            ready = _wait_started(proc, url)
+        except BaseException:
+            # Interrupted (Ctrl-C) while starting: an unrecorded server would hold the database unseen.
+            _terminate(proc.pid)
+            raise
+        if ready:
+            return ServerInfo(pid=proc.pid, port=port, url=url, prefect_home=str(prefect_home),
+                              started=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                              version=_prefect_version())
+        code = proc.poll()
+        if code is None:
+            _terminate(proc.pid)
+            why = f"did not answer within {START_TIMEOUT:.0f} s"
+            break
+        why = f"exited with code {code}"
+        # Another program may take the free port between our probe and the server's bind: try another.
+        if "already in use" not in _log_tail(log, 3):
+            break
+    raise LocalServerError(
+        f"dtm's local Prefect server {why}. The end of {log}:\n{_log_tail(log)}\n"
+        "To run without it, set DTM_EMBEDDED_SERVER=0 (Prefect then starts a server inside each dtm process) "
+        "or set PREFECT_API_URL to a Prefect server of your own")
+
+
+def _wait_started(proc: subprocess.Popen[bytes], url: str) -> bool:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if _healthy(url):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    # The server leads its own process group (start_new_session); signalling the group also reaches any
+    # process it started. Only signal the group when it is the server's own, never someone else's.
+    with contextlib.suppress(ProcessLookupError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _terminate(pid: int) -> bool:
+    """Stop a server: SIGTERM, then SIGINT, then SIGKILL. True when it is gone.
+
+    Uvicorn exits on SIGTERM in well under a second, but a nohup'd Prefect worker was seen ignoring SIGTERM
+    (prefect-3.9.md §8) while SIGINT stopped it; SIGKILL is the last resort, after which SQLite's journal
+    keeps the database consistent.
+    """
+    for sig, grace in ((signal.SIGTERM, STOP_GRACE), (signal.SIGINT, 5.0), (signal.SIGKILL, 5.0)):
+        _signal(pid, sig)
+        if _wait_gone(pid, grace):
+            return True
+    return False
+
+
+def _require_posix() -> None:
+    if os.name != "posix":  # flock, sessions and process groups
+        raise LocalServerError("dtm's local Prefect server needs Linux or macOS; on this system dtm uses "
+                               "Prefect's ephemeral mode, or the server PREFECT_API_URL names")
+
+
+def _ensure_running(home: Path) -> tuple[ServerInfo, bool]:
+    """The running server, started if need be; and whether this call started it."""
+    _require_posix()
+    info = read_server_info(home)
+    if info and info.version == _prefect_version() and _alive(info.pid) and _healthy(info.url):
+        return info, False
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with _locked(home):
+        # Read again: another process may have started the server while this one waited for the lock.
+        info = read_server_info(home)
+        if info and _is_our_server(info):
+            if info.version != _prefect_version():
+                render.err_console.print(f"Restarting dtm's local Prefect server: it runs Prefect {info.version}, "
+                                         f"this dtm uses {_prefect_version()}", markup=False)
+                _terminate(info.pid)
+            elif _wait_healthy(info.url, STALL_GRACE):
+                return info, False
+            else:
+                render.err_console.print(f"Restarting dtm's local Prefect server: pid {info.pid} stopped answering "
+                                         f"(see {home / 'server.log'})", markup=False)
+                _terminate(info.pid)
+        render.err_console.print(_STARTING, markup=False)
+        info = _spawn(home)
+        _write_server_info(home, info)
+        return info, True
+
+
+def ensure_server(home: Path | None = None) -> str | None:
+    """The Prefect API URL that the flows of this dtm process should use.
+
+    - PREFECT_API_URL in the environment wins and is returned untouched: the user's server.
+    - A Prefect profile that names a server: that URL (the prefect state backend speaks HTTP and reads
+      only the environment, so the CLI exports it).
+    - DTM_EMBEDDED_SERVER=0, or a platform without POSIX process control: None, meaning leave
+      PREFECT_API_URL unset and let Prefect use its ephemeral mode.
+    - Otherwise dtm's local server, reused when it answers, else started (about 15 s the first time, 4-5 s
+      later, against ~0.05 s for reuse).
+
+    Call it before prefect is imported: prefect reads PREFECT_API_URL once, when it loads its settings.
+
+    Raises:
+        LocalServerError: the server did not start; the message shows its log and how to do without it.
+    """
+    if url := os.environ.get("PREFECT_API_URL"):
+        return url
+    if os.environ.get("DTM_EMBEDDED_SERVER", "").strip().lower() in _OFF or os.name != "posix":
+        return None
+    if profile_url := _profile_api_url():
+        return profile_url  # the user's own server (or Cloud): never redirect their runs to a local one
+    return _ensure_running(home or dtm_home())[0].url
+
+
+def server_start() -> int:
+    """`dtm server start`: start the local server (or find it running) and say where it is."""
+    info, started = _ensure_running(dtm_home())
+    verb = "Started" if started else "Already running:"
+    render.console.print(f"[green]{verb}[/] dtm's local Prefect server, UI at {escape(info.ui_url)} "
+                         f"(pid {info.pid})")
+    _note_when_unused(info)
+    return 0
+
+
+def server_stop() -> int:
+    """`dtm server stop`: stop the local server and forget it. Exit 0 also when none was running."""
+    _require_posix()
+    home = dtm_home()
+    if not home.is_dir():
+        render.console.print("dtm's local Prefect server is not running.")
+        return 0
+    with _locked(home):
+        info = read_server_info(home)
+        if info is None:
+            render.console.print("dtm's local Prefect server is not running.")
+            return 0
+        if not _is_our_server(info):
+            _state_path(home).unlink(missing_ok=True)
+            render.console.print(f"dtm's local Prefect server is not running (pid {info.pid} is gone); "
+                                 "removed its stale record.")
+            return 0
+        if not _terminate(info.pid):
+            raise LocalServerError(f"dtm's local Prefect server (pid {info.pid}) did not stop, even on SIGKILL; "
+                                   f"check the process with `ps -p {info.pid}`")
+        _state_path(home).unlink(missing_ok=True)
+    render.console.print(f"Stopped dtm's local Prefect server (pid {info.pid}). Its runs are kept in "
+                         f"{escape(str(info.database))}; the next `dtm apply` starts it again.")
+    return 0
+
+
+def _uptime_text(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def _note_when_unused(info: ServerInfo) -> None:
+    uses = os.environ.get("PREFECT_API_URL")
+    if uses and uses.rstrip("/") != info.url:
+        render.console.print(f"[yellow]Note:[/] PREFECT_API_URL is set, so dtm runs its flows on "
+                             f"{escape(uses)}, not on this server.")
+    elif os.environ.get("DTM_EMBEDDED_SERVER", "").strip().lower() in _OFF:
+        render.console.print("[yellow]Note:[/] DTM_EMBEDDED_SERVER=0, so dtm uses Prefect's ephemeral mode, "
+                             "not this server.")
+
+
+def server_status(json_out: bool = False) -> int:
+    """`dtm server status`: exit 0 when the local server runs and answers, 1 otherwise."""
+    _require_posix()
+    home = dtm_home()
+    info = read_server_info(home)
+    running = info is not None and _is_our_server(info)
+    healthy = running and info is not None and _healthy(info.url)
+    if json_out:
+        data: dict[str, Any] = {"running": running, "healthy": healthy, "home": str(home),
+                                "log": str(home / "server.log")}
+        if info is not None and running:
+            data.update(asdict(info), ui_url=info.ui_url, database=str(info.database),
+                        uptime_seconds=round(info.uptime(), 1))
+        render.print_json(data)
+        return 0 if healthy else 1
+    if info is None or not running:
+        render.console.print("dtm's local Prefect server is [bold]not running[/]; the next `dtm apply` with "
+                             "changes starts it, or `dtm server start`.")
+        return 1
+    state = "[green]running[/]" if healthy else f"[red]running but not answering[/] (see {home / 'server.log'})"
+    render.console.print(f"dtm's local Prefect server is {state}")
+    for label, value in (("UI", info.ui_url), ("API", info.url),
+                         ("pid", f"{info.pid}, up {_uptime_text(info.uptime())}"),
+                         ("database", str(info.database)), ("log", str(home / "server.log")),
+                         ("prefect", info.version)):
+        render.console.print(f"  {label:<9} {escape(value)}")
+    _note_when_unused(info)
+    return 0 if healthy else 1
