@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from devstream.drift import DriftReport
 from devstream.plan import Plan
+from devstream.state import StateRecord
+from devstream.state.prefect_api import summary_table
 from devstream.summary import RunSummary
 
 
@@ -40,6 +43,14 @@ def publish_results(summary: RunSummary, config_name: str) -> None:
             for r in summary.results]
     create_table_artifact(rows, key=f"dtm-{summary.operation}-{slug(config_name)}",
                           description=f"dtm {summary.operation} of {config_name}: {summary.line()}")
+
+
+def publish_state(records: Mapping[str, StateRecord], config_name: str, where: str) -> None:
+    """The state a run left, as a table linked to the run (the records themselves live in the store)."""
+    rows = summary_table(records)
+    create_table_artifact(rows or [{"tool": "(empty)", "dependsOn": "", "outputs": ""}],
+                          key=f"dtm-state-table-{slug(config_name)}",
+                          description=f"dtm state of {config_name} after this run: {len(rows)} resources in {where}")
 
 
 def drift_keys(config_name: str) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from devstream.engine import Workspace
-from devstream.flows.artifacts import publish_plan, publish_results
+from devstream.flows.artifacts import publish_plan, publish_results, publish_state
 from devstream.flows.execute import refresh, run_plan
 from devstream.plan import Plan, plan_delete, plan_destroy
 from devstream.summary import ChangesFailed, RunSummary
@@ -26,6 +26,7 @@ def _run(ws: Workspace, plan: Plan, parallelism: int, retries: int, retry_delay:
     summary = run_plan(ws, plan, parallelism=parallelism, retries=retries, retry_delay=retry_delay)
     summary.flow_run_id = flow_run.get_id()
     publish_results(summary, ws.config.name)
+    publish_state(ws.records(), ws.config.name, ws.store.description)
     if not summary.ok:
         # Returning normally would end the run Completed even though changes failed.
         raise ChangesFailed(summary)

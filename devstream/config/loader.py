@@ -31,7 +31,7 @@ from devstream.config.checks import (
     parse_tool,
 )
 from devstream.config.merge import Entry, Merged, merge_parts
-from devstream.config.models import BACKENDS, Config, StateConfig, ToolSpec
+from devstream.config.models import BACKENDS, DEFAULT_BACKEND, Config, StateConfig, ToolSpec
 from devstream.config.render import Renderer, render_tree, resolve_vars
 from devstream.config.source import config_files, read_parts
 from devstream.errors import ConfigError, Issue
@@ -101,7 +101,7 @@ def load_config(path: str | Path, *, registry: PluginRegistry | None = None,
 
 
 def _state(entry: Entry | None, renderer: Renderer, vars_: Mapping[str, Any], issues: list[Issue]) -> StateConfig:
-    """`config.state`, rendered, with the backend's name normalised; `local` when absent."""
+    """`config.state`, rendered, with the backend's name normalised; `prefect` when absent."""
     if entry is None:
         return StateConfig()
     part, path = entry.part, entry.path
@@ -120,13 +120,13 @@ def _state(entry: Entry | None, renderer: Renderer, vars_: Mapping[str, Any], is
         if key not in ("backend", "options"):
             issues.append(part.issue(f"unknown key {key!r} in `config.state`; it holds `backend` and `options`",
                                      (*path, "state", key)))
-    backend = state.get("backend") or "local"
+    backend = state.get("backend") or DEFAULT_BACKEND
     normal = str(backend).lower()
     normal = _BACKEND_ALIASES.get(normal, normal)
     if normal not in BACKENDS:
         issues.append(part.issue(f"unknown state backend {backend!r}; use one of: {_VALID_BACKENDS}",
                                  (*path, "state", "backend")))
-        normal = "local"
+        normal = DEFAULT_BACKEND
     options = state.get("options") or {}
     if not isinstance(options, dict):
         issues.append(part.issue("`config.state.options` must be a map", (*path, "state", "options")))

@@ -9,11 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["BACKENDS", "Config", "Location", "StateConfig", "ToolKeys", "ToolSpec"]
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Config", "Location", "StateConfig", "ToolKeys", "ToolSpec"]
 
-# Backends a config may name. Only `local` is built so far; the others are accepted names with a clear
-# "not available yet" error from the state package.
+# Backends a config may name. `prefect` (the default) and `local` are built; s3 and k8s are accepted names
+# with a clear "not available yet" error from the state package.
 BACKENDS = ("local", "prefect", "s3", "k8s", "kubernetes")
+DEFAULT_BACKEND = "prefect"
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class StateConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: str = "local"
+    backend: str = DEFAULT_BACKEND
     options: dict[str, Any] = Field(default_factory=dict)
 
 

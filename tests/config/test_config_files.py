@@ -34,13 +34,13 @@ def test_a_single_file_gives_its_tools_state_name_and_folder(write, load):
     assert config.locations["greeter.hello"] == Location(str(path), 7, "tools[0]")
 
 
-def test_without_a_config_section_the_state_is_local(write, load):
+def test_without_a_config_section_the_state_is_kept_on_the_prefect_server(write, load):
     path = write("c.yaml", """
         tools:
         - {name: greeter, instanceID: a, options: {path: a}}
         """)
 
-    assert load(path).state.backend == "local"
+    assert load(path).state.backend == "prefect"
 
 
 def test_backend_names_are_case_insensitive_and_kubernetes_means_k8s(write, load):

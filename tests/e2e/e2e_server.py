@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -68,11 +69,19 @@ class Server:
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(f"{self.url}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            text = r.read()
-        return json.loads(text) if text else None
+        for attempt in range(6):
+            req = urllib.request.Request(f"{self.url}{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    text = r.read()
+                return json.loads(text) if text else None
+            except urllib.error.HTTPError as exc:
+                # A SQLite server under load answers 503 ("database is locked"); the request did nothing.
+                if exc.code != 503 or attempt == 5:
+                    raise
+                time.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
 
     def deployment_id(self, name: str) -> str:
         (dep,) = self.api("POST", "/deployments/filter", {"deployments": {"name": {"any_": [name]}}})

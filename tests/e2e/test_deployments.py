@@ -15,6 +15,8 @@ import pytest
 import yaml
 from e2e_server import REPO, Server
 
+from devstream.state.prefect_api import PrefectStateStore
+
 pytestmark = pytest.mark.e2e
 
 
@@ -68,7 +70,7 @@ def test_apply_and_destroy_triggered_over_rest(server: Server, quickstart: Path)
 
 def test_a_failed_change_fails_the_deployment_run(server: Server, tmp_path: Path):
     config = tmp_path / "broken.yaml"
-    config.write_text(yaml.safe_dump({"tools": [
+    config.write_text(yaml.safe_dump({"config": {"state": {"backend": "local"}}, "tools": [
         {"name": "noop", "instanceID": "bad", "options": {"fail_on": ["create"]}},
         {"name": "noop", "instanceID": "good"},
     ]}))
@@ -78,9 +80,9 @@ def test_a_failed_change_fails_the_deployment_run(server: Server, tmp_path: Path
     assert set(yaml.safe_load((tmp_path / "devstream.state").read_text())) == {"noop_good"}
 
 
-def slow_config(tmp_path: Path, n: int = 4, latency_ms: int = 1500) -> Path:
-    config = tmp_path / "slow.yaml"
-    config.write_text(yaml.safe_dump({"tools": [
+def slow_config(tmp_path: Path, n: int = 4, latency_ms: int = 1500, backend: str = "local") -> Path:
+    config = tmp_path / f"slow-{tmp_path.name[-12:].lower().replace('_', '-')}.yaml"
+    config.write_text(yaml.safe_dump({"config": {"state": {"backend": backend}}, "tools": [
         {"name": "noop", "instanceID": f"slow-{i}", "options": {"latency_ms": latency_ms, "triggers": {"run": 1}}}
         for i in range(n)
     ]}))
@@ -88,7 +90,8 @@ def slow_config(tmp_path: Path, n: int = 4, latency_ms: int = 1500) -> Path:
 
 
 def test_two_applies_at_once_run_one_after_the_other(server: Server, tmp_path: Path):
-    config = slow_config(tmp_path)
+    # The default backend: state as artifacts on the server, its lock a global concurrency limit.
+    config = slow_config(tmp_path, backend="prefect")
     apply_id = server.deployment_id("dtm-apply")
     first = server.api("POST", f"/deployments/{apply_id}/create_flow_run", {"parameters": {"config": str(config)}})
     second = server.api("POST", f"/deployments/{apply_id}/create_flow_run", {"parameters": {"config": str(config)}})
@@ -96,7 +99,9 @@ def test_two_applies_at_once_run_one_after_the_other(server: Server, tmp_path: P
     assert [r["state"]["type"] for r in done] == ["COMPLETED", "COMPLETED"]
     earlier, later = sorted(done, key=lambda r: r["start_time"])
     assert later["start_time"] >= earlier["end_time"], "the deployment's concurrency limit must queue the second"
-    assert len(yaml.safe_load((tmp_path / "devstream.state").read_text())) == 4
+    records = PrefectStateStore(config.stem, api_url=server.url).read()
+    assert set(records) == {f"noop_slow-{i}" for i in range(4)}
+    assert not (tmp_path / "devstream.state").exists()
 
 
 def test_a_killed_worker_leaves_no_lock_behind(server: Server, tmp_path: Path):
