@@ -18,6 +18,7 @@ import typer
 
 from devstream.cli import drift as drift_cli
 from devstream.cli import inspect, render, run, server
+from devstream.cli import serve as serve_cli
 from devstream.errors import DtmError
 
 app = typer.Typer(name="dtm", help="DevStream: declare your DevOps toolchain in YAML; dtm makes it real, on Prefect.",
@@ -98,6 +99,16 @@ def drift(config: ConfigOpt,
     """
     _exit(drift_cli.drift(config_path=config, remediate=remediate, json_out=json_out, parallelism=parallelism,
                           lock_timeout=lock_timeout))
+
+
+@app.command()
+def serve(config: ConfigOpt,
+          drift_cron: Annotated[str, typer.Option("--drift-cron", help="When the drift check runs (cron, UTC).")
+                                ] = "0 * * * *",
+          limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many runs at once.")] = None,
+          ) -> None:
+    """Serve this config's apply, plan, destroy and scheduled drift-check deployments from this process."""
+    _exit(serve_cli.serve(config_path=config, drift_cron=drift_cron, limit=limit))
 
 
 @app.command()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from e2e_server import PREFECT as PREFECT_BIN
 from e2e_server import REPO, Server
 
 from devstream.state.prefect_api import PrefectStateStore
@@ -176,3 +177,33 @@ def test_a_hand_edit_is_found_by_the_drift_deployment_and_put_back_by_the_automa
     while readme.read_text() != original and time.monotonic() < deadline:
         time.sleep(1)
     assert readme.read_text() == original
+
+
+def test_dtm_serve_registers_the_configs_deployments_and_runs_them(server: Server, tmp_path: Path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    config = tmp_path / "served.yaml"
+    config.write_text(yaml.safe_dump({"config": {"state": {"backend": "local"}},
+                                      "tools": [{"name": "noop", "instanceID": "x", "options": {}}]}))
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
+    dtm = str(Path(PREFECT_BIN).parent / "dtm")
+    proc = subprocess.Popen([dtm, "serve", "-f", str(config), "--drift-cron", "*/5 * * * *"], env=server.env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline, found = time.monotonic() + 60, []
+        while len(found) < 4 and time.monotonic() < deadline:
+            found = server.api("POST", "/deployments/filter", {"deployments": {"name": {"any_": ["served"]}}})
+            time.sleep(0.5)
+        assert len(found) == 4, (tmp_path / "serve.log").read_text()[-2000:]
+        drift = [d for d in found if d["entrypoint"].endswith("drift_check")]
+        assert drift and drift[0]["schedules"][0]["schedule"]["cron"] == "*/5 * * * *"
+        apply = next(d for d in found if d["entrypoint"].endswith(":apply") or d["entrypoint"].endswith(".apply"))
+        run = server.api("POST", f"/deployments/{apply['id']}/create_flow_run", {})
+        assert server.wait_for_run(run["id"])["state"]["type"] == "COMPLETED"
+        assert set(yaml.safe_load((tmp_path / "devstream.state").read_text())) == {"noop_x"}
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=30)
