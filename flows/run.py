@@ -18,7 +18,8 @@ from devstream.summary import ChangesFailed, RunSummary
 
 
 def _holder(operation: str) -> str:
-    return f"dtm {operation} (flow run {flow_run.get_name() or '?'})"
+    """Who holds the state's lock, as a refusal will name it: the command and this flow run."""
+    return f"dtm {operation} (flow run {flow_run.get_name() or '?'} {flow_run.get_id() or ''})".replace(" )", ")")
 
 
 def _run(ws: Workspace, plan: Plan, parallelism: int, retries: int, retry_delay: float) -> RunSummary:
