@@ -1,0 +1,310 @@
+"""The gitlab-ci plugin: a project's `.gitlab-ci.yml`, rendered from a template, and its CI/CD variables.
+
+The CI file comes from `pipeline.configLocation` (a local path, an http(s) URL or a git source) or
+`pipeline.configContents`, is rendered with DevStream's `[[ ]]` vars, and is committed (one commit) as
+`.gitlab-ci.yml` on the repository's branch. CI/CD variables are set from `pipeline.variables` and from
+DevStream's step options (`imageRepo`, `sonarqube`, `dingTalk`). Each variable carries a description that
+names this tool, so a variable dropped from the config is removed on the next update.
+
+The status holds the blob SHA of the file in the project, the blob SHA the config renders now, and the
+names of our variables that exist: a hand edit of the file, a changed template and a deleted variable all
+show as drift. The project itself is not this plugin's: it must exist (repo-scaffolding makes one).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from devstream.errors import PermanentError, PluginError
+from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
+from devstream.plugins.scm.base import RepoSpec, git_blob_sha
+from devstream.plugins.scm.cifiles import load_ci_files, render
+from devstream.plugins.scm.gitlab import GitLabClient, project_path
+
+__all__ = [
+    "CI_FILE",
+    "DingTalkOptions",
+    "GitLabCIOptions",
+    "GitLabCIPlugin",
+    "ImageRepoOptions",
+    "LanguageOptions",
+    "PipelineOptions",
+    "RunnerOptions",
+    "SonarQubeOptions",
+]
+
+CI_FILE = ".gitlab-ci.yml"
+# DevStream's pipeline options, by the CI/CD variable each one sets (and the render var naming it).
+IMAGE_REPO_USER = "IMAGE_REPO_USER"
+IMAGE_REPO_PASSWORD = "IMAGE_REPO_PASSWORD"
+SONAR_TOKEN = "SONAR_SECRET_TOKEN"
+DINGTALK_TOKEN = "DINGTALK_SECURITY_TOKEN"
+DINGTALK_SECRET = "DINGTALK_SECURITY_VALUE"
+# What apps expansion sets as `configLocation` when a pipeline names none.
+_DEFAULT_TEMPLATES = "https://raw.githubusercontent.com/devstream-io/dtm-pipeline-templates/"
+_VARIABLE_NAME = r"^[A-Za-z0-9_]{1,255}$"
+
+
+class _Loose(BaseModel):
+    """DevStream's step options: the keys dtm uses are typed; any others are accepted as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class LanguageOptions(_Loose):
+    """The app's language, for templates that pick test and build commands by it."""
+
+    name: str | None = Field(default=None, description="The language, such as golang, python or java.")
+    version: str | None = Field(default=None, description="The language version.")
+    framework: str | None = Field(default=None, description="The framework, such as gin or flask.")
+
+
+class ImageRepoOptions(_Loose):
+    """Where the pipeline pushes the image it builds."""
+
+    url: str | None = Field(default=None, description="The image registry, such as https://index.docker.io/v1/.")
+    user: str | None = Field(default=None, description="The registry user; set as CI/CD variable IMAGE_REPO_USER.")
+    password: SecretStr | None = Field(
+        default=None, description="The registry password; set as CI/CD variable IMAGE_REPO_PASSWORD.")
+
+
+class SonarQubeOptions(_Loose):
+    """A SonarQube server for a scan stage."""
+
+    name: str | None = Field(default=None, description="The SonarQube server's name.")
+    url: str | None = Field(default=None, description="The SonarQube server's address.")
+    token: SecretStr | None = Field(default=None, description="A SonarQube token; set as SONAR_SECRET_TOKEN.")
+
+
+class DingTalkOptions(_Loose):
+    """DingTalk notifications of the pipeline's result."""
+
+    name: str | None = Field(default=None, description="The robot's name.")
+    webhook: SecretStr | None = Field(
+        default=None, description="The robot's webhook URL; its access_token is set as DINGTALK_SECURITY_TOKEN.")
+    securityType: str | None = Field(default=None, description="KEY or SECRET: how the robot checks messages.")
+    securityValue: SecretStr | None = Field(
+        default=None, description="The signing secret (with SECRET); set as DINGTALK_SECURITY_VALUE.")
+    atUsers: str | None = Field(default=None, description="Users to mention in the message.")
+
+
+class RunnerOptions(_Loose):
+    """DevStream's GitLab Runner install (Helm); accepted for old configs and not acted on."""
+
+    enable: bool = Field(default=False, description="Ignored: dtm does not install runners; a warning is logged.")
+
+
+class PipelineOptions(BaseModel):
+    """Where the CI file comes from, what renders it, and the CI/CD variables to set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    configLocation: str | None = Field(
+        default=None,
+        description="The CI file: a local path (from the config's folder), an http(s) URL or git::<url>//<dir>.")
+    configContents: dict[str, str] | None = Field(
+        default=None, description="The CI file inline, as a map of file name to text; or use configLocation.")
+    vars: dict[str, Any] = Field(
+        default_factory=dict, description="Variables for the template's [[ name ]] placeholders.")
+    variables: dict[str, SecretStr] = Field(
+        default_factory=dict, description="CI/CD variables to set on the project, by name; values are secrets.")
+    language: LanguageOptions | None = Field(default=None, description="The app's language, for the template.")
+    imageRepo: ImageRepoOptions | None = Field(
+        default=None, description="The image registry; its user and password become CI/CD variables.")
+    sonarqube: SonarQubeOptions | None = Field(
+        default=None, description="A SonarQube server; its token becomes a CI/CD variable.")
+    dingTalk: DingTalkOptions | None = Field(
+        default=None, description="DingTalk notifications; the webhook token and secret become CI/CD variables.")
+    test: dict[str, Any] | None = Field(default=None, description="DevStream's test step settings, for the template.")
+    runner: RunnerOptions | None = Field(default=None, description="Ignored (DevStream's Helm runner install).")
+
+    @field_validator("variables")
+    @classmethod
+    def _variable_names(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        bad = [name for name in value if not re.fullmatch(_VARIABLE_NAME, name)]
+        if bad:
+            raise ValueError(f"CI/CD variable names may hold only letters, digits and _ (at most 255): "
+                             f"{', '.join(map(repr, bad))}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PipelineOptions:
+        if self.configContents and self.configLocation and self.configLocation.startswith(_DEFAULT_TEMPLATES):
+            # Apps expansion fills in DevStream's template URL whenever configLocation is absent, even
+            # beside configContents: the inline file is what the user wrote.
+            self.configLocation = None
+        if bool(self.configLocation) == bool(self.configContents):
+            raise ValueError("set exactly one of configLocation (where the CI file is) or configContents "
+                             "(the file inline)")
+        return self
+
+
+class GitLabCIOptions(PluginOptions):
+    """The GitLab project and its pipeline."""
+
+    scm: RepoSpec = Field(description="The GitLab project (scmType gitlab) that gets the pipeline.")
+    pipeline: PipelineOptions = Field(description="The CI file and the CI/CD variables.")
+    runner: RunnerOptions | None = Field(
+        default=None, description="Ignored: DevStream's GitLab Runner install, accepted for old configs.")
+
+    @model_validator(mode="after")
+    def _gitlab_only(self) -> GitLabCIOptions:
+        if self.scm.scmType != "gitlab":
+            raise ValueError(f"gitlab-ci works on GitLab projects only, and scm.scmType is {self.scm.scmType}; "
+                             f"use github-actions for GitHub or ci-generic for a plain git remote")
+        try:
+            project_path(self.scm)
+        except PermanentError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+class GitLabCIPlugin(Plugin[GitLabCIOptions]):
+    """Commits `.gitlab-ci.yml` and sets CI/CD variables; read reports what the project holds now."""
+
+    name: ClassVar[str] = "gitlab-ci"
+    Options: ClassVar[type[GitLabCIOptions]] = GitLabCIOptions
+    description: ClassVar[str] = "A GitLab project's .gitlab-ci.yml (rendered from a template) and CI/CD variables."
+
+    def create(self, options: GitLabCIOptions, ctx: PluginContext) -> ResourceStatus:
+        _warn_about_runner(options, ctx)
+        content = _rendered(options, ctx)
+        wanted = _variables(options)
+        marker = _marker(ctx)
+        with GitLabClient(options.scm, ctx) as gitlab:
+            gitlab.push_files({CI_FILE: content}, f"ci: {CI_FILE} by dtm ({ctx.key})")
+            for name, value in wanted.items():
+                gitlab.put_secret(name, value, description=marker)
+            stale = [v["key"] for v in gitlab.list_variables()
+                     if v.get("description") == marker and v["key"] not in wanted
+                     and v.get("environment_scope", "*") == "*"]
+            for name in stale:
+                gitlab.delete_secret(name)
+                ctx.logger.info("gitlab %s: removed CI/CD variable %s (no longer in the config)", gitlab.path, name)
+        sha = git_blob_sha(content)
+        return _status({CI_FILE: sha}, {CI_FILE: sha}, sorted(wanted))
+
+    def read(self, options: GitLabCIOptions, ctx: PluginContext) -> ResourceStatus | None:
+        wanted = _variables(options)
+        with GitLabClient(options.scm, ctx) as gitlab:
+            if gitlab.describe_repo() is None:
+                return None
+            live = gitlab.blob_id(CI_FILE)
+            present = set(gitlab.list_secrets()) if wanted else set()
+        files = {CI_FILE: live} if live else {}
+        try:
+            rendered = git_blob_sha(_rendered(options, ctx))
+        except PluginError as exc:
+            # The template cannot be had right now (a URL down?): judge by the project alone. In sync, the
+            # live blob is what was rendered, so this reports no template change rather than a false one.
+            ctx.logger.warning("%s: cannot render the CI file to compare (%s); comparing the project only",
+                               ctx.key, exc)
+            rendered = live or ""
+        return _status(files, {CI_FILE: rendered}, sorted(set(wanted) & present))
+
+    def update(self, options: GitLabCIOptions, ctx: PluginContext) -> ResourceStatus:
+        return self.create(options, ctx)
+
+    def delete(self, options: GitLabCIOptions, ctx: PluginContext) -> None:
+        marker = _marker(ctx)
+        with GitLabClient(options.scm, ctx) as gitlab:
+            if gitlab.describe_repo() is None:
+                return  # the project is gone, and the file and variables with it
+            gitlab.push_files({}, f"ci: remove {CI_FILE} (dtm {ctx.key})", delete=[CI_FILE])
+            ours = set(_variables(options)) | {v["key"] for v in gitlab.list_variables()
+                                               if v.get("description") == marker}
+            for name in sorted(ours):
+                gitlab.delete_secret(name)
+
+    def output_keys(self, options: GitLabCIOptions) -> set[str] | None:
+        return {"ciFile"}
+
+
+def _status(files: dict[str, str], rendered: dict[str, str], variables: list[str]) -> ResourceStatus:
+    return {"files": files, "rendered": rendered, "variables": variables, "outputs": {"ciFile": CI_FILE}}
+
+
+def _marker(ctx: PluginContext) -> str:
+    """The description our variables carry: it tells them from variables set by hand or by another tool."""
+    return f"Managed by dtm ({ctx.key})."
+
+
+def _warn_about_runner(options: GitLabCIOptions, ctx: PluginContext) -> None:
+    runners = [r for r in (options.runner, options.pipeline.runner) if r is not None and r.enable]
+    if runners:
+        ctx.logger.warning("%s: runner.enable is ignored: dtm does not install GitLab Runners (DevStream did it "
+                           "with Helm); register a runner for the project, or use GitLab's shared runners", ctx.key)
+
+
+def _pick_ci_file(files: dict[str, str]) -> tuple[str, str]:
+    """(name, text) of the file to commit: the only one, else the one named .gitlab-ci.yml."""
+    if len(files) == 1:
+        return next(iter(files.items()))
+    named = sorted((name for name in files if name.rpartition("/")[2] == CI_FILE), key=lambda n: (n.count("/"), n))
+    if not named:
+        raise PermanentError(f"pipeline: {len(files)} files given ({', '.join(sorted(files)[:5])}...) and none is "
+                             f"named {CI_FILE}; point configLocation at the one file to use")
+    return named[0], files[named[0]]
+
+
+def _render_vars(options: GitLabCIOptions) -> dict[str, Any]:
+    """What a template may use: DevStream's names (AppName, the step options without their secrets, the
+    names of the CI/CD variables the steps set), then the pipeline's `vars`, which win."""
+    pipeline = options.pipeline
+    steps = pipeline.model_dump(mode="json", exclude_none=True,
+                                exclude={"vars", "variables", "configContents", "runner"})
+    for step in ("imageRepo", "sonarqube", "dingTalk"):
+        for key in ("password", "token", "webhook", "securityValue"):
+            steps.get(step, {}).pop(key, None)
+    name = project_path(options.scm).rpartition("/")[2]
+    return {
+        **steps,
+        "AppName": name,
+        "RepoType": "gitlab",
+        "ImageRepoUser": IMAGE_REPO_USER,
+        "ImageRepoSecret": IMAGE_REPO_PASSWORD,
+        "SonarqubeSecretKey": SONAR_TOKEN,
+        "DingTalkSecretToken": DINGTALK_TOKEN,
+        "DingTalkSecretKey": DINGTALK_SECRET,
+        **pipeline.vars,
+    }
+
+
+def _rendered(options: GitLabCIOptions, ctx: PluginContext) -> bytes:
+    pipeline = options.pipeline
+    files = load_ci_files(ctx, config_location=pipeline.configLocation, config_contents=pipeline.configContents)
+    name, text = _pick_ci_file(files)
+    return render(text, _render_vars(options), f"{ctx.key}: {name}").encode("utf-8")
+
+
+def _variables(options: GitLabCIOptions) -> dict[str, str]:
+    """Every CI/CD variable this tool sets, by name. `pipeline.variables` wins over the step options."""
+    pipeline = options.pipeline
+    found: dict[str, str] = {}
+    image = pipeline.imageRepo
+    if image is not None:
+        if image.user:
+            found[IMAGE_REPO_USER] = image.user
+        if image.password is not None:
+            found[IMAGE_REPO_PASSWORD] = image.password.get_secret_value()
+    if pipeline.sonarqube is not None and pipeline.sonarqube.token is not None:
+        found[SONAR_TOKEN] = pipeline.sonarqube.token.get_secret_value()
+    ding = pipeline.dingTalk
+    if ding is not None and ding.webhook is not None:
+        token = _webhook_token(ding.webhook.get_secret_value())
+        if token:
+            found[DINGTALK_TOKEN] = token
+        if (ding.securityType or "").upper() == "SECRET" and ding.securityValue is not None:
+            found[DINGTALK_SECRET] = ding.securityValue.get_secret_value()
+    found.update({name: value.get_secret_value() for name, value in pipeline.variables.items()})
+    return found
+
+
+def _webhook_token(webhook: str) -> str:
+    """The access token of a DingTalk robot webhook (`...robot/send?access_token=<token>`)."""
+    tokens = parse_qs(urlsplit(webhook).query).get("access_token")
+    return tokens[-1] if tokens else webhook.rpartition("=")[2] if "=" in webhook else ""

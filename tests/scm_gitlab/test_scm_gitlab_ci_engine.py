@@ -1,0 +1,111 @@
+"""gitlab-ci through the whole engine: `dtm apply` / `dtm destroy` (the CLI's functions, real Prefect flow
+runs on the session's test server, local state on disk) against the stand-in GitLab.
+
+The stand-in is put in by replacing `devstream.plugin.http.http_client`, the one function that
+`PluginContext.http_client` calls when no `client_factory` is given (the engine's contexts have none), with
+the stand-in's `client_factory`. Plugins, the engine and the flows run unchanged; the flow's tasks run in
+this process, so they see the replacement. Nothing else in a run uses that function with the local backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from gitlab_standin import GitLabStandIn
+
+from devstream.cli import run
+from devstream.engine import Workspace
+from devstream.plan import Action, Plan
+from devstream.plugins.scm.base import git_blob_sha
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+BASE_URL = "https://git.example.internal"
+TOKEN = "glpat-engine-test-9876543210"
+DEPLOY_TOKEN = "deploy-s3cr3t-value-42"
+CI_TEMPLATE = "build:\n  image: [[ image ]]\n  script: [make, echo [[ AppName ]]]\n"
+CI_RENDERED = b"build:\n  image: python:3.12\n  script: [make, echo web]\n"
+
+
+@pytest.fixture
+def standin(monkeypatch: pytest.MonkeyPatch) -> GitLabStandIn:
+    gitlab = GitLabStandIn(BASE_URL, token=TOKEN)
+    gitlab.add_project("acme/web", {"app.py": b"print('hi')\n"}, branch="master")
+    monkeypatch.setattr("devstream.plugin.http.http_client", gitlab.client_factory)
+    monkeypatch.setenv("DTM_TEST_GITLAB_TOKEN", TOKEN)
+    monkeypatch.setenv("DTM_TEST_DEPLOY_TOKEN", DEPLOY_TOKEN)
+    return gitlab
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / ".gitlab-ci.yml").write_text(CI_TEMPLATE)
+    path = tmp_path / "dtm.yaml"
+    path.write_text(yaml.safe_dump({
+        "config": {"state": {"backend": "local"}},
+        "tools": [{
+            "name": "gitlab-ci",
+            "instanceID": "web",
+            "options": {
+                "scm": {"scmType": "gitlab", "org": "acme", "name": "web", "branch": "master",
+                        "baseURL": BASE_URL, "token": '[[ env "DTM_TEST_GITLAB_TOKEN" ]]'},
+                "pipeline": {"configLocation": "ci/.gitlab-ci.yml", "vars": {"image": "python:3.12"},
+                             "variables": {"DEPLOY_TOKEN": '[[ env "DTM_TEST_DEPLOY_TOKEN" ]]'}},
+            },
+        }],
+    }, sort_keys=False))
+    return path
+
+
+def plan_of(config: Path) -> Plan:
+    ws = Workspace.open(config)
+    records = ws.records()
+    return ws.plan(records, ws.refresh(records))
+
+
+def test_apply_converges_drift_is_put_back_and_destroy_cleans_up(standin: GitLabStandIn, config: Path) -> None:
+    assert run.apply(config_path=config, yes=True) == 0
+
+    assert standin.file("acme/web", ".gitlab-ci.yml", "master") == CI_RENDERED
+    deploy = standin.variable("acme/web", "DEPLOY_TOKEN")
+    assert deploy is not None and deploy["value"] == DEPLOY_TOKEN and deploy["masked"] is True
+    state_text = (config.parent / "devstream.state").read_text()
+    state = yaml.safe_load(state_text)
+    assert state["gitlab-ci_web"]["resourceStatus"]["files"] == {".gitlab-ci.yml": git_blob_sha(CI_RENDERED)}
+    assert TOKEN not in state_text and DEPLOY_TOKEN not in state_text  # secrets are fingerprints in state
+    assert standin.hosts() == {"git.example.internal"}  # never gitlab.com
+
+    # Applying again: nothing to do, no commit.
+    commits = standin.project("acme/web").commits
+    assert plan_of(config).empty
+    assert run.apply(config_path=config, yes=True) == 0
+    assert standin.project("acme/web").commits == commits
+
+    # A hand edit in GitLab is drift; apply puts the file back.
+    standin.edit("acme/web", ".gitlab-ci.yml", b"build: {script: [rm -rf /]}\n", "master")
+    drift = plan_of(config)
+    assert [(c.key, c.action) for c in drift.changes] == [("gitlab-ci.web", Action.UPDATE)]
+    assert run.verify(config_path=config) == 2
+    assert run.apply(config_path=config, yes=True) == 0
+    assert standin.file("acme/web", ".gitlab-ci.yml", "master") == CI_RENDERED
+    assert plan_of(config).empty
+
+    # Destroy removes the file and the variable, and forgets the tool.
+    assert run.destroy(config_path=config, yes=True) == 0
+    assert standin.file("acme/web", ".gitlab-ci.yml", "master") is None
+    assert standin.file("acme/web", "app.py", "master") == b"print('hi')\n"
+    assert standin.project("acme/web").variables == []
+    assert not (yaml.safe_load((config.parent / "devstream.state").read_text()) or {})
+    assert standin.hosts() == {"git.example.internal"}
+
+
+def test_a_project_deleted_behind_dtms_back_is_planned_as_a_create(standin: GitLabStandIn, config: Path) -> None:
+    assert run.apply(config_path=config, yes=True) == 0
+
+    del standin.projects["acme/web"]
+
+    assert [(c.key, c.action) for c in plan_of(config).changes] == [("gitlab-ci.web", Action.CREATE)]
+    assert run.destroy(config_path=config, yes=True) == 0  # the project is gone: delete is a success

@@ -1,0 +1,336 @@
+"""The gitlab-ci plugin against the stand-in: create, read, drift, update, delete, and its options."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gitlab_standin import GitLabStandIn
+from pydantic import ValidationError
+
+from devstream.errors import PermanentError
+from devstream.plugin.base import PluginContext
+from devstream.plugin.registry import default_registry
+from devstream.plugins.gitlab_ci import GitLabCIOptions, GitLabCIPlugin
+from devstream.plugins.scm.base import git_blob_sha
+
+TOKEN = "glpat-standin-0123456789"
+TEMPLATE = """\
+stages: [test, build]
+test:
+  image: [[ image ]]
+  script: [make test]
+build:
+  script:
+    - docker login -u "$[[ ImageRepoUser ]]" -p "$[[ ImageRepoSecret ]]" [[ imageRepo.url ]]
+    - docker build -t [[ imageRepo.url ]]/[[ AppName ]]:$CI_COMMIT_SHORT_SHA .
+"""
+RENDERED = b"""\
+stages: [test, build]
+test:
+  image: golang:1.22
+  script: [make test]
+build:
+  script:
+    - docker login -u "$IMAGE_REPO_USER" -p "$IMAGE_REPO_PASSWORD" registry.example.com
+    - docker build -t registry.example.com/web:$CI_COMMIT_SHORT_SHA .
+"""
+
+
+def options(**pipeline: Any) -> GitLabCIOptions:
+    fields: dict[str, Any] = {
+        "configContents": {".gitlab-ci.yml": TEMPLATE},
+        "vars": {"image": "golang:1.22"},
+        "imageRepo": {"url": "registry.example.com", "user": "robot", "password": "Registry-Pass-123"},
+        "variables": {"DEPLOY_TOKEN": "deploy-token-abcdef", "PIN": "1234"},
+    }
+    raw = {"scm": {"scmType": "gitlab", "org": "acme", "name": "web", "branch": "master", "token": TOKEN},
+           "pipeline": fields | pipeline}
+    return GitLabCIOptions.model_validate(raw)
+
+
+@pytest.fixture
+def project(gitlab: GitLabStandIn) -> str:
+    gitlab.add_project("acme/web", {"main.go": b"package main\n"}, branch="master")
+    return "acme/web"
+
+
+PLUGIN = GitLabCIPlugin()
+
+
+def test_it_is_registered_under_its_name() -> None:
+    assert isinstance(default_registry().get("gitlab-ci"), GitLabCIPlugin)
+
+
+def test_create_commits_the_rendered_file_sets_the_variables_and_read_agrees(
+        gitlab: GitLabStandIn, ctx: PluginContext, project: str) -> None:
+    opts = options()
+
+    status = PLUGIN.create(opts, ctx)
+
+    assert gitlab.file(project, ".gitlab-ci.yml", "master") == RENDERED
+    assert gitlab.project(project).commits == 2  # the initial one and ours
+    sha = git_blob_sha(RENDERED)
+    names = ["DEPLOY_TOKEN", "IMAGE_REPO_PASSWORD", "IMAGE_REPO_USER", "PIN"]
+    assert status == {"files": {".gitlab-ci.yml": sha}, "rendered": {".gitlab-ci.yml": sha},
+                      "variables": names, "outputs": {"ciFile": ".gitlab-ci.yml"}}
+    values = {n: gitlab.variable(project, n) for n in names}
+    assert {n: v["value"] for n, v in values.items() if v} == {
+        "DEPLOY_TOKEN": "deploy-token-abcdef", "IMAGE_REPO_PASSWORD": "Registry-Pass-123",
+        "IMAGE_REPO_USER": "robot", "PIN": "1234"}
+    assert {n: v["masked"] for n, v in values.items() if v} == {
+        "DEPLOY_TOKEN": True, "IMAGE_REPO_PASSWORD": True, "IMAGE_REPO_USER": False, "PIN": False}
+    assert {v["description"] for v in values.values() if v} == {"Managed by dtm (gitlab-ci.web)."}
+    assert PLUGIN.read(opts, ctx) == status
+    assert PLUGIN.output_keys(opts) == set(status["outputs"])
+
+
+def test_an_empty_project_gets_its_branch_from_the_first_commit(gitlab: GitLabStandIn, ctx: PluginContext) -> None:
+    gitlab.add_project("acme/web")
+
+    status = PLUGIN.create(options(), ctx)
+
+    assert gitlab.project("acme/web").default_branch == "master"
+    assert PLUGIN.read(options(), ctx) == status
+
+
+def test_a_hand_edit_is_drift_and_update_puts_the_file_back(gitlab: GitLabStandIn, ctx: PluginContext,
+                                                            project: str) -> None:
+    opts = options()
+    created = PLUGIN.create(opts, ctx)
+
+    gitlab.edit(project, ".gitlab-ci.yml", b"stages: [yolo]\n", "master")
+    drifted = PLUGIN.read(opts, ctx)
+
+    assert drifted is not None and drifted != created
+    assert drifted["files"] == {".gitlab-ci.yml": git_blob_sha(b"stages: [yolo]\n")}
+    assert drifted["rendered"] == created["rendered"]
+
+    assert PLUGIN.update(opts, ctx) == created
+    assert gitlab.file(project, ".gitlab-ci.yml", "master") == RENDERED
+    assert PLUGIN.read(opts, ctx) == created
+
+
+def test_a_deleted_file_or_variable_is_drift(gitlab: GitLabStandIn, ctx: PluginContext, project: str) -> None:
+    opts = options()
+    created = PLUGIN.create(opts, ctx)
+
+    gitlab.edit(project, ".gitlab-ci.yml", None, "master")
+    gitlab.project(project).variables = [v for v in gitlab.project(project).variables if v["key"] != "PIN"]
+
+    drifted = PLUGIN.read(opts, ctx)
+    assert drifted is not None
+    assert drifted["files"] == {}
+    assert drifted["variables"] == ["DEPLOY_TOKEN", "IMAGE_REPO_PASSWORD", "IMAGE_REPO_USER"]
+    assert PLUGIN.update(opts, ctx) == created
+    assert PLUGIN.read(opts, ctx) == created
+
+
+def test_an_edited_template_file_shows_as_a_change(gitlab: GitLabStandIn, ctx: PluginContext, project: str,
+                                                   tmp_path: Path) -> None:
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / ".gitlab-ci.yml").write_text("test: {script: [make]}\n")
+    opts = options(configContents=None, configLocation="ci/.gitlab-ci.yml")
+    created = PLUGIN.create(opts, ctx)
+
+    (tmp_path / "ci" / ".gitlab-ci.yml").write_text("test: {script: [make check]}\n")
+    changed = PLUGIN.read(opts, ctx)
+
+    assert changed is not None and changed["files"] == created["files"]
+    assert changed["rendered"] == {".gitlab-ci.yml": git_blob_sha(b"test: {script: [make check]}\n")}
+    PLUGIN.update(opts, ctx)
+    assert gitlab.file(project, ".gitlab-ci.yml", "master") == b"test: {script: [make check]}\n"
+
+
+def test_a_template_that_cannot_be_had_at_read_time_compares_the_project_only(
+        ctx: PluginContext, project: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "ci.yml").write_text("test: {script: [make]}\n")
+    opts = options(configContents=None, configLocation="ci.yml")
+    created = PLUGIN.create(opts, ctx)
+    (tmp_path / "ci.yml").unlink()
+
+    assert PLUGIN.read(opts, ctx) == created
+    assert "cannot render the CI file to compare" in caplog.text
+
+
+def test_update_with_the_same_options_makes_no_commit(gitlab: GitLabStandIn, ctx: PluginContext,
+                                                      project: str) -> None:
+    PLUGIN.create(options(), ctx)
+    commits = gitlab.project(project).commits
+
+    PLUGIN.update(options(), ctx)
+
+    assert gitlab.project(project).commits == commits
+
+
+def test_a_variable_dropped_from_the_config_is_removed_and_others_are_left_alone(
+        gitlab: GitLabStandIn, ctx: PluginContext, project: str) -> None:
+    gitlab.project(project).variables.append({"key": "HAND_MADE", "value": "x", "environment_scope": "*",
+                                              "masked": False, "protected": False, "description": None})
+    PLUGIN.create(options(), ctx)
+
+    status = PLUGIN.update(options(variables={"DEPLOY_TOKEN": "deploy-token-abcdef"}), ctx)
+
+    assert status["variables"] == ["DEPLOY_TOKEN", "IMAGE_REPO_PASSWORD", "IMAGE_REPO_USER"]
+    assert sorted(v["key"] for v in gitlab.project(project).variables) == [
+        "DEPLOY_TOKEN", "HAND_MADE", "IMAGE_REPO_PASSWORD", "IMAGE_REPO_USER"]
+
+
+def test_delete_removes_the_file_in_one_commit_and_our_variables(gitlab: GitLabStandIn, ctx: PluginContext,
+                                                                 project: str) -> None:
+    gitlab.project(project).variables.append({"key": "HAND_MADE", "value": "x", "environment_scope": "*",
+                                              "masked": False, "protected": False, "description": None})
+    PLUGIN.create(options(), ctx)
+    commits = gitlab.project(project).commits
+
+    PLUGIN.delete(options(), ctx)
+
+    assert gitlab.file(project, ".gitlab-ci.yml", "master") is None
+    assert gitlab.file(project, "main.go", "master") == b"package main\n"
+    assert gitlab.project(project).commits == commits + 1
+    assert [v["key"] for v in gitlab.project(project).variables] == ["HAND_MADE"]
+    after = PLUGIN.read(options(), ctx)
+    assert after is not None and after["files"] == {} and after["variables"] == []
+
+    PLUGIN.delete(options(), ctx)  # twice: nothing left to do, no commit, no error
+    assert gitlab.project(project).commits == commits + 1
+
+
+def test_a_deleted_project_reads_as_none_and_delete_is_fine(gitlab: GitLabStandIn, ctx: PluginContext,
+                                                            project: str) -> None:
+    PLUGIN.create(options(), ctx)
+    del gitlab.projects[project]
+
+    assert PLUGIN.read(options(), ctx) is None
+    PLUGIN.delete(options(), ctx)
+
+
+def test_create_on_a_missing_project_says_to_create_the_project(ctx: PluginContext) -> None:
+    with pytest.raises(PermanentError, match="acme/web: the project does not exist"):
+        PLUGIN.create(options(), ctx)
+
+
+def test_of_several_files_the_one_named_gitlab_ci_is_committed(gitlab: GitLabStandIn, ctx: PluginContext,
+                                                               project: str) -> None:
+    opts = options(configContents={"README.md": "# ci\n", ".gitlab-ci.yml": "a: 1\n", "x/.gitlab-ci.yml": "b\n"})
+
+    PLUGIN.create(opts, ctx)
+
+    assert gitlab.file(project, ".gitlab-ci.yml", "master") == b"a: 1\n"
+    assert gitlab.file(project, "README.md", "master") is None
+
+
+def test_a_single_file_of_another_name_is_committed_as_gitlab_ci(gitlab: GitLabStandIn, ctx: PluginContext,
+                                                                 project: str) -> None:
+    PLUGIN.create(options(configContents={"pipeline.yml": "a: 1\n"}), ctx)
+
+    assert gitlab.file(project, ".gitlab-ci.yml", "master") == b"a: 1\n"
+
+
+def test_several_files_without_a_gitlab_ci_file_are_refused(ctx: PluginContext, project: str) -> None:
+    with pytest.raises(PermanentError, match="none is named .gitlab-ci.yml"):
+        PLUGIN.create(options(configContents={"a.yml": "a", "b.yml": "b"}), ctx)
+
+
+def test_secrets_are_not_rendered_into_the_file(gitlab: GitLabStandIn, ctx: PluginContext, project: str) -> None:
+    opts = options(configContents={".gitlab-ci.yml": "pw: [[ imageRepo.password ]]\n"})
+
+    with pytest.raises(PermanentError, match="cannot render"):
+        PLUGIN.create(opts, ctx)
+    assert gitlab.file(project, ".gitlab-ci.yml", "master") is None
+
+
+def test_devstreams_step_options_become_variables(gitlab: GitLabStandIn, ctx: PluginContext, project: str) -> None:
+    opts = options(
+        variables={}, imageRepo=None, configContents={".gitlab-ci.yml": "sonar: $[[ SonarqubeSecretKey ]]\n"},
+        sonarqube={"name": "sonar", "url": "https://sonar.example.com", "token": "sonar-token-1234"},
+        dingTalk={"name": "bot", "webhook": "https://oapi.dingtalk.com/robot/send?access_token=ding-token-5678",
+                  "securityType": "SECRET", "securityValue": "SECdingsecret99"},
+        language={"name": "golang", "version": "1.22"}, test={"enable": True},
+    )
+
+    status = PLUGIN.create(opts, ctx)
+
+    assert status["variables"] == ["DINGTALK_SECURITY_TOKEN", "DINGTALK_SECURITY_VALUE", "SONAR_SECRET_TOKEN"]
+    token = gitlab.variable(project, "DINGTALK_SECURITY_TOKEN")
+    assert token is not None and token["value"] == "ding-token-5678"
+    assert gitlab.file(project, ".gitlab-ci.yml", "master") == b"sonar: $SONAR_SECRET_TOKEN\n"
+
+
+def test_a_runner_is_accepted_with_a_warning(ctx: PluginContext, project: str,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    raw = options().model_dump(mode="python")
+    raw["scm"]["token"] = TOKEN
+    raw["pipeline"] = {"configContents": {".gitlab-ci.yml": "a: 1\n"}, "runner": {"enable": True}}
+    opts = GitLabCIOptions.model_validate(raw | {"runner": {"enable": True}})
+    caplog.set_level(logging.WARNING)
+
+    PLUGIN.create(opts, ctx)
+
+    assert "runner.enable is ignored" in caplog.text
+
+
+# -- options --------------------------------------------------------------------------------------------------
+
+def raw_options(**pipeline: Any) -> dict[str, Any]:
+    return {"scm": {"scmType": "gitlab", "org": "acme", "name": "web"}, "pipeline": pipeline}
+
+
+def test_a_github_repository_is_refused_at_load_time() -> None:
+    raw = raw_options(configContents={"a": "b"})
+    raw["scm"]["scmType"] = "github"
+    with pytest.raises(ValidationError, match="gitlab-ci works on GitLab projects only"):
+        GitLabCIOptions.model_validate(raw)
+
+
+@pytest.mark.parametrize("pipeline", [{}, {"configLocation": "ci.yml", "configContents": {"a": "b"}}])
+def test_exactly_one_ci_file_source(pipeline: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="exactly one of configLocation"):
+        GitLabCIOptions.model_validate(raw_options(**pipeline))
+
+
+def test_inline_contents_win_over_the_template_url_apps_fill_in() -> None:
+    default = "https://raw.githubusercontent.com/devstream-io/dtm-pipeline-templates/main/gitlab-ci/.gitlab-ci.yml"
+    opts = GitLabCIOptions.model_validate(raw_options(configLocation=default, configContents={"a": "b"}))
+    assert opts.pipeline.configLocation is None
+
+
+def test_bad_variable_names_and_unknown_keys_fail_at_load_time() -> None:
+    with pytest.raises(ValidationError, match="letters, digits and _"):
+        GitLabCIOptions.model_validate(raw_options(configContents={"a": "b"}, variables={"MY-VAR": "x"}))
+    with pytest.raises(ValidationError, match="configLocaton"):
+        GitLabCIOptions.model_validate(raw_options(configContents={"a": "b"}, configLocaton="x"))
+
+
+def test_devstreams_app_shaped_options_validate() -> None:
+    # What apps expansion generates for a gitlab-ci pipeline (runner lifted to the top level, too).
+    raw = {
+        "pipeline": {"configLocation": "https://example.com/.gitlab-ci.yml",
+                     "language": {"name": "python", "framework": "flask"},
+                     "imageRepo": {"url": "http://harbor.example.com:80", "user": "admin", "password": "x"},
+                     "runner": {"enable": True}},
+        "scm": {"owner": "alice", "name": "web", "branch": "master", "scmType": "gitlab",
+                "url": "https://git.example.internal/alice/web.git", "baseURL": "https://git.example.internal",
+                "token": "t"},
+        "runner": {"enable": True},
+    }
+    opts = GitLabCIOptions.model_validate(raw)
+    assert opts.pipeline.imageRepo is not None and opts.pipeline.imageRepo.password is not None
+    assert opts.pipeline.imageRepo.password.get_secret_value() == "x"
+
+
+def test_every_option_field_is_described() -> None:
+    from pydantic import BaseModel
+
+    def fields(model: type[BaseModel]) -> list[tuple[str, str | None]]:
+        return [(f"{model.__name__}.{name}", info.description) for name, info in model.model_fields.items()]
+
+    from devstream.plugins.gitlab_ci import plugin as module
+
+    models: list[type[BaseModel]] = [module.GitLabCIOptions, module.PipelineOptions, module.ImageRepoOptions,
+                                     module.SonarQubeOptions, module.DingTalkOptions, module.RunnerOptions,
+                                     module.LanguageOptions]
+    undescribed = [name for model in models for name, text in fields(model) if not text or not text.endswith(".")]
+    assert undescribed == []
