@@ -60,9 +60,10 @@ class Server:
             raise RuntimeError(f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         return done.stdout
 
-    def worker(self, pool: str, name: str) -> subprocess.Popen[bytes]:
+    def worker(self, pool: str, name: str, *options: str) -> subprocess.Popen[bytes]:
+        """`prefect worker start` on the pool; `options` are more of its flags, such as `--limit 3`."""
         log = open(self.home / f"worker-{name}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([PREFECT, "worker", "start", "--pool", pool, "--name", name], env=self.env,
+        proc = subprocess.Popen([PREFECT, "worker", "start", "--pool", pool, "--name", name, *options], env=self.env,
                                 cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.procs.append(proc)
         return proc
@@ -86,6 +87,11 @@ class Server:
     def deployment_id(self, name: str) -> str:
         (dep,) = self.api("POST", "/deployments/filter", {"deployments": {"name": {"any_": [name]}}})
         return dep["id"]
+
+    def run_artifacts(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The artifacts a flow run published, by key."""
+        found = self.api("POST", "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run_id]}}})
+        return {a["key"]: a for a in found if a.get("key")}
 
     def wait_for_run(self, flow_run_id: str, timeout: float = 120) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
