@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from devstream.errors import ConfigError, DtmError
-from devstream.jsonish import diff_paths
+from devstream.jsonish import diff_items
 from devstream.plan import Action, Plan
 from devstream.summary import RunSummary
 
@@ -26,20 +26,6 @@ _RESULT_STYLE = {"succeeded": "green", "unchanged": "dim", "failed": "bold red",
 def print_json(data: Any) -> None:
     # Plain print: rich would wrap long lines, and scripts parse this.
     print(json.dumps(data, indent=2, default=str))
-
-
-def _get(value: Any, path: str) -> Any:
-    for part in path.replace("[", ".[").split("."):
-        if not part:
-            continue
-        if part.startswith("[") and isinstance(value, list):
-            idx = int(part[1:-1])
-            value = value[idx] if idx < len(value) else None
-        elif isinstance(value, dict):
-            value = value.get(part)
-        else:
-            return None
-    return value
 
 
 def _short(value: Any) -> str:
@@ -58,10 +44,9 @@ def print_plan(plan: Plan) -> None:
         line = Text.assemble((f"  {sign} {c.action.value:<6} ", colour), (c.key, "bold"), (f"  ({c.reason})", "dim"))
         console.print(line)
         if c.action is Action.UPDATE and isinstance(c.before, dict) and isinstance(c.after, dict):
-            for path in diff_paths(c.before, c.after)[:20]:
+            for path, old, new in diff_items(c.before, c.after)[:20]:
                 console.print(Text.assemble(
-                    "        ", (path, "cyan"), ": ", (_short(_get(c.before, path)), "red"), " -> ",
-                    (_short(_get(c.after, path)), "green")))
+                    "        ", (path, "cyan"), ": ", (_short(old), "red"), " -> ", (_short(new), "green")))
     n = plan.counts()
     console.print(f"\nPlan: [green]{n['create']} to create[/], [yellow]{n['update']} to update[/], "
                   f"[red]{n['delete']} to delete[/].")

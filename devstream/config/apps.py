@@ -4,6 +4,10 @@ An app names a repository, the template it is scaffolded from, and its CI and CD
 
 - a `repo-scaffolding` tool when `repoTemplate` is set (DevStream dropped `repoTemplate.vars`; they are
   passed through here);
+- besides DevStream's github and gitlab repositories, `scmType: git` takes any git remote by its `url`
+  (file://, ssh://, https://...x.git, or a local path relative to the config's folder); a `url` that is
+  a local path (`./x`, `../x`, `/x`, `~/x`, `file:...`, or `x/y` whose first part is no host name) means
+  `scmType: git` without saying so, which lets a `repoTemplate` be a template folder beside the config;
 - one tool per `ci`/`cd` entry, named after the pipeline's type. A `type: template` entry renders a
   pipelineTemplate with the global vars, then the app's (`language`, `framework`, `appName`), then the
   entry's own `vars`, and deep-merges the entry's `options` over the template's.
@@ -147,13 +151,55 @@ def _from_url(url: str, api_url: str | None) -> tuple[str, str, str, str | None]
     return scm, "/".join(segments[:-1]), segments[-1].removesuffix(".git"), base
 
 
-def normalise_repo(repo: Mapping[str, Any], *, default_name: str | None = None) -> dict[str, Any]:
+def _is_local(url: str) -> bool:
+    """Whether a repository `url` is a local path or a file:// URL rather than a network remote."""
+    if url.startswith("file:") or url.startswith(("/", "./", "../", "~")) or url in (".", ".."):
+        return True
+    if "://" in url or re.match(r"[^/]*:", url):  # a URL, or scp-like ssh (`host:path`, `git@host:path`)
+        return False
+    first = url.split("/", 1)[0]
+    return "." not in first and first != "localhost"  # `templates/web` is a folder; `gitlab.io/a/b` a host
+
+
+def _git_repo(r: dict[str, Any], default_name: str | None, template: bool) -> dict[str, Any]:
+    """A `scmType: git` RepoInfo: `url` is required and kept as written; `name` (and, for a network remote,
+    `owner`) are read from it when not given; branch `main` unless it is a template (whose remote HEAD
+    decides)."""
+    if "url" not in r:
+        raise _RepoProblem("url", "`url` is required with scmType git: a file://, ssh:// or https:// git remote, "
+                                  "or a local path relative to the config's folder")
+    url = str(r["url"])
+    r["scmType"] = "git"
+    ssh = re.fullmatch(r"[\w.-]+@[^:/]+:(.+)", url)
+    path = ssh.group(1) if ssh else urlsplit(url).path if "://" in url else url
+    segments = [s for s in path.strip("/").split("/") if s not in ("", ".", "..")]
+    if segments:
+        r.setdefault("name", segments[-1].removesuffix(".git"))
+    if not _is_local(url) and len(segments) > 1 and "owner" not in r and "org" not in r:
+        r["owner"] = "/".join(segments[:-1])
+    if default_name:
+        r.setdefault("name", default_name)
+    if "owner" in r and "org" in r:
+        raise _RepoProblem("org", "give either `owner` (a user) or `org` (an organisation), not both")
+    if not template:
+        r.setdefault("branch", "main")
+    return {k: r[k] for k in _REPO_ORDER if k in r}
+
+
+def normalise_repo(repo: Mapping[str, Any], *, default_name: str | None = None,
+                   template: bool = False) -> dict[str, Any]:
     """A RepoInfo with DevStream's defaults filled in: owner/name/scmType from `url`, `name` from the app,
     branch `main` (GitHub) or `master` (GitLab), and the clone `url`.
+
+    `scmType: git` (given, or implied by a local-path `url`) keeps the `url` as written; `template` says
+    the repo is a repoTemplate, which gets no default branch when it is plain git.
 
     Raises ValueError (with `.field`) when the repository cannot be told.
     """
     r = {k: v for k, v in repo.items() if v is not None and v != ""}
+    scm_type = str(r.get("scmType", "")).lower()
+    if scm_type == "git" or (not scm_type and "url" in r and _is_local(str(r["url"]))):
+        return _git_repo(r, default_name, template)
     if "url" in r:
         scm, owner, name, base = _from_url(r["url"], r.get("apiURL"))
         r.setdefault("scmType", scm)
@@ -167,10 +213,12 @@ def normalise_repo(repo: Mapping[str, Any], *, default_name: str | None = None) 
     if default_name:
         r.setdefault("name", default_name)
     if "scmType" not in r:
-        raise _RepoProblem("scmType", "`scmType` is required (github or gitlab), or give the repo's `url`")
+        raise _RepoProblem("scmType", "`scmType` is required (github or gitlab, or git with a plain git `url`), "
+                                      "or give the repo's `url`")
     r["scmType"] = str(r["scmType"]).lower()
     if r["scmType"] not in ("github", "gitlab"):
-        raise _RepoProblem("scmType", f"scmType {r['scmType']!r} is not supported; use github or gitlab")
+        raise _RepoProblem("scmType", f"scmType {r['scmType']!r} is not supported; use github or gitlab, or git "
+                                      f"with the remote's `url`")
     if "owner" in r and "org" in r:
         raise _RepoProblem("org", "give either `owner` (a user) or `org` (an organisation), not both")
     if "owner" not in r and "org" not in r:
@@ -232,7 +280,7 @@ class AppExpander:
         source = None
         if app.repoTemplate is not None:
             raw = app.repoTemplate.model_dump(exclude_none=True, exclude={"vars"})
-            source = self._repo(raw, None, (*path, "repoTemplate"), entry)
+            source = self._repo(raw, None, (*path, "repoTemplate"), entry, template=True)
         if repo is None:
             return []
 
@@ -262,9 +310,9 @@ class AppExpander:
         return [(t, origin) for t in tools]
 
     def _repo(self, raw: dict[str, Any], default_name: str | None, path: tuple[Any, ...],
-              entry: Entry) -> dict[str, Any] | None:
+              entry: Entry, template: bool = False) -> dict[str, Any] | None:
         try:
-            return normalise_repo(raw, default_name=default_name)
+            return normalise_repo(raw, default_name=default_name, template=template)
         except _RepoProblem as problem:
             self.issues.append(entry.part.issue(problem.message, (*path, problem.field)))
             return None

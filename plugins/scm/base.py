@@ -25,7 +25,7 @@ class RepoSpec(BaseModel):
 
     For `github` and `gitlab`, `owner` (a user) or `org` (an organisation or group) and `name` locate it;
     `apiURL`/`baseURL` point at GitHub Enterprise or a self-hosted GitLab. For `git`, `url` is the remote
-    (file://, ssh or https) and must already exist.
+    (file://, a local path, ssh or https): a local one is created when missing, a network one must exist.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -80,7 +80,7 @@ class ScmClient(Protocol):
         ...
 
     def create_repo(self, *, private: bool = True, description: str = "") -> RepoInfo:
-        """Create the (empty) repository; for `git` the remote must exist and this only describes it."""
+        """Create the (empty) repository; for a `git` network remote, which dtm cannot create, check it exists."""
         ...
 
     def delete_repo(self) -> None:

@@ -1,0 +1,5 @@
+image:
+  repository: [[ AppName ]]
+  tag: latest
+service:
+  port: [[ port ]]

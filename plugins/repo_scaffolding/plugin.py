@@ -1,0 +1,232 @@
+"""The repo-scaffolding plugin: a repository created from a template, in one commit.
+
+As DevStream's did, it reads the template repository, renders every file whose path contains `tpl` with the
+template variables (`AppName`, `Repo.Name`, `Repo.Owner`, then the user's `vars`, which win), drops a
+`.tpl` suffix from file names, replaces `_app_name_` in paths with the repository's name, skips `.git/`,
+creates the destination repository and pushes the tree. Unlike DevStream's:
+
+- README.md is kept (DevStream dropped it), rendered only when its path contains `tpl` like any file;
+- templates are jinja2 with `[[ ]]` delimiters; DevStream's Go-style leading dot (`[[ .AppName ]]`) is
+  accepted in simple expressions;
+- update pushes a new commit with the newly rendered tree; the repository is never deleted and recreated;
+- a failed first push deletes the repository it just created, so nothing is left half made;
+- delete removes the repository only when dtm created it (as far as the SCM client can tell: the `git`
+  client marks the local repositories it creates); a repository that existed before is left as it is;
+- the status holds each written file's git blob SHA as the server has it, so a hand edit shows as drift.
+
+The status has no commit SHA: any later push to the branch (a CI file, say) moves the head, and the plan
+compares every status field, so it would be drift forever.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from devstream.errors import PermanentError
+from devstream.plugin import Plugin, PluginContext, ResourceStatus
+from devstream.plugin.base import PluginOptions
+from devstream.plugins.scm.base import RepoInfo, RepoSpec, ScmClient, git_blob_sha
+from devstream.plugins.scm.cifiles import render
+from devstream.plugins.scm.factory import scm_client
+from devstream.plugins.scm.git import GitClient, is_git_repository, local_path, strip_userinfo
+
+__all__ = ["OUTPUT_KEYS", "RepoScaffoldingOptions", "RepoScaffoldingPlugin", "load_template", "render_template"]
+
+OUTPUT_KEYS = ("repo", "owner", "org", "repoURL", "cloneURL")
+APP_NAME_PLACEHOLDER = "_app_name_"
+# `[[ .AppName ]]` (Go templates, as DevStream wrote them) -> `[[ AppName ]]`.
+_GO_DOT = re.compile(r"(\[\[-?\s*)\.(?=[A-Za-z_])")
+
+
+class RepoScaffoldingOptions(PluginOptions):
+    """The template, the repository made from it, and the template's variables."""
+
+    sourceRepo: str | RepoSpec = Field(
+        description="The template: a git URL, a local folder (relative to the config's folder), or a "
+                    "repository map (scmType github, gitlab or git) cloned with its token if it has one.",
+    )
+    destinationRepo: RepoSpec = Field(description="The repository to create and fill with the rendered template.")
+    vars: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Template variables, merged over AppName and Repo (Name, Owner); these win.",
+    )
+
+
+class RepoScaffoldingPlugin(Plugin[RepoScaffoldingOptions]):
+    """Creates the destination repository and pushes the rendered template in one commit."""
+
+    name: ClassVar[str] = "repo-scaffolding"
+    Options: ClassVar[type[RepoScaffoldingOptions]] = RepoScaffoldingOptions
+    description: ClassVar[str] = "A repository created from a template (GitHub, GitLab or any git remote)."
+
+    def create(self, options: RepoScaffoldingOptions, ctx: PluginContext) -> ResourceStatus:
+        return self._scaffold(options, ctx, "Scaffold")
+
+    def update(self, options: RepoScaffoldingOptions, ctx: PluginContext) -> ResourceStatus:
+        return self._scaffold(options, ctx, "Update")
+
+    def read(self, options: RepoScaffoldingOptions, ctx: PluginContext) -> ResourceStatus | None:
+        dest = options.destinationRepo
+        client = scm_client(dest, ctx)
+        info = client.describe_repo()
+        if info is None:
+            return None
+        paths = _rendered(options, ctx)
+        branch = dest.branch or info.default_branch
+        on_server = client.list_files("", branch)
+        return _status(dest, info, branch, {p: on_server.get(p) for p in sorted(paths)}, _created(client))
+
+    def delete(self, options: RepoScaffoldingOptions, ctx: PluginContext) -> None:
+        dest = options.destinationRepo
+        client = scm_client(dest, ctx)
+        info = client.describe_repo()
+        if info is None:
+            return  # already gone
+        if _created(client):
+            client.delete_repo()
+            return
+        ctx.logger.warning("%s: %s was not created by dtm (or its SCM client cannot tell), so it is left in "
+                           "place with its content; delete it yourself if it should go",
+                           ctx.key, strip_userinfo(info.html_url))
+
+    def output_keys(self, options: RepoScaffoldingOptions) -> set[str] | None:
+        return set(OUTPUT_KEYS)
+
+    def _scaffold(self, options: RepoScaffoldingOptions, ctx: PluginContext, verb: str) -> ResourceStatus:
+        """Create the repository if missing, then push the rendered tree as one commit (none if unchanged)."""
+        dest = options.destinationRepo
+        files = _rendered(options, ctx)  # before anything is created: a broken template changes nothing
+        client = scm_client(dest, ctx)
+        info = client.describe_repo()
+        made = info is None
+        if info is None:
+            info = client.create_repo(description=f"Scaffolded by dtm ({ctx.key}) from {_source_name(options)}")
+        branch = dest.branch or info.default_branch
+        message = f"{verb} {_repo_name(dest, info)} from {_source_name(options)}\n\nWritten by dtm ({ctx.key})."
+        try:
+            commit = client.push_files(files, message, branch)
+        except Exception:
+            if made:  # DevStream left a half-made repository behind; take it away again
+                try:
+                    client.delete_repo()
+                except Exception as cleanup:  # the push failure is what the user must see
+                    ctx.logger.warning("%s: could not delete the repository after the failed push: %s",
+                                       ctx.key, cleanup)
+            raise
+        ctx.logger.info("%s: %s is at %s on %s", ctx.key, strip_userinfo(info.html_url), commit[:12], branch)
+        shas = {p: git_blob_sha(data) for p, data in sorted(files.items())}
+        return _status(dest, info, branch, shas, _created(client))
+
+
+def _created(client: ScmClient) -> bool | None:
+    """Whether dtm created the repository, from clients that can tell (None: this one cannot)."""
+    probe = getattr(client, "created_by_dtm", None)
+    return bool(probe()) if callable(probe) else None
+
+
+def _repo_name(spec: RepoSpec, info: RepoInfo | None = None) -> str:
+    if spec.name:
+        return spec.name
+    if info is not None:
+        return info.full_name.rsplit("/", 1)[-1]
+    return PurePosixPath(strip_userinfo(spec.url or "repo").rstrip("/")).name.removesuffix(".git")
+
+
+def _status(spec: RepoSpec, info: RepoInfo, branch: str, files: dict[str, str | None],
+            created: bool | None) -> ResourceStatus:
+    outputs = {"repo": _repo_name(spec, info), "owner": spec.owner or "", "org": spec.org or "",
+               "repoURL": strip_userinfo(info.html_url), "cloneURL": strip_userinfo(info.clone_url)}
+    status: ResourceStatus = {**outputs, "branch": branch, "files": files}
+    if created is not None:
+        status["created"] = created
+    status["outputs"] = outputs
+    return status
+
+
+def _source_name(options: RepoScaffoldingOptions) -> str:
+    source = options.sourceRepo
+    if isinstance(source, str):
+        return strip_userinfo(source)
+    return strip_userinfo(source.url) if source.url else source.full_name
+
+
+def _rendered(options: RepoScaffoldingOptions, ctx: PluginContext) -> dict[str, bytes]:
+    dest = options.destinationRepo
+    name = _repo_name(dest)
+    variables: dict[str, Any] = {"AppName": name, "Repo": {"Name": name, "Owner": dest.namespace}}
+    variables.update(options.vars)
+    return render_template(load_template(options.sourceRepo, ctx), variables, name, _source_name(options))
+
+
+def load_template(source: str | RepoSpec, ctx: PluginContext) -> dict[str, bytes]:
+    """Every file of the template (path -> content), `.git/` left out.
+
+    A local folder is read as it is on disk (a git work tree included, uncommitted changes and all); a local
+    bare repository and every remote are read through git, GitHub and GitLab ones from their https URL.
+    """
+    spec = _as_git(source) if isinstance(source, str) or source.scmType != "git" else source
+    assert spec.url is not None
+    folder = local_path(spec.url, ctx.workdir)
+    if folder is not None:
+        if not folder.is_dir():
+            raise PermanentError(f"template {strip_userinfo(spec.url)}: no such folder ({folder})")
+        bare = is_git_repository(folder) and not (folder / ".git").exists()
+        if not bare:
+            return _read_folder(folder)
+    return GitClient(spec, ctx).read_tree(spec.branch)
+
+
+def _as_git(source: str | RepoSpec) -> RepoSpec:
+    """A template's location as a plain git remote (GitHub and GitLab by their https clone URL)."""
+    if isinstance(source, str):
+        if not source.strip():
+            raise PermanentError("sourceRepo is empty: give a git URL or a template folder")
+        return RepoSpec(scmType="git", url=source)
+    url = source.url
+    if not url:
+        if not (source.namespace and source.name):
+            raise PermanentError(f"sourceRepo ({source.scmType}) needs `url`, or `owner` (or `org`) and `name`")
+        host = "https://github.com" if source.scmType == "github" else (source.baseURL or "https://gitlab.com")
+        url = f"{host.rstrip('/')}/{source.namespace}/{source.name}.git"
+    return RepoSpec(scmType="git", url=url, branch=source.branch, token=source.token,
+                    sshPrivateKey=source.sshPrivateKey, name=source.name, owner=source.owner, org=source.org)
+
+
+def _read_folder(root: Path) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if ".git" in rel.parts or not path.is_file():
+            continue
+        out[rel.as_posix()] = path.read_bytes()
+    return out
+
+
+def render_template(tree: dict[str, bytes], variables: dict[str, Any], app_name: str,
+                    where: str) -> dict[str, bytes]:
+    """The repository's files from the template's, as DevStream rendered them (see the module docstring)."""
+    out: dict[str, bytes] = {}
+    origin: dict[str, str] = {}
+    for rel, data in sorted(tree.items()):
+        if ".git" in PurePosixPath(rel).parts:
+            continue
+        target = rel.replace(APP_NAME_PLACEHOLDER, app_name).removesuffix(".tpl")
+        content = data
+        if "tpl" in rel:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise PermanentError(f"template {where}: {rel} has `tpl` in its path but is not UTF-8 text, so it "
+                                     f"cannot be rendered; rename it") from None
+            content = render(_GO_DOT.sub(r"\1", text), variables, f"template {where}: {rel}").encode("utf-8")
+        if target in out:
+            raise PermanentError(f"template {where}: {origin[target]} and {rel} both become {target}; "
+                                 f"remove one of them")
+        out[target], origin[target] = content, rel
+    if not out:
+        raise PermanentError(f"template {where} has no files")
+    return out

@@ -1,0 +1,476 @@
+"""GitHub's side of the SCM layer: repositories, files and Actions secrets over the REST API.
+
+Every call goes through the plugin context's retrying httpx client (`ctx.http_client`), with a timeout, the
+`2022-11-28` API version and the token as a Bearer header; the token is never logged or quoted. What the
+transport gives up on (429 and 5xx after its retries) and GitHub's rate limits (a 403 with `Retry-After`
+or with `X-RateLimit-Remaining: 0`) leave as `TransientError`, so the engine may try again later; a 401, a
+404 where a resource must exist, or a 422 leave as `PermanentError`.
+
+Files are written in ONE commit with the git data API: the branch's head, a tree on top of the head's
+tree (file contents inline when they are text, blobs otherwise; a deletion is an entry whose `sha` is
+null), a commit whose parent is the head, then the branch ref is moved (fast-forward only) or created.
+Content already on the branch is left alone, and nothing to change makes no commit.
+
+An empty repository (no commit yet) refuses the git data API (409), so its first push works differently:
+the first file is created through the contents API (which can make a repository's first commit), then,
+when there are more files, a root commit holding all of them is made with the git data API and the branch
+is moved onto it. The branch's history is then that ONE commit, as for any other push; the contents API's
+commit is left unreferenced.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, NoReturn
+from urllib.parse import quote
+
+import httpx
+
+from devstream.errors import PermanentError, TransientError
+from devstream.plugin import PluginContext, raise_for_status
+from devstream.plugin.http import parse_retry_after
+from devstream.plugins.scm.base import FileInfo, RepoInfo, RepoSpec, git_blob_sha
+
+__all__ = ["API_URL", "API_VERSION", "GitHubClient", "api_url", "encrypt_secret"]
+
+API_URL = "https://api.github.com"
+API_VERSION = "2022-11-28"
+TOKEN_ENV = "GITHUB_TOKEN"
+_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+_PER_PAGE = 100
+_FILE_MODES = ("100644", "100755")
+
+
+def api_url(spec: RepoSpec) -> str:
+    """The REST API's root: `apiURL` as given, `<baseURL>/api/v3` for GitHub Enterprise, else api.github.com."""
+    if spec.apiURL:
+        return spec.apiURL.rstrip("/")
+    if spec.baseURL:
+        return spec.baseURL.rstrip("/") + "/api/v3"
+    return API_URL
+
+
+def encrypt_secret(public_key: str, value: str) -> str:
+    """`value` sealed for the repository's public key (both base64), as GitHub's secrets API wants it."""
+    from nacl.public import PublicKey, SealedBox
+
+    try:
+        key = PublicKey(base64.b64decode(public_key, validate=True))
+    except Exception as exc:  # binascii.Error, nacl's TypeError/ValueError: the server sent a bad key
+        raise PermanentError(f"GitHub's repository public key cannot be used: {type(exc).__name__}") from None
+    return base64.b64encode(SealedBox(key).encrypt(value.encode("utf-8"))).decode("ascii")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A file in a git tree."""
+
+    mode: str
+    sha: str
+
+
+class _EmptyRepository(Exception):
+    """The repository has no commit yet: the git data API answers 409."""
+
+
+class GitHubClient:
+    """One GitHub repository (`spec`), implementing the `ScmClient` protocol over the REST API.
+
+    The token is `spec.token`, else the `GITHUB_TOKEN` environment variable. Use it as a context manager,
+    or call `close()`, to release the HTTP connections.
+    """
+
+    def __init__(self, spec: RepoSpec, ctx: PluginContext) -> None:
+        if spec.scmType != "github":
+            raise PermanentError(f"GitHubClient is for scmType github, not {spec.scmType!r}")
+        if not spec.name or not spec.namespace:
+            raise PermanentError("a GitHub repository needs `name` and `owner` (a user) or `org` (an organisation)")
+        token = spec.token.get_secret_value() if spec.token is not None else os.environ.get(TOKEN_ENV, "")
+        if not token:
+            raise PermanentError(f"no GitHub token for {spec.full_name}: set the repo's `token` "
+                                 f"(e.g. [[ env \"{TOKEN_ENV}\" ]]) or the {TOKEN_ENV} environment variable")
+        self.spec = spec
+        self.ctx = ctx
+        self.api = api_url(spec)
+        self._repo = f"/repos/{quote(spec.namespace, safe='')}/{quote(spec.name, safe='')}"
+        self._public_key: tuple[str, str] | None = None
+        self._default_branch: str | None = spec.branch
+        self._http = ctx.http_client(
+            base_url=self.api,
+            headers={
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION,
+                "Authorization": f"Bearer {token}",
+                "User-Agent": "dtm",
+            },
+            timeout=_TIMEOUT,
+            follow_redirects=True,  # a renamed or transferred repository answers with a redirect
+        )
+
+    # -- plumbing --------------------------------------------------------------------------------------
+    def __enter__(self) -> GitHubClient:
+        return self
+
+    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, method: str, path: str, *, params: Mapping[str, str | int] | None = None,
+              body: Any = None) -> httpx.Response:
+        """One request; the response as it came (after the transport's retries)."""
+        kwargs: dict[str, Any] = {}
+        if params:
+            kwargs["params"] = dict(params)
+        if body is not None:
+            kwargs["json"] = body
+        response = self._http.request(method, path, **kwargs)
+        response.read()
+        return response
+
+    def _fail(self, response: httpx.Response, doing: str) -> NoReturn:
+        """Raise dtm's error for a response that was not what `doing` needed."""
+        status = response.status_code
+        where = f"GitHub {self.spec.full_name}: {doing}"
+        if status in (403, 429):
+            wait = _rate_limit_wait(response)
+            if wait is not None:
+                raise TransientError(f"{where}: rate limited by GitHub ({status}); try again in {wait:.0f}s")
+        if status == 401:
+            raise PermanentError(f"{where}: GitHub refused the token (401 {_message(response)}); "
+                                 f"check the repo's `token`")
+        try:
+            raise_for_status(response)
+        except (PermanentError, TransientError) as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+        raise PermanentError(f"{where}: unexpected answer {status} {_message(response)}")
+
+    def _json(self, response: httpx.Response, doing: str, ok: tuple[int, ...] = (200,)) -> Any:
+        if response.status_code not in ok:
+            self._fail(response, doing)
+        try:
+            return response.json()
+        except ValueError:
+            raise PermanentError(f"GitHub {self.spec.full_name}: {doing}: the answer is not JSON") from None
+
+    def _pages(self, path: str, params: Mapping[str, str | int], doing: str) -> Iterator[Any]:
+        """Each page's JSON, following the `Link: <...>; rel="next"` headers."""
+        response = self._send("GET", path, params={**params, "per_page": _PER_PAGE})
+        while True:
+            yield self._json(response, doing)
+            following = response.links.get("next", {}).get("url")
+            if not following:
+                return
+            if httpx.URL(following).host not in ("", httpx.URL(self.api).host):  # the token goes only to the API's host
+                raise PermanentError(f"GitHub {self.spec.full_name}: {doing}: the next page is on another host")
+            response = self._send("GET", following)
+
+    def _branch(self, branch: str | None) -> str:
+        """The branch to use: the one asked for, else the spec's, else the repository's default branch."""
+        if branch:
+            return branch
+        if self._default_branch is None:
+            info = self.describe_repo()
+            self._default_branch = info.default_branch if info is not None else self.spec.default_branch
+        return self._default_branch
+
+    # -- repositories ----------------------------------------------------------------------------------
+    def describe_repo(self) -> RepoInfo | None:
+        response = self._send("GET", self._repo)
+        if response.status_code == 404:
+            return None
+        return _repo_info(self._json(response, "describe the repository"))
+
+    def create_repo(self, *, private: bool = True, description: str = "") -> RepoInfo:
+        body: dict[str, Any] = {"name": self.spec.name, "private": private, "auto_init": False}
+        if description:
+            body["description"] = description
+        if self.spec.org:
+            path = f"/orgs/{quote(self.spec.org, safe='')}/repos"
+        else:
+            self._check_owner()
+            path = "/user/repos"
+        response = self._send("POST", path, body=body)
+        if response.status_code == 422 and _name_taken(response):
+            existing = self.describe_repo()  # created earlier (perhaps by a try whose answer was lost)
+            if existing is not None:
+                return existing
+        return _repo_info(self._json(response, "create the repository", ok=(201,)))
+
+    def _check_owner(self) -> None:
+        """POST /user/repos creates under the token's user: refuse when that is not the configured owner."""
+        response = self._send("GET", "/user")
+        if response.status_code != 200:
+            return  # e.g. an installation token has no user; the create call decides
+        login = str(response.json().get("login", ""))
+        if login and self.spec.owner and login.lower() != self.spec.owner.lower():
+            raise PermanentError(f"GitHub {self.spec.full_name}: the token belongs to {login!r}, so the repository "
+                                 f"would be created as {login}/{self.spec.name}; use that user's token, or `org` "
+                                 f"for an organisation's repository")
+
+    def delete_repo(self) -> None:
+        response = self._send("DELETE", self._repo)
+        if response.status_code in (204, 404):
+            return
+        if response.status_code == 403 and _rate_limit_wait(response) is None:
+            raise PermanentError(f"GitHub {self.spec.full_name}: delete the repository: 403 {_message(response)} "
+                                 f"(the token needs the delete_repo scope, or admin rights on the repository)")
+        self._fail(response, "delete the repository")
+
+    # -- files -----------------------------------------------------------------------------------------
+    def get_file(self, path: str, branch: str | None = None) -> FileInfo | None:
+        response = self._send("GET", f"{self._repo}/contents/{_quote_path(path)}",
+                              params={"ref": self._branch(branch)})
+        if response.status_code in (404, 409):  # no such file, branch or repository, or an empty repository
+            return None
+        data = self._json(response, f"read {path}")
+        if not isinstance(data, dict) or data.get("type") != "file":
+            return None  # a folder, a symlink or a submodule
+        if data.get("encoding") == "base64" and data.get("content") is not None:
+            content = base64.b64decode(data["content"])
+        else:  # files over 1 MB come without content
+            content = self._blob(str(data["sha"]))
+        return FileInfo(path=path, sha=str(data["sha"]), content=content)
+
+    def _blob(self, sha: str) -> bytes:
+        data = self._json(self._send("GET", f"{self._repo}/git/blobs/{sha}"), f"read blob {sha}")
+        return base64.b64decode(data.get("content") or "")
+
+    def list_files(self, prefix: str = "", branch: str | None = None) -> dict[str, str]:
+        try:
+            head = self._head(self._branch(branch))
+        except _EmptyRepository:
+            return {}
+        if head is None:
+            return {}
+        _, entries = self._files(head, lambda folder: _under(folder, prefix) or _under(prefix, folder))
+        return {path: entry.sha for path, entry in sorted(entries.items()) if _under(path, prefix)}
+
+    def _head(self, branch: str) -> str | None:
+        """The commit SHA at the tip of the branch; None when there is no such branch (or repository)."""
+        response = self._send("GET", f"{self._repo}/git/ref/heads/{quote(branch, safe='/')}")
+        if response.status_code == 409:
+            raise _EmptyRepository
+        if response.status_code == 404:
+            return None
+        return str(self._json(response, f"read branch {branch}")["object"]["sha"])
+
+    def _commit_tree(self, commit: str) -> str:
+        data = self._json(self._send("GET", f"{self._repo}/git/commits/{commit}"), f"read commit {commit}")
+        return str(data["tree"]["sha"])
+
+    def _files(self, commit: str, wanted: Callable[[str], bool]) -> tuple[str, dict[str, _Entry]]:
+        """The commit's tree SHA, and path -> entry of the files in it (only in the folders `wanted` accepts
+        when the recursive listing was truncated)."""
+        root = self._commit_tree(commit)
+        data = self._json(self._send("GET", f"{self._repo}/git/trees/{root}", params={"recursive": "1"}),
+                          "list the files")
+        if not data.get("truncated"):
+            return root, {str(e["path"]): _Entry(str(e["mode"]), str(e["sha"]))
+                          for e in data.get("tree", []) if e.get("type") == "blob"}
+        return root, self._walk(root, "", wanted)
+
+    def _walk(self, tree: str, folder: str, wanted: Callable[[str], bool]) -> dict[str, _Entry]:
+        """A tree too big for one recursive listing, read folder by folder (only the wanted folders)."""
+        data = self._json(self._send("GET", f"{self._repo}/git/trees/{tree}"), "list the files")
+        found: dict[str, _Entry] = {}
+        for e in data.get("tree", []):
+            path = f"{folder}{e['path']}"
+            if e.get("type") == "blob":
+                found[path] = _Entry(str(e["mode"]), str(e["sha"]))
+            elif e.get("type") == "tree" and wanted(path):
+                found.update(self._walk(str(e["sha"]), path + "/", wanted))
+        return found
+
+    def push_files(self, files: dict[str, bytes], message: str, branch: str | None = None,
+                   delete: list[str] | None = None) -> str:
+        branch = self._branch(branch)
+        removals = sorted({p for p in delete or [] if p not in files})
+        try:
+            head = self._head(branch)
+            base = head if head is not None else self._base_for_new_branch(branch)
+        except _EmptyRepository:
+            return self._first_push(files, message, branch)
+        touched = set(files) | set(removals)
+        base_tree, current = self._files(base, lambda folder: any(p.startswith(folder + "/") for p in touched))
+
+        tree: list[dict[str, Any]] = []
+        for path, content in sorted(files.items()):
+            existing = current.get(path)
+            if existing is not None and existing.sha == git_blob_sha(content):
+                continue
+            mode = existing.mode if existing is not None and existing.mode in _FILE_MODES else "100644"
+            tree.append(self._tree_entry(path, content, mode))
+        tree.extend({"path": p, "mode": current[p].mode, "type": "blob", "sha": None}
+                    for p in removals if p in current)
+
+        if not tree:
+            if head is None:
+                self._create_branch(branch, base)
+            return base
+        commit = self._commit(message, tree, base=(base, base_tree))
+        if head is None:
+            self._create_branch(branch, commit)
+        else:
+            self._move_branch(branch, commit, force=False)
+        removed = sum(1 for p in removals if p in current)
+        self.ctx.logger.info("GitHub %s: committed %s to %s (%d file(s) written, %d removed)", self.spec.full_name,
+                             commit[:12], branch, len(tree) - removed, removed)
+        return commit
+
+    def _base_for_new_branch(self, branch: str) -> str:
+        """The commit a new branch starts from: the tip of the repository's default branch."""
+        info = self.describe_repo()
+        if info is None:
+            raise PermanentError(f"GitHub {self.spec.full_name}: the repository does not exist")
+        tip = self._head(info.default_branch) if info.default_branch != branch else None
+        if tip is None:
+            raise PermanentError(f"GitHub {self.spec.full_name}: cannot create branch {branch}: the default "
+                                 f"branch {info.default_branch} has no commit to start from")
+        return tip
+
+    def _tree_entry(self, path: str, content: bytes, mode: str) -> dict[str, Any]:
+        """A tree entry for a file: text inline, anything else through a blob."""
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:
+            blob = self._json(self._send("POST", f"{self._repo}/git/blobs",
+                                         body={"content": base64.b64encode(content).decode("ascii"),
+                                               "encoding": "base64"}),
+                              f"store {path}", ok=(201,))
+            return {"path": path, "mode": mode, "type": "blob", "sha": str(blob["sha"])}
+        return {"path": path, "mode": mode, "type": "blob", "content": text}
+
+    def _commit(self, message: str, tree: list[dict[str, Any]], base: tuple[str, str] | None) -> str:
+        """A new tree (on top of the base commit's tree, or alone) and a commit of it whose parent is the base
+        commit (or none); returns the commit SHA."""
+        body: dict[str, Any] = {"tree": tree}
+        if base is not None:
+            body["base_tree"] = base[1]
+        new_tree = self._json(self._send("POST", f"{self._repo}/git/trees", body=body), "write the tree",
+                              ok=(201,))
+        parents = [base[0]] if base is not None else []
+        made = self._json(self._send("POST", f"{self._repo}/git/commits",
+                                     body={"message": message, "tree": str(new_tree["sha"]), "parents": parents}),
+                          "write the commit", ok=(201,))
+        return str(made["sha"])
+
+    def _move_branch(self, branch: str, commit: str, *, force: bool) -> None:
+        response = self._send("PATCH", f"{self._repo}/git/refs/heads/{quote(branch, safe='/')}",
+                              body={"sha": commit, "force": force})
+        if response.status_code == 422 and not force:
+            raise TransientError(f"GitHub {self.spec.full_name}: branch {branch} moved while dtm was committing "
+                                 f"to it ({_message(response)}); try again")
+        self._json(response, f"move branch {branch}")
+
+    def _create_branch(self, branch: str, commit: str) -> None:
+        response = self._send("POST", f"{self._repo}/git/refs", body={"ref": f"refs/heads/{branch}", "sha": commit})
+        if response.status_code == 422:
+            raise TransientError(f"GitHub {self.spec.full_name}: branch {branch} appeared while dtm was creating "
+                                 f"it ({_message(response)}); try again")
+        self._json(response, f"create branch {branch}", ok=(201,))
+
+    def _first_push(self, files: dict[str, bytes], message: str, branch: str) -> str:
+        """The first commit of an empty repository (see the module's docstring)."""
+        if not files:
+            return ""  # nothing to write, and nothing there to delete
+        paths = sorted(files)
+        first = paths[0]
+        response = self._send("PUT", f"{self._repo}/contents/{_quote_path(first)}", body={
+            "message": message, "content": base64.b64encode(files[first]).decode("ascii"), "branch": branch})
+        if response.status_code == 422 and "sha" in _message(response):
+            raise TransientError(f"GitHub {self.spec.full_name}: {first} appeared while dtm was making the first "
+                                 f"commit; try again")
+        seed = str(self._json(response, f"write {first}", ok=(200, 201))["commit"]["sha"])
+        if len(paths) == 1:
+            return seed
+        commit = self._commit(message, [self._tree_entry(p, files[p], "100644") for p in paths], base=None)
+        if self._head(branch) != seed:
+            raise TransientError(f"GitHub {self.spec.full_name}: branch {branch} moved while dtm was making its "
+                                 f"first commit; try again")
+        self._move_branch(branch, commit, force=True)  # replaces only the seed commit made just above
+        return commit
+
+    # -- secrets ---------------------------------------------------------------------------------------
+    def list_secrets(self) -> list[str]:
+        names: list[str] = []
+        try:
+            for page in self._pages(f"{self._repo}/actions/secrets", {}, "list the Actions secrets"):
+                names.extend(str(s["name"]) for s in page.get("secrets", []))
+        except PermanentError:
+            if self.describe_repo() is None:
+                return []  # no repository, no secrets
+            raise
+        return sorted(names)
+
+    def put_secret(self, name: str, value: str) -> None:
+        key_id, key = self._key()
+        response = self._send("PUT", f"{self._repo}/actions/secrets/{quote(name, safe='')}",
+                              body={"encrypted_value": encrypt_secret(key, value), "key_id": key_id})
+        if response.status_code not in (201, 204):
+            self._fail(response, f"set Actions secret {name}")
+
+    def _key(self) -> tuple[str, str]:
+        if self._public_key is None:
+            data = self._json(self._send("GET", f"{self._repo}/actions/secrets/public-key"),
+                              "read the Actions public key")
+            self._public_key = (str(data["key_id"]), str(data["key"]))
+        return self._public_key
+
+    def delete_secret(self, name: str) -> None:
+        response = self._send("DELETE", f"{self._repo}/actions/secrets/{quote(name, safe='')}")
+        if response.status_code not in (204, 404):
+            self._fail(response, f"delete Actions secret {name}")
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+
+def _repo_info(data: Mapping[str, Any]) -> RepoInfo:
+    return RepoInfo(full_name=str(data["full_name"]), default_branch=str(data.get("default_branch") or "main"),
+                    clone_url=str(data.get("clone_url", "")), html_url=str(data.get("html_url", "")),
+                    id=str(data["id"]) if data.get("id") is not None else None)
+
+
+def _quote_path(path: str) -> str:
+    return quote(path.strip("/"), safe="/")
+
+
+def _under(path: str, prefix: str) -> bool:
+    prefix = prefix.strip("/")
+    return not prefix or path == prefix or path.startswith(prefix + "/")
+
+
+def _message(response: httpx.Response) -> str:
+    """GitHub's `message` (and the `errors` it lists), or the reason phrase."""
+    try:
+        data = response.json()
+    except ValueError:
+        return response.reason_phrase
+    if not isinstance(data, dict):
+        return response.reason_phrase
+    text = str(data.get("message") or response.reason_phrase)
+    details = [str(e.get("message") or e.get("code")) for e in data.get("errors") or [] if isinstance(e, dict)]
+    return f"{text} ({'; '.join(details)})" if details else text
+
+
+def _name_taken(response: httpx.Response) -> bool:
+    return "already exists" in _message(response).lower()
+
+
+def _rate_limit_wait(response: httpx.Response) -> float | None:
+    """Seconds until GitHub takes requests again, when the response says the caller is rate limited."""
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    if retry_after is not None:
+        return retry_after
+    if response.headers.get("x-ratelimit-remaining") == "0":
+        try:
+            return max(0.0, float(response.headers.get("x-ratelimit-reset", "")) - time.time())
+        except ValueError:
+            return 60.0
+    return None

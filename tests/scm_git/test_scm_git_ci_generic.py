@@ -1,0 +1,106 @@
+"""ci-generic on plain git: CI files rendered, pushed in one commit, read back as blob SHAs, removed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scm_git_helpers import bare_repo, hand_edit, history, remote_files, write_tree
+
+from devstream.errors import PermanentError
+from devstream.jsonish import diff_paths, normalize
+from devstream.plugin import PluginContext
+from devstream.plugins.ci_generic import CIGenericOptions, CIGenericPlugin
+from devstream.plugins.ci_generic.plugin import CIConfig, ci_targets
+from devstream.plugins.scm.base import git_blob_sha
+
+PLUGIN = CIGenericPlugin()
+WORKFLOW = "name: [[ AppName ]]\non: push\njobs: {test: {runs-on: '${{ matrix.os }}', env: {V: '[[ python ]]'}}}\n"
+
+
+def options(ci: dict[str, Any] | None = None, repo_key: str = "projectRepo") -> CIGenericOptions:
+    return CIGenericOptions.model_validate({
+        repo_key: {"scmType": "git", "url": "web.git", "name": "web", "branch": "main"},
+        "ci": ci or {"type": "github", "configLocation": "ci", "vars": {"python": "3.12"}},
+    })
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    write_tree(tmp_path / "ci", {"ci.yml": WORKFLOW, "release.yaml": "on: release\n", "notes.md": "skip me"})
+    return bare_repo(tmp_path / "web.git", files={"app.py": "print()\n"})
+
+
+def test_create_read_drift_update_delete(ctx: PluginContext, repo: Path, tmp_path: Path) -> None:
+    status = PLUGIN.create(options(), ctx)
+
+    rendered = b"name: web\non: push\njobs: {test: {runs-on: '${{ matrix.os }}', env: {V: '3.12'}}}\n"
+    assert remote_files(repo) == {"app.py": b"print()\n", ".github/workflows/ci.yml": rendered,
+                                  ".github/workflows/release.yaml": b"on: release\n"}
+    assert len(history(repo)) == 2  # the seed, then one commit for both files
+    paths = [".github/workflows/ci.yml", ".github/workflows/release.yaml"]
+    assert status == {
+        "files": {paths[0]: git_blob_sha(rendered), paths[1]: git_blob_sha(b"on: release\n")},
+        "outputs": {"repoURL": repo.as_uri(), "branch": "main", "paths": paths},
+    }
+    assert set(status["outputs"]) == PLUGIN.output_keys(options())
+    assert PLUGIN.read(options(), ctx) == status
+    assert PLUGIN.create(options(), ctx) == status and len(history(repo)) == 2  # nothing new to write
+
+    hand_edit(repo, tmp_path / "edit", {paths[0]: "name: hacked\n"})
+    assert diff_paths(normalize(status), normalize(PLUGIN.read(options(), ctx))) == [f"files.{paths[0]}"]
+    assert PLUGIN.update(options(), ctx) == status
+    assert remote_files(repo)[paths[0]] == rendered
+
+    PLUGIN.delete(options(), ctx)
+    assert remote_files(repo) == {"app.py": b"print()\n"}
+    assert history(repo)[0].endswith("Remove CI files")
+    PLUGIN.delete(options(), ctx)  # nothing left to remove: no commit
+    assert len(history(repo)) == 5
+
+
+def test_a_missing_repository(ctx: PluginContext) -> None:
+    inline = options({"type": "jenkins", "configContents": {"Jenkinsfile": "pipeline {}\n"}})
+    assert PLUGIN.read(inline, ctx) is None
+    PLUGIN.delete(inline, ctx)  # gone is fine
+    with pytest.raises(PermanentError, match="does not exist; create it first"):
+        PLUGIN.create(inline, ctx)
+
+
+@pytest.mark.usefixtures("repo")
+def test_gitlab_from_inline_contents_with_devstreams_scm_key(ctx: PluginContext, repo: Path) -> None:
+    ci = {"type": "gitlab", "configContents": {"anything.yml": "stages: [[ stages ]]\n"},
+          "vars": {"stages": "[test]"}}
+
+    status = PLUGIN.create(options(ci, repo_key="scm"), ctx)
+
+    assert remote_files(repo)[".gitlab-ci.yml"] == b"stages: [test]\n"
+    assert list(status["files"]) == [".gitlab-ci.yml"]
+
+
+def test_where_files_land_by_type() -> None:
+    files = {"a/Jenkinsfile": "j", "x/.gitlab-ci.yml": "g", "w/main.yml": "m", "deploy/run.sh": "s"}
+    assert list(ci_targets("github", files)) == [".github/workflows/.gitlab-ci.yml", ".github/workflows/main.yml"]
+    assert ci_targets("gitlab", files) == {".gitlab-ci.yml": ("x/.gitlab-ci.yml", "g")}
+    assert ci_targets("jenkins", files) == {"Jenkinsfile": ("a/Jenkinsfile", "j")}
+    assert list(ci_targets("generic", files)) == sorted(files)
+    assert ci_targets("jenkins", {"pipeline.groovy": "p"}) == {"Jenkinsfile": ("pipeline.groovy", "p")}
+    with pytest.raises(PermanentError, match="takes one file, named Jenkinsfile"):
+        ci_targets("jenkins", {"a": "1", "b": "2"})
+    with pytest.raises(PermanentError, match="no github CI files"):
+        ci_targets("github", {"a.txt": "1", "b.txt": "2"})
+    with pytest.raises(PermanentError, match="not a path inside"):
+        ci_targets("generic", {"../escape.yml": "x"})
+
+
+def test_options() -> None:
+    with pytest.raises(ValueError, match="exactly one of configLocation and configContents"):
+        CIConfig.model_validate({"type": "github"})
+    with pytest.raises(ValueError, match="projectRepo"):
+        CIGenericOptions.model_validate({"ci": {"type": "github", "configLocation": "x"}})
+    with pytest.raises(ValueError):
+        CIConfig.model_validate({"type": "travis", "configLocation": "x"})
+    for model in (CIGenericOptions, CIConfig):
+        for name, field in model.model_fields.items():
+            assert field.description and field.description.endswith("."), name

@@ -1,0 +1,156 @@
+"""github-actions through the engine: `dtm apply`/`plan`/`destroy` (the CLI's functions, real Prefect flow runs,
+local state) against the GitHub stand-in.
+
+The engine builds its own plugin contexts, with no client factory, so `ctx.http_client` falls back to
+`devstream.plugin.http.http_client`: the `serve_standin` fixture patches that function to wrap the stand-in's
+transport in dtm's retrying transport. Everything else (config loading, planning, state, Prefect) is real.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from github_standin import GitHubStandIn
+from github_testkit import TOKEN
+
+from devstream.cli import run
+from devstream.engine import Workspace
+from devstream.plan import Plan
+from devstream.plugins.scm.base import git_blob_sha
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+PASSWORD = "dckr_pat_engine_s3cr3t"
+PATH = ".github/workflows/ci.yml"
+WORKFLOW = "name: [[ AppName ]]\non: [push]\njobs: {build: {runs-on: ubuntu-latest, steps: [{run: make}]}}\n"
+
+
+def plan_of(config: Path) -> Plan:
+    ws = Workspace.open(config)
+    records = ws.records()
+    return ws.plan(records, ws.refresh(records))
+
+
+def write(path: Path, doc: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump({"config": {"state": {"backend": "local"}}, **doc}, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DTM_TEST_GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("IMAGE_REPO_PASSWORD", PASSWORD)
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "ci.yml").write_text(WORKFLOW)
+    tool = {"name": "github-actions", "instanceID": "web", "options": {
+        "scm": {"scmType": "github", "owner": "octo", "name": "web", "token": '[[ env "DTM_TEST_GITHUB_TOKEN" ]]'},
+        "pipeline": {"configLocation": "workflows",
+                     "imageRepo": {"user": "octo", "password": '[[ env "IMAGE_REPO_PASSWORD" ]]'}}}}
+    return write(tmp_path / "dtm.yaml", {"tools": [tool]})
+
+
+def test_apply_plan_drift_and_destroy(serve_standin: GitHubStandIn, config: Path) -> None:
+    standin = serve_standin
+    standin.add_repo("octo/web", files={"README.md": b"# web\n"})
+
+    assert run.apply(config_path=config, yes=True) == 0
+    assert standin.files("octo/web")[PATH] == WORKFLOW.replace("[[ AppName ]]", "web").encode()
+    assert standin.secret_value("octo/web", "IMAGE_REPO_PASSWORD") == PASSWORD
+    state = (config.parent / "devstream.state").read_text()
+    assert PASSWORD not in state and TOKEN not in state
+    assert git_blob_sha(standin.files("octo/web")[PATH]) in state
+
+    # Applying again changes nothing.
+    assert plan_of(config).empty
+    assert run.apply(config_path=config, yes=True) == 0
+    assert len(standin.history("octo/web")) == 2
+
+    # A hand edit on GitHub is drift; apply puts the workflow back.
+    standin.commit_files("octo/web", {PATH: b"on: push\n"}, "edited by hand")
+    (change,) = plan_of(config).changes
+    assert change.action == "update" and change.reason.startswith("drifted: ") and "workflows" in change.reason
+    assert run.apply(config_path=config, yes=True) == 0
+    assert standin.files("octo/web")[PATH] == WORKFLOW.replace("[[ AppName ]]", "web").encode()
+    assert plan_of(config).empty
+
+    assert run.destroy(config_path=config, yes=True) == 0
+    assert standin.files("octo/web") == {"README.md": b"# web\n"}
+    assert standin.repo("octo/web").secrets == {}
+
+
+def test_a_rate_limited_apply_is_retried(serve_standin: GitHubStandIn, config: Path) -> None:
+    standin = serve_standin
+    standin.add_repo("octo/web", files={"README.md": b"# web\n"})
+    standin.inject("POST", r"/git/trees$", 429, headers={"retry-after": "3"})
+    standin.inject("PUT", r"/actions/secrets/", 503, times=1)
+    assert run.apply(config_path=config, yes=True, retry_delay=0.01) == 0
+    assert standin.sleeps[0] == 3.0
+    assert plan_of(config).empty
+
+
+def _repo_scaffolding_available() -> bool:
+    try:
+        module = importlib.import_module("devstream.plugins.repo_scaffolding")
+    except ImportError:
+        return False
+    return hasattr(module, "RepoScaffoldingPlugin")
+
+
+@pytest.mark.skipif(not _repo_scaffolding_available(),
+                    reason="needs devstream.plugins.repo_scaffolding.RepoScaffoldingPlugin (written separately)")
+def test_an_app_from_a_template_with_a_github_actions_pipeline(serve_standin: GitHubStandIn, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """apps -> repo-scaffolding + github-actions (through a pipelineTemplate), end to end.
+
+    The template repository is read with git (as repo-scaffolding does for any remote): its https URL is
+    sent to a local bare repository by git's `url.<base>.insteadOf`. The new repository, its files, the
+    workflow and the secrets go through the GitHub API, to the stand-in.
+    """
+    standin = serve_standin
+    work = tmp_path / "template"
+    work.mkdir()
+    (work / "README.md").write_text("# template\n")
+    (work / "app.py.tpl").write_text("print('[[ AppName ]]')\n")
+    git = ["git", "-C", str(work)]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "template"], check=True)
+    remotes = tmp_path / "remotes"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(remotes / "octo" / "template.git")], check=True)
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", f"url.file://{remotes}/.insteadOf")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "https://github.com/")
+    monkeypatch.setenv("DTM_TEST_GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("IMAGE_REPO_PASSWORD", PASSWORD)
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "ci.yml").write_text(WORKFLOW)
+
+    token = '[[ env "DTM_TEST_GITHUB_TOKEN" ]]'
+    config = write(tmp_path / "dtm.yaml", {
+        "apps": [{"name": "shop", "spec": {"language": "python", "framework": "django"},
+                  "repo": {"owner": "octo", "scmType": "github", "token": token},
+                  "repoTemplate": {"url": "https://github.com/octo/template", "token": token},
+                  "ci": [{"type": "template", "templateName": "gh-ci", "vars": {"user": "octo"}}]}],
+        "pipelineTemplates": [{"name": "gh-ci", "type": "github-actions", "options": {
+            "configLocation": "workflows",
+            "imageRepo": {"user": "[[ user ]]", "password": '[[ env "IMAGE_REPO_PASSWORD" ]]'}}}],
+    })
+
+    assert run.apply(config_path=config, yes=True) == 0
+    files = standin.files("octo/shop")
+    assert files["app.py"] == b"print('shop')\n"
+    assert files[PATH] == WORKFLOW.replace("[[ AppName ]]", "shop").encode()
+    assert standin.secret_value("octo/shop", "IMAGE_REPO_USER") == "octo"
+    assert standin.secret_value("octo/shop", "IMAGE_REPO_PASSWORD") == PASSWORD
+    assert plan_of(config).empty
+
+    assert run.destroy(config_path=config, yes=True) == 0
+    # The workflow and the secrets are gone. GitHubClient cannot tell whether dtm created the repository
+    # (it has no `created_by_dtm`), so repo-scaffolding leaves the repository and its files in place.
+    assert set(standin.files("octo/shop")) == {"README.md", "app.py"}
+    assert standin.repo("octo/shop").secrets == {}
