@@ -50,7 +50,8 @@ def test_apply_triggered_from_the_prefect_cli(server: Server, quickstart: Path):
     run_id = out.split("/runs/flow-run/")[1].split()[0].strip()
     run = server.wait_for_run(run_id)
     assert run["state"]["type"] == "COMPLETED", run["state"]
-    assert state_keys(quickstart) == {"file_readme", "noop_registry", "file_ci-config", "noop_deploy"}
+    assert state_keys(quickstart) == {"file_readme", "noop_registry", "file_ci-config", "noop_deploy",
+                                      "repo-scaffolding_demo-service", "ci-generic_demo-service"}
     assert (quickstart.parent / "build" / "demo-service" / "ci.yml").exists()
 
 
@@ -60,7 +61,7 @@ def test_apply_and_destroy_triggered_over_rest(server: Server, quickstart: Path)
                      {"parameters": {"config": str(quickstart)}, "tags": ["api"], "name": "rest-triggered"})
     assert set(run["tags"]) >= {"api", "dtm"}
     assert server.wait_for_run(run["id"])["state"]["type"] == "COMPLETED"
-    assert len(state_keys(quickstart)) == 4
+    assert len(state_keys(quickstart)) == 6
 
     destroy_id = server.deployment_id("dtm-destroy")
     run = server.api("POST", f"/deployments/{destroy_id}/create_flow_run", {"parameters": {"config": str(quickstart)}})
