@@ -296,8 +296,11 @@ class LeaseLock:
     def _take_slot(self, command: str, timeout: float) -> str:
         """The lease id of a slot of the limit, waiting up to `timeout` seconds while it is taken."""
         deadline = time.monotonic() + max(timeout, 0)
+        busy_retries = 5
         while True:
-            # Not retried on 5xx: a lost answer to a granted request would leave a slot we do not know of.
+            # Not retried on other 5xx: a lost answer to a granted request would leave a slot we do not know
+            # of. A 503 is the server saying its database was busy: the transaction rolled back, nothing was
+            # granted, so asking again is safe (and a slot taken all the same would expire with its lease).
             response = self.api.call(
                 "POST",
                 "/v2/concurrency_limits/increment-with-lease",
@@ -307,9 +310,17 @@ class LeaseLock:
                     "mode": "concurrency",
                     "lease_duration": self.lease_seconds,
                 },
-                ok=(423,),
+                ok=(423, 503),
                 what="take the state's lock",
             )
+            if response.status_code == 503 and busy_retries > 0:
+                busy_retries -= 1
+                time.sleep(DEFAULT_RETRY_SECONDS)
+                continue
+            if response.status_code == 503:
+                raise StateError(f"the Prefect server at {self.api.safe_url} stayed busy (503) while dtm took the "
+                                 f"lock of state {self.state_description}; try again, or use PostgreSQL for a "
+                                 "server under load")
             if response.status_code != 423:
                 body = response.json()
                 granted = [lim.get("name") for lim in body.get("limits") or [] if isinstance(lim, dict)]
