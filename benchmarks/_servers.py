@@ -1,0 +1,169 @@
+"""The Prefect server a benchmark runs against, shared by the benchmarks.
+
+    with prefect_server("real") as server:      # a dedicated `prefect server start` (SQLite), stopped after
+        print(server.description)
+    with prefect_server("embedded") as server:  # what `dtm` itself uses when PREFECT_API_URL is unset
+        ...
+
+Either way PREFECT_API_URL is set in this process's environment on entry (and restored on exit), so enter
+the context before anything imports prefect: prefect reads the URL once, when it loads its settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVERS = ("embedded", "real")
+HOST = "127.0.0.1"
+START_TIMEOUT = 90.0
+
+
+@dataclass
+class Server:
+    """Which server a benchmark used: its API URL (None: Prefect's ephemeral mode) and how it got there."""
+
+    kind: str
+    url: str | None
+    description: str
+    startup_s: float
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _healthy(url: str) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"{url}/health", timeout=2) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _env(**values: str | None) -> Iterator[None]:
+    """Set (or, for None, unset) environment variables for the duration; put the old values back after."""
+    old = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def real_server() -> Iterator[Server]:
+    """A `prefect server start` of this benchmark's own: SQLite in a temporary PREFECT_HOME, a free port."""
+    home = Path(tempfile.mkdtemp(prefix="dtm-bench-prefect-"))
+    port = _free_port()
+    url = f"http://{HOST}:{port}/api"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PREFECT_API_URL", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH",
+                        "PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")}
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    log_path = home / "server.log"
+    t0 = time.perf_counter()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port",
+                                 str(port)], env=env, cwd=home, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _healthy(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise SystemExit(f"prefect server start did not come up (exit {proc.poll()}):\n{tail}")
+            time.sleep(0.2)
+        startup = time.perf_counter() - t0
+        with _env(PREFECT_API_URL=url):
+            yield Server("real", url, f"real: a dedicated `prefect server start` (SQLite, pid {proc.pid}) at {url}",
+                         startup)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def embedded_server() -> Iterator[Server]:
+    """dtm's default: PREFECT_API_URL if set, else dtm's local server (started or reused), as `dtm apply` does.
+
+    DTM_HOME is a temporary directory unless the caller set one, so a fresh server is started (and its
+    migrations paid) without touching ~/.dtm. A server this context started is stopped on exit.
+    """
+    from devstream.cli import render
+    from devstream.cli.server import read_server_info, server_stop
+    from devstream.cli.workspace import use_prefect_server
+
+    user_url = os.environ.get("PREFECT_API_URL")
+    tmp_home = None if os.environ.get("DTM_HOME") else tempfile.mkdtemp(prefix="dtm-bench-home-")
+    with contextlib.ExitStack() as cleanup:
+        if tmp_home:
+            cleanup.callback(shutil.rmtree, tmp_home, ignore_errors=True)
+        cleanup.enter_context(_env(DTM_HOME=tmp_home or os.environ["DTM_HOME"], PREFECT_API_URL=user_url))
+        before = read_server_info()
+        t0 = time.perf_counter()
+        use_prefect_server()
+        startup = time.perf_counter() - t0
+        url = os.environ.get("PREFECT_API_URL")
+        after = read_server_info()
+        started = after is not None and (before is None or before.pid != after.pid)
+        if user_url:
+            what = f"embedded: PREFECT_API_URL from the environment, {url}"
+        elif url is None:
+            what = "embedded: Prefect's ephemeral server inside this process (DTM_EMBEDDED_SERVER=0 or not POSIX)"
+        elif after is not None and url == after.url:
+            where = "a temporary DTM_HOME" if tmp_home else f"DTM_HOME={os.environ['DTM_HOME']}"
+            what = (f"embedded: dtm's local server (`prefect server start`, SQLite, pid {after.pid}, "
+                    f"{'started now' if started else 'reused'}, {where}) at {url}")
+        else:
+            what = f"embedded: the server of the active Prefect profile, {url}"
+        try:
+            yield Server("embedded", url, what, startup)
+        finally:
+            if started:
+                out = render.console.file
+                render.console.file = io.StringIO()
+                try:
+                    server_stop()
+                finally:
+                    render.console.file = out
+
+
+def prefect_server(kind: str) -> contextlib.AbstractContextManager[Server]:
+    """The server of `--server KIND` (one of SERVERS)."""
+    if kind == "real":
+        return real_server()
+    if kind == "embedded":
+        return embedded_server()
+    raise ValueError(f"unknown server kind {kind!r}; one of {', '.join(SERVERS)}")
