@@ -162,6 +162,7 @@ class LeaseLock:
                     held.count += 1
                     return
             self._ensure_limit()
+            self._revoke_stale_holder()
             lease_id = self._take_slot(command, timeout)
             try:
                 self._record_holder(command, lease_id)
@@ -250,6 +251,30 @@ class LeaseLock:
         return holder if holder is not None else {}
 
     # -- internals --------------------------------------------------------------------------------------
+
+    def _revoke_stale_holder(self) -> None:
+        """Revoke a lease left by a holder on this host whose process is gone, or by this process after a
+        release the server refused (e.g. busy): waiting for it to expire would cost up to a minute. The
+        local lock takes over a dead pid's lock file the same way."""
+        try:
+            holder = self.holder()
+        except StateError:
+            return
+        if not holder or holder.get("host") != socket.gethostname() or not holder.get("lease_id"):
+            return
+        pid = holder.get("pid")
+        if pid != os.getpid():
+            try:
+                os.kill(int(pid), 0)  # type: ignore[arg-type]
+                return  # alive: really held
+            except ProcessLookupError:
+                pass
+            except (PermissionError, TypeError, ValueError):
+                return
+        logger.warning("taking over the lock of state %s from %s, whose process no longer holds it",
+                       self.state_description, describe_holder(holder))
+        self._give_back(str(holder["lease_id"]))
+        self._forget_holder()
 
     def _limit_lock(self) -> threading.Lock:
         with _registry_guard:

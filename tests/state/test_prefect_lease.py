@@ -229,17 +229,31 @@ def test_a_slot_taken_with_no_holder_on_record_is_freed_too(state: str) -> None:
 # -- a run that crashed -----------------------------------------------------------------------------------
 
 
-def test_a_crashed_run_is_named_until_its_lease_expires_and_force_unlock_frees_it_now(state: str) -> None:
+def test_a_crashed_run_on_this_host_is_taken_over_at_once(state: str, caplog: pytest.LogCaptureFixture) -> None:
     run = OtherRun(state)
     dead_pid = run.pid
     run.crash()
     store = PrefectStateStore(state)
-    # Its lease lives on for up to a minute (the server's minimum), so the refusal names the dead run and
-    # says both ways out: wait for the lease to expire, or force-unlock.
+    # Its lease would live on for up to a minute (the server's minimum); its process is gone from this
+    # host, so the next run revokes it, as the local lock takes over a dead pid's lock file.
+    with store.lock("dtm apply"):
+        assert store._lock.holder()["pid"] == os.getpid()  # type: ignore[index]
+    assert f"pid {dead_pid}" in caplog.text and "taking over" in caplog.text
+
+
+def test_a_crashed_run_elsewhere_is_named_until_its_lease_expires_and_force_unlock_frees_it_now(state: str) -> None:
+    run = OtherRun(state)
+    dead_pid = run.pid
+    run.crash()
+    store = PrefectStateStore(state)
+    # Pretend it ran on another machine: dtm cannot tell whether that process lives, so it waits.
+    holder = {**store._lock.holder(), "host": "another-host"}  # type: ignore[dict-item]
+    store._lock.api.call("PATCH", f"/variables/name/{store.holder_variable}", json={"value": holder},
+                         what="rewrite the holder")
     with pytest.raises(StateLockedError) as caught, store.lock("dtm apply"):
         pass
     message = str(caught.value)
-    assert f"pid {dead_pid} on host" in message
+    assert f"pid {dead_pid} on host another-host" in message
     assert "frees itself once its lease expires (within 60s plus the Prefect server's repossessor interval)" in message
     assert store.force_unlock()["pid"] == dead_pid  # type: ignore[index]
     with store.lock("dtm apply"):
