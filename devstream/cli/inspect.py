@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from rich.table import Table
@@ -107,13 +108,32 @@ tools:
 """
 
 
+def _type_name(annotation: Any) -> str:
+    if get_origin(annotation) is Literal:
+        return "one of " + ", ".join(map(str, get_args(annotation)))
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if args and get_origin(annotation) in (Union, UnionType):
+        return " | ".join(_type_name(a) for a in args) + " (optional)"
+    return getattr(annotation, "__name__", str(annotation).replace("typing.", ""))
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    for t in (annotation, *get_args(annotation)):
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            return t
+    return None
+
+
 def _model_sample(model: type[BaseModel], indent: str = "  ") -> str:
+    """The options of a model as commented YAML keys, nested models indented under their key."""
     lines = []
     for name, info in model.model_fields.items():
         key = info.alias or name
         default = "required" if info.is_required() else f"default {info.get_default(call_default_factory=True)!r}"
         desc = (info.description or "").strip()
-        lines.append(f"{indent}{key}:   # {info.annotation!s} ({default}). {desc}".rstrip())
+        lines.append(f"{indent}{key}:   # {_type_name(info.annotation)}, {default}. {desc}".rstrip())
+        if (sub := _nested_model(info.annotation)) is not None:
+            lines.append(_model_sample(sub, indent + "  "))
     return "\n".join(lines)
 
 
