@@ -40,6 +40,7 @@ from typing import Any
 
 from devstream.errors import StateError, StateLockedError
 from devstream.plugin.http import parse_retry_after
+from devstream.state.holdings import ProcessHoldings
 from devstream.state.lock import describe_holder
 from devstream.state.prefect_rest import PrefectApi
 
@@ -69,22 +70,8 @@ class _Holding:
     lost: threading.Event = field(default_factory=threading.Event)
 
 
-# Re-entrance is per process (keyed by server and limit name), exactly as for the local lock file.
-# `_registry_guard` protects both dicts; `_acquire_locks` serialise acquisition and release per limit.
-_registry_guard = threading.Lock()
-_holdings: dict[str, _Holding] = {}
-_acquire_locks: dict[str, threading.Lock] = {}
-
-
-def _forget_after_fork() -> None:
-    # A forked child holds none of its parent's leases (and none of its renewer threads).
-    global _registry_guard
-    _registry_guard = threading.Lock()
-    _holdings.clear()
-    _acquire_locks.clear()
-
-
-os.register_at_fork(after_in_child=_forget_after_fork)
+# Re-entrance is per process, not per thread (see devstream/state/holdings.py).
+_holdings: ProcessHoldings[_Holding] = ProcessHoldings()
 
 
 class LeaseLock:
@@ -132,14 +119,14 @@ class LeaseLock:
 
     def held_here(self) -> bool:
         """Whether this process currently holds the lock."""
-        with _registry_guard:
-            held = _holdings.get(self._key)
+        with _holdings.guard:
+            held = _holdings.held.get(self._key)
             return held is not None and held.pid == os.getpid()
 
     def lost(self) -> bool:
         """Whether this process holds the lock but the server no longer honours its lease (expired, revoked)."""
-        with _registry_guard:
-            held = _holdings.get(self._key)
+        with _holdings.guard:
+            held = _holdings.held.get(self._key)
         return held is not None and held.lost.is_set()
 
     # -- taking and releasing ---------------------------------------------------------------------------
@@ -156,8 +143,8 @@ class LeaseLock:
     def acquire(self, command: str, timeout: float = 0) -> None:
         """Take a slot of the limit, or enter again if this process holds it; StateLockedError if another does."""
         with self._limit_lock():
-            with _registry_guard:
-                held = _holdings.get(self._key)
+            with _holdings.guard:
+                held = _holdings.held.get(self._key)
                 if held is not None and held.pid == os.getpid():
                     held.count += 1
                     return
@@ -177,8 +164,8 @@ class LeaseLock:
                 name=f"dtm-lease-{self.limit_name}",
                 daemon=True,  # a process that exits without releasing must not wait for it; the lease expires
             )
-            with _registry_guard:
-                _holdings[self._key] = holding
+            with _holdings.guard:
+                _holdings.held[self._key] = holding
             holding.renewer.start()
 
     def release(self) -> None:
@@ -188,14 +175,14 @@ class LeaseLock:
         given back frees itself when its lease expires.
         """
         with self._limit_lock():
-            with _registry_guard:
-                held = _holdings.get(self._key)
+            with _holdings.guard:
+                held = _holdings.held.get(self._key)
                 if held is None or held.pid != os.getpid():
                     return
                 held.count -= 1
                 if held.count > 0:
                     return
-                del _holdings[self._key]
+                del _holdings.held[self._key]
             held.stop.set()
             if held.renewer is not None:
                 held.renewer.join(timeout=self.api.timeout + 1)
@@ -277,8 +264,7 @@ class LeaseLock:
         self._forget_holder()
 
     def _limit_lock(self) -> threading.Lock:
-        with _registry_guard:
-            return _acquire_locks.setdefault(self._key, threading.Lock())
+        return _holdings.serial(self._key)
 
     def _read_limit(self) -> dict[str, Any] | None:
         response = self.api.call(

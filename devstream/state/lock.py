@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from devstream.errors import StateLockedError
+from devstream.state.holdings import ProcessHoldings
 
 __all__ = ["FileLock", "describe_holder"]
 
@@ -48,23 +49,8 @@ class _Holding:
     count: int
 
 
-# Re-entrance is per process, not per thread: one lock count per lock path. `_registry_guard` protects
-# both dicts; `_acquire_locks` serialise acquisition and release per path, so two threads of this process never race
-# each other for the file (the loser would see its own pid in the file and think it stale).
-_registry_guard = threading.Lock()
-_holdings: dict[str, _Holding] = {}
-_acquire_locks: dict[str, threading.Lock] = {}
-
-
-def _forget_after_fork() -> None:
-    # A forked child holds none of its parent's locks, and a thread lock copied mid-use would never open.
-    global _registry_guard
-    _registry_guard = threading.Lock()
-    _holdings.clear()
-    _acquire_locks.clear()
-
-
-os.register_at_fork(after_in_child=_forget_after_fork)
+# Re-entrance is per process, not per thread (see devstream/state/holdings.py).
+_holdings: ProcessHoldings[_Holding] = ProcessHoldings()
 
 
 def describe_holder(holder: dict[str, Any] | None) -> str:
@@ -129,8 +115,8 @@ class FileLock:
 
     def held_here(self) -> bool:
         """Whether this process currently holds the lock."""
-        with _registry_guard:
-            held = _holdings.get(self._key)
+        with _holdings.guard:
+            held = _holdings.held.get(self._key)
             return held is not None and held.pid == os.getpid()
 
     # -- taking and releasing ---------------------------------------------------------------------------
@@ -151,26 +137,26 @@ class FileLock:
         # The per-path lock makes a second thread of this process wait for the first to finish acquiring
         # (then simply count itself in), and keeps acquisitions off a release that is still finishing.
         with self._path_lock():
-            with _registry_guard:
-                held = _holdings.get(self._key)
+            with _holdings.guard:
+                held = _holdings.held.get(self._key)
                 if held is not None and held.pid == os.getpid():
                     held.count += 1
                     return
             lock_id = self._create(command, timeout)
-            with _registry_guard:
-                _holdings[self._key] = _Holding(pid=os.getpid(), lock_id=lock_id, count=1)
+            with _holdings.guard:
+                _holdings.held[self._key] = _Holding(pid=os.getpid(), lock_id=lock_id, count=1)
 
     def release(self, on_release: Callable[[], None] | None = None) -> None:
         """Leave the lock once; the outermost exit runs `on_release` then removes the file if still ours."""
         with self._path_lock():
-            with _registry_guard:
-                held = _holdings.get(self._key)
+            with _holdings.guard:
+                held = _holdings.held.get(self._key)
                 if held is None or held.pid != os.getpid():
                     return
                 held.count -= 1
                 if held.count > 0:
                     return
-                del _holdings[self._key]
+                del _holdings.held[self._key]
             # Someone may have force-unlocked us and another run taken the lock: then the state is theirs,
             # and so are its lock file and the compaction of the journal.
             current = self.holder()
@@ -198,8 +184,7 @@ class FileLock:
     # -- internals --------------------------------------------------------------------------------------
 
     def _path_lock(self) -> threading.Lock:
-        with _registry_guard:
-            return _acquire_locks.setdefault(self._key, threading.Lock())
+        return _holdings.serial(self._key)
 
     def _create(self, command: str, timeout: float) -> str:
         """Create the lock file, waiting up to `timeout` seconds and taking over stale locks."""
