@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,3 +167,14 @@ def prefect_server(kind: str) -> contextlib.AbstractContextManager[Server]:
     if kind == "embedded":
         return embedded_server()
     raise ValueError(f"unknown server kind {kind!r}; one of {', '.join(SERVERS)}")
+
+
+def run_on_server(kind: str, bench: Callable[[Server], int]) -> int:
+    """Run `bench` against a server of `kind`, then print how loaded the machine was around it."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    load_before = os.getloadavg()[0]
+    with prefect_server(kind) as server:
+        code = bench(server)
+    print(f"  machine: {os.cpu_count()} CPUs, 1-min load average {load_before:.2f} before (other work), "
+          f"{os.getloadavg()[0]:.2f} at the end (this benchmark included)")
+    return code

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import io
 import math
-import os
 import statistics
 import sys
 import tempfile
@@ -32,7 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _dag import layered_dag, write_config  # noqa: E402
-from _servers import SERVERS, Server, prefect_server  # noqa: E402
+from _servers import SERVERS, Server, run_on_server  # noqa: E402
 
 
 def prefect_floor(n: int, depth: int, parallelism: int, latency: float) -> float:
@@ -126,14 +125,8 @@ def main() -> int:
     ap.add_argument("--backend", choices=("local", "prefect"), default="local",
                     help="state backend: a local state file, or Prefect artifacts on the same server")
     args = ap.parse_args()
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # Before anything imports prefect: it reads PREFECT_API_URL once.
-    load_before = os.getloadavg()[0]
-    with prefect_server(args.server) as server:
-        code = bench(args, server)
-    print(f"  machine: {os.cpu_count()} CPUs, 1-min load average {load_before:.2f} before (other work), "
-          f"{os.getloadavg()[0]:.2f} at the end (this benchmark included)")
-    return code
+    return run_on_server(args.server, lambda server: bench(args, server))
 
 
 def bench(args: argparse.Namespace, server: Server) -> int:

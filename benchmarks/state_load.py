@@ -15,7 +15,6 @@ temporary DTM_HOME unless DTM_HOME is set). On a server that outlives the benchm
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -29,7 +28,7 @@ from devstream.state import StateRecord
 from devstream.state.prefect_api import PAGE_SIZE, PrefectStateStore
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _servers import SERVERS, Server, prefect_server  # noqa: E402
+from _servers import SERVERS, Server, run_on_server  # noqa: E402
 
 READ_TARGET = 5.0
 
@@ -122,13 +121,8 @@ def main() -> int:
     ap.add_argument("--server", choices=SERVERS, default="real",
                     help="real: a dedicated `prefect server start`; embedded: dtm's default")
     args = ap.parse_args()
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    load_before = os.getloadavg()[0]
-    with prefect_server(args.server) as server:
-        code = bench(args, server)
-    print(f"  machine: {os.cpu_count()} CPUs, 1-min load average {load_before:.2f} before (other work), "
-          f"{os.getloadavg()[0]:.2f} at the end (this benchmark included)")
-    return code
+    # Before anything imports prefect: it reads PREFECT_API_URL once.
+    return run_on_server(args.server, lambda server: bench(args, server))
 
 
 if __name__ == "__main__":
