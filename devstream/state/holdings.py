@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 __all__ = ["ProcessHoldings"]
@@ -17,22 +18,61 @@ __all__ = ["ProcessHoldings"]
 H = TypeVar("H")
 
 
+@dataclass
+class _Entry(Generic[H]):
+    holding: H
+    pid: int
+    count: int = 1
+
+
 class ProcessHoldings(Generic[H]):
-    """`held[key]` is this process's hold on one lock; `guard` protects it; `serial(key)` orders takers."""
+    """This process's holds, by lock key, each entered `count` times; `serial(key)` orders takers."""
 
     def __init__(self) -> None:
         self.guard = threading.Lock()
-        self.held: dict[str, H] = {}
+        self._held: dict[str, _Entry[H]] = {}
         self._serial: dict[str, threading.Lock] = {}
-        _registries.append(self)
+        _registries.append(self)  # type: ignore[arg-type]
 
     def serial(self, key: str) -> threading.Lock:
         with self.guard:
             return self._serial.setdefault(key, threading.Lock())
 
+    def get(self, key: str) -> H | None:
+        """This process's hold on `key`, or None."""
+        with self.guard:
+            entry = self._held.get(key)
+            return entry.holding if entry is not None and entry.pid == os.getpid() else None
+
+    def reenter(self, key: str) -> bool:
+        """Count one more entry if this process holds `key`; False when it does not (take it first)."""
+        with self.guard:
+            entry = self._held.get(key)
+            if entry is None or entry.pid != os.getpid():
+                return False
+            entry.count += 1
+            return True
+
+    def add(self, key: str, holding: H) -> None:
+        """Record a lock this process has just taken (entered once)."""
+        with self.guard:
+            self._held[key] = _Entry(holding, os.getpid())
+
+    def leave(self, key: str) -> H | None:
+        """Count one exit; the hold when that was the outermost one (the caller then releases), else None."""
+        with self.guard:
+            entry = self._held.get(key)
+            if entry is None or entry.pid != os.getpid():
+                return None
+            entry.count -= 1
+            if entry.count > 0:
+                return None
+            del self._held[key]
+            return entry.holding
+
     def _forget(self) -> None:
         self.guard = threading.Lock()
-        self.held.clear()
+        self._held.clear()
         self._serial.clear()
 
 

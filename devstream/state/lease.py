@@ -62,9 +62,7 @@ RENEW_RETRY_SECONDS = 2.0
 class _Holding:
     """This process's hold on one limit: the lease, its renewer, and how many times it was entered."""
 
-    pid: int
     lease_id: str
-    count: int
     renewer: threading.Thread | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     lost: threading.Event = field(default_factory=threading.Event)
@@ -119,14 +117,11 @@ class LeaseLock:
 
     def held_here(self) -> bool:
         """Whether this process currently holds the lock."""
-        with _holdings.guard:
-            held = _holdings.held.get(self._key)
-            return held is not None and held.pid == os.getpid()
+        return _holdings.get(self._key) is not None
 
     def lost(self) -> bool:
         """Whether this process holds the lock but the server no longer honours its lease (expired, revoked)."""
-        with _holdings.guard:
-            held = _holdings.held.get(self._key)
+        held = _holdings.get(self._key)
         return held is not None and held.lost.is_set()
 
     # -- taking and releasing ---------------------------------------------------------------------------
@@ -143,11 +138,8 @@ class LeaseLock:
     def acquire(self, command: str, timeout: float = 0) -> None:
         """Take a slot of the limit, or enter again if this process holds it; StateLockedError if another does."""
         with self._limit_lock():
-            with _holdings.guard:
-                held = _holdings.held.get(self._key)
-                if held is not None and held.pid == os.getpid():
-                    held.count += 1
-                    return
+            if _holdings.reenter(self._key):
+                return
             self._ensure_limit()
             self._revoke_stale_holder()
             lease_id = self._take_slot(command, timeout)
@@ -157,15 +149,14 @@ class LeaseLock:
                 # Without a recorded holder a refused run could not say who holds the state: give it back.
                 self._give_back(lease_id)
                 raise
-            holding = _Holding(pid=os.getpid(), lease_id=lease_id, count=1)
+            holding = _Holding(lease_id=lease_id)
             holding.renewer = threading.Thread(
                 target=self._renew_loop,
                 args=(holding,),
                 name=f"dtm-lease-{self.limit_name}",
                 daemon=True,  # a process that exits without releasing must not wait for it; the lease expires
             )
-            with _holdings.guard:
-                _holdings.held[self._key] = holding
+            _holdings.add(self._key, holding)
             holding.renewer.start()
 
     def release(self) -> None:
@@ -175,14 +166,9 @@ class LeaseLock:
         given back frees itself when its lease expires.
         """
         with self._limit_lock():
-            with _holdings.guard:
-                held = _holdings.held.get(self._key)
-                if held is None or held.pid != os.getpid():
-                    return
-                held.count -= 1
-                if held.count > 0:
-                    return
-                del _holdings.held[self._key]
+            held = _holdings.leave(self._key)
+            if held is None:
+                return  # an inner exit, or not held by this process
             held.stop.set()
             if held.renewer is not None:
                 held.renewer.join(timeout=self.api.timeout + 1)

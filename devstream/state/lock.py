@@ -44,9 +44,7 @@ POLL_INTERVAL = 0.1
 class _Holding:
     """This process's hold on one lock path: how many times it was entered, and the id written."""
 
-    pid: int
     lock_id: str
-    count: int
 
 
 # Re-entrance is per process, not per thread (see devstream/state/holdings.py).
@@ -115,9 +113,7 @@ class FileLock:
 
     def held_here(self) -> bool:
         """Whether this process currently holds the lock."""
-        with _holdings.guard:
-            held = _holdings.held.get(self._key)
-            return held is not None and held.pid == os.getpid()
+        return _holdings.get(self._key) is not None
 
     # -- taking and releasing ---------------------------------------------------------------------------
 
@@ -137,26 +133,16 @@ class FileLock:
         # The per-path lock makes a second thread of this process wait for the first to finish acquiring
         # (then simply count itself in), and keeps acquisitions off a release that is still finishing.
         with self._path_lock():
-            with _holdings.guard:
-                held = _holdings.held.get(self._key)
-                if held is not None and held.pid == os.getpid():
-                    held.count += 1
-                    return
-            lock_id = self._create(command, timeout)
-            with _holdings.guard:
-                _holdings.held[self._key] = _Holding(pid=os.getpid(), lock_id=lock_id, count=1)
+            if _holdings.reenter(self._key):
+                return
+            _holdings.add(self._key, _Holding(lock_id=self._create(command, timeout)))
 
     def release(self, on_release: Callable[[], None] | None = None) -> None:
         """Leave the lock once; the outermost exit runs `on_release` then removes the file if still ours."""
         with self._path_lock():
-            with _holdings.guard:
-                held = _holdings.held.get(self._key)
-                if held is None or held.pid != os.getpid():
-                    return
-                held.count -= 1
-                if held.count > 0:
-                    return
-                del _holdings.held[self._key]
+            held = _holdings.leave(self._key)
+            if held is None:
+                return  # an inner exit, or not held by this process
             # Someone may have force-unlocked us and another run taken the lock: then the state is theirs,
             # and so are its lock file and the compaction of the journal.
             current = self.holder()
