@@ -7,6 +7,7 @@ DevStream knew are accepted by the config and refused here with a clear message.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from devstream.config.models import Config
@@ -24,17 +25,19 @@ _PREFECT_OPTIONS = ("name",)
 _NOT_YET = ("prefect", "s3", "k8s", "kubernetes")
 
 
+def _check_options(backend: str, options: Mapping[str, object], accepted: Sequence[str], note: str = "") -> None:
+    unknown = sorted(k for k in options if k not in accepted)
+    if unknown:
+        raise StateError(f"unknown option(s) {', '.join(unknown)} for state backend `{backend}`; "
+                         f"it accepts: {', '.join(accepted)}{note}")
+
+
 def open_store(config: Config) -> StateStore:
     """The state store the config names; StateError if it cannot be used."""
     backend = config.state.backend
     options = config.state.options
     if backend == "local":
-        unknown = sorted(k for k in options if k not in _LOCAL_OPTIONS)
-        if unknown:
-            raise StateError(
-                f"unknown option(s) {', '.join(unknown)} for state backend `local`; "
-                f"it accepts: {', '.join(_LOCAL_OPTIONS)}"
-            )
+        _check_options("local", options, _LOCAL_OPTIONS)
         state_file = options.get("stateFile", DEFAULT_STATE_FILE)
         if not isinstance(state_file, str) or not state_file.strip():
             raise StateError("state option stateFile must be a non-empty file path")
@@ -44,12 +47,7 @@ def open_store(config: Config) -> StateStore:
             path = config.workdir / path
         return LocalStateStore(path, config_path=config.path)
     if backend == "prefect":
-        unknown = sorted(k for k in options if k not in _PREFECT_OPTIONS)
-        if unknown:
-            raise StateError(
-                f"unknown option(s) {', '.join(unknown)} for state backend `prefect`; "
-                f"it accepts: {', '.join(_PREFECT_OPTIONS)} (the server is PREFECT_API_URL from the environment)"
-            )
+        _check_options("prefect", options, _PREFECT_OPTIONS, " (the server is PREFECT_API_URL from the environment)")
         name = options.get("name") or config.name
         if not isinstance(name, str) or not name.strip():
             raise StateError("state option name must be a non-empty string")
