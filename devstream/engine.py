@@ -84,7 +84,7 @@ class Workspace:
 
     def _inputs(self, tool: ToolSpec) -> tuple[StateRecord | None, dict[str, dict[str, Any]]]:
         """The tool's own record and the outputs of the tools it references, without copying all records."""
-        wanted = {r.tool_key.replace(".", "_", 1) for r in find_references(tool.options)}
+        wanted = {key.replace(".", "_", 1) for key in self._implicit_deps(tool)}
         with self._guard:
             if self._records is None:
                 self._records = dict(self.store.read())
