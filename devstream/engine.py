@@ -8,6 +8,7 @@ plain thread pool when no flow is running.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -147,16 +148,17 @@ class Workspace:
         return redact(resolved, model)
 
     def context(self, tool_name: str, instance_id: str, action: str, logger: logging.Logger | None = None,
-                attempt: int = 1) -> PluginContext:
+                attempt: int = 1, record: StateRecord | None = None) -> PluginContext:
+        prior = copy.deepcopy(record.resourceStatus) if record is not None else None  # the plugin may mutate it
         return PluginContext(name=tool_name, instance_id=instance_id, workdir=self.config.workdir,
-                             logger=logger or log, action=action, attempt=attempt)
+                             logger=logger or log, action=action, attempt=attempt, prior=prior)
 
     # -- reads -----------------------------------------------------------------------------------------
     def read_live(self, tool: ToolSpec, options: dict[str, Any], logger: logging.Logger | None = None
                   ) -> dict[str, Any] | None:
         """The tool's live status (normalised), or None when the resource does not exist."""
         model = self.model(tool.name, options, tool.key)
-        ctx = self.context(tool.name, tool.instanceID, "read", logger)
+        ctx = self.context(tool.name, tool.instanceID, "read", logger, record=self._inputs(tool)[0])
         with self._translated(tool.key, "read", model):
             status = self.plugin(tool.name).read(model, ctx)
         return None if status is None else normalize(status)
@@ -193,7 +195,7 @@ class Workspace:
             return ChangeOutcome(change.key, change.action.value, rec.outputs, changed=False,
                                  note="inputs unchanged")
         plugin = self.plugin(tool.name)
-        ctx = self.context(tool.name, tool.instanceID, change.action.value, logger, attempt)
+        ctx = self.context(tool.name, tool.instanceID, change.action.value, logger, attempt, rec)
         with self._translated(change.key, change.action.value, model):
             call = plugin.create if change.action is Action.CREATE else plugin.update
             status = normalize(call(model, ctx) or {})
@@ -222,7 +224,7 @@ class Workspace:
         else:
             options = rec.options if rec is not None else {}
         model = self.model(change.name, options, change.key)
-        ctx = self.context(change.name, change.instanceID, "delete", logger, attempt)
+        ctx = self.context(change.name, change.instanceID, "delete", logger, attempt, rec)
         with self._translated(change.key, "delete", model):
             self.plugin(change.name).delete(model, ctx)
         self._forget(change.state_key)

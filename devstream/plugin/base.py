@@ -37,6 +37,10 @@ class PluginContext:
         logger: where to log; never log secrets.
         action: the action being run (create, read, update, delete).
         attempt: 1 for the first try, 2 for the first retry...
+        prior: the status dtm recorded for this tool after its last create or update (None when the tool has
+            no record). Read, update and delete use it to know what dtm itself made: the files it wrote,
+            whether it created a repository or adopted one, the secrets it set, so that an update removes
+            what the options dropped and a delete removes only what dtm created.
     """
 
     name: str
@@ -46,6 +50,7 @@ class PluginContext:
     action: str = ""
     attempt: int = 1
     client_factory: Callable[..., httpx.Client] | None = None
+    prior: ResourceStatus | None = None
 
     @property
     def key(self) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from probe import CALLS, ProbePlugin
+from probe import CALLS, READS, ProbePlugin
 
 from devstream.cli import render
 from devstream.plugin.registry import default_registry
@@ -18,6 +18,7 @@ from devstream.plugin.registry import default_registry
 def probe() -> list:
     default_registry().register(ProbePlugin)
     CALLS.clear()
+    READS.clear()
     ProbePlugin.exists.clear()
     from devstream.plugins.noop import NoopPlugin
 

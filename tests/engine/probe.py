@@ -20,9 +20,11 @@ class Call:
     action: str
     start: float
     end: float
+    prior: dict[str, Any] | None = None  # the status the engine handed the plugin (ctx.prior)
 
 
 CALLS: list[Call] = []
+READS: list[tuple[str, dict[str, Any] | None]] = []  # (key, ctx.prior) of every read
 _lock = threading.Lock()
 
 
@@ -44,7 +46,7 @@ class ProbePlugin(Plugin[ProbeOptions]):
         start = time.monotonic()
         time.sleep(options.latency_ms / 1000)
         with _lock:
-            CALLS.append(Call(ctx.key, action, start, time.monotonic()))
+            CALLS.append(Call(ctx.key, action, start, time.monotonic(), ctx.prior))
         if action in options.fail_on:
             raise PermanentError(f"{ctx.key}: {action} refused (fail_on)")
 
@@ -57,6 +59,8 @@ class ProbePlugin(Plugin[ProbeOptions]):
         return self._status(options)
 
     def read(self, options: ProbeOptions, ctx: PluginContext) -> dict[str, Any] | None:
+        with _lock:
+            READS.append((ctx.key, ctx.prior))
         return self._status(options) if ctx.key in self.exists else None
 
     def update(self, options: ProbeOptions, ctx: PluginContext) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from engine_builders import tool
-from probe import CALLS
+from probe import CALLS, READS
 
 from devstream.cli import run
 from devstream.engine import Workspace
@@ -190,6 +190,21 @@ def test_destroy_deletes_dependents_first_and_empties_the_state(write_config):
     assert deleted["probe.api"].start >= deleted["probe.web"].end
     assert deleted["probe.db"].start >= deleted["probe.api"].end
     assert state_of(config) == {}
+
+
+def test_plugins_are_handed_the_status_dtm_recorded_for_their_tool(write_config):
+    """Read, update and delete get `ctx.prior`, the status of the last create or update; create gets None."""
+    config = write_config([tool("probe", "a", value=1)])
+    assert run.apply(config_path=config, yes=True) == 0
+    assert [(c.action, c.prior) for c in CALLS] == [("create", None)]
+    config = write_config([tool("probe", "a", value=2)])
+    assert run.apply(config_path=config, yes=True) == 0
+    assert (CALLS[-1].action, CALLS[-1].prior) == ("update", {"outputs": {}, "value": 1})
+    READS.clear()
+    assert plan_of(config).empty
+    assert READS == [("probe.a", {"outputs": {}, "value": 2})]
+    assert run.destroy(config_path=config, yes=True) == 0
+    assert (CALLS[-1].action, CALLS[-1].prior) == ("delete", {"outputs": {}, "value": 2})
 
 
 def test_delete_removes_the_configs_tools(write_config):
