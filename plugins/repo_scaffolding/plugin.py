@@ -10,8 +10,10 @@ creates the destination repository and pushes the tree. Unlike DevStream's:
   accepted in simple expressions;
 - update pushes a new commit with the newly rendered tree; the repository is never deleted and recreated;
 - a failed first push deletes the repository it just created, so nothing is left half made;
-- delete removes the repository only when dtm created it (as far as the SCM client can tell: the `git`
-  client marks the local repositories it creates); a repository that existed before is left as it is;
+- delete removes the repository only when dtm created it, on GitHub, GitLab and git alike: the status
+  records it (`created`) and later calls take it from the status dtm stored (`ctx.prior`). A repository that
+  existed before (adopted) is left as it is; one already gone is success. A local git repository must also
+  still carry the mark the git client gives those it creates, so one re-made by hand is never deleted;
 - the status holds each written file's git blob SHA as the server has it, so a hand edit shows as drift.
 
 The status has no commit SHA: any later push to the branch (a CI file, say) moves the head, and the plan
@@ -78,7 +80,10 @@ class RepoScaffoldingPlugin(Plugin[RepoScaffoldingOptions]):
         paths = _rendered(options, ctx)
         branch = dest.branch or info.default_branch
         on_server = client.list_files("", branch)
-        return _status(dest, info, branch, {p: on_server.get(p) for p in sorted(paths)}, _created(client))
+        status = _status(dest, info, branch, {p: on_server.get(p) for p in sorted(paths)}, _created(ctx, client, info))
+        if ctx.prior is not None and _same_repo(ctx.prior, info) and "created" not in ctx.prior:
+            del status["created"]  # recorded before dtm kept `created`: not drift; the next update records it
+        return status
 
     def delete(self, options: RepoScaffoldingOptions, ctx: PluginContext) -> None:
         dest = options.destinationRepo
@@ -86,10 +91,10 @@ class RepoScaffoldingPlugin(Plugin[RepoScaffoldingOptions]):
         info = client.describe_repo()
         if info is None:
             return  # already gone
-        if _created(client):
+        if _created(ctx, client, info):
             client.delete_repo()
             return
-        ctx.logger.warning("%s: %s was not created by dtm (or its SCM client cannot tell), so it is left in "
+        ctx.logger.warning("%s: %s was not created by dtm (or dtm has no record that it was), so it is left in "
                            "place with its content; delete it yourself if it should go",
                            ctx.key, strip_userinfo(info.html_url))
 
@@ -119,13 +124,30 @@ class RepoScaffoldingPlugin(Plugin[RepoScaffoldingOptions]):
             raise
         ctx.logger.info("%s: %s is at %s on %s", ctx.key, strip_userinfo(info.html_url), commit[:12], branch)
         shas = {p: git_blob_sha(data) for p, data in sorted(files.items())}
-        return _status(dest, info, branch, shas, _created(client))
+        return _status(dest, info, branch, shas, _created(ctx, client, info, made=made))
 
 
-def _created(client: ScmClient) -> bool | None:
-    """Whether dtm created the repository, from clients that can tell (None: this one cannot)."""
+def _created(ctx: PluginContext, client: ScmClient, info: RepoInfo, *, made: bool = False) -> bool:
+    """Whether dtm created the repository, so that deleting it is safe.
+
+    True when this call created it. Otherwise the record dtm kept of this repository (`created` in the
+    prior status) decides; where the client can also tell on its own (git marks the repositories it
+    creates), a recorded True needs the mark too, and with no record the mark alone decides. No record
+    and no mark: the repository existed before dtm (adopted), False.
+    """
+    if made:
+        return True
     probe = getattr(client, "created_by_dtm", None)
-    return bool(probe()) if callable(probe) else None
+    marked = bool(probe()) if callable(probe) else None
+    recorded = ctx.prior.get("created") if ctx.prior is not None and _same_repo(ctx.prior, info) else None
+    if not isinstance(recorded, bool):
+        return bool(marked)
+    return recorded and marked is not False
+
+
+def _same_repo(prior: ResourceStatus, info: RepoInfo) -> bool:
+    """Whether the prior status is about this repository: a changed destinationRepo makes it another's."""
+    return prior.get("repoURL") == strip_userinfo(info.html_url)
 
 
 def _repo_name(spec: RepoSpec, info: RepoInfo | None = None) -> str:
@@ -137,14 +159,10 @@ def _repo_name(spec: RepoSpec, info: RepoInfo | None = None) -> str:
 
 
 def _status(spec: RepoSpec, info: RepoInfo, branch: str, files: dict[str, str | None],
-            created: bool | None) -> ResourceStatus:
+            created: bool) -> ResourceStatus:
     outputs = {"repo": _repo_name(spec, info), "owner": spec.owner or "", "org": spec.org or "",
                "repoURL": strip_userinfo(info.html_url), "cloneURL": strip_userinfo(info.clone_url)}
-    status: ResourceStatus = {**outputs, "branch": branch, "files": files}
-    if created is not None:
-        status["created"] = created
-    status["outputs"] = outputs
-    return status
+    return {**outputs, "branch": branch, "files": files, "created": created, "outputs": outputs}
 
 
 def _source_name(options: RepoScaffoldingOptions) -> str:

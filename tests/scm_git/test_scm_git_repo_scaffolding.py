@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +184,17 @@ def test_options_are_strict() -> None:
         options(typo=1)
     for name, field in RepoScaffoldingOptions.model_fields.items():
         assert field.description and field.description.endswith("."), name
+
+
+@pytest.mark.usefixtures("template")
+def test_a_repository_re_made_by_hand_where_dtms_was_is_never_deleted(ctx: PluginContext, tmp_path: Path) -> None:
+    """The record says dtm created the repository at this path, but the one there now lacks dtm's mark."""
+    status = PLUGIN.create(options(), ctx)
+    bare = tmp_path / "repos" / "web.git"
+    shutil.rmtree(bare)
+    bare_repo(bare, files={"LICENSE": "MIT\n"})
+    later = dataclasses.replace(ctx, prior=status)
+
+    PLUGIN.delete(options(), later)
+
+    assert remote_files(bare) == {"LICENSE": b"MIT\n"}

@@ -1,0 +1,130 @@
+"""repo-scaffolding on GitHub (the stand-in): a repository dtm created is deleted with it, one it adopted is not.
+
+GitHub cannot say who created a repository, so the plugin records it in its status (`created`) and reads it
+back from the status dtm stored, which the engine hands every read, update and delete as `ctx.prior`. These
+tests play the engine's part: each call after the first gets the previous call's status as its prior.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from github_standin import GitHubStandIn
+from github_testkit import TOKEN, client_factory
+
+from devstream.plugin import PluginContext, ResourceStatus
+from devstream.plugins.repo_scaffolding import RepoScaffoldingOptions, RepoScaffoldingPlugin
+from devstream.plugins.scm.base import git_blob_sha
+
+PLUGIN = RepoScaffoldingPlugin()
+RENDERED = {"README.md": b"# shop\n", "app.py": b"PORT = 8080\n"}
+
+
+@pytest.fixture
+def ctx(standin: GitHubStandIn, tmp_path: Path) -> PluginContext:
+    """A context with no record yet (a first create), whose HTTP goes to the stand-in; the template beside it."""
+    (tmp_path / "template").mkdir()
+    (tmp_path / "template" / "README.md.tpl").write_text("# [[ AppName ]]\n")
+    (tmp_path / "template" / "app.py.tpl").write_text("PORT = [[ port ]]\n")
+    return PluginContext(name="repo-scaffolding", instance_id="shop", workdir=tmp_path,
+                         client_factory=client_factory(standin))
+
+
+def options(name: str = "shop", port: int = 8080) -> RepoScaffoldingOptions:
+    return RepoScaffoldingOptions.model_validate({
+        "sourceRepo": "template",
+        "destinationRepo": {"scmType": "github", "owner": "octo", "name": name, "token": TOKEN},
+        "vars": {"port": port}})
+
+
+def after(ctx: PluginContext, status: ResourceStatus | None) -> PluginContext:
+    """The context of the next call, as the engine builds it: the recorded status as the prior."""
+    return dataclasses.replace(ctx, prior=copy.deepcopy(status))
+
+
+def test_a_repository_dtm_created_stays_created_and_is_deleted(ctx: PluginContext, standin: GitHubStandIn) -> None:
+    assert PLUGIN.read(options(), ctx) is None
+
+    status = PLUGIN.create(options(), ctx)
+
+    assert status["created"] is True
+    assert standin.files("octo/shop") == RENDERED
+    assert PLUGIN.read(options(), after(ctx, status)) == status  # applying again: no drift
+
+    # An update (a var changed) pushes to the repository dtm made: still dtm's to delete.
+    updated = PLUGIN.update(options(port=9090), after(ctx, status))
+    assert updated["created"] is True
+    assert updated["files"]["app.py"] == git_blob_sha(b"PORT = 9090\n")
+    assert PLUGIN.read(options(port=9090), after(ctx, updated)) == updated
+
+    PLUGIN.delete(options(port=9090), after(ctx, updated))
+    assert "octo/shop" not in standin.repos
+    PLUGIN.delete(options(port=9090), after(ctx, updated))  # already gone: success
+    assert standin.calls("DELETE") == ["DELETE /repos/octo/shop"]  # the second delete only looked
+
+
+def test_an_adopted_repository_is_filled_but_left_in_place(ctx: PluginContext, standin: GitHubStandIn,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    standin.add_repo("octo/shop", files={"LICENSE": b"MIT\n"})
+
+    status = PLUGIN.create(options(), ctx)
+
+    assert status["created"] is False
+    assert PLUGIN.read(options(), after(ctx, status)) == status
+    assert PLUGIN.update(options(), after(ctx, status))["created"] is False
+    with caplog.at_level(logging.WARNING):
+        PLUGIN.delete(options(), after(ctx, status))
+    assert standin.files("octo/shop") == {"LICENSE": b"MIT\n", **RENDERED}
+    assert standin.calls("DELETE") == []
+    assert "https://github.com/octo/shop was not created by dtm" in caplog.text
+
+
+def test_a_repository_deleted_outside_dtm(ctx: PluginContext, standin: GitHubStandIn) -> None:
+    status = PLUGIN.create(options(), ctx)
+    del standin.repos["octo/shop"]
+
+    assert PLUGIN.read(options(), after(ctx, status)) is None  # the plan: create it again
+    PLUGIN.delete(options(), after(ctx, status))  # or destroy: nothing to delete is success
+    assert standin.calls("DELETE") == []
+
+
+def test_an_adopted_repository_deleted_outside_dtm_is_created_by_the_next_apply(ctx: PluginContext,
+                                                                               standin: GitHubStandIn) -> None:
+    standin.add_repo("octo/shop", files={"LICENSE": b"MIT\n"})
+    adopted = PLUGIN.create(options(), ctx)
+    del standin.repos["octo/shop"]
+
+    recreated = PLUGIN.create(options(), after(ctx, adopted))
+
+    assert adopted["created"] is False and recreated["created"] is True
+    PLUGIN.delete(options(), after(ctx, recreated))
+    assert "octo/shop" not in standin.repos
+
+
+def test_a_record_of_another_repository_does_not_make_this_one_dtms(ctx: PluginContext,
+                                                                   standin: GitHubStandIn) -> None:
+    """destinationRepo changed to a repository that exists: the record says dtm created the old one only."""
+    created = PLUGIN.create(options("shop"), ctx)
+    standin.add_repo("octo/store", files={"LICENSE": b"MIT\n"})
+
+    moved = PLUGIN.update(options("store"), after(ctx, created))
+
+    assert moved["created"] is False
+    PLUGIN.delete(options("store"), after(ctx, created))  # a delete with the old record: still not dtm's
+    assert "LICENSE" in standin.files("octo/store")
+
+
+def test_a_record_from_before_created_was_kept_is_not_drift(ctx: PluginContext, standin: GitHubStandIn) -> None:
+    """A status recorded before dtm kept `created`: read leaves it out too, and delete cannot tell, so keeps."""
+    status: dict[str, Any] = PLUGIN.create(options(), ctx)
+    del status["created"]
+
+    assert PLUGIN.read(options(), after(ctx, status)) == status
+    assert PLUGIN.update(options(), after(ctx, status))["created"] is False  # an update records what it knows
+    PLUGIN.delete(options(), after(ctx, status))
+    assert standin.files("octo/shop") == RENDERED

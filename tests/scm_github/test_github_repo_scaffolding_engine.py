@@ -1,0 +1,105 @@
+"""repo-scaffolding on GitHub through the engine: `dtm apply`/`destroy` (the CLI's functions, real Prefect flow
+runs, local state) against the stand-in, served by the `serve_standin` fixture.
+
+The story: `dtm destroy` takes away the repository dtm created, and only that one. What dtm created is
+recorded in the tool's status (`created`) and handed back to the plugin by the engine on every later call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from github_standin import GitHubStandIn
+from github_testkit import TOKEN
+
+from devstream.cli import run
+from devstream.engine import Workspace
+from devstream.plan import Action
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+RENDERED = {"README.md": b"# shop\n", "app.py": b"PORT = 8080\n"}
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DTM_TEST_GITHUB_TOKEN", TOKEN)
+    (tmp_path / "template").mkdir()
+    (tmp_path / "template" / "README.md.tpl").write_text("# [[ AppName ]]\n")
+    (tmp_path / "template" / "app.py.tpl").write_text("PORT = [[ port ]]\n")
+    return write_config(tmp_path / "dtm.yaml", port=8080)
+
+
+def write_config(path: Path, port: int) -> Path:
+    tool = {"name": "repo-scaffolding", "instanceID": "shop", "options": {
+        "sourceRepo": "template",
+        "destinationRepo": {"scmType": "github", "owner": "octo", "name": "shop",
+                            "token": '[[ env "DTM_TEST_GITHUB_TOKEN" ]]'},
+        "vars": {"port": port}}}
+    path.write_text(yaml.safe_dump({"config": {"state": {"backend": "local"}}, "tools": [tool]}, sort_keys=False))
+    return path
+
+
+def recorded(config: Path) -> dict[str, Any]:
+    """The tool's status as the local state holds it."""
+    state = yaml.safe_load((config.parent / "devstream.state").read_text()) or {}
+    return state["repo-scaffolding_shop"]["resourceStatus"]
+
+
+def planned(config: Path) -> list[tuple[str, Action, str]]:
+    ws = Workspace.open(config)
+    records = ws.records()
+    return [(c.key, c.action, c.reason) for c in ws.plan(records, ws.refresh(records)).changes]
+
+
+def test_destroy_deletes_the_repository_dtm_created(serve_standin: GitHubStandIn, config: Path) -> None:
+    standin = serve_standin
+
+    assert run.apply(config_path=config, yes=True) == 0
+    assert standin.files("octo/shop") == RENDERED
+    assert recorded(config)["created"] is True
+
+    # Applying again: reading the repository back shows no drift, `created` included.
+    assert planned(config) == []
+    assert run.apply(config_path=config, yes=True) == 0
+    assert len(standin.history("octo/shop")) == 1
+
+    # A var change is an update of the same repository, which stays dtm's.
+    write_config(config, port=9090)
+    assert [(key, action) for key, action, _ in planned(config)] == [("repo-scaffolding.shop", Action.UPDATE)]
+    assert run.apply(config_path=config, yes=True) == 0
+    assert standin.files("octo/shop")["app.py"] == b"PORT = 9090\n"
+    assert recorded(config)["created"] is True
+    assert planned(config) == []
+
+    assert run.destroy(config_path=config, yes=True) == 0
+    assert "octo/shop" not in standin.repos
+    assert not yaml.safe_load((config.parent / "devstream.state").read_text())
+
+
+def test_destroy_leaves_an_adopted_repository_with_its_content(serve_standin: GitHubStandIn, config: Path) -> None:
+    standin = serve_standin
+    standin.add_repo("octo/shop", files={"LICENSE": b"MIT\n"})
+
+    assert run.apply(config_path=config, yes=True) == 0
+    assert recorded(config)["created"] is False
+    assert planned(config) == []
+
+    assert run.destroy(config_path=config, yes=True) == 0
+    assert standin.files("octo/shop") == {"LICENSE": b"MIT\n", **RENDERED}
+    assert standin.calls("DELETE") == []
+    assert not yaml.safe_load((config.parent / "devstream.state").read_text())
+
+
+def test_destroy_after_the_repository_was_deleted_outside_dtm(serve_standin: GitHubStandIn, config: Path) -> None:
+    standin = serve_standin
+    assert run.apply(config_path=config, yes=True) == 0
+    del standin.repos["octo/shop"]
+
+    assert planned(config) == [("repo-scaffolding.shop", Action.CREATE, "deleted outside dtm")]
+    assert run.destroy(config_path=config, yes=True) == 0
+    assert standin.calls("DELETE") == []
+    assert not yaml.safe_load((config.parent / "devstream.state").read_text())

@@ -1,0 +1,85 @@
+"""repo-scaffolding on GitLab (the stand-in): a project dtm created is deleted with it, one it adopted is not.
+
+GitLab cannot say who created a project, so the plugin records it in its status (`created`) and reads it back
+from the status dtm stored, which the engine hands every read, update and delete as `ctx.prior`. These tests
+play the engine's part: each call after the first gets the previous call's status as its prior.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from pathlib import Path
+
+import pytest
+from gitlab_standin import GitLabStandIn
+
+from devstream.plugin import PluginContext, ResourceStatus
+from devstream.plugins.repo_scaffolding import RepoScaffoldingOptions, RepoScaffoldingPlugin
+
+PLUGIN = RepoScaffoldingPlugin()
+TOKEN = "glpat-standin-0123456789"
+RENDERED = {"README.md": b"# shop\n", "app.py": b"PORT = 8080\n"}
+
+
+@pytest.fixture
+def ctx(gitlab: GitLabStandIn, tmp_path: Path) -> PluginContext:
+    """A context with no record yet (a first create), whose HTTP goes to the stand-in; the template beside it."""
+    (tmp_path / "template").mkdir()
+    (tmp_path / "template" / "README.md.tpl").write_text("# [[ AppName ]]\n")
+    (tmp_path / "template" / "app.py.tpl").write_text("PORT = [[ port ]]\n")
+    return PluginContext(name="repo-scaffolding", instance_id="shop", workdir=tmp_path,
+                         client_factory=gitlab.client_factory)
+
+
+def options(port: int = 8080) -> RepoScaffoldingOptions:
+    return RepoScaffoldingOptions.model_validate({
+        "sourceRepo": "template",
+        "destinationRepo": {"scmType": "gitlab", "org": "acme", "name": "shop", "branch": "main", "token": TOKEN},
+        "vars": {"port": port}})
+
+
+def after(ctx: PluginContext, status: ResourceStatus | None) -> PluginContext:
+    """The context of the next call, as the engine builds it: the recorded status as the prior."""
+    return dataclasses.replace(ctx, prior=copy.deepcopy(status))
+
+
+def files(gitlab: GitLabStandIn) -> dict[str, bytes]:
+    return dict(gitlab.project("acme/shop").branches["main"].files)
+
+
+def test_a_project_dtm_created_stays_created_and_is_deleted(ctx: PluginContext, gitlab: GitLabStandIn) -> None:
+    status = PLUGIN.create(options(), ctx)
+
+    assert status["created"] is True
+    assert files(gitlab) == RENDERED
+    assert PLUGIN.read(options(), after(ctx, status)) == status  # applying again: no drift
+
+    updated = PLUGIN.update(options(port=9090), after(ctx, status))  # a var changed: a new commit, same project
+    assert updated["created"] is True
+    assert files(gitlab)["app.py"] == b"PORT = 9090\n"
+
+    PLUGIN.delete(options(port=9090), after(ctx, updated))
+    assert "acme/shop" not in gitlab.projects
+    PLUGIN.delete(options(port=9090), after(ctx, updated))  # already gone: success
+
+
+def test_an_adopted_project_is_filled_but_left_in_place(ctx: PluginContext, gitlab: GitLabStandIn) -> None:
+    gitlab.add_project("acme/shop", {"LICENSE": b"MIT\n"})
+
+    status = PLUGIN.create(options(), ctx)
+
+    assert status["created"] is False
+    assert PLUGIN.read(options(), after(ctx, status)) == status
+    PLUGIN.delete(options(), after(ctx, status))
+    assert files(gitlab) == {"LICENSE": b"MIT\n", **RENDERED}
+    assert gitlab.calls("DELETE") == []
+
+
+def test_a_project_deleted_outside_dtm(ctx: PluginContext, gitlab: GitLabStandIn) -> None:
+    status = PLUGIN.create(options(), ctx)
+    del gitlab.projects["acme/shop"]
+
+    assert PLUGIN.read(options(), after(ctx, status)) is None  # the plan: create it again
+    PLUGIN.delete(options(), after(ctx, status))  # or destroy: nothing to delete is success
+    assert gitlab.calls("DELETE") == []
