@@ -12,8 +12,9 @@ creates the destination repository and pushes the tree. Unlike DevStream's:
 - a failed first push deletes the repository it just created, so nothing is left half made;
 - delete removes the repository only when dtm created it, on GitHub, GitLab and git alike: the status
   records it (`created`) and later calls take it from the status dtm stored (`ctx.prior`). A repository that
-  existed before (adopted) is left as it is; one already gone is success. A local git repository must also
-  still carry the mark the git client gives those it creates, so one re-made by hand is never deleted;
+  existed before (adopted) is left as it is; one already gone is success. The record also holds the
+  repository's id on GitHub and GitLab, so one re-made by hand at the same address is not taken for dtm's;
+  a local git repository must also still carry the mark the git client gives those it creates;
 - the status holds each written file's git blob SHA as the server has it, so a hand edit shows as drift.
 
 The status has no commit SHA: any later push to the branch (a CI file, say) moves the head, and the plan
@@ -39,6 +40,8 @@ from devstream.plugins.scm.git import GitClient, is_git_repository, local_path, 
 __all__ = ["OUTPUT_KEYS", "RepoScaffoldingOptions", "RepoScaffoldingPlugin", "load_template", "render_template"]
 
 OUTPUT_KEYS = ("repo", "owner", "org", "repoURL", "cloneURL")
+# Status fields that records written by earlier versions lack.
+_NEWER_FIELDS = ("created", "repoID")
 APP_NAME_PLACEHOLDER = "_app_name_"
 # `[[ .AppName ]]` (Go templates, as DevStream wrote them) -> `[[ AppName ]]`.
 _GO_DOT = re.compile(r"(\[\[-?\s*)\.(?=[A-Za-z_])")
@@ -81,8 +84,10 @@ class RepoScaffoldingPlugin(Plugin[RepoScaffoldingOptions]):
         branch = dest.branch or info.default_branch
         on_server = client.list_files("", branch)
         status = _status(dest, info, branch, {p: on_server.get(p) for p in sorted(paths)}, _created(ctx, client, info))
-        if ctx.prior is not None and _same_repo(ctx.prior, info) and "created" not in ctx.prior:
-            del status["created"]  # recorded before dtm kept `created`: not drift; the next update records it
+        if ctx.prior is not None and _same_repo(ctx.prior, info):
+            for key in _NEWER_FIELDS:  # a record made before dtm kept them: not drift; the next update adds them
+                if key not in ctx.prior:
+                    status.pop(key, None)
         return status
 
     def delete(self, options: RepoScaffoldingOptions, ctx: PluginContext) -> None:
@@ -146,8 +151,14 @@ def _created(ctx: PluginContext, client: ScmClient, info: RepoInfo, *, made: boo
 
 
 def _same_repo(prior: ResourceStatus, info: RepoInfo) -> bool:
-    """Whether the prior status is about this repository: a changed destinationRepo makes it another's."""
-    return prior.get("repoURL") == strip_userinfo(info.html_url)
+    """Whether the prior status is about this repository.
+
+    A changed destinationRepo makes it another's; so does a new id at the same address (GitHub and GitLab
+    give every repository its own): dtm's repository was deleted outside dtm and someone made one by hand.
+    """
+    if prior.get("repoURL") != strip_userinfo(info.html_url):
+        return False
+    return "repoID" not in prior or prior["repoID"] == info.id
 
 
 def _repo_name(spec: RepoSpec, info: RepoInfo | None = None) -> str:
@@ -162,7 +173,10 @@ def _status(spec: RepoSpec, info: RepoInfo, branch: str, files: dict[str, str | 
             created: bool) -> ResourceStatus:
     outputs = {"repo": _repo_name(spec, info), "owner": spec.owner or "", "org": spec.org or "",
                "repoURL": strip_userinfo(info.html_url), "cloneURL": strip_userinfo(info.clone_url)}
-    return {**outputs, "branch": branch, "files": files, "created": created, "outputs": outputs}
+    status: ResourceStatus = {**outputs, "branch": branch, "files": files, "created": created}
+    if info.id is not None:  # GitHub and GitLab; a plain git remote has no id
+        status["repoID"] = info.id
+    return {**status, "outputs": outputs}
 
 
 def _source_name(options: RepoScaffoldingOptions) -> str:

@@ -119,10 +119,25 @@ def test_a_record_of_another_repository_does_not_make_this_one_dtms(ctx: PluginC
     assert "LICENSE" in standin.files("octo/store")
 
 
+def test_a_repository_re_made_by_hand_at_the_same_address_is_not_dtms(ctx: PluginContext,
+                                                                     standin: GitHubStandIn) -> None:
+    """dtm's repository is deleted outside dtm and someone makes one of the same name: it has a new id."""
+    status = PLUGIN.create(options(), ctx)
+    del standin.repos["octo/shop"]
+    standin.add_repo("octo/shop", files={"LICENSE": b"MIT\n"})
+
+    live = PLUGIN.read(options(), after(ctx, status))
+
+    assert live is not None and (live["created"], live["repoID"]) == (False, str(standin.repo("octo/shop").id))
+    assert live["repoID"] != status["repoID"]  # the plan shows the replacement as drift
+    PLUGIN.delete(options(), after(ctx, status))
+    assert standin.files("octo/shop")["LICENSE"] == b"MIT\n"
+
+
 def test_a_record_from_before_created_was_kept_is_not_drift(ctx: PluginContext, standin: GitHubStandIn) -> None:
     """A status recorded before dtm kept `created`: read leaves it out too, and delete cannot tell, so keeps."""
     status: dict[str, Any] = PLUGIN.create(options(), ctx)
-    del status["created"]
+    del status["created"], status["repoID"]
 
     assert PLUGIN.read(options(), after(ctx, status)) == status
     assert PLUGIN.update(options(), after(ctx, status))["created"] is False  # an update records what it knows
