@@ -10,7 +10,11 @@ inline from `ci.configContents`, and are rendered with jinja2 `[[ ]]` (variables
 - `generic`: every file goes to its own relative path.
 
 All files are written in one commit. The status maps each path to its git blob SHA on the server, so a hand
-edit shows as drift; delete removes the files in one commit (a repository already gone is fine).
+edit shows as drift. dtm removes only the files it wrote, known from the status it recorded (`ctx.prior`):
+an update also deletes, in the same commit, the files of that status that the options no longer produce;
+delete removes those and the ones the current options give, in one commit (a repository already gone is
+fine). A file added by hand is never touched. The recorded status is used only for the repository and
+branch it names (its `repoURL` and `branch` outputs): files written to another place are left there.
 The repository is `projectRepo` (what apps generate) or `scm` (DevStream's name for it).
 """
 
@@ -21,7 +25,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from devstream.errors import PermanentError
+from devstream.errors import PermanentError, PluginError
 from devstream.plugin import Plugin, PluginContext, ResourceStatus
 from devstream.plugin.base import PluginOptions
 from devstream.plugins.scm.base import RepoSpec, git_blob_sha
@@ -89,10 +93,10 @@ class CIGenericPlugin(Plugin[CIGenericOptions]):
     description: ClassVar[str] = "CI files (GitHub Actions, GitLab CI, Jenkinsfile or any) pushed to a repository."
 
     def create(self, options: CIGenericOptions, ctx: PluginContext) -> ResourceStatus:
-        return self._push(options, ctx, "Add")
+        return self._push(options, ctx, "Add", prior=None)
 
     def update(self, options: CIGenericOptions, ctx: PluginContext) -> ResourceStatus:
-        return self._push(options, ctx, "Update")
+        return self._push(options, ctx, "Update", prior=ctx.prior)
 
     def read(self, options: CIGenericOptions, ctx: PluginContext) -> ResourceStatus | None:
         repo = options.repo
@@ -112,15 +116,27 @@ class CIGenericPlugin(Plugin[CIGenericOptions]):
         if info is None:
             return  # the repository, and its files with it, are gone already
         branch = repo.branch or info.default_branch
+        written = _written(ctx.prior, strip_userinfo(info.html_url), branch, ctx)
+        try:
+            paths = set(ci_targets(options.ci.type, _sources(options, ctx)))
+        except PluginError as exc:
+            if not written:
+                raise
+            # What dtm wrote is known from its record: the files the options would give cannot add to it.
+            ctx.logger.warning("%s: cannot read the CI files (%s); removing those dtm recorded", ctx.key, exc)
+            paths = set()
         on_server = client.list_files("", branch)
-        gone = [p for p in ci_targets(options.ci.type, _sources(options, ctx)) if p in on_server]
+        gone = sorted(p for p in paths | written if p in on_server)
         if gone:
             client.push_files({}, f"Remove CI files\n\nRemoved by dtm ({ctx.key}).", branch, delete=gone)
 
     def output_keys(self, options: CIGenericOptions) -> set[str] | None:
         return {"repoURL", "branch", "paths"}
 
-    def _push(self, options: CIGenericOptions, ctx: PluginContext, verb: str) -> ResourceStatus:
+    def _push(self, options: CIGenericOptions, ctx: PluginContext, verb: str, prior: ResourceStatus | None
+              ) -> ResourceStatus:
+        """Write the CI files; with the prior status, also delete the files it wrote that the options no longer
+        produce, in the same commit."""
         repo = options.repo
         name = repo.name or ""
         variables: dict[str, Any] = {"AppName": name, "Repo": {"Name": name, "Owner": repo.namespace}}
@@ -134,9 +150,30 @@ class CIGenericPlugin(Plugin[CIGenericOptions]):
             raise PermanentError(f"repository {_where(repo)} does not exist; create it first (repo-scaffolding "
                                  f"does, for an app with a repoTemplate)")
         branch = repo.branch or info.default_branch
-        commit = client.push_files(files, f"{verb} CI files\n\nWritten by dtm ({ctx.key}).", branch)
-        ctx.logger.info("%s: %d CI file(s) at %s on %s", ctx.key, len(files), commit[:12], branch)
-        return _status({p: git_blob_sha(data) for p, data in files.items()}, strip_userinfo(info.html_url), branch)
+        repo_url = strip_userinfo(info.html_url)
+        dropped = sorted(_written(prior, repo_url, branch, ctx) - set(files))
+        commit = client.push_files(files, f"{verb} CI files\n\nWritten by dtm ({ctx.key}).", branch, delete=dropped)
+        ctx.logger.info("%s: %d CI file(s) at %s on %s%s", ctx.key, len(files), commit[:12], branch,
+                        f"; removed {', '.join(dropped)}" if dropped else "")
+        return _status({p: git_blob_sha(data) for p, data in files.items()}, repo_url, branch)
+
+
+def _written(prior: ResourceStatus | None, repo_url: str, branch: str, ctx: PluginContext) -> set[str]:
+    """The files dtm's recorded status says it wrote, when that status is of this repository and branch."""
+    if not prior:
+        return set()
+    outputs = prior.get("outputs") or {}
+    if (outputs.get("repoURL"), outputs.get("branch")) != (repo_url, branch):
+        ctx.logger.warning("%s: the CI files dtm wrote to %s (branch %s) are left there: the tool now writes to "
+                           "%s (branch %s)", ctx.key, outputs.get("repoURL"), outputs.get("branch"), repo_url, branch)
+        return set()
+    # Only paths inside the repository: a record edited by hand must not send a delete elsewhere.
+    return {p for p in map(str, prior.get("files") or {}) if _inside(p)}
+
+
+def _inside(path: str) -> bool:
+    parts = PurePosixPath(path).parts
+    return bool(parts) and parts[0] != "/" and ".." not in parts and ".git" not in parts
 
 
 def _where(repo: RepoSpec) -> str:
@@ -168,8 +205,7 @@ def ci_targets(kind: str, files: dict[str, str]) -> dict[str, tuple[str, str]]:
         out[wanted] = (name, text)
     else:
         for name, text in files.items():
-            parts = PurePosixPath(name).parts
-            if not parts or parts[0] == "/" or ".." in parts or ".git" in parts:
+            if not _inside(name):
                 raise PermanentError(f"CI file {name!r} is not a path inside the repository")
             out[PurePosixPath(name).as_posix()] = (name, text)
     if not out:

@@ -12,25 +12,30 @@ from the credentials of the pipeline's steps, under the names DevStream used:
 | `dingTalk.securityValue` (type SECRET)   | `DINGTALK_SECURITY_VALUE`              |
 | `sonarqube.token`                        | `SONAR_SECRET_TOKEN`                   |
 
-The status holds each workflow's blob SHA as GitHub has it, and which of the secrets exist, so a workflow
-edited or removed on GitHub, or a secret removed there, is drift that the next apply puts back. A secret's
-value cannot be read back from GitHub: a value changed there is not seen. Delete removes the workflow
-files (one commit) and the secrets (unlike DevStream, which left them); a repository already gone is
-success.
+The status holds each workflow's blob SHA as GitHub has it, which of the secrets exist, and the repository
+and branch they are in, so a workflow edited or removed on GitHub, or a secret removed there, is drift that
+the next apply puts back. A secret's value cannot be read back from GitHub: a value changed there is not
+seen.
 
-Files or secrets dropped from the options are not removed by the update that drops them: the plugin is
-given only the new options. Delete the tool, or remove them by hand.
+dtm removes only what it made, known from the status it recorded (`ctx.prior`): an update deletes, in its
+one commit, the workflow files of that status that the options no longer produce, and removes the secrets
+of that status that are no longer wanted. Delete removes those files and secrets together with the ones
+the current options give, in one commit (unlike DevStream, which left the secrets); a repository already
+gone is success. A workflow file or secret added by hand is never touched. The recorded status is used
+only in the repository and branch it names: when `scm` moves the tool elsewhere, what it made in the old
+place stays there (a warning says so).
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from devstream.errors import PermanentError
+from devstream.errors import PermanentError, PluginError
 from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
 from devstream.plugins.scm.base import RepoSpec, git_blob_sha
 from devstream.plugins.scm.cifiles import load_ci_files, render
@@ -221,38 +226,43 @@ class GitHubActionsPlugin(Plugin[GitHubActionsOptions]):
     description: ClassVar[str] = "GitHub Actions workflows committed to a repository, and its Actions secrets."
 
     def create(self, options: GitHubActionsOptions, ctx: PluginContext) -> ResourceStatus:
-        files = self._rendered(options, ctx)
-        secrets = secrets_of(options)
-        with GitHubClient(options.scm, ctx) as client:
-            if client.describe_repo() is None:
-                raise PermanentError(f"repository {options.scm.full_name} does not exist on GitHub; create it "
-                                     f"first (with repo-scaffolding, or by hand)")
-            client.push_files(files, f"dtm {ctx.key}: GitHub Actions workflows", options.scm.branch)
-            for name, value in secrets.items():
-                client.put_secret(name, value)
-        return _status({path: git_blob_sha(data) for path, data in files.items()}, list(secrets))
+        return self._put(options, ctx, prior=None)
 
     def update(self, options: GitHubActionsOptions, ctx: PluginContext) -> ResourceStatus:
-        return self.create(options, ctx)
+        return self._put(options, ctx, prior=ctx.prior)
 
     def read(self, options: GitHubActionsOptions, ctx: PluginContext) -> ResourceStatus | None:
         paths = self._paths(options, ctx)
         wanted = secrets_of(options)
         with GitHubClient(options.scm, ctx) as client:
-            if client.describe_repo() is None:
+            info = client.describe_repo()
+            if info is None:
                 return None
-            there = client.list_files(WORKFLOWS, options.scm.branch)
+            branch = options.scm.branch or info.default_branch
+            there = client.list_files(WORKFLOWS, branch)
             existing = {name.upper() for name in client.list_secrets()} if wanted else set()
-        return _status({path: there.get(path) for path in paths}, [n for n in wanted if n in existing])
+        return _status(options, branch, {path: there.get(path) for path in paths},
+                       [n for n in wanted if n in existing])
 
     def delete(self, options: GitHubActionsOptions, ctx: PluginContext) -> None:
-        paths = self._paths(options, ctx)
         with GitHubClient(options.scm, ctx) as client:
-            if client.describe_repo() is None:
+            info = client.describe_repo()
+            if info is None:
                 return  # the repository, and everything in it, is gone already
-            client.push_files({}, f"dtm {ctx.key}: remove GitHub Actions workflows", options.scm.branch,
-                              delete=paths)
-            for name in secrets_of(options):
+            branch = options.scm.branch or info.default_branch
+            made = _Made.of(ctx.prior, options, branch, ctx)
+            try:
+                paths = set(self._paths(options, ctx))
+            except PluginError as exc:
+                if not made.files:
+                    raise
+                # What dtm wrote is known from its record: the files the options would give cannot add to it.
+                ctx.logger.warning("%s: cannot read the workflow files (%s); removing those dtm recorded",
+                                   ctx.key, exc)
+                paths = set()
+            client.push_files({}, f"dtm {ctx.key}: remove GitHub Actions workflows", branch,
+                              delete=sorted(paths | made.files))
+            for name in sorted(set(secrets_of(options)) | made.secrets):
                 client.delete_secret(name)
 
     def output_keys(self, options: GitHubActionsOptions) -> set[str] | None:
@@ -278,6 +288,30 @@ class GitHubActionsPlugin(Plugin[GitHubActionsOptions]):
     def _paths(self, options: GitHubActionsOptions, ctx: PluginContext) -> list[str]:
         return sorted(_workflow_path(name) for name in self._sources(options, ctx))
 
+    def _put(self, options: GitHubActionsOptions, ctx: PluginContext, prior: ResourceStatus | None
+             ) -> ResourceStatus:
+        """Commit the workflows and set the secrets; with the prior status, also remove what it made that the
+        options no longer give (in the same commit, for files)."""
+        files = self._rendered(options, ctx)
+        secrets = secrets_of(options)
+        with GitHubClient(options.scm, ctx) as client:
+            info = client.describe_repo()
+            if info is None:
+                raise PermanentError(f"repository {options.scm.full_name} does not exist on GitHub; create it "
+                                     f"first (with repo-scaffolding, or by hand)")
+            branch = options.scm.branch or info.default_branch
+            made = _Made.of(prior, options, branch, ctx)
+            dropped_files, dropped_secrets = sorted(made.files - set(files)), sorted(made.secrets - set(secrets))
+            client.push_files(files, f"dtm {ctx.key}: GitHub Actions workflows", branch, delete=dropped_files)
+            for name, value in secrets.items():
+                client.put_secret(name, value)
+            for name in dropped_secrets:
+                client.delete_secret(name)
+            if dropped_files or dropped_secrets:
+                ctx.logger.info("%s: removed what the options no longer give: %s", ctx.key,
+                                ", ".join(dropped_files + dropped_secrets))
+        return _status(options, branch, {path: git_blob_sha(data) for path, data in files.items()}, list(secrets))
+
     def _rendered(self, options: GitHubActionsOptions, ctx: PluginContext) -> dict[str, bytes]:
         variables = template_vars(options)
         return {_workflow_path(name): render(text, variables, f"{ctx.key}: {name}").encode("utf-8")
@@ -288,6 +322,35 @@ def _workflow_path(name: str) -> str:
     return f"{WORKFLOWS}/{posixpath.normpath(name)}"
 
 
-def _status(workflows: dict[str, str | None], secrets: list[str]) -> ResourceStatus:
-    return {"workflows": dict(sorted(workflows.items())), "secrets": sorted(secrets),
+@dataclass(frozen=True)
+class _Made:
+    """The workflow files and secrets that dtm's recorded status says it made, in this repository and branch."""
+
+    files: frozenset[str] = frozenset()
+    secrets: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, prior: ResourceStatus | None, options: GitHubActionsOptions, branch: str,
+           ctx: PluginContext) -> _Made:
+        if not prior:
+            return cls()
+        there = (str(prior.get("repository", "")).lower(), prior.get("branch"))
+        if there != (options.scm.full_name.lower(), branch):
+            # A record without a repository predates this field: it cannot say where its files are.
+            if "repository" in prior:
+                ctx.logger.warning("%s: the workflows and secrets dtm made in %s (branch %s) are left there: the "
+                                   "tool now uses %s (branch %s)", ctx.key, prior.get("repository"),
+                                   prior.get("branch"), options.scm.full_name, branch)
+            return cls()
+        # Only paths in the workflows folder: a record edited by hand must not send a delete elsewhere.
+        files = {p for p in map(str, prior.get("workflows") or {})
+                 if p.startswith(WORKFLOWS + "/") and posixpath.normpath(p) == p}
+        secrets = {str(n).upper() for n in prior.get("secrets") or []}
+        return cls(frozenset(files), frozenset(secrets))
+
+
+def _status(options: GitHubActionsOptions, branch: str, workflows: dict[str, str | None],
+            secrets: list[str]) -> ResourceStatus:
+    return {"repository": options.scm.full_name, "branch": branch,
+            "workflows": dict(sorted(workflows.items())), "secrets": sorted(secrets),
             "outputs": {"workflows": sorted(workflows)}}

@@ -4,7 +4,10 @@ The CI file comes from `pipeline.configLocation` (a local path, an http(s) URL o
 `pipeline.configContents`, is rendered with DevStream's `[[ ]]` vars, and is committed (one commit) as
 `.gitlab-ci.yml` on the repository's branch. CI/CD variables are set from `pipeline.variables` and from
 DevStream's step options (`imageRepo`, `sonarqube`, `dingTalk`). Each variable carries a description that
-names this tool, so a variable dropped from the config is removed on the next update.
+names this tool, so a variable dropped from the config is removed on the next update, and delete removes
+every variable this tool set, also those the current options no longer give; variables set by hand under
+other names are left alone. Whatever the source file is called, it is committed as `.gitlab-ci.yml`, so a
+change of source leaves no file behind. (Neither needs the recorded status, `ctx.prior`.)
 
 The status holds the blob SHA of the file in the project, the blob SHA the config renders now, and the
 names of our variables that exist: a hand edit of the file, a changed template and a deleted variable all

@@ -1,15 +1,22 @@
-"""ci-generic on plain git: CI files rendered, pushed in one commit, read back as blob SHAs, removed."""
+"""ci-generic on plain git: CI files rendered, pushed in one commit, read back as blob SHAs, removed (the plugin,
+and at the end through `dtm apply`/`destroy`)."""
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from scm_git_helpers import bare_repo, hand_edit, history, remote_files, write_tree
 
+from devstream.cli import run
+from devstream.engine import Workspace
 from devstream.errors import PermanentError
 from devstream.jsonish import diff_paths, normalize
+from devstream.plan import Plan
 from devstream.plugin import PluginContext
 from devstream.plugins.ci_generic import CIGenericOptions, CIGenericPlugin
 from devstream.plugins.ci_generic.plugin import CIConfig, ci_targets
@@ -104,3 +111,102 @@ def test_options() -> None:
     for model in (CIGenericOptions, CIConfig):
         for name, field in model.model_fields.items():
             assert field.description and field.description.endswith("."), name
+
+
+# -- what dtm wrote: the recorded status (ctx.prior) --------------------------------------------------------
+# The engine hands update and delete the status it recorded after the last create or update; the plugin
+# removes only the files that record (or, for delete, the current options) names.
+
+RELEASE = ".github/workflows/release.yaml"
+HAND_MADE = ".github/workflows/hand.yml"
+
+
+def recorded(ctx: PluginContext, status: dict[str, Any] | None) -> PluginContext:
+    """The context the engine builds for a tool whose record holds `status`."""
+    return dataclasses.replace(ctx, prior=status)
+
+
+def test_an_update_deletes_the_files_the_options_dropped_in_its_commit(ctx: PluginContext, repo: Path,
+                                                                      tmp_path: Path) -> None:
+    before = PLUGIN.create(options(), ctx)
+    hand_edit(repo, tmp_path / "edit", {HAND_MADE: "on: workflow_dispatch\n"})  # not dtm's
+    (tmp_path / "ci" / "release.yaml").unlink()
+    commits = len(history(repo))
+
+    after = PLUGIN.update(options(), recorded(ctx, before))
+
+    assert set(remote_files(repo)) == {"app.py", ".github/workflows/ci.yml", HAND_MADE}
+    assert len(history(repo)) == commits + 1
+    assert PLUGIN.read(options(), recorded(ctx, after)) == after  # in sync: the planner sees no change
+
+    PLUGIN.delete(options(), recorded(ctx, after))
+    assert set(remote_files(repo)) == {"app.py", HAND_MADE}
+
+
+def test_delete_removes_the_recorded_files_and_those_of_the_options(ctx: PluginContext, repo: Path,
+                                                                     tmp_path: Path) -> None:
+    before = PLUGIN.create(options(), ctx)
+    (tmp_path / "ci" / "release.yaml").unlink()  # dropped from the sources, with no apply since
+
+    PLUGIN.delete(options(), recorded(ctx, before))
+
+    assert remote_files(repo) == {"app.py": b"print()\n"}
+
+
+def test_delete_without_the_ci_sources_removes_the_recorded_files(ctx: PluginContext, repo: Path,
+                                                                  tmp_path: Path) -> None:
+    before = PLUGIN.create(options(), ctx)
+    shutil.rmtree(tmp_path / "ci")
+
+    with pytest.raises(PermanentError, match="no such file or folder"):
+        PLUGIN.delete(options(), recorded(ctx, None))  # with no record, there is no knowing what to remove
+    PLUGIN.delete(options(), recorded(ctx, before))
+
+    assert remote_files(repo) == {"app.py": b"print()\n"}
+
+
+def test_a_record_of_another_repository_removes_nothing_in_this_one(ctx: PluginContext, repo: Path,
+                                                                     tmp_path: Path) -> None:
+    before = PLUGIN.create(options(), ctx)
+    other = bare_repo(tmp_path / "other.git", files={RELEASE: "on: release # by hand\n"})
+    (tmp_path / "ci" / "release.yaml").unlink()
+    moved = CIGenericOptions.model_validate({
+        "projectRepo": {"scmType": "git", "url": "other.git", "name": "other", "branch": "main"},
+        "ci": {"type": "github", "configLocation": "ci", "vars": {"python": "3.12"}}})
+
+    PLUGIN.update(moved, recorded(ctx, before))
+    assert set(remote_files(other)) == {RELEASE, ".github/workflows/ci.yml"}
+    assert set(remote_files(repo)) == {"app.py", ".github/workflows/ci.yml", RELEASE}  # left where dtm wrote it
+
+    PLUGIN.delete(moved, recorded(ctx, before))
+    assert remote_files(other) == {RELEASE: b"on: release # by hand\n"}
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_through_apply_a_file_dropped_from_the_ci_folder_leaves_the_remote(repo: Path, tmp_path: Path) -> None:
+    config = tmp_path / "dtm.yaml"
+    config.write_text(yaml.safe_dump({
+        "config": {"state": {"backend": "local"}},
+        "tools": [{"name": "ci-generic", "instanceID": "web", "options": {
+            "projectRepo": {"scmType": "git", "url": "web.git", "name": "web", "branch": "main"},
+            "ci": {"type": "github", "configLocation": "ci", "vars": {"python": "3.12"}}}}],
+    }, sort_keys=False))
+
+    def plan() -> Plan:
+        ws = Workspace.open(config)
+        records = ws.records()
+        return ws.plan(records, ws.refresh(records))
+
+    assert run.apply(config_path=config, yes=True) == 0
+    assert set(remote_files(repo)) == {"app.py", ".github/workflows/ci.yml", RELEASE}
+    hand_edit(repo, tmp_path / "edit", {HAND_MADE: "on: workflow_dispatch\n"})
+    assert plan().empty  # a file added by hand is not dtm's business
+
+    (tmp_path / "ci" / "release.yaml").unlink()
+    assert [c.action for c in plan().changes] == ["update"]
+    assert run.apply(config_path=config, yes=True) == 0
+    assert set(remote_files(repo)) == {"app.py", ".github/workflows/ci.yml", HAND_MADE}
+    assert plan().empty
+
+    assert run.destroy(config_path=config, yes=True) == 0
+    assert set(remote_files(repo)) == {"app.py", HAND_MADE}

@@ -149,8 +149,54 @@ def test_an_app_from_a_template_with_a_github_actions_pipeline(serve_standin: Gi
     assert standin.secret_value("octo/shop", "IMAGE_REPO_PASSWORD") == PASSWORD
     assert plan_of(config).empty
 
+    # Destroy goes dependents first: github-actions removes the workflow and the secrets, then repo-scaffolding
+    # deletes the repository, which its recorded status says dtm created.
     assert run.destroy(config_path=config, yes=True) == 0
-    # The workflow and the secrets are gone. GitHubClient cannot tell whether dtm created the repository
-    # (it has no `created_by_dtm`), so repo-scaffolding leaves the repository and its files in place.
-    assert set(standin.files("octo/shop")) == {"README.md", "app.py"}
-    assert standin.repo("octo/shop").secrets == {}
+    assert "octo/shop" not in standin.repos
+    *secrets, repo = standin.calls("DELETE")
+    assert sorted(secrets) == [f"DELETE /repos/octo/shop/actions/secrets/{name}"
+                               for name in ("IMAGE_REPO_PASSWORD", "IMAGE_REPO_USER")]
+    assert repo == "DELETE /repos/octo/shop"
+
+
+def test_what_the_config_drops_is_removed_and_what_was_added_by_hand_stays(
+        serve_standin: GitHubStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    standin = serve_standin
+    standin.add_repo("octo/web", files={"README.md": b"# web\n"})
+    monkeypatch.setenv("DTM_TEST_GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("DEPLOY_KEY", "deploy-key-value")
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "ci.yml").write_text(WORKFLOW)
+    (tmp_path / "workflows" / "release.yml").write_text("on: release\n")
+    release = ".github/workflows/release.yml"
+
+    def configure(secrets: dict[str, str]) -> Path:
+        tool = {"name": "github-actions", "instanceID": "web", "options": {
+            "scm": {"scmType": "github", "owner": "octo", "name": "web",
+                    "token": '[[ env "DTM_TEST_GITHUB_TOKEN" ]]'},
+            "pipeline": {"configLocation": "workflows", "secrets": secrets}}}
+        return write(tmp_path / "dtm.yaml", {"tools": [tool]})
+
+    config = configure({"DEPLOY_KEY": '[[ env "DEPLOY_KEY" ]]', "NOTIFY_URL": "https://hooks.example.com/x"})
+    assert run.apply(config_path=config, yes=True) == 0
+    assert set(standin.files("octo/web")) == {"README.md", PATH, release}
+    assert sorted(standin.repo("octo/web").secrets) == ["DEPLOY_KEY", "NOTIFY_URL"]
+
+    # Someone adds a workflow and a secret of their own on GitHub: not dtm's, and no drift either.
+    standin.commit_files("octo/web", {".github/workflows/hand.yml": b"on: workflow_dispatch\n"}, "by hand")
+    standin.repo("octo/web").secrets["HAND_MADE"] = standin.repo("octo/web").secrets["NOTIFY_URL"]
+    assert plan_of(config).empty
+
+    # release.yml leaves the workflows folder and NOTIFY_URL leaves the config: apply removes both.
+    (tmp_path / "workflows" / "release.yml").unlink()
+    config = configure({"DEPLOY_KEY": '[[ env "DEPLOY_KEY" ]]'})
+    (change,) = plan_of(config).changes
+    assert change.action == "update"
+    assert run.apply(config_path=config, yes=True) == 0
+    assert set(standin.files("octo/web")) == {"README.md", PATH, ".github/workflows/hand.yml"}
+    assert sorted(standin.repo("octo/web").secrets) == ["DEPLOY_KEY", "HAND_MADE"]
+    assert plan_of(config).empty
+
+    assert run.destroy(config_path=config, yes=True) == 0
+    assert set(standin.files("octo/web")) == {"README.md", ".github/workflows/hand.yml"}
+    assert sorted(standin.repo("octo/web").secrets) == ["HAND_MADE"]

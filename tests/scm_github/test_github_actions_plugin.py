@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from github_standin import GitHubStandIn
+from github_standin import GitHubStandIn, Secret
 from github_testkit import TOKEN
 from pydantic import ValidationError
 
@@ -65,7 +66,8 @@ def test_create_commits_the_rendered_workflow_and_sets_the_secrets(ctx: PluginCo
     assert len(standin.history("octo/web")) == 2
     assert standin.secret_value("octo/web", "IMAGE_REPO_USER") == "octo"
     assert standin.secret_value("octo/web", "IMAGE_REPO_PASSWORD") == PASSWORD
-    assert status == {"workflows": {PATH: git_blob_sha(rendered())},
+    assert status == {"repository": "octo/web", "branch": "main",
+                      "workflows": {PATH: git_blob_sha(rendered())},
                       "secrets": ["IMAGE_REPO_PASSWORD", "IMAGE_REPO_USER"],
                       "outputs": {"workflows": [PATH]}}
     assert PASSWORD not in json.dumps(status)
@@ -133,7 +135,8 @@ def test_delete_removes_the_files_in_one_commit_and_the_secrets(ctx: PluginConte
     assert standin.files("octo/web") == {"README.md": b"# web\n"}
     assert len(standin.history("octo/web")) == 3  # seed, create, one delete commit
     assert sorted(standin.repo("octo/web").secrets) == ["SOMEONE_ELSES"]
-    assert PLUGIN.read(opts, ctx) == {"workflows": {PATH: None, ".github/workflows/release.yml": None},
+    assert PLUGIN.read(opts, ctx) == {"repository": "octo/web", "branch": "main",
+                                      "workflows": {PATH: None, ".github/workflows/release.yml": None},
                                       "secrets": [], "outputs": {"workflows": [PATH,
                                                                                ".github/workflows/release.yml"]}}
     PLUGIN.delete(opts, ctx)  # nothing left: no commit, no error
@@ -218,3 +221,115 @@ def test_an_apps_pipeline_with_both_sources_uses_the_inline_files() -> None:
                      "language": {"name": "python", "framework": "django"},
                      "test": {"enable": True, "command": ["pytest"], "coverage": {"enable": False}}}})
     assert opts.pipeline.configContents == {"a.yml": "x"}
+
+
+# -- what dtm made: the recorded status (ctx.prior) ---------------------------------------------------------
+# The engine hands update and delete the status it recorded after the last create or update. The plugin
+# removes only what that record (or, for delete, the current options) says it made.
+
+RELEASE = ".github/workflows/release.yml"
+HAND_MADE = ".github/workflows/hand.yml"
+
+
+def recorded(ctx: PluginContext, status: dict[str, Any] | None) -> PluginContext:
+    """The context the engine builds for a tool whose record holds `status`."""
+    return dataclasses.replace(ctx, prior=status)
+
+
+def two_workflows_and_a_deploy_key() -> GitHubActionsOptions:
+    return options(configContents={"ci.yml": WORKFLOW, "release.yml": "on: release\n"}, secrets={"DEPLOY_KEY": "k"})
+
+
+def hand_made_secret(standin: GitHubStandIn, name: str) -> None:
+    standin.repo("octo/web").secrets[name] = Secret("sealed-by-hand", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z")
+
+
+def add_hand_made(standin: GitHubStandIn) -> None:
+    """A workflow file and a secret someone added on GitHub: dtm never wrote them."""
+    standin.commit_files("octo/web", {HAND_MADE: b"on: workflow_dispatch\n"}, "added by hand")
+    hand_made_secret(standin, "HAND_MADE")
+
+
+def test_an_update_removes_the_workflow_and_secret_the_options_dropped_in_its_one_commit(
+        ctx: PluginContext, standin: GitHubStandIn) -> None:
+    standin.add_repo("octo/web", files={"README.md": b"# web\n"})
+    before = PLUGIN.create(two_workflows_and_a_deploy_key(), ctx)
+    add_hand_made(standin)
+    commits = len(standin.history("octo/web"))
+
+    # release.yml and DEPLOY_KEY are dropped from the options.
+    after = PLUGIN.update(options(), recorded(ctx, before))
+
+    assert set(standin.files("octo/web")) == {"README.md", PATH, HAND_MADE}
+    assert len(standin.history("octo/web")) == commits + 1
+    assert sorted(standin.repo("octo/web").secrets) == ["HAND_MADE", "IMAGE_REPO_PASSWORD", "IMAGE_REPO_USER"]
+    assert after["workflows"] == {PATH: git_blob_sha(rendered())}
+    assert after["secrets"] == ["IMAGE_REPO_PASSWORD", "IMAGE_REPO_USER"]
+    assert PLUGIN.read(options(), recorded(ctx, after)) == after  # in sync: the planner sees no change
+
+
+def test_without_a_record_an_update_removes_nothing(ctx: PluginContext, standin: GitHubStandIn) -> None:
+    standin.add_repo("octo/web", files={"README.md": b"# web\n"})
+    PLUGIN.create(two_workflows_and_a_deploy_key(), ctx)
+
+    PLUGIN.update(options(), recorded(ctx, None))
+
+    assert RELEASE in standin.files("octo/web")
+    assert "DEPLOY_KEY" in standin.repo("octo/web").secrets
+
+
+def test_delete_removes_what_the_record_names_and_what_the_options_give(
+        ctx: PluginContext, standin: GitHubStandIn) -> None:
+    standin.add_repo("octo/web", files={"README.md": b"# web\n"})
+    before = PLUGIN.create(two_workflows_and_a_deploy_key(), ctx)
+    add_hand_made(standin)
+    standin.commit_files("octo/web", {RELEASE: None}, "release.yml removed by hand")  # gone already: fine
+
+    # The options lost release.yml and DEPLOY_KEY (and gained lint.yml) without an apply; then the tool is
+    # deleted.
+    PLUGIN.delete(options(configContents={"ci.yml": WORKFLOW, "lint.yml": "on: push\n"}), recorded(ctx, before))
+
+    assert set(standin.files("octo/web")) == {"README.md", HAND_MADE}
+    assert sorted(standin.repo("octo/web").secrets) == ["HAND_MADE"]
+
+
+def test_delete_without_the_workflow_sources_removes_the_recorded_files(
+        ctx: PluginContext, standin: GitHubStandIn, tmp_path: Path) -> None:
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "ci.yml").write_text(WORKFLOW)
+    standin.add_repo("octo/web", files={"README.md": b"# web\n"})
+    opts = options(configContents=None, configLocation="workflows")
+    status = PLUGIN.create(opts, ctx)
+    (tmp_path / "workflows" / "ci.yml").unlink()
+    (tmp_path / "workflows").rmdir()
+
+    with pytest.raises(PermanentError, match="no such file or folder"):
+        PLUGIN.delete(opts, recorded(ctx, None))  # with no record, there is no knowing what to remove
+    PLUGIN.delete(opts, recorded(ctx, status))
+
+    assert standin.files("octo/web") == {"README.md": b"# web\n"}
+    assert standin.repo("octo/web").secrets == {}
+
+
+@pytest.mark.parametrize("elsewhere", [
+    pytest.param({"repository": "octo/old-web"}, id="another repository"),
+    pytest.param({"branch": "release"}, id="another branch"),
+    pytest.param({"repository": None, "branch": None}, id="a record from before repository was recorded"),
+])
+def test_a_record_of_another_place_removes_nothing_here(ctx: PluginContext, standin: GitHubStandIn,
+                                                        elsewhere: dict[str, Any]) -> None:
+    # octo/web holds a workflow file and a secret that the record names, but someone else put them there.
+    standin.add_repo("octo/web", files={"README.md": b"# web\n", RELEASE: b"on: release # by hand\n"})
+    hand_made_secret(standin, "DEPLOY_KEY")
+    status = {"repository": "octo/web", "branch": "main", "workflows": {PATH: "0" * 40, RELEASE: "1" * 40},
+              "secrets": ["DEPLOY_KEY", "IMAGE_REPO_PASSWORD", "IMAGE_REPO_USER"],
+              "outputs": {"workflows": [PATH, RELEASE]}}
+    prior = {k: v for k, v in (status | elsewhere).items() if v is not None}
+
+    PLUGIN.update(options(), recorded(ctx, prior))
+    assert standin.files("octo/web")[RELEASE] == b"on: release # by hand\n"
+    assert "DEPLOY_KEY" in standin.repo("octo/web").secrets
+
+    PLUGIN.delete(options(), recorded(ctx, prior))
+    assert set(standin.files("octo/web")) == {"README.md", RELEASE}
+    assert sorted(standin.repo("octo/web").secrets) == ["DEPLOY_KEY"]

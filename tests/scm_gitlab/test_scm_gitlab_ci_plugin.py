@@ -198,6 +198,29 @@ def test_delete_removes_the_file_in_one_commit_and_our_variables(gitlab: GitLabS
     assert gitlab.project(project).commits == commits + 1
 
 
+def test_a_ci_file_from_a_source_of_another_name_replaces_the_one_file(gitlab: GitLabStandIn, ctx: PluginContext,
+                                                                       project: str) -> None:
+    PLUGIN.create(options(), ctx)
+
+    PLUGIN.update(options(configContents={"pipeline.yml": "a: 1\n"}), ctx)
+
+    # Whatever the source is called, the project holds one CI file, so nothing is left behind.
+    assert gitlab.project(project).branches["master"].files == {"main.go": b"package main\n",
+                                                                ".gitlab-ci.yml": b"a: 1\n"}
+
+
+def test_delete_removes_the_variables_earlier_applies_set_even_when_the_options_dropped_them(
+        gitlab: GitLabStandIn, ctx: PluginContext, project: str) -> None:
+    gitlab.project(project).variables.append({"key": "HAND_MADE", "value": "x", "environment_scope": "*",
+                                              "masked": False, "protected": False, "description": None})
+    PLUGIN.create(options(), ctx)
+
+    # The config lost its variables and imageRepo without an apply; then the tool is deleted.
+    PLUGIN.delete(options(variables={}, imageRepo=None), ctx)
+
+    assert [v["key"] for v in gitlab.project(project).variables] == ["HAND_MADE"]
+
+
 def test_a_deleted_project_reads_as_none_and_delete_is_fine(gitlab: GitLabStandIn, ctx: PluginContext,
                                                             project: str) -> None:
     PLUGIN.create(options(), ctx)
