@@ -29,7 +29,7 @@ from devstream.outputs import UnresolvedReferenceError, find_references, resolve
 from devstream.plan import Action, Change, Plan, plan_apply, read_targets
 from devstream.plugin.base import Plugin, PluginContext
 from devstream.plugin.registry import PluginRegistry, default_registry
-from devstream.secrets import redact, redact_by_schema, scrub, secret_paths
+from devstream.secrets import redact, redact_by_schema, scrub, secret_paths, without_fingerprints
 from devstream.state import StateRecord, StateStore, open_store
 
 __all__ = ["ChangeOutcome", "Workspace", "is_transient"]
@@ -215,20 +215,36 @@ class Workspace:
             rec = (self._records or {}).get(change.state_key)
         if rec is None:
             rec = self.records().get(change.state_key)
+        options: dict[str, Any] | None = None
         if tool is not None:
-            outputs = self._inputs(tool)[1]
             try:
-                options = resolve(tool.options, outputs, "options")
+                options = resolve(tool.options, self._inputs(tool)[1], "options")
             except UnresolvedReferenceError:
-                options = rec.options if rec is not None else tool.options
+                options = None if rec is not None else tool.options
+        if options is None:
+            model = self._stored_model(change, rec, logger)
         else:
-            options = rec.options if rec is not None else {}
-        model = self.model(change.name, options, change.key)
+            model = self.model(change.name, options, change.key)
         ctx = self.context(change.name, change.instanceID, "delete", logger, attempt, rec)
         with self._translated(change.key, "delete", model):
             self.plugin(change.name).delete(model, ctx)
         self._forget(change.state_key)
         return ChangeOutcome(change.key, "delete")
+
+    def _stored_model(self, change: Change, rec: StateRecord | None, logger: logging.Logger | None) -> BaseModel:
+        """The options of a delete that only the record knows: its secrets are fingerprints, so they are left
+        out where the plugin can do without (it then looks where it would for an unset one)."""
+        stored = rec.options if rec is not None else {}
+        options, dropped = without_fingerprints(stored)
+        try:
+            model = self.plugin(change.name).Options.model_validate(options)
+        except ValidationError:
+            return self.model(change.name, stored, change.key)  # a required secret: the fingerprint stands in
+        if dropped:
+            (logger or log).warning("%s: deleted with the options dtm recorded, which keep no secret: %s left unset, "
+                                    "so the plugin takes them from its environment (e.g. GITHUB_TOKEN, GITLAB_TOKEN)",
+                                    change.key, ", ".join(dropped))
+        return model
 
     class _translated:
         """Turn whatever a plugin raised into a PluginError whose message holds no secret."""

@@ -17,6 +17,7 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 
 __all__ = [
     "FINGERPRINT", "fingerprint", "is_fingerprint", "redact", "redact_by_schema", "scrub", "secret_paths",
+    "without_fingerprints",
 ]
 
 Path = tuple[str | int, ...]
@@ -33,6 +34,32 @@ def fingerprint(value: str | bytes) -> str:
 
 def is_fingerprint(value: object) -> bool:
     return isinstance(value, str) and bool(FINGERPRINT.match(value))
+
+
+def without_fingerprints(value: Any) -> tuple[Any, list[str]]:
+    """A copy of stored options with every fingerprinted secret left out, and the dotted paths left out.
+
+    A tool that left the config is deleted with the options state kept, where a secret is only its
+    fingerprint: sending that as a token fails. Left out, an optional secret takes its default, and
+    plugins look for it where they would without one (the SCM plugins: GITHUB_TOKEN, GITLAB_TOKEN).
+    """
+    dropped: list[str] = []
+
+    def walk(node: Any, path: str) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, item in node.items():
+                where = f"{path}.{key}" if path else str(key)
+                if is_fingerprint(item):
+                    dropped.append(where)
+                else:
+                    out[key] = walk(item, where)
+            return out
+        if isinstance(node, list):
+            return [walk(item, f"{path}[{i}]") for i, item in enumerate(node)]
+        return node
+
+    return walk(value, ""), dropped
 
 
 def _walk(value: Any, path: Path) -> Iterator[tuple[Path, str | bytes]]:

@@ -21,6 +21,7 @@ class Call:
     start: float
     end: float
     prior: dict[str, Any] | None = None  # the status the engine handed the plugin (ctx.prior)
+    token: str | None = None  # the secret option as the plugin got it
 
 
 CALLS: list[Call] = []
@@ -46,7 +47,8 @@ class ProbePlugin(Plugin[ProbeOptions]):
         start = time.monotonic()
         time.sleep(options.latency_ms / 1000)
         with _lock:
-            CALLS.append(Call(ctx.key, action, start, time.monotonic(), ctx.prior))
+            token = options.token.get_secret_value() if options.token is not None else None
+            CALLS.append(Call(ctx.key, action, start, time.monotonic(), ctx.prior, token))
         if action in options.fail_on:
             raise PermanentError(f"{ctx.key}: {action} refused (fail_on)")
 

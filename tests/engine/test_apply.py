@@ -235,6 +235,19 @@ def test_secrets_never_reach_the_state_but_a_new_secret_is_an_update(write_confi
     assert "rotated-token-value" not in str(change.model_dump())
 
 
+def test_a_tool_that_left_the_config_is_deleted_without_its_fingerprinted_secrets(write_config, caplog):
+    """State keeps only a secret's fingerprint, which is no use as a token: the plugin gets the secret unset
+    (and takes it from its environment, as the SCM plugins do with GITHUB_TOKEN), and the log says so."""
+    config = write_config([tool("probe", "keep"), tool("probe", "vault", token="s3cr3t-token-value")])
+    assert run.apply(config_path=config, yes=True) == 0
+    config = write_config([tool("probe", "keep")])
+    CALLS.clear()
+    assert run.apply(config_path=config, yes=True) == 0
+    (call,) = CALLS
+    assert (call.key, call.action, call.token) == ("probe.vault", "delete", None)
+    assert "probe.vault: deleted with the options dtm recorded, which keep no secret: token left unset" in caplog.text
+
+
 def test_a_second_run_is_refused_while_the_state_is_locked(write_config):
     config = write_config([tool("noop", "a")])
     ws = Workspace.open(config)
