@@ -1,18 +1,36 @@
-"""What every SCM client offers the plugins: repositories, files, secrets (and, later, webhooks).
+"""What every SCM client offers the plugins: repositories, files, secrets and webhooks.
 
 A file's identity is its git blob SHA-1 (`git hash-object`): GitHub's contents API and GitLab's files API
 both report it, and plain git computes it, so a plugin's Read can compare what it wrote with what the
 server holds, whichever system that is.
+
+A webhook is identified by its URL: putting one for a URL that already has a hook updates that hook in
+place. Its events are named as GitHub names them (`push`, `pull_request`, ...); `WEBHOOK_EVENTS` is the one
+table saying what each name is on GitHub and on GitLab, and a client refuses, naming it, an event its system
+cannot deliver. A webhook's secret is write-only: no system returns it, and dtm never logs or quotes it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Literal, Protocol
+import re
+from collections.abc import Iterator
+from typing import Any, Literal, NamedTuple, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["FileInfo", "RepoInfo", "RepoSpec", "ScmClient", "git_blob_sha"]
+__all__ = ["WEBHOOK_EVENTS", "EventMapping", "FileInfo", "RepoInfo", "RepoSpec", "ScmClient", "Webhook", "WebhookInfo",
+           "git_blob_sha"]
+
+_EVENT_NAME = re.compile(r"[a-z][a-z0-9_]*|\*")
+
+
+def _without_credentials(url: str) -> str:
+    """A webhook URL fit to show: no user info, query or fragment, where delivery tokens tend to live."""
+    split = urlsplit(url)
+    host = split.netloc.rpartition("@")[2]
+    return urlunsplit((split.scheme, host, split.path, "", ""))
 
 
 def git_blob_sha(content: bytes) -> str:
@@ -70,6 +88,97 @@ class FileInfo(BaseModel):
     content: bytes | None = None
 
 
+class EventMapping(NamedTuple):
+    """What one dtm webhook event is on each system; None where the system has no such event."""
+
+    github: str | None  # the GitHub event
+    gitlab: str | None  # the GitLab hook's `*_events` flag
+    instead: str = ""  # for the system that lacks it: what to use instead
+
+
+WEBHOOK_EVENTS: dict[str, EventMapping] = {
+    # dtm event: (GitHub event, GitLab flag, what to use where there is none)
+    "push": EventMapping("push", "push_events"),  # GitHub's push also fires for tags; GitLab's only for branches
+    "tag_push": EventMapping(None, "tag_push_events", "GitHub's push event covers tag pushes too: use push"),
+    "pull_request": EventMapping("pull_request", "merge_requests_events"),
+    "issues": EventMapping("issues", "issues_events"),
+    "release": EventMapping("release", "releases_events"),
+    "deployment_status": EventMapping("deployment_status", "deployment_events"),
+    "gollum": EventMapping("gollum", "wiki_page_events"),  # wiki pages
+    "pipeline": EventMapping(None, "pipeline_events", "GitHub's closest is workflow_run"),
+    "job": EventMapping(None, "job_events", "GitHub's closest is workflow_job"),
+}
+"""The webhook events dtm knows on both systems, by the name a config uses (GitHub's, where GitHub has it).
+
+GitHub takes any of its own event names besides these (`create`, `workflow_run`, `*`, ...), which are passed
+to it as they are; GitLab takes only the names with a flag here. Comment events are left out on purpose:
+GitLab's one `note_events` flag does not match any one of GitHub's comment events.
+"""
+
+
+class Webhook(BaseModel):
+    """A webhook as a config asks for it: where deliveries go, for which events, signed with which secret.
+
+    `secret` is GitHub's HMAC key (`X-Hub-Signature-256`) or GitLab's `X-Gitlab-Token`; none means the hook
+    has none (an existing one is removed). Deliveries are JSON on both systems.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="Where the system POSTs deliveries (http or https).")
+    events: list[str] = Field(default_factory=lambda: ["push"], min_length=1,
+                              description="The events to deliver, by GitHub's names (see WEBHOOK_EVENTS).")
+    secret: SecretStr | None = Field(default=None, description="Signs (GitHub) or authenticates (GitLab) each "
+                                                               "delivery; never read back, logged or quoted.")
+    active: bool = Field(default=True, description="Whether deliveries are sent; only GitHub can pause a hook.")
+    insecure_ssl: bool = Field(default=False, description="Deliver without verifying the receiver's TLS "
+                                                          "certificate; avoid.")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        split = urlsplit(url.strip())
+        if split.scheme not in ("http", "https") or not split.hostname:
+            raise ValueError("a webhook's url must be an http(s) address with a host, like https://ci.example.com/hook")
+        return url.strip()
+
+    @field_validator("events")
+    @classmethod
+    def _event_names(cls, events: list[str]) -> list[str]:
+        bad = [e for e in events if not _EVENT_NAME.fullmatch(e)]
+        if bad:
+            raise ValueError(f"webhook events are lower-case names such as push or pull_request, not {bad}")
+        return sorted(set(events))  # a set of events: order and repeats mean nothing to either system
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # a URL may carry a delivery token (?token=...): a printed or logged model shows it without
+        for name, value in super().__repr_args__():
+            yield name, _without_credentials(value) if name == "url" else value
+
+
+class WebhookInfo(BaseModel):
+    """A webhook as the system reports it. It never holds the secret, only whether one is set."""
+
+    id: str
+    url: str
+    events: list[str]  # dtm event names, sorted
+    active: bool = True
+    insecure_ssl: bool = False
+    content_type: str = "json"  # the deliveries' format: GitHub's json or form; GitLab's are always JSON
+    has_secret: bool | None = None  # None: the system does not tell (GitLab)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, _without_credentials(value) if name == "url" else value
+
+    def matches(self, hook: Webhook) -> bool:
+        """Whether what the system reports is what `hook` asks for (as far as it can tell: a secret's value
+        never comes back, so only its presence is compared, where the system reports that)."""
+        return (self.url == hook.url and self.events == hook.events and self.active == hook.active
+                and self.insecure_ssl == hook.insecure_ssl and self.content_type == "json"
+                and (self.has_secret is None or self.has_secret == (hook.secret is not None)))
+
+
 class ScmClient(Protocol):
     """One repository on one system. Every method is idempotent where the system allows it."""
 
@@ -110,4 +219,17 @@ class ScmClient(Protocol):
 
     def delete_secret(self, name: str) -> None:
         """Remove a secret; one already gone is success."""
+        ...
+
+    def list_webhooks(self) -> list[WebhookInfo]:
+        """The repository's webhooks ([] when the repository does not exist)."""
+        ...
+
+    def put_webhook(self, hook: Webhook) -> WebhookInfo:
+        """Make the webhook for `hook.url` exactly `hook`: created when missing, else updated in place (same
+        id, never a second hook for the URL). An event the system cannot deliver is a `PermanentError`."""
+        ...
+
+    def delete_webhook(self, url: str) -> None:
+        """Remove the webhook for `url`; none there is success."""
         ...

@@ -33,7 +33,8 @@ from urllib.parse import unquote, urlsplit
 
 from devstream.errors import PermanentError, TransientError
 from devstream.plugin import PluginContext
-from devstream.plugins.scm.base import FileInfo, RepoInfo, RepoSpec, git_blob_sha
+from devstream.plugin.http import safe_url
+from devstream.plugins.scm.base import FileInfo, RepoInfo, RepoSpec, Webhook, WebhookInfo, git_blob_sha
 
 __all__ = ["GitClient", "is_git_repository", "local_path", "strip_userinfo"]
 
@@ -268,6 +269,19 @@ class GitClient:
 
     def delete_secret(self, name: str) -> None:
         """Nothing to delete: plain git has no CI secrets."""
+
+    def list_webhooks(self) -> list[WebhookInfo]:
+        """Plain git has no webhooks."""
+        return []
+
+    def put_webhook(self, hook: Webhook) -> WebhookInfo:
+        """Always fails: plain git has no webhooks to put one in."""
+        raise PermanentError(f"scmType git has no webhooks: cannot add one for {safe_url(hook.url)} to "
+                             f"{self.display}; use a github or gitlab repository (dtm manages their webhooks), or "
+                             f"set up delivery in your git server yourself (e.g. a post-receive hook)")
+
+    def delete_webhook(self, url: str) -> None:
+        """Nothing to delete: plain git has no webhooks."""
 
     # -- beyond the protocol ---------------------------------------------------------------------------------
     @property

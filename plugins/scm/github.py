@@ -1,4 +1,4 @@
-"""GitHub's side of the SCM layer: repositories, files and Actions secrets over the REST API.
+"""GitHub's side of the SCM layer: repositories, files, Actions secrets and webhooks over the REST API.
 
 Every call goes through the plugin context's retrying httpx client (`ctx.http_client`), with a timeout, the
 `2022-11-28` API version and the token as a Bearer header; the token is never logged or quoted. What the
@@ -16,6 +16,12 @@ the first file is created through the contents API (which can make a repository'
 when there are more files, a root commit holding all of them is made with the git data API and the branch
 is moved onto it. The branch's history is then that ONE commit, as for any other push; the contents API's
 commit is left unreferenced.
+
+Webhooks are found by their delivery URL (`config.url`) in the paginated listing, then created (POST) or
+updated in place (PATCH, which replaces the whole config: a hook put without a secret loses its old one, as
+declared). GitHub answers 404, not 403, on the webhooks of a repository the token may not administer; the
+error then says so rather than claiming the repository is missing. A hook's secret, and a delivery URL that
+carries credentials, are scrubbed from every error, and only the URL without its query is ever logged.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import base64
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, NoReturn
@@ -33,8 +39,8 @@ import httpx
 
 from devstream.errors import PermanentError, TransientError
 from devstream.plugin import PluginContext, raise_for_status
-from devstream.plugin.http import parse_retry_after
-from devstream.plugins.scm.base import FileInfo, RepoInfo, RepoSpec, git_blob_sha
+from devstream.plugin.http import parse_retry_after, safe_url
+from devstream.plugins.scm.base import WEBHOOK_EVENTS, FileInfo, RepoInfo, RepoSpec, Webhook, WebhookInfo, git_blob_sha
 
 __all__ = ["API_URL", "API_VERSION", "GitHubClient", "api_url", "encrypt_secret"]
 
@@ -44,6 +50,9 @@ TOKEN_ENV = "GITHUB_TOKEN"
 _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _PER_PAGE = 100
 _FILE_MODES = ("100644", "100755")
+_HOOKS_HIDDEN = ("GitHub answers 404 on the webhooks of a repository the token may not administer: the token needs "
+                 "admin rights on it (a classic token the admin:repo_hook scope, a fine-grained one the Webhooks "
+                 "permission, read and write)")
 
 
 def api_url(spec: RepoSpec) -> str:
@@ -134,8 +143,16 @@ class GitHubClient:
         response.read()
         return response
 
-    def _fail(self, response: httpx.Response, doing: str) -> NoReturn:
-        """Raise dtm's error for a response that was not what `doing` needed."""
+    def _fail(self, response: httpx.Response, doing: str, secrets: Sequence[str] = ()) -> NoReturn:
+        """Raise dtm's error for a response that was not what `doing` needed, with `secrets` masked in it."""
+        try:
+            self._raise_for(response, doing)
+        except (PermanentError, TransientError) as exc:
+            if not any(secrets):
+                raise
+            raise type(exc)(_scrub(str(exc), secrets)) from None
+
+    def _raise_for(self, response: httpx.Response, doing: str) -> NoReturn:
         status = response.status_code
         where = f"GitHub {self.spec.full_name}: {doing}"
         if status in (403, 429):
@@ -151,17 +168,23 @@ class GitHubClient:
             raise type(exc)(f"{where}: {exc}") from None
         raise PermanentError(f"{where}: unexpected answer {status} {_message(response)}")
 
-    def _json(self, response: httpx.Response, doing: str, ok: tuple[int, ...] = (200,)) -> Any:
+    def _json(self, response: httpx.Response, doing: str, ok: tuple[int, ...] = (200,),
+              secrets: Sequence[str] = ()) -> Any:
         if response.status_code not in ok:
-            self._fail(response, doing)
+            self._fail(response, doing, secrets)
         try:
             return response.json()
         except ValueError:
             raise PermanentError(f"GitHub {self.spec.full_name}: {doing}: the answer is not JSON") from None
 
-    def _pages(self, path: str, params: Mapping[str, str | int], doing: str) -> Iterator[Any]:
-        """Each page's JSON, following the `Link: <...>; rel="next"` headers."""
+    def _pages(self, path: str, params: Mapping[str, str | int], doing: str, *,
+               missing: Callable[[], None] | None = None) -> Iterator[Any]:
+        """Each page's JSON, following the `Link: <...>; rel="next"` headers. When the first page is a 404 and
+        `missing` is given, it decides: it raises, or the list is empty."""
         response = self._send("GET", path, params={**params, "per_page": _PER_PAGE})
+        if response.status_code == 404 and missing is not None:
+            missing()
+            return
         while True:
             yield self._json(response, doing)
             following = response.links.get("next", {}).get("url")
@@ -428,6 +451,70 @@ class GitHubClient:
         if response.status_code not in (204, 404):
             self._fail(response, f"delete Actions secret {name}")
 
+    # -- webhooks --------------------------------------------------------------------------------------
+    def list_webhooks(self) -> list[WebhookInfo]:
+        return [_webhook_info(h) for h in self._hooks("list the webhooks")]
+
+    def _hooks(self, doing: str) -> list[dict[str, Any]]:
+        """The repository's hooks as GitHub lists them ([] when the repository does not exist)."""
+        hooks: list[dict[str, Any]] = []
+        for page in self._pages(f"{self._repo}/hooks", {}, doing, missing=lambda: self._hooks_404(doing, ok=True)):
+            hooks.extend(h for h in page if isinstance(h, dict))
+        return hooks
+
+    def _hooks_404(self, doing: str, *, ok: bool) -> None:
+        """Account for a 404 from the webhooks API: a missing repository (fine when `ok`), or no admin rights."""
+        if self.describe_repo() is not None:
+            raise PermanentError(f"GitHub {self.spec.full_name}: {doing}: {_HOOKS_HIDDEN}")
+        if not ok:
+            raise PermanentError(f"GitHub {self.spec.full_name}: {doing}: the repository does not exist")
+
+    def put_webhook(self, hook: Webhook) -> WebhookInfo:
+        doing = f"set the webhook for {safe_url(hook.url)}"
+        events = _github_events(hook.events, f"GitHub {self.spec.full_name}: {doing}")
+        secret = hook.secret.get_secret_value() if hook.secret is not None else ""
+        masked = [secret, hook.url] if hook.url != safe_url(hook.url) else [secret]
+        config = {"url": hook.url, "content_type": "json", "insecure_ssl": "1" if hook.insecure_ssl else "0"}
+        if secret:
+            config["secret"] = secret
+        body: dict[str, Any] = {"config": config, "events": events, "active": hook.active}
+
+        same = [h for h in self._hooks(doing) if _hook_url(h) == hook.url]
+        if len(same) > 1:
+            raise PermanentError(f"GitHub {self.spec.full_name}: {doing}: {len(same)} webhooks deliver to that URL "
+                                 f"(ids {', '.join(str(h.get('id')) for h in same)}); dtm keeps one per URL and "
+                                 f"will not guess which: delete the others")
+        if not same:
+            response = self._send("POST", f"{self._repo}/hooks", body={"name": "web", **body})
+            if response.status_code == 404:
+                self._hooks_404(doing, ok=False)
+            if response.status_code == 422 and "already exists" in _message(response).lower():
+                raise TransientError(f"GitHub {self.spec.full_name}: {doing}: the webhook appeared while dtm was "
+                                     f"creating it; try again")
+            info = _webhook_info(self._json(response, doing, ok=(201,), secrets=masked))
+            verb = "created"
+        else:
+            response = self._send("PATCH", f"{self._repo}/hooks/{int(same[0]['id'])}", body=body)
+            if response.status_code == 404:
+                raise TransientError(f"GitHub {self.spec.full_name}: {doing}: webhook {same[0]['id']} went away "
+                                     f"while dtm was updating it; try again")
+            info = _webhook_info(self._json(response, doing, secrets=masked))
+            verb = "updated"
+        self.ctx.logger.info("GitHub %s: %s webhook %s for %s (%s)", self.spec.full_name, verb, info.id,
+                             safe_url(hook.url), ", ".join(info.events))
+        return info
+
+    def delete_webhook(self, url: str) -> None:
+        doing = f"delete the webhook for {safe_url(url)}"
+        for hook in self._hooks(doing):
+            if _hook_url(hook) != url:
+                continue
+            response = self._send("DELETE", f"{self._repo}/hooks/{int(hook['id'])}")
+            if response.status_code not in (204, 404):  # 404: gone meanwhile, as wanted
+                self._fail(response, doing, [url] if url != safe_url(url) else [])
+            self.ctx.logger.info("GitHub %s: deleted webhook %s for %s", self.spec.full_name, hook["id"],
+                                 safe_url(url))
+
 
 # -- helpers ---------------------------------------------------------------------------------------------
 
@@ -474,3 +561,41 @@ def _rate_limit_wait(response: httpx.Response) -> float | None:
         except ValueError:
             return 60.0
     return None
+
+
+def _github_events(events: Sequence[str], where: str) -> list[str]:
+    """GitHub's names for dtm's events; refuses, by name, the ones only GitLab has."""
+    out: list[str] = []
+    for event in events:
+        mapping = WEBHOOK_EVENTS.get(event)
+        if mapping is None:
+            out.append(event)  # one of GitHub's many other events: GitHub judges it
+        elif mapping.github is None:
+            raise PermanentError(f"{where}: GitHub webhooks have no {event!r} event; {mapping.instead}")
+        else:
+            out.append(mapping.github)
+    return sorted(set(out))
+
+
+def _hook_url(hook: Mapping[str, Any]) -> str:
+    config = hook.get("config")
+    return str(config.get("url") or "") if isinstance(config, dict) else ""
+
+
+def _webhook_info(hook: Mapping[str, Any]) -> WebhookInfo:
+    raw = hook.get("config")
+    config: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+    try:  # "0"/"1", or a number
+        insecure = float(config.get("insecure_ssl") or 0) != 0
+    except (TypeError, ValueError):
+        insecure = False
+    return WebhookInfo(id=str(hook["id"]), url=_hook_url(hook), events=sorted({str(e) for e in hook.get("events", [])}),
+                       active=bool(hook.get("active", True)), insecure_ssl=insecure,
+                       content_type=str(config.get("content_type") or "form"),  # form: GitHub's default
+                       has_secret=bool(config.get("secret")))  # GitHub shows a set secret as "********"
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text

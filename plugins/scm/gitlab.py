@@ -1,4 +1,4 @@
-"""GitLab over its REST API v4: projects, files, one-commit pushes and CI/CD variables.
+"""GitLab over its REST API v4: projects, files, one-commit pushes, CI/CD variables and webhooks.
 
 Where the API is: `apiURL` when given, else `<baseURL>/api/v4`, else the host of a non-gitlab.com `url`,
 and only when none of these is given `https://gitlab.com/api/v4`. A self-hosted GitLab is therefore never
@@ -13,6 +13,13 @@ or a `Link: rel="next"` header (keyset pagination) to the end.
 A project is addressed by its URL-encoded path (`group%2Fsub%2Fname`), so no id lookup is needed.
 File identity is the git blob SHA that GitLab reports as `blob_id` (the tree's `id`, the
 `X-Gitlab-Blob-Id` header), so what was pushed can be compared with what is there without downloading it.
+
+Project webhooks are found by URL and created (POST) or updated in place (PUT). Their events are GitLab's
+`*_events` flags, mapped from dtm's (GitHub's) event names by `WEBHOOK_EVENTS` in base.py: every flag of that
+table is sent, true or false, because GitLab turns `push_events` on when it is left out; flags outside the
+table are left as they are. The secret is the hook's `token` (sent empty to remove one, since a PUT without
+it keeps or drops the old one depending on the GitLab version). GitLab cannot pause a hook, so `active=False`
+is refused.
 """
 
 from __future__ import annotations
@@ -26,11 +33,12 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from devstream.errors import PermanentError, PluginError
+from devstream.errors import PermanentError, PluginError, TransientError
 from devstream.plugin import PluginContext, raise_for_status
-from devstream.plugins.scm.base import FileInfo, RepoInfo, RepoSpec, git_blob_sha
+from devstream.plugin.http import safe_url
+from devstream.plugins.scm.base import WEBHOOK_EVENTS, FileInfo, RepoInfo, RepoSpec, Webhook, WebhookInfo, git_blob_sha
 
-__all__ = ["GITLAB_COM", "GitLabClient", "api_url", "maskable", "project_path"]
+__all__ = ["GITLAB_COM", "GitLabClient", "api_url", "gitlab_hook_flags", "maskable", "project_path"]
 
 GITLAB_COM = "https://gitlab.com"
 _API_SUFFIX = "/api/v4"
@@ -102,6 +110,22 @@ def project_path(spec: RepoSpec) -> str:
             return "/".join([namespace or "/".join(segments[:-1]), spec.name or segments[-1]])
     raise PermanentError("scm: cannot tell the GitLab project: give `org` (a group) or `owner` (a user) and "
                          "`name`, or the project's `url`")
+
+
+def gitlab_hook_flags(events: Sequence[str], where: str = "gitlab") -> dict[str, bool]:
+    """Every `*_events` flag of `WEBHOOK_EVENTS`, true for the events asked for.
+
+    Raises:
+        PermanentError: an event GitLab has no flag for (named, with those it has).
+    """
+    flags = {m.gitlab: False for m in WEBHOOK_EVENTS.values() if m.gitlab}
+    for event in events:
+        mapping = WEBHOOK_EVENTS.get(event)
+        if mapping is None or mapping.gitlab is None:
+            known = ", ".join(e for e, m in WEBHOOK_EVENTS.items() if m.gitlab)
+            raise PermanentError(f"{where}: GitLab webhooks have no {event!r} event; they can deliver {known}")
+        flags[mapping.gitlab] = True
+    return flags
 
 
 def _scheduled_for_deletion(project: Mapping[str, Any]) -> bool:
@@ -434,12 +458,68 @@ class GitLabClient:
         self._call("DELETE", self._project_url("variables", quote(name, safe="")),
                    params={"filter[environment_scope]": _ALL_ENVIRONMENTS}, missing_ok=True)
 
+    # -- webhooks --------------------------------------------------------------------------------------------
+    def list_webhooks(self) -> list[WebhookInfo]:
+        """The project's hooks ([] when the project does not exist); events are dtm's names of their flags."""
+        return [_webhook_info(h) for h in self._hooks()]
+
+    def _hooks(self) -> list[dict[str, Any]]:
+        return [h for h in self._pages(self._project_url("hooks"), {}, missing_ok=True) if isinstance(h, dict)]
+
+    def put_webhook(self, hook: Webhook) -> WebhookInfo:
+        """Create the hook for `hook.url`, or update the one there in place; see the module's docstring."""
+        where = f"gitlab {self.path}: webhook for {safe_url(hook.url)}"
+        if not hook.active:
+            raise PermanentError(f"{where}: GitLab cannot pause a project webhook; delete it instead (or leave "
+                                 f"`active` true)")
+        flags = gitlab_hook_flags(hook.events, where)
+        secret = hook.secret.get_secret_value() if hook.secret is not None else ""
+        masked = [secret, hook.url] if hook.url != safe_url(hook.url) else [secret]
+        body: dict[str, Any] = {"url": hook.url, **flags, "enable_ssl_verification": not hook.insecure_ssl,
+                                "token": secret}
+        same = [h for h in self._hooks() if h.get("url") == hook.url]
+        if len(same) > 1:
+            raise PermanentError(f"{where}: {len(same)} webhooks deliver to that URL (ids "
+                                 f"{', '.join(str(h.get('id')) for h in same)}); dtm keeps one per URL and will not "
+                                 f"guess which: delete the others")
+        if same:
+            response = self.http.put(self._project_url("hooks", str(same[0]["id"])), json=body)
+            if response.status_code == 404:
+                raise TransientError(f"{where}: hook {same[0]['id']} went away while dtm was updating it; try again")
+        else:
+            response = self.http.post(self._project_url("hooks"), json=body)
+            if response.status_code == 404:
+                self._project_cache = None
+                self._require_project()  # a clear error when the project is missing
+        info = _webhook_info(self._check(response, secrets=masked).json())
+        self.ctx.logger.info("gitlab %s: %s webhook %s for %s (%s)", self.path, "updated" if same else "created",
+                             info.id, safe_url(hook.url), ", ".join(info.events))
+        return info
+
+    def delete_webhook(self, url: str) -> None:
+        """Remove the project's hook(s) for `url`; none there (or no project) is success."""
+        for hook in self._hooks():
+            if hook.get("url") != url:
+                continue
+            self._call("DELETE", self._project_url("hooks", str(hook["id"])), missing_ok=True,
+                       secrets=[url] if url != safe_url(url) else [])
+            self.ctx.logger.info("gitlab %s: deleted webhook %s for %s", self.path, hook["id"], safe_url(url))
+
 
 def _hint(status: int) -> str:
     if status == 401:
         return ("; the token was refused: check scm.token (a personal, group or project access token with the "
                 "`api` scope) and that it belongs to this GitLab")
     if status == 403:
-        return ("; the token may not do this: it needs the `api` scope, and CI/CD variables need the "
+        return ("; the token may not do this: it needs the `api` scope, and CI/CD variables and webhooks need the "
                 "Maintainer role on the project")
     return ""
+
+
+def _webhook_info(hook: Mapping[str, Any]) -> WebhookInfo:
+    return WebhookInfo(
+        id=str(hook["id"]), url=str(hook.get("url") or ""),
+        events=sorted(e for e, m in WEBHOOK_EVENTS.items() if m.gitlab and hook.get(m.gitlab)),
+        # GitLab switches off a hook whose deliveries keep failing; that is the only way one is not active
+        active=str(hook.get("alert_status") or "executable") == "executable",
+        insecure_ssl=not hook.get("enable_ssl_verification", True), content_type="json", has_secret=None)

@@ -7,6 +7,11 @@ that is taken or a ref that does not fast-forward, Link headers on paginated lis
 `/repositories/{id}/...`, as GitHub's do), secrets sealed for a real NaCl key pair, and, on demand,
 429 or 403 answers with `Retry-After` (see `inject`).
 
+Webhooks behave as GitHub documents them: a create needs `config.url` (else 422) and known event names;
+a second hook with the same URL and an overlapping event is refused (422 "Hook already exists"); a PATCH's
+`config` replaces the whole config, so one without `secret` removes the secret; a set secret is shown as
+`********`, never as itself.
+
 Every request is recorded in `requests`, so a test can check what was sent (and the suite checks it
 against GitHub's OpenAPI description). Serve it with `httpx.MockTransport(standin.handler)`.
 """
@@ -31,6 +36,18 @@ _STAMP = "1700000000 +0000"
 _WHEN = "2024-01-01T00:00:00Z"
 _SECRET_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 _CONTENT_LIMIT = 1_000_000  # the contents API leaves out the content of bigger files
+# The repository webhook events GitHub accepts (its webhook event names), and its wildcard.
+HOOK_EVENTS = frozenset({
+    "*", "branch_protection_rule", "check_run", "check_suite", "code_scanning_alert", "commit_comment", "create",
+    "delete", "dependabot_alert", "deploy_key", "deployment", "deployment_protection_rule", "deployment_review",
+    "deployment_status", "discussion", "discussion_comment", "fork", "gollum", "issue_comment", "issues", "label",
+    "member", "merge_group", "meta", "milestone", "package", "page_build", "ping", "project", "project_card",
+    "project_column", "public", "pull_request", "pull_request_review", "pull_request_review_comment",
+    "pull_request_review_thread", "push", "registry_package", "release", "repository", "repository_dispatch",
+    "repository_import", "repository_ruleset", "repository_vulnerability_alert", "secret_scanning_alert",
+    "secret_scanning_alert_location", "security_and_analysis", "star", "status", "watch", "workflow_job",
+    "workflow_run",
+})
 
 
 @dataclass
@@ -64,6 +81,16 @@ class Secret:
 
 
 @dataclass
+class Hook:
+    """A repository webhook; `config` holds the secret itself (the API shows `********`)."""
+
+    id: int
+    events: list[str]
+    active: bool
+    config: dict[str, Any]
+
+
+@dataclass
 class Repo:
     id: int
     owner: str
@@ -73,6 +100,7 @@ class Repo:
     default_branch: str = "main"
     refs: dict[str, str] = field(default_factory=dict)  # "refs/heads/main" -> commit SHA
     secrets: dict[str, Secret] = field(default_factory=dict)
+    hooks: dict[int, Hook] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
@@ -207,6 +235,11 @@ class GitHubStandIn:
             ("GET", r"/actions/secrets/(?P<secret>[^/]+)", self._get_secret),
             ("PUT", r"/actions/secrets/(?P<secret>[^/]+)", self._put_secret),
             ("DELETE", r"/actions/secrets/(?P<secret>[^/]+)", self._delete_secret),
+            ("GET", r"/hooks", self._list_hooks),
+            ("POST", r"/hooks", self._create_hook),
+            ("GET", r"/hooks/(?P<hook_id>\d+)", self._get_hook),
+            ("PATCH", r"/hooks/(?P<hook_id>\d+)", self._update_hook),
+            ("DELETE", r"/hooks/(?P<hook_id>\d+)", self._delete_hook),
         ]
         for method, pattern, route in table:
             if pattern.startswith(("/user", "/orgs")):
@@ -284,6 +317,17 @@ class GitHubStandIn:
 
     def public_key(self) -> str:
         return base64.b64encode(bytes(self.private_key.public_key)).decode()
+
+    def add_hook(self, full_name: str, url: str, events: list[str] | None = None, *, secret: str | None = None,
+                 content_type: str = "form") -> Hook:
+        """A webhook made by hand in GitHub's settings (GitHub's default content type is form)."""
+        repo = self.repo(full_name)
+        config: dict[str, Any] = {"url": url, "content_type": content_type, "insecure_ssl": "0"}
+        if secret is not None:
+            config["secret"] = secret
+        hook = Hook(next(self._ids), list(events or ["push"]), True, config)
+        repo.hooks[hook.id] = hook
+        return hook
 
     def calls(self, method: str | None = None, contains: str = "") -> list[str]:
         """`METHOD path` of the recorded requests, optionally filtered."""
@@ -658,4 +702,89 @@ class GitHubStandIn:
         repo = self._find(**where)
         if repo.secrets.pop(secret.upper(), None) is None:
             raise _Answer(404, "Not Found")
+        return httpx.Response(204)
+
+    # -- webhooks --------------------------------------------------------------------------------------
+    def _hook_json(self, repo: Repo, hook: Hook) -> dict[str, Any]:
+        config = {k: ("********" if k == "secret" else v) for k, v in hook.config.items()}
+        base = f"repos/{repo.full_name}/hooks/{hook.id}"
+        return {"type": "Repository", "id": hook.id, "name": "web", "active": hook.active, "events": hook.events,
+                "config": config, "updated_at": _WHEN, "created_at": _WHEN, "url": self._url(base),
+                "test_url": self._url(f"{base}/test"), "ping_url": self._url(f"{base}/pings"),
+                "deliveries_url": self._url(f"{base}/deliveries"),
+                "last_response": {"code": None, "status": "unused", "message": None}}
+
+    def _find_hook(self, repo: Repo, hook_id: str) -> Hook:
+        hook = repo.hooks.get(int(hook_id))
+        if hook is None:
+            raise _Answer(404, "Not Found")
+        return hook
+
+    def _hook_settings(self, repo: Repo, config: Any, events: list[str], other: int | None) -> dict[str, Any]:
+        """The config of a hook to be, checked as GitHub checks it (`other`: the hook being updated)."""
+        if not isinstance(config, dict) or not config.get("url"):
+            raise _Answer(422, "Validation Failed", errors=[{"resource": "Hook", "code": "custom",
+                                                              "message": "Config must contain URL for webhooks"}])
+        if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", str(config["url"])):
+            raise _Answer(422, "Validation Failed", errors=[{
+                "resource": "Hook", "code": "custom",
+                "message": "The URL you've entered is not valid. Please make sure that you encode all special "
+                           "characters first"}])
+        unknown = sorted(set(events) - HOOK_EVENTS)
+        if unknown or not events:
+            raise _Answer(422, "Validation Failed", errors=[{"resource": "Hook", "code": "invalid", "field": "events",
+                                                              "message": f"{unknown} are not valid events"}])
+        for hook in repo.hooks.values():
+            if hook.id != other and hook.config.get("url") == config["url"] and set(hook.events) & set(events):
+                raise _Answer(422, "Validation Failed", errors=[{
+                    "resource": "Hook", "code": "custom", "message": "Hook already exists on this repository"}])
+        return {"content_type": "form", "insecure_ssl": "0", **config}
+
+    def _list_hooks(self, request: httpx.Request, payload: Any, **where: str) -> httpx.Response:
+        repo = self._find(**where)
+        per_page = min(int(request.url.params.get("per_page", "30")), 100)
+        page = max(int(request.url.params.get("page", "1")), 1)
+        hooks = [repo.hooks[i] for i in sorted(repo.hooks)]
+        last = max(1, -(-len(hooks) // per_page))
+        base = self._url(f"repositories/{repo.id}/hooks")
+        links = []
+        if page < last:
+            links.append(f'<{base}?per_page={per_page}&page={page + 1}>; rel="next"')
+            links.append(f'<{base}?per_page={per_page}&page={last}>; rel="last"')
+        if page > 1:
+            links.append(f'<{base}?per_page={per_page}&page=1>; rel="first"')
+            links.append(f'<{base}?per_page={per_page}&page={page - 1}>; rel="prev"')
+        chunk = [self._hook_json(repo, h) for h in hooks[(page - 1) * per_page: page * per_page]]
+        return httpx.Response(200, headers={"link": ", ".join(links)} if links else {}, json=chunk)
+
+    def _create_hook(self, request: httpx.Request, payload: dict[str, Any], **where: str) -> httpx.Response:
+        repo = self._find(**where)
+        if payload.get("name", "web") != "web":
+            raise _Answer(422, "Validation Failed", errors=[{"resource": "Hook", "code": "invalid", "field": "name"}])
+        events = [str(e) for e in payload.get("events") or ["push"]]
+        config = self._hook_settings(repo, payload.get("config"), events, None)
+        hook = Hook(next(self._ids), events, bool(payload.get("active", True)), config)
+        repo.hooks[hook.id] = hook
+        return httpx.Response(201, headers={"location": self._url(f"repos/{repo.full_name}/hooks/{hook.id}")},
+                              json=self._hook_json(repo, hook))
+
+    def _get_hook(self, request: httpx.Request, payload: Any, hook_id: str, **where: str) -> httpx.Response:
+        repo = self._find(**where)
+        return httpx.Response(200, json=self._hook_json(repo, self._find_hook(repo, hook_id)))
+
+    def _update_hook(self, request: httpx.Request, payload: dict[str, Any], hook_id: str,
+                     **where: str) -> httpx.Response:
+        repo = self._find(**where)
+        hook = self._find_hook(repo, hook_id)
+        events = [str(e) for e in payload.get("events", hook.events)]
+        events += [str(e) for e in payload.get("add_events", []) if e not in events]
+        events = [e for e in events if e not in payload.get("remove_events", [])]
+        # `config` replaces the whole config: a secret left out is removed, as GitHub documents
+        config = self._hook_settings(repo, payload.get("config", hook.config), events, hook.id)
+        hook.events, hook.config, hook.active = events, config, bool(payload.get("active", hook.active))
+        return httpx.Response(200, json=self._hook_json(repo, hook))
+
+    def _delete_hook(self, request: httpx.Request, payload: Any, hook_id: str, **where: str) -> httpx.Response:
+        repo = self._find(**where)
+        del repo.hooks[self._find_hook(repo, hook_id).id]
         return httpx.Response(204)

@@ -17,6 +17,8 @@ What it keeps like GitLab does:
   new branch needs `start_branch`, else "You can only create or edit files when you are on a branch";
 - CI/CD variables per environment scope: 400 taken, 400 for a masked value GitLab cannot mask, 404 on
   PUT/DELETE of a missing one, 409 when a key has several scopes and no filter is given;
+- project hooks: 400 without `url`, 422 `Invalid url given`, `push_events` and `enable_ssl_verification` on
+  unless sent false, the `token` kept but never shown, a paginated listing, 404 for a missing hook;
 - 401 without the right PRIVATE-TOKEN; 429 with Retry-After (or 503) on demand.
 """
 
@@ -40,6 +42,11 @@ __all__ = ["GitLabStandIn", "Project"]
 
 _MASKABLE = re.compile(r"[A-Za-z0-9+/=_@:.~-]{8,}")
 _KEY = re.compile(r"[A-Za-z0-9_]{1,255}")
+# A project hook's event flags, and whether GitLab sets each when a create leaves it out.
+HOOK_FLAGS = {"push_events": True, "tag_push_events": False, "merge_requests_events": False, "issues_events": False,
+              "confidential_issues_events": False, "note_events": False, "confidential_note_events": False,
+              "job_events": False, "pipeline_events": False, "wiki_page_events": False, "deployment_events": False,
+              "releases_events": False, "repository_update_events": False}
 
 
 @dataclass
@@ -72,6 +79,7 @@ class Project:
     variables: list[dict[str, Any]] = field(default_factory=list)
     marked_for_deletion: bool = False
     commits: int = 0
+    hooks: list[dict[str, Any]] = field(default_factory=list)  # as stored: with the `token`
 
     @property
     def empty(self) -> bool:
@@ -140,6 +148,16 @@ class GitLabStandIn:
     def variable(self, path: str, key: str) -> dict[str, Any] | None:
         found = [v for v in self.projects[path].variables if v["key"] == key]
         return found[0] if found else None
+
+    def hook(self, path: str, url: str) -> dict[str, Any] | None:
+        """The project's hook for `url` as stored, `token` included (the API never shows it)."""
+        return next((h for h in self.projects[path].hooks if h["url"] == url), None)
+
+    def add_hook(self, path: str, url: str, **flags: Any) -> dict[str, Any]:
+        """A hook made by hand in GitLab's settings."""
+        hook = self._new_hook(self.projects[path], {"url": url, **flags})
+        self.projects[path].hooks.append(hook)
+        return hook
 
     def fail_next(self, times: int, status: int = 429, retry_after: str | None = "2") -> None:
         """The next `times` requests get `status` (with Retry-After unless None) before anything else."""
@@ -213,6 +231,12 @@ class GitLabStandIn:
                 return self._create_variable(project, body)
             case ["variables", key], "GET" | "PUT" | "DELETE":
                 return self._variable(project, key, method, query, body)
+            case ["hooks"], "GET":
+                return self._page([_hook_json(h) for h in project.hooks], query, request)
+            case ["hooks"], "POST":
+                return self._create_hook(project, body)
+            case ["hooks", hook_id], "GET" | "PUT" | "DELETE":
+                return self._hook(project, hook_id, method, body)
         return _error(404, "404 Not Found")
 
     # -- projects --------------------------------------------------------------------------------------------
@@ -407,3 +431,49 @@ class GitLabStandIn:
         variable.update({k: v for k, v in body.items() if k in
                          ("value", "protected", "masked", "raw", "variable_type", "description")})
         return httpx.Response(200, json=variable)
+
+    # -- hooks -------------------------------------------------------------------------------------------------
+    def _new_hook(self, project: Project, body: dict[str, Any]) -> dict[str, Any]:
+        hook: dict[str, Any] = {"id": next(self._ids), "url": body["url"], "project_id": project.id,
+                                "created_at": "2024-01-01T00:00:00Z", "alert_status": "executable",
+                                "disabled_until": None, "push_events_branch_filter": "",
+                                "enable_ssl_verification": True, "token": ""}
+        hook |= {flag: default for flag, default in HOOK_FLAGS.items()}
+        return _update_hook(hook, body)
+
+    def _create_hook(self, project: Project, body: dict[str, Any]) -> httpx.Response:
+        if not body.get("url"):
+            return httpx.Response(400, json={"error": "url is missing"})
+        if not _HOOK_URL.fullmatch(str(body["url"])):
+            return _error(422, "Invalid url given")
+        hook = self._new_hook(project, body)
+        project.hooks.append(hook)
+        return httpx.Response(201, json=_hook_json(hook))
+
+    def _hook(self, project: Project, hook_id: str, method: str, body: dict[str, Any]) -> httpx.Response:
+        hook = next((h for h in project.hooks if str(h["id"]) == hook_id), None)
+        if hook is None:
+            return _error(404, "404 Not found")
+        if method == "GET":
+            return httpx.Response(200, json=_hook_json(hook))
+        if method == "DELETE":
+            project.hooks.remove(hook)
+            return httpx.Response(204)
+        if "url" in body and not _HOOK_URL.fullmatch(str(body["url"])):
+            return _error(422, "Invalid url given")
+        return httpx.Response(200, json=_hook_json(_update_hook(hook, body)))
+
+
+_HOOK_URL = re.compile(r"https?://[^/\s]+(/\S*)?")
+
+
+def _update_hook(hook: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """Set what the request sends; GitLab ignores parameters it does not know."""
+    for key in ("url", "token", "enable_ssl_verification", "push_events_branch_filter", *HOOK_FLAGS):
+        if key in body:
+            hook[key] = body[key] if key in ("url", "token", "push_events_branch_filter") else bool(body[key])
+    return hook
+
+
+def _hook_json(hook: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in hook.items() if k != "token"}  # "this isn't returned in the response"
