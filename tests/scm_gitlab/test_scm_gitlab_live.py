@@ -3,7 +3,8 @@
 Runs only when DTM_LIVE_GITLAB_TOKEN (a token with the `api` scope) and DTM_LIVE_GITLAB_NAMESPACE (a group,
 or the token's own user, that may hold a throwaway project) are set; DTM_LIVE_GITLAB_URL points at a
 self-hosted GitLab (default https://gitlab.com). It creates a private project named `dtm-live-<random>`,
-works on it, and deletes it (on gitlab.com the deletion may only be scheduled).
+works on it, and deletes it (on gitlab.com the deletion may only be scheduled). The app test goes through
+`dtm apply`, drift and `dtm destroy` as a user would.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import SecretStr
 
+from devstream.cli import run
+from devstream.engine import Workspace
+from devstream.plan import Plan
 from devstream.plugin.base import PluginContext
 from devstream.plugins.gitlab_ci import GitLabCIOptions, GitLabCIPlugin
-from devstream.plugins.scm.base import RepoSpec, git_blob_sha
+from devstream.plugins.scm.base import RepoSpec, Webhook, git_blob_sha
 from devstream.plugins.scm.gitlab import GitLabClient
 
 TOKEN = os.environ.get("DTM_LIVE_GITLAB_TOKEN", "")
@@ -79,3 +84,66 @@ def test_the_client_and_the_plugin_on_a_real_project(live: tuple[RepoSpec, Plugi
     after = plugin.read(options, ctx)
     assert after is not None and after["files"] == {} and after["variables"] == []
     plugin.delete(options, ctx)
+
+
+def test_webhooks_on_a_real_project(live: tuple[RepoSpec, PluginContext]) -> None:
+    spec, ctx = live
+    hook = Webhook(url="https://ci.example.com/dtm-live", events=["push"], secret=SecretStr("live-hook-secret"))
+    with GitLabClient(spec, ctx) as client:
+        client.create_repo(description="dtm live test; safe to delete")
+        made = client.put_webhook(hook)
+        again = client.put_webhook(hook.model_copy(update={"events": ["pull_request", "push"]}))
+        assert again.id == made.id and again.events == ["pull_request", "push"]
+        assert [h.url for h in client.list_webhooks()] == [hook.url]
+        client.delete_webhook(hook.url)
+        client.delete_webhook(hook.url)  # already gone: success
+        assert client.list_webhooks() == []
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_an_app_through_apply_drift_and_destroy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's story on a real GitLab: an app from a template with a gitlab-ci pipeline."""
+    name = f"dtm-live-app-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "template").mkdir()
+    (tmp_path / "template" / "README.md.tpl").write_text("# [[ AppName ]]\n")
+    monkeypatch.setenv("DTM_LIVE_TOKEN_FOR_CONFIG", TOKEN)
+    config = tmp_path / "dtm.yaml"
+    config.write_text(yaml.safe_dump({
+        "config": {"state": {"backend": "local"}},
+        "apps": [{"name": name, "spec": {"language": "python", "framework": "flask"},
+                  "repo": {"scmType": "gitlab", "org": NAMESPACE, "branch": "master", "baseURL": URL,
+                           "token": '[[ env "DTM_LIVE_TOKEN_FOR_CONFIG" ]]'},
+                  "repoTemplate": {"url": "./template"},
+                  "ci": [{"type": "template", "templateName": "gl"}]}],
+        "pipelineTemplates": [{"name": "gl", "type": "gitlab-ci", "options": {
+            "configContents": {".gitlab-ci.yml": "test:\n  script: [echo [[ appName ]]]\n"},
+            "variables": {"DTM_LIVE_VAR": "live-variable-value"}}}],
+    }, sort_keys=False))
+    spec = RepoSpec(scmType="gitlab", org=NAMESPACE, name=name, branch="master", baseURL=URL, token=SecretStr(TOKEN))
+    ctx = PluginContext(name="repo-scaffolding", instance_id="live", workdir=tmp_path)
+    try:
+        assert run.apply(config_path=config, yes=True) == 0
+        with GitLabClient(spec, ctx) as client:
+            assert set(client.list_files()) == {"README.md", ".gitlab-ci.yml"}
+            assert "DTM_LIVE_VAR" in client.list_secrets()
+            assert _plan(config).empty
+
+            client.push_files({".gitlab-ci.yml": b"edited:\n  script: [true]\n"}, "edited by hand")
+            (change,) = _plan(config).changes
+            assert change.key.startswith("gitlab-ci.") and change.action == "update"
+            assert run.apply(config_path=config, yes=True) == 0
+            got = client.get_file(".gitlab-ci.yml")
+            assert got is not None and name.encode() in (got.content or b"")
+            assert _plan(config).empty
+
+            assert run.destroy(config_path=config, yes=True) == 0
+            assert client.describe_repo() is None  # deleted, or scheduled for deletion (gitlab.com)
+    finally:
+        with GitLabClient(spec, ctx) as client:
+            client.delete_repo()
+
+
+def _plan(config: Path) -> Plan:
+    ws = Workspace.open(config)
+    records = ws.records()
+    return ws.plan(records, ws.refresh(records))
