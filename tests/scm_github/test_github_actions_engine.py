@@ -8,7 +8,6 @@ transport in dtm's retrying transport. Everything else (config loading, planning
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -93,16 +92,6 @@ def test_a_rate_limited_apply_is_retried(serve_standin: GitHubStandIn, config: P
     assert plan_of(config).empty
 
 
-def _repo_scaffolding_available() -> bool:
-    try:
-        module = importlib.import_module("devstream.plugins.repo_scaffolding")
-    except ImportError:
-        return False
-    return hasattr(module, "RepoScaffoldingPlugin")
-
-
-@pytest.mark.skipif(not _repo_scaffolding_available(),
-                    reason="needs devstream.plugins.repo_scaffolding.RepoScaffoldingPlugin (written separately)")
 def test_an_app_from_a_template_with_a_github_actions_pipeline(serve_standin: GitHubStandIn, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """apps -> repo-scaffolding + github-actions (through a pipelineTemplate), end to end.
