@@ -40,6 +40,7 @@ from devstream.plugin.base import Plugin, PluginContext, PluginOptions, Resource
 from devstream.plugins.scm.base import RepoSpec, git_blob_sha
 from devstream.plugins.scm.cifiles import load_ci_files, render
 from devstream.plugins.scm.github import GitHubClient
+from devstream.plugins.scm.prior import Place, as_recorded, prior_is_here
 
 __all__ = [
     "DingTalk",
@@ -241,8 +242,9 @@ class GitHubActionsPlugin(Plugin[GitHubActionsOptions]):
             branch = options.scm.branch or info.default_branch
             there = client.list_files(WORKFLOWS, branch)
             existing = {name.upper() for name in client.list_secrets()} if wanted else set()
-        return _status(options, branch, {path: there.get(path) for path in paths},
-                       [n for n in wanted if n in existing])
+        status = _status(options, branch, {path: there.get(path) for path in paths},
+                         [n for n in wanted if n in existing])
+        return as_recorded(status, ctx.prior, ("repository", "branch"))  # an older record: no drift
 
     def delete(self, options: GitHubActionsOptions, ctx: PluginContext) -> None:
         with GitHubClient(options.scm, ctx) as client:
@@ -334,13 +336,9 @@ class _Made:
            ctx: PluginContext) -> _Made:
         if not prior:
             return cls()
-        there = (str(prior.get("repository", "")).lower(), prior.get("branch"))
-        if there != (options.scm.full_name.lower(), branch):
-            # A record without a repository predates this field: it cannot say where its files are.
-            if "repository" in prior:
-                ctx.logger.warning("%s: the workflows and secrets dtm made in %s (branch %s) are left there: the "
-                                   "tool now uses %s (branch %s)", ctx.key, prior.get("repository"),
-                                   prior.get("branch"), options.scm.full_name, branch)
+        # A record without a repository predates this field: it cannot say where its files are.
+        recorded = Place(str(prior["repository"]), prior.get("branch")) if "repository" in prior else None
+        if not prior_is_here(ctx, recorded, Place(options.scm.full_name, branch), "the workflows and secrets"):
             return cls()
         # Only paths in the workflows folder: a record edited by hand must not send a delete elsewhere.
         files = {p for p in map(str, prior.get("workflows") or {})

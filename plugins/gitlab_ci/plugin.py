@@ -7,11 +7,20 @@ DevStream's step options (`imageRepo`, `sonarqube`, `dingTalk`). Each variable c
 names this tool, so a variable dropped from the config is removed on the next update, and delete removes
 every variable this tool set, also those the current options no longer give; variables set by hand under
 other names are left alone. Whatever the source file is called, it is committed as `.gitlab-ci.yml`, so a
-change of source leaves no file behind. (Neither needs the recorded status, `ctx.prior`.)
+change of source leaves no file behind.
 
-The status holds the blob SHA of the file in the project, the blob SHA the config renders now, and the
-names of our variables that exist: a hand edit of the file, a changed template and a deleted variable all
-show as drift. The project itself is not this plugin's: it must exist (repo-scaffolding makes one).
+The status holds the place: the GitLab (`gitlab`, its web address), the project (`project`, its path with
+namespace, as the options name it) and the branch; then the blob SHA of the file in the project, the blob
+SHA the config renders now, and the names of our variables that exist: a hand edit of the file, a changed
+template and a deleted variable all show as drift. The project itself is not this plugin's: it must exist
+(repo-scaffolding makes one).
+
+dtm acts only on the place the options name. When `scm` moves the tool to another project, branch or
+GitLab, update and delete compare it with the place of the status dtm recorded (`ctx.prior`) and, if it is
+another, leave the old place as it is (the token may not reach it) and log a warning that names it and
+what is left there: the file, and the variables when the project changed (on a branch change they stay in
+use). Remove those by hand, or delete the tool before moving it. A status recorded before dtm kept the
+place names none: a read leaves the place out too, so it is not drift, and the next update records it.
 """
 
 from __future__ import annotations
@@ -24,9 +33,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from devstream.errors import PermanentError, PluginError
 from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
+from devstream.plugin.http import safe_url
 from devstream.plugins.scm.base import RepoSpec, git_blob_sha
 from devstream.plugins.scm.cifiles import load_ci_files, render
-from devstream.plugins.scm.gitlab import GitLabClient, project_path
+from devstream.plugins.scm.gitlab import GitLabClient, api_url, project_path
+from devstream.plugins.scm.prior import Place, as_recorded, prior_is_here
 
 __all__ = [
     "CI_FILE",
@@ -50,6 +61,8 @@ DINGTALK_SECRET = "DINGTALK_SECURITY_VALUE"
 # What apps expansion sets as `configLocation` when a pipeline names none.
 _DEFAULT_TEMPLATES = "https://raw.githubusercontent.com/devstream-io/dtm-pipeline-templates/"
 _VARIABLE_NAME = r"^[A-Za-z0-9_]{1,255}$"
+# The status fields that say where the file and variables are (absent from records made before dtm kept them).
+_PLACE_FIELDS = ("gitlab", "project", "branch")
 
 
 class _Loose(BaseModel):
@@ -174,29 +187,15 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
     description: ClassVar[str] = "A GitLab project's .gitlab-ci.yml (rendered from a template) and CI/CD variables."
 
     def create(self, options: GitLabCIOptions, ctx: PluginContext) -> ResourceStatus:
-        _warn_about_runner(options, ctx)
-        content = _rendered(options, ctx)
-        wanted = _variables(options)
-        marker = _marker(ctx)
-        with GitLabClient(options.scm, ctx) as gitlab:
-            gitlab.push_files({CI_FILE: content}, f"ci: {CI_FILE} by dtm ({ctx.key})")
-            for name, value in wanted.items():
-                gitlab.put_secret(name, value, description=marker)
-            stale = [v["key"] for v in gitlab.list_variables()
-                     if v.get("description") == marker and v["key"] not in wanted
-                     and v.get("environment_scope", "*") == "*"]
-            for name in stale:
-                gitlab.delete_secret(name)
-                ctx.logger.info("gitlab %s: removed CI/CD variable %s (no longer in the config)", gitlab.path, name)
-        sha = git_blob_sha(content)
-        return _status({CI_FILE: sha}, {CI_FILE: sha}, sorted(wanted))
+        return self._put(options, ctx, prior=None)
 
     def read(self, options: GitLabCIOptions, ctx: PluginContext) -> ResourceStatus | None:
         wanted = _variables(options)
         with GitLabClient(options.scm, ctx) as gitlab:
             if gitlab.describe_repo() is None:
                 return None
-            live = gitlab.blob_id(CI_FILE)
+            branch = gitlab.branch()
+            live = gitlab.blob_id(CI_FILE, branch)
             present = set(gitlab.list_secrets()) if wanted else set()
         files = {CI_FILE: live} if live else {}
         try:
@@ -207,17 +206,21 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
             ctx.logger.warning("%s: cannot render the CI file to compare (%s); comparing the project only",
                                ctx.key, exc)
             rendered = live or ""
-        return _status(files, {CI_FILE: rendered}, sorted(set(wanted) & present))
+        status = _status(options, branch, files, {CI_FILE: rendered}, sorted(set(wanted) & present))
+        return as_recorded(status, ctx.prior, _PLACE_FIELDS)
 
     def update(self, options: GitLabCIOptions, ctx: PluginContext) -> ResourceStatus:
-        return self.create(options, ctx)
+        return self._put(options, ctx, prior=ctx.prior)
 
     def delete(self, options: GitLabCIOptions, ctx: PluginContext) -> None:
         marker = _marker(ctx)
         with GitLabClient(options.scm, ctx) as gitlab:
             if gitlab.describe_repo() is None:
                 return  # the project is gone, and the file and variables with it
-            gitlab.push_files({}, f"ci: remove {CI_FILE} (dtm {ctx.key})", delete=[CI_FILE])
+            branch = gitlab.branch()
+            # Only the place the options name: the warning says what stays in the one the record names.
+            _warn_if_moved(options, branch, ctx.prior, ctx)
+            gitlab.push_files({}, f"ci: remove {CI_FILE} (dtm {ctx.key})", branch, delete=[CI_FILE])
             ours = set(_variables(options)) | {v["key"] for v in gitlab.list_variables()
                                                if v.get("description") == marker}
             for name in sorted(ours):
@@ -226,9 +229,56 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
     def output_keys(self, options: GitLabCIOptions) -> set[str] | None:
         return {"ciFile"}
 
+    def _put(self, options: GitLabCIOptions, ctx: PluginContext, prior: ResourceStatus | None) -> ResourceStatus:
+        """Commit the file and set the variables, removing ours that the options dropped. A prior status of
+        another place is only warned about: what it names there is left alone."""
+        _warn_about_runner(options, ctx)
+        content = _rendered(options, ctx)
+        wanted = _variables(options)
+        marker = _marker(ctx)
+        with GitLabClient(options.scm, ctx) as gitlab:
+            branch = gitlab.branch()
+            _warn_if_moved(options, branch, prior, ctx)
+            gitlab.push_files({CI_FILE: content}, f"ci: {CI_FILE} by dtm ({ctx.key})", branch)
+            for name, value in wanted.items():
+                gitlab.put_secret(name, value, description=marker)
+            stale = [v["key"] for v in gitlab.list_variables()
+                     if v.get("description") == marker and v["key"] not in wanted
+                     and v.get("environment_scope", "*") == "*"]
+            for name in stale:
+                gitlab.delete_secret(name)
+                ctx.logger.info("gitlab %s: removed CI/CD variable %s (no longer in the config)", gitlab.path, name)
+        sha = git_blob_sha(content)
+        return _status(options, branch, {CI_FILE: sha}, {CI_FILE: sha}, sorted(wanted))
 
-def _status(files: dict[str, str], rendered: dict[str, str], variables: list[str]) -> ResourceStatus:
-    return {"files": files, "rendered": rendered, "variables": variables, "outputs": {"ciFile": CI_FILE}}
+
+def _status(options: GitLabCIOptions, branch: str, files: dict[str, str], rendered: dict[str, str],
+            variables: list[str]) -> ResourceStatus:
+    return {"gitlab": _gitlab(options), "project": project_path(options.scm), "branch": branch,
+            "files": files, "rendered": rendered, "variables": variables, "outputs": {"ciFile": CI_FILE}}
+
+
+def _gitlab(options: GitLabCIOptions) -> str:
+    """The GitLab's web address, such as https://gitlab.com: the same project path elsewhere is another place."""
+    return safe_url(api_url(options.scm).removesuffix("/api/v4"))
+
+
+def _warn_if_moved(options: GitLabCIOptions, branch: str, prior: ResourceStatus | None, ctx: PluginContext) -> None:
+    """A warning when the recorded status is of another place than the options name: what it names stays there.
+
+    Nothing else here depends on the record: the file has one name, and our variables carry the marker.
+    """
+    if not prior:
+        return
+    here = Place(f"{_gitlab(options)}/{project_path(options.scm)}", branch)
+    # A record without a project predates the field: it cannot say where the file and variables are.
+    recorded = Place(f"{prior.get('gitlab')}/{prior['project']}", prior.get("branch")) if "project" in prior else None
+    left = f"the file {CI_FILE}"
+    variables = [str(name) for name in prior.get("variables") or []]
+    if variables and recorded is not None and not recorded.same_repository(here):
+        # Variables are the project's: on a branch change, the new branch's pipelines use them too.
+        left += f" and the CI/CD variables {', '.join(variables)}"
+    prior_is_here(ctx, recorded, here, left)
 
 
 def _marker(ctx: PluginContext) -> str:

@@ -36,6 +36,7 @@ from devstream.plugins.scm.base import RepoInfo, RepoSpec, ScmClient, git_blob_s
 from devstream.plugins.scm.cifiles import render
 from devstream.plugins.scm.factory import scm_client
 from devstream.plugins.scm.git import GitClient, is_git_repository, local_path, strip_userinfo
+from devstream.plugins.scm.prior import as_recorded
 
 __all__ = ["OUTPUT_KEYS", "RepoScaffoldingOptions", "RepoScaffoldingPlugin", "load_template", "render_template"]
 
@@ -85,9 +86,7 @@ class RepoScaffoldingPlugin(Plugin[RepoScaffoldingOptions]):
         on_server = client.list_files("", branch)
         status = _status(dest, info, branch, {p: on_server.get(p) for p in sorted(paths)}, _created(ctx, client, info))
         if ctx.prior is not None and _same_repo(ctx.prior, info):
-            for key in _NEWER_FIELDS:  # a record made before dtm kept them: not drift; the next update adds them
-                if key not in ctx.prior:
-                    status.pop(key, None)
+            return as_recorded(status, ctx.prior, _NEWER_FIELDS)  # an older record: no drift; the update adds them
         return status
 
     def delete(self, options: RepoScaffoldingOptions, ctx: PluginContext) -> None:

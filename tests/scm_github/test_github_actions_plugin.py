@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -311,13 +312,16 @@ def test_delete_without_the_workflow_sources_removes_the_recorded_files(
     assert standin.repo("octo/web").secrets == {}
 
 
-@pytest.mark.parametrize("elsewhere", [
-    pytest.param({"repository": "octo/old-web"}, id="another repository"),
-    pytest.param({"branch": "release"}, id="another branch"),
-    pytest.param({"repository": None, "branch": None}, id="a record from before repository was recorded"),
+@pytest.mark.parametrize(("elsewhere", "warned"), [
+    pytest.param({"repository": "octo/old-web"}, "moved from octo/old-web (branch main) to octo/web (branch main)",
+                 id="another repository"),
+    pytest.param({"branch": "release"}, "moved from octo/web (branch release) to octo/web (branch main)",
+                 id="another branch"),
+    pytest.param({"repository": None, "branch": None}, None, id="a record from before repository was recorded"),
 ])
 def test_a_record_of_another_place_removes_nothing_here(ctx: PluginContext, standin: GitHubStandIn,
-                                                        elsewhere: dict[str, Any]) -> None:
+                                                        elsewhere: dict[str, Any], warned: str | None,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
     # octo/web holds a workflow file and a secret that the record names, but someone else put them there.
     standin.add_repo("octo/web", files={"README.md": b"# web\n", RELEASE: b"on: release # by hand\n"})
     hand_made_secret(standin, "DEPLOY_KEY")
@@ -326,10 +330,29 @@ def test_a_record_of_another_place_removes_nothing_here(ctx: PluginContext, stan
               "outputs": {"workflows": [PATH, RELEASE]}}
     prior = {k: v for k, v in (status | elsewhere).items() if v is not None}
 
+    caplog.set_level(logging.WARNING)
     PLUGIN.update(options(), recorded(ctx, prior))
     assert standin.files("octo/web")[RELEASE] == b"on: release # by hand\n"
     assert "DEPLOY_KEY" in standin.repo("octo/web").secrets
+    # The old place is named, with what dtm left there; a record that names no place cannot be warned about.
+    moves = [r.getMessage() for r in caplog.records if "moved from" in r.getMessage()]
+    if warned is None:
+        assert moves == []
+    else:
+        (move,) = moves
+        assert warned in move and "left there: the workflows and secrets" in move
 
     PLUGIN.delete(options(), recorded(ctx, prior))
     assert set(standin.files("octo/web")) == {"README.md", RELEASE}
     assert sorted(standin.repo("octo/web").secrets) == ["DEPLOY_KEY"]
+
+
+def test_a_record_from_before_the_place_was_kept_reads_back_without_drift(ctx: PluginContext,
+                                                                          standin: GitHubStandIn) -> None:
+    standin.add_repo("octo/web", files={"README.md": b"# web\n"})
+    status = PLUGIN.create(options(), ctx)
+    older = {k: v for k, v in status.items() if k not in ("repository", "branch")}
+
+    assert PLUGIN.read(options(), recorded(ctx, older)) == older  # the planner sees nothing to do
+    assert PLUGIN.read(options(), recorded(ctx, status)) == status
+    assert PLUGIN.update(options(), recorded(ctx, older)) == status  # the next update records the place

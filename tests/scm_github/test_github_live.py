@@ -103,7 +103,8 @@ def test_live_an_app_through_apply_drift_and_destroy(tmp_path: Path, monkeypatch
     config = tmp_path / "dtm.yaml"
     config.write_text(yaml.safe_dump({
         "config": {"state": {"backend": "local"}},
-        "apps": [{"name": name, "spec": {"language": "python", "framework": "flask"}, "repo": {"scmType": "github", "token": token, **where},
+        "apps": [{"name": name, "spec": {"language": "python", "framework": "flask"},
+                  "repo": {"scmType": "github", "token": token, **where},
                   "repoTemplate": {"url": "./template"},
                   "ci": [{"type": "template", "templateName": "gh"}]}],
         "pipelineTemplates": [{"name": "gh", "type": "github-actions", "options": {

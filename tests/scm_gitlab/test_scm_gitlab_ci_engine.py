@@ -9,6 +9,8 @@ this process, so they see the replacement. Nothing else in a run uses that funct
 
 from __future__ import annotations
 
+import copy
+import logging
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,59 @@ def test_a_project_deleted_behind_dtms_back_is_planned_as_a_create(standin: GitL
 
     assert [(c.key, c.action) for c in plan_of(config).changes] == [("gitlab-ci.web", Action.CREATE)]
     assert run.destroy(config_path=config, yes=True) == 0  # the project is gone: delete is a success
+
+
+def move(config: Path, **scm: str) -> None:
+    """Point the tool's `scm` elsewhere in the config file."""
+    data = yaml.safe_load(config.read_text())
+    data["tools"][0]["options"]["scm"].update(scm)
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_moving_the_tool_to_another_project_leaves_the_old_one_as_it_is_and_warns(
+        standin: GitLabStandIn, config: Path, caplog: pytest.LogCaptureFixture) -> None:
+    standin.add_project("acme/shop", {"shop.py": b"print('shop')\n"}, branch="master")
+    assert run.apply(config_path=config, yes=True) == 0
+    commits = standin.project("acme/web").commits
+
+    # Applying twice: no change, no commit (the recorded project and branch read back the same).
+    assert plan_of(config).empty
+    assert run.apply(config_path=config, yes=True) == 0
+    assert standin.project("acme/web").commits == commits
+
+    # scm now names acme/shop. The update gets the record of acme/web, whose token may not be this one: dtm
+    # leaves acme/web as it is and says what is left there.
+    web = copy.deepcopy((standin.project("acme/web").branches, standin.project("acme/web").variables))
+    move(config, name="shop")
+    caplog.set_level(logging.WARNING)
+    assert run.apply(config_path=config, yes=True) == 0
+
+    assert (standin.project("acme/web").branches, standin.project("acme/web").variables) == web
+    assert standin.project("acme/web").commits == commits
+    shop_ci = b"build:\n  image: python:3.12\n  script: [make, echo shop]\n"  # AppName is the project's name
+    assert standin.file("acme/shop", ".gitlab-ci.yml", "master") == shop_ci
+    deploy = standin.variable("acme/shop", "DEPLOY_TOKEN")
+    assert deploy is not None and deploy["value"] == DEPLOY_TOKEN
+    warnings = [r.getMessage() for r in caplog.records if "moved from" in r.getMessage()]
+    assert len(warnings) == 1
+    assert ("moved from https://git.example.internal/acme/web (branch master) to "
+            "https://git.example.internal/acme/shop (branch master)") in warnings[0]
+    assert "the file .gitlab-ci.yml and the CI/CD variables DEPLOY_TOKEN" in warnings[0]
+    status = yaml.safe_load((config.parent / "devstream.state").read_text())["gitlab-ci_web"]["resourceStatus"]
+    assert (status["gitlab"], status["project"], status["branch"]) == (BASE_URL, "acme/shop", "master")
+    assert plan_of(config).empty
+
+
+def test_a_record_from_before_dtm_kept_the_project_is_not_drift_and_changes_nothing(
+        standin: GitLabStandIn, config: Path) -> None:
+    assert run.apply(config_path=config, yes=True) == 0
+    state_file = config.parent / "devstream.state"
+    state = yaml.safe_load(state_file.read_text())
+    for field in ("gitlab", "project", "branch"):  # as a dtm from before this change recorded it
+        del state["gitlab-ci_web"]["resourceStatus"][field]
+    state_file.write_text(yaml.safe_dump(state))
+    project = copy.deepcopy(standin.project("acme/web"))
+
+    assert plan_of(config).empty
+    assert run.apply(config_path=config, yes=True) == 0
+    assert standin.project("acme/web") == project
