@@ -16,31 +16,52 @@ delete removes those and the ones the current options give, in one commit (a rep
 fine). A file added by hand is never touched. The recorded status is used only for the repository and
 branch it names (its `repoURL` and `branch` outputs): files written to another place are left there.
 The repository is `projectRepo` (what apps generate) or `scm` (DevStream's name for it).
+
+`ci.webhooks` wires a CI system outside the SCM (Jenkins, Drone, Buildkite, Tekton...) to the repository:
+each hook is put by its URL (created, or the one there updated in place), before the files are committed,
+so the CI hears of the commit that brings its files. A webhook needs GitHub or GitLab (plain git has none),
+an event the system can deliver (`WEBHOOK_EVENTS`), and a URL of its own without credentials: the options
+are kept in dtm's state, so a delivery token belongs in `secret`. All of this is checked at load time.
+The status then holds `webhooks`: URL -> what the system reports of the hook (its id, events, active,
+insecure_ssl, content_type and, on GitHub, whether a secret is set), or null when it is missing, so a hook
+edited or deleted on the server is drift that the next apply puts back; a secret's value never comes back,
+so a secret changed on the server is not seen. Like files, hooks are removed on the word of a record of
+this repository and branch only: an update removes the record's hooks whose URL the options dropped; delete
+removes those and the ones the options give (before the files, so that removing them triggers no build). A
+recorded hook is removed only while the hook at its URL is still the one dtm put (same id); a hook made by
+hand is never touched. Options without webhooks leave the status as it was and make no webhook request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from devstream.errors import PermanentError, PluginError
 from devstream.plugin import Plugin, PluginContext, ResourceStatus
 from devstream.plugin.base import PluginOptions
-from devstream.plugins.scm.base import RepoSpec, git_blob_sha
+from devstream.plugin.http import safe_url
+from devstream.plugins.scm.base import WEBHOOK_EVENTS, RepoSpec, ScmClient, Webhook, WebhookInfo, git_blob_sha
 from devstream.plugins.scm.cifiles import load_ci_files, render
 from devstream.plugins.scm.factory import scm_client
 from devstream.plugins.scm.git import strip_userinfo
+from devstream.plugins.scm.prior import Place, prior_is_here
 
 __all__ = ["CIConfig", "CIGenericOptions", "CIGenericPlugin", "ci_targets"]
 
 CIType = Literal["github", "gitlab", "jenkins", "generic"]
 _SINGLE_FILE = {"gitlab": ".gitlab-ci.yml", "jenkins": "Jenkinsfile"}
+_GITLAB_EVENTS = ", ".join(e for e, m in WEBHOOK_EVENTS.items() if m.gitlab)
 
 
 class CIConfig(BaseModel):
-    """Which CI system, where its files come from, and their variables."""
+    """Which CI system, where its files come from, their variables, and the webhooks that trigger it."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -57,6 +78,14 @@ class CIConfig(BaseModel):
         default=None, description="The files inline: file name -> content; instead of configLocation.",
     )
     vars: dict[str, Any] = Field(default_factory=dict, description="Variables for the files' [[ ]] templates.")
+    webhooks: list[Webhook] = Field(
+        default_factory=list,
+        description="Repository webhooks that trigger a CI system outside the SCM (Jenkins, Drone, Buildkite, "
+                    "Tekton...), each with url, events (GitHub's names, default [push]), secret, active and "
+                    "insecure_ssl. They sit under `ci` because, like the files, they are how this CI system is "
+                    "wired to the repository. GitHub and GitLab only; one per URL; a URL without user info, query "
+                    "or fragment (options are kept in state: a delivery token goes in `secret`).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> CIConfig:
@@ -68,7 +97,7 @@ class CIConfig(BaseModel):
 class CIGenericOptions(PluginOptions):
     """The CI files and the repository they go to."""
 
-    ci: CIConfig = Field(description="The CI system and its files.")
+    ci: CIConfig = Field(description="The CI system, its files and the webhooks that trigger it.")
     projectRepo: RepoSpec | None = Field(default=None, description="The repository the CI files are pushed to.")
     scm: RepoSpec | None = Field(default=None, description="DevStream's name for projectRepo; give one of the two.")
 
@@ -78,6 +107,15 @@ class CIGenericOptions(PluginOptions):
             raise ValueError("give the repository as projectRepo (or scm, as DevStream named it), once")
         return self
 
+    @model_validator(mode="after")
+    def _webhooks(self) -> CIGenericOptions:
+        """Webhooks the repository's system can hold: checked here, with its scmType known, so that a bad one
+        fails at load time, every problem at its own field."""
+        repo = self.projectRepo or self.scm
+        if repo is not None and self.ci.webhooks:
+            _refuse(_webhook_problems(self.ci.webhooks, repo.scmType))
+        return self
+
     @property
     def repo(self) -> RepoSpec:
         repo = self.projectRepo or self.scm
@@ -85,12 +123,60 @@ class CIGenericOptions(PluginOptions):
         return repo
 
 
+_Problem = tuple[tuple[str | int, ...], str]  # (where in the options, what is wrong)
+
+
+def _webhook_problems(hooks: list[Webhook], scm_type: str) -> list[_Problem]:
+    if scm_type == "git":
+        return [(("ci", "webhooks"), "scmType git has no webhooks: put them on a github or gitlab repository (dtm "
+                                     "manages their webhooks), or set up delivery in your git server yourself "
+                                     "(e.g. a post-receive hook)")]
+    problems: list[_Problem] = []
+    seen: dict[str, int] = {}
+    for i, hook in enumerate(hooks):
+        where = ("ci", "webhooks", i)
+        shown = safe_url(hook.url)  # never the URL itself: it may hold the credentials refused here
+        if "@" in urlsplit(hook.url).netloc or "?" in hook.url or "#" in hook.url:
+            problems.append(((*where, "url"), f"the url of webhook {shown} carries credentials (user info, a "
+                                              f"?query or a #fragment), which dtm would keep in clear in its state "
+                                              f"with the options; give a URL without them and authenticate "
+                                              f"deliveries with `secret` (GitHub signs each delivery with it, "
+                                              f"GitLab sends it as X-Gitlab-Token)"))
+        elif shown in seen:
+            problems.append(((*where, "url"), f"webhook {shown} is also ci.webhooks[{seen[shown]}]: a repository "
+                                              f"keeps one webhook per URL, so give each URL once (with all its "
+                                              f"events)"))
+        seen.setdefault(shown, i)
+        for event in hook.events:
+            mapping = WEBHOOK_EVENTS.get(event)
+            if scm_type == "github" and mapping is not None and mapping.github is None:
+                problems.append(((*where, "events"), f"GitHub webhooks have no {event!r} event; {mapping.instead}"))
+            elif scm_type == "gitlab" and (mapping is None or mapping.gitlab is None):
+                problems.append(((*where, "events"), f"GitLab webhooks have no {event!r} event; they can deliver "
+                                                     f"{_GITLAB_EVENTS}"))
+        if scm_type == "gitlab" and not hook.active:
+            problems.append(((*where, "active"), "GitLab cannot pause a project webhook: leave `active` true, or "
+                                                 "remove the webhook from the options"))
+    return problems
+
+
+def _refuse(problems: list[_Problem]) -> None:
+    """Raise the problems as validation errors at their own fields, so the config's error names the field."""
+    if problems:
+        raise ValidationError.from_exception_data("CIGenericOptions", [
+            InitErrorDetails(type=PydanticCustomError("ci_webhook", "{reason}", {"reason": reason}), loc=loc,
+                             input=None)  # no input: the error must not quote a URL or secret back
+            for loc, reason in problems])
+
+
 class CIGenericPlugin(Plugin[CIGenericOptions]):
-    """Pushes rendered CI files to a repository in one commit and reads their blob SHAs back."""
+    """Pushes rendered CI files to a repository in one commit and reads their blob SHAs back; puts the
+    repository's webhooks for the CI system and reads them back."""
 
     name: ClassVar[str] = "ci-generic"
     Options: ClassVar[type[CIGenericOptions]] = CIGenericOptions
-    description: ClassVar[str] = "CI files (GitHub Actions, GitLab CI, Jenkinsfile or any) pushed to a repository."
+    description: ClassVar[str] = ("CI files (GitHub Actions, GitLab CI, Jenkinsfile or any) pushed to a repository, "
+                                  "and webhooks that trigger the CI.")
 
     def create(self, options: CIGenericOptions, ctx: PluginContext) -> ResourceStatus:
         return self._push(options, ctx, "Add", prior=None)
@@ -107,26 +193,29 @@ class CIGenericPlugin(Plugin[CIGenericOptions]):
         branch = repo.branch or info.default_branch
         paths = ci_targets(options.ci.type, _sources(options, ctx))
         on_server = client.list_files("", branch)
-        return _status({p: on_server.get(p) for p in paths}, strip_userinfo(info.html_url), branch)
+        hooks = _live_webhooks(client, options.ci.webhooks) if options.ci.webhooks else None
+        return _status({p: on_server.get(p) for p in paths}, strip_userinfo(info.html_url), branch, hooks)
 
     def delete(self, options: CIGenericOptions, ctx: PluginContext) -> None:
         repo = options.repo
         client = scm_client(repo, ctx)
         info = client.describe_repo()
         if info is None:
-            return  # the repository, and its files with it, are gone already
+            return  # the repository, and its files and webhooks with it, are gone already
         branch = repo.branch or info.default_branch
-        written = _written(ctx.prior, strip_userinfo(info.html_url), branch, ctx)
+        recorded = _Recorded.of(ctx.prior, strip_userinfo(info.html_url), branch, ctx)
+        # The webhooks go first: the commit removing the CI files then triggers no build.
+        _remove_webhooks(client, {h.url for h in options.ci.webhooks}, recorded.webhooks, ctx)
         try:
             paths = set(ci_targets(options.ci.type, _sources(options, ctx)))
         except PluginError as exc:
-            if not written:
+            if not recorded.files:
                 raise
             # What dtm wrote is known from its record: the files the options would give cannot add to it.
             ctx.logger.warning("%s: cannot read the CI files (%s); removing those dtm recorded", ctx.key, exc)
             paths = set()
         on_server = client.list_files("", branch)
-        gone = sorted(p for p in paths | written if p in on_server)
+        gone = sorted(p for p in paths | recorded.files if p in on_server)
         if gone:
             client.push_files({}, f"Remove CI files\n\nRemoved by dtm ({ctx.key}).", branch, delete=gone)
 
@@ -135,8 +224,8 @@ class CIGenericPlugin(Plugin[CIGenericOptions]):
 
     def _push(self, options: CIGenericOptions, ctx: PluginContext, verb: str, prior: ResourceStatus | None
               ) -> ResourceStatus:
-        """Write the CI files; with the prior status, also delete the files it wrote that the options no longer
-        produce, in the same commit."""
+        """Put the webhooks and write the CI files; with the prior status, also delete the files it wrote that the
+        options no longer produce (in the same commit), then the webhooks it put that the options dropped."""
         repo = options.repo
         name = repo.name or ""
         variables: dict[str, Any] = {"AppName": name, "Repo": {"Name": name, "Owner": repo.namespace}}
@@ -151,24 +240,97 @@ class CIGenericPlugin(Plugin[CIGenericOptions]):
                                  f"does, for an app with a repoTemplate)")
         branch = repo.branch or info.default_branch
         repo_url = strip_userinfo(info.html_url)
-        dropped = sorted(_written(prior, repo_url, branch, ctx) - set(files))
+        recorded = _Recorded.of(prior, repo_url, branch, ctx)
+        # The webhooks before the files: the CI then hears of the commit that brings (or changes) its files.
+        hooks = _put_webhooks(client, options.ci.webhooks, ctx) if options.ci.webhooks else None
+        dropped = sorted(recorded.files - set(files))
         commit = client.push_files(files, f"{verb} CI files\n\nWritten by dtm ({ctx.key}).", branch, delete=dropped)
         ctx.logger.info("%s: %d CI file(s) at %s on %s%s", ctx.key, len(files), commit[:12], branch,
                         f"; removed {', '.join(dropped)}" if dropped else "")
-        return _status({p: git_blob_sha(data) for p, data in files.items()}, repo_url, branch)
+        wanted = {h.url for h in options.ci.webhooks}
+        _remove_webhooks(client, set(), {u: i for u, i in recorded.webhooks.items() if u not in wanted}, ctx)
+        return _status({p: git_blob_sha(data) for p, data in files.items()}, repo_url, branch, hooks)
 
 
-def _written(prior: ResourceStatus | None, repo_url: str, branch: str, ctx: PluginContext) -> set[str]:
-    """The files dtm's recorded status says it wrote, when that status is of this repository and branch."""
-    if not prior:
-        return set()
-    outputs = prior.get("outputs") or {}
-    if (outputs.get("repoURL"), outputs.get("branch")) != (repo_url, branch):
-        ctx.logger.warning("%s: the CI files dtm wrote to %s (branch %s) are left there: the tool now writes to "
-                           "%s (branch %s)", ctx.key, outputs.get("repoURL"), outputs.get("branch"), repo_url, branch)
-        return set()
-    # Only paths inside the repository: a record edited by hand must not send a delete elsewhere.
-    return {p for p in map(str, prior.get("files") or {}) if _inside(p)}
+@dataclass(frozen=True)
+class _Recorded:
+    """What dtm's recorded status says it made here, in this repository and branch: the files, and the webhooks
+    (URL -> the id of the hook it put)."""
+
+    files: frozenset[str] = frozenset()
+    webhooks: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, prior: ResourceStatus | None, repo_url: str, branch: str, ctx: PluginContext) -> _Recorded:
+        if not prior:
+            return cls()
+        outputs = prior.get("outputs") or {}
+        raw = prior.get("webhooks")
+        # URL -> the id a put recorded; anything else in a (hand-edited) record names no hook dtm put.
+        webhooks = {str(url): str(summary["id"]) for url, summary in (raw.items() if isinstance(raw, dict) else ())
+                    if isinstance(summary, dict) and summary.get("id") is not None}
+        there = Place(str(outputs["repoURL"]), outputs.get("branch")) if outputs.get("repoURL") else None
+        if not prior_is_here(ctx, there, Place(repo_url, branch),
+                             "the CI files and webhooks" if webhooks else "the CI files"):
+            return cls()
+        # Only paths inside the repository: a record edited by hand must not send a delete elsewhere.
+        files = frozenset(p for p in map(str, prior.get("files") or {}) if _inside(p))
+        return cls(files, webhooks)
+
+
+def _summary(info: WebhookInfo) -> dict[str, Any]:
+    """A hook as the status keeps it: what the system reports, to compare, and never its secret."""
+    out: dict[str, Any] = {"id": info.id, "events": info.events, "active": info.active,
+                           "insecure_ssl": info.insecure_ssl, "content_type": info.content_type}
+    if info.has_secret is not None:  # GitLab does not tell
+        out["has_secret"] = info.has_secret
+    return out
+
+
+def _put_webhooks(client: ScmClient, hooks: Iterable[Webhook], ctx: PluginContext) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for hook in hooks:
+        info = client.put_webhook(hook)
+        if not info.matches(hook):  # the next read would agree with it, so say so now
+            ctx.logger.warning("%s: the webhook for %s is held differently from what the options ask: %s",
+                               ctx.key, safe_url(hook.url), _summary(info))
+        out[hook.url] = _summary(info)
+    return out
+
+
+def _live_webhooks(client: ScmClient, hooks: Iterable[Webhook]) -> dict[str, dict[str, Any] | None]:
+    """URL -> the summary of the hook there; None when there is none; the ids when several share the URL (the
+    update then fails naming them, rather than dtm guessing which is its own)."""
+    there: dict[str, list[WebhookInfo]] = {}
+    for info in client.list_webhooks():
+        there.setdefault(info.url, []).append(info)
+    out: dict[str, dict[str, Any] | None] = {}
+    for hook in hooks:
+        found = there.get(hook.url, [])
+        out[hook.url] = (_summary(found[0]) if len(found) == 1
+                         else {"duplicates": sorted(i.id for i in found)} if found else None)
+    return out
+
+
+def _remove_webhooks(client: ScmClient, declared: set[str], recorded: Mapping[str, str], ctx: PluginContext
+                     ) -> None:
+    """Delete the hooks for the `declared` URLs, and for the `recorded` ones while the hook there is still the
+    one dtm put (its recorded id): one made by hand since at the same URL is left alone."""
+    urls = sorted(declared | set(recorded))
+    if not urls:
+        return  # no webhook request at all: a token without admin rights still manages the files
+    there: dict[str, list[str]] = {}
+    for info in client.list_webhooks():
+        there.setdefault(info.url, []).append(info.id)
+    for url in urls:
+        ids = there.get(url)
+        if not ids:
+            continue  # gone already, as wanted
+        if url not in declared and ids != [recorded[url]]:
+            ctx.logger.warning("%s: the webhook for %s is not the one dtm put (id %s); left alone", ctx.key,
+                               safe_url(url), recorded[url])
+            continue
+        client.delete_webhook(url)
 
 
 def _inside(path: str) -> bool:
@@ -213,6 +375,10 @@ def ci_targets(kind: str, files: dict[str, str]) -> dict[str, tuple[str, str]]:
     return dict(sorted(out.items()))
 
 
-def _status(files: dict[str, str | None], repo_url: str, branch: str) -> ResourceStatus:
-    return {"files": dict(sorted(files.items())),
-            "outputs": {"repoURL": repo_url, "branch": branch, "paths": sorted(files)}}
+def _status(files: dict[str, str | None], repo_url: str, branch: str,
+            webhooks: Mapping[str, dict[str, Any] | None] | None = None) -> ResourceStatus:
+    status: ResourceStatus = {"files": dict(sorted(files.items())),
+                              "outputs": {"repoURL": repo_url, "branch": branch, "paths": sorted(files)}}
+    if webhooks is not None:  # only with webhooks in the options: records made without them show no drift
+        status["webhooks"] = dict(sorted(webhooks.items()))
+    return status
