@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from copy import deepcopy
-from typing import Any, get_args
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
@@ -104,30 +105,36 @@ def redact(raw: dict[str, Any], model: BaseModel) -> dict[str, Any]:
     return out
 
 
-def _secret_type(annotation: Any) -> bool:
-    return any(t in (SecretStr, SecretBytes) for t in (annotation, *get_args(annotation)))
-
-
-def _model_type(annotation: Any) -> type[BaseModel] | None:
-    for t in (annotation, *get_args(annotation)):
-        if isinstance(t, type) and issubclass(t, BaseModel):
-            return t
-    return None
-
-
 def redact_by_schema(raw: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
-    """Like `redact`, for options that do not validate (yet): secrets found by the fields' declared types."""
+    """Like `redact`, for options that do not validate (yet): secrets found by the fields' declared types,
+    inside nested models, lists and maps too (`secrets: dict[str, SecretStr]`, `webhooks: list[Webhook]`)."""
     out = dict(raw)
     for name, info in model.model_fields.items():
         key = info.alias or name
-        if key not in out or out[key] is None:
-            continue
-        if _secret_type(info.annotation):
-            if isinstance(out[key], str) and not is_fingerprint(out[key]):
-                out[key] = fingerprint(out[key])
-        elif (sub := _model_type(info.annotation)) is not None and isinstance(out[key], dict):
-            out[key] = redact_by_schema(out[key], sub)
+        if key in out:
+            out[key] = _redact_as(out[key], info.annotation)
     return out
+
+
+def _redact_as(value: Any, annotation: Any) -> Any:
+    """`value` with what `annotation` declares a secret fingerprinted; values of another shape pass as they are."""
+    if value is None or is_fingerprint(value):
+        return value
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _redact_as(value, get_args(annotation)[0])
+    kinds = get_args(annotation) if origin in (Union, UnionType) else (annotation,)
+    if isinstance(value, str | bytes) and any(k in (SecretStr, SecretBytes) for k in kinds):
+        return fingerprint(value)
+    for kind in kinds:
+        outer, args = get_origin(kind) or kind, get_args(kind)
+        if isinstance(kind, type) and issubclass(kind, BaseModel) and isinstance(value, dict):
+            return redact_by_schema(value, kind)
+        if outer in (list, tuple, set, frozenset, Sequence) and isinstance(value, list):
+            return [_redact_as(item, args[0] if args else Any) for item in value]
+        if outer in (dict, Mapping) and isinstance(value, dict):
+            return {k: _redact_as(item, args[1] if len(args) == 2 else Any) for k, item in value.items()}
+    return value
 
 
 def scrub(text: str, secrets: Iterable[str | bytes]) -> str:

@@ -13,7 +13,7 @@ import hashlib
 import pytest
 from pydantic import BaseModel, Field, SecretBytes, SecretStr
 
-from devstream.secrets import fingerprint, is_fingerprint, redact, scrub, secret_paths
+from devstream.secrets import fingerprint, is_fingerprint, redact, redact_by_schema, scrub, secret_paths
 
 TOKEN = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -146,6 +146,34 @@ def test_options_without_secrets_come_back_as_they_are():
 
 
 # -- scrubbing text ---------------------------------------------------------------------------------------
+
+
+class Pipeline(BaseModel):
+    secrets: dict[str, SecretStr] = {}
+    logins: list[Login] | None = None
+
+
+class Deferred(Options):
+    pipeline: Pipeline | None = None
+
+
+def test_options_that_do_not_validate_yet_are_redacted_by_their_declared_types():
+    """A reference not resolved yet (so no validation): the plan still shows fingerprints, however deep."""
+    raw = raw_options() | {
+        "db": {"user": "admin", "password": "db-pass-1", "port": "${{ noop.db.outputs.port }}"},
+        "pipeline": {"secrets": {"DEPLOY_KEY": "deploy-key-1"},
+                     "logins": [{"user": "ci", "password": "ci-pass-1"}]},
+    }
+
+    out = redact_by_schema(raw, Deferred)
+
+    for secret in ("db-pass-1", "mirror-pass-1", "mirror-pass-2", "api-key-123", "cert-bytes", "deploy-key-1",
+                   "ci-pass-1", TOKEN):
+        assert secret not in str(out)
+    assert out["pipeline"]["secrets"]["DEPLOY_KEY"] == fingerprint("deploy-key-1")
+    assert out["pipeline"]["logins"][0] == {"user": "ci", "password": fingerprint("ci-pass-1")}
+    assert out["db"]["port"] == "${{ noop.db.outputs.port }}" and out["owner"] == "me"
+    assert redact_by_schema(out, Deferred) == out  # fingerprints are not fingerprinted again
 
 
 def test_scrub_removes_secrets_from_messages():
