@@ -175,6 +175,11 @@ class Workspace:
     def plan(self, records: Mapping[str, StateRecord], live: Mapping[str, Any]) -> Plan:
         return plan_apply(self.config, records, live, self.stored_form)
 
+    def current_plan(self, parallelism: int = 10) -> Plan:
+        """What apply would do now: the records, the live status of the tools that need a read, the plan."""
+        records = self.records()
+        return self.plan(records, self.refresh(records, parallelism))
+
     # -- changes ---------------------------------------------------------------------------------------
     def run_change(self, change: Change, logger: logging.Logger | None = None, attempt: int = 1) -> ChangeOutcome:
         """Make one change real, then write its state record (or forget it, for a delete).

@@ -74,8 +74,7 @@ def apply(*, config_path: Path, yes: bool = False, parallelism: int = 10, target
         raise DtmError(f"--target {', '.join(unknown)}: no such tool in the config; "
                        f"targets are name.instanceID, e.g. {ws.config.tools[0].key}")
     with ws.activate(), ws.store.lock("dtm apply", timeout=lock_timeout):
-        records = ws.records()
-        the_plan = ws.plan(records, ws.refresh(records, parallelism))
+        the_plan = ws.current_plan(parallelism)
         if targets:
             the_plan = the_plan.only(targets)
         return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out, retry_delay=retry_delay)
@@ -97,22 +96,16 @@ def destroy(*, config_path: Path, yes: bool = False, parallelism: int = 10, json
         return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out)
 
 
-def _plan_only(config_path: Path, parallelism: int) -> Plan:
-    ws = open_workspace(config_path)
-    records = ws.records()
-    return ws.plan(records, ws.refresh(records, parallelism))
-
-
 def plan(*, config_path: Path, json_out: bool = False, detailed_exitcode: bool = False, parallelism: int = 10) -> int:
     """Show what apply would do. Exit 0; with --detailed-exitcode, 2 when there are changes."""
-    the_plan = _plan_only(config_path, parallelism)
+    the_plan = open_workspace(config_path).current_plan(parallelism)
     render.print_json(the_plan.as_json()) if json_out else render.print_plan(the_plan)
     return 2 if detailed_exitcode and not the_plan.empty else 0
 
 
 def verify(*, config_path: Path, parallelism: int = 10) -> int:
     """Exit 0 when the toolchain matches the config, 2 when changes are pending."""
-    the_plan = _plan_only(config_path, parallelism)
+    the_plan = open_workspace(config_path).current_plan(parallelism)
     if the_plan.empty:
         render.console.print("[green]Verify succeeded:[/] config, state and live resources are in sync.")
         return 0

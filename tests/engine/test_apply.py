@@ -26,11 +26,6 @@ def state_of(config: Path) -> dict:
     return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
 
 
-def plan_of(config: Path):
-    ws = Workspace.open(config)
-    records = ws.records()
-    return ws.plan(records, ws.refresh(records))
-
 
 def test_apply_creates_everything_then_nothing_changes(write_config):
     config = write_config([tool("noop", "a", outputs={"url": "x"}),
@@ -41,7 +36,7 @@ def test_apply_creates_everything_then_nothing_changes(write_config):
     assert state["noop_a"]["resourceStatus"]["outputs"] == {"url": "x"}
     assert state["noop_b"]["dependsOn"] == ["noop.a"]
     # Idempotent: the second plan is empty, and apply says so without running anything.
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
     assert run.apply(config_path=config, yes=True) == 0
 
 
@@ -80,7 +75,7 @@ def test_outputs_flow_into_dependents_anywhere_in_their_options(write_config):
     # The reference made `use` depend on `src` although no dependsOn says so.
     calls = {c.key: c for c in CALLS}
     assert calls["probe.use"].start >= calls["probe.src"].end
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
 
 
 def test_a_failure_stops_only_its_own_dependents(write_config):
@@ -105,7 +100,8 @@ def test_a_failure_stops_only_its_own_dependents(write_config):
         tool("probe", "after-independent", ["probe.independent"]),
     ])
     CALLS.clear()
-    assert [c.key for c in plan_of(config).changes] == ["probe.broken", "probe.child", "probe.grandchild"]
+    planned = Workspace.open(config).current_plan().changes
+    assert [c.key for c in planned] == ["probe.broken", "probe.child", "probe.grandchild"]
     assert run.apply(config_path=config, yes=True) == 0
     assert len(state_of(config)) == 5
 
@@ -131,7 +127,7 @@ def test_options_change_is_an_update_naming_the_field(write_config):
     config = write_config([tool("noop", "a", triggers={"version": 1, "same": "x"})])
     assert run.apply(config_path=config, yes=True) == 0
     config = write_config([tool("noop", "a", triggers={"version": 2, "same": "x"})])
-    (change,) = plan_of(config).changes
+    (change,) = Workspace.open(config).current_plan().changes
     assert (change.action, change.reason) == ("update", "options changed: triggers.version")
     assert change.before["options"]["triggers"]["version"] == 1
     assert change.after["options"]["triggers"]["version"] == 2
@@ -143,7 +139,7 @@ def test_types_do_not_cause_false_drift(write_config):
     # YAML gives ints, floats and nested lists; state stores JSON: comparing through JSON sees no change.
     config = write_config([tool("noop", "a", triggers={"n": 1, "f": 1.5, "l": [1, [2, 3]], "b": True, "z": None})])
     assert run.apply(config_path=config, yes=True) == 0
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
 
 
 def test_a_hand_edit_is_drift_and_a_deletion_is_a_create(write_config, tmp_path):
@@ -153,23 +149,23 @@ def test_a_hand_edit_is_drift_and_a_deletion_is_a_create(write_config, tmp_path)
     assert target.read_text() == "hello\n"
 
     target.write_text("edited by hand\n")
-    (change,) = plan_of(config).changes
+    (change,) = Workspace.open(config).current_plan().changes
     assert change.action == "update" and change.reason.startswith("drifted: ") and "status.sha256" in change.reason
     assert run.apply(config_path=config, yes=True) == 0
     assert target.read_text() == "hello\n"
 
     target.unlink()
-    (change,) = plan_of(config).changes
+    (change,) = Workspace.open(config).current_plan().changes
     assert (change.action, change.reason) == ("create", "deleted outside dtm")
     assert run.apply(config_path=config, yes=True) == 0
-    assert target.exists() and plan_of(config).empty
+    assert target.exists() and Workspace.open(config).current_plan().empty
 
 
 def test_a_tool_removed_from_the_config_is_deleted(write_config):
     config = write_config([tool("probe", "keep"), tool("probe", "drop")])
     assert run.apply(config_path=config, yes=True) == 0
     config = write_config([tool("probe", "keep")])
-    (change,) = plan_of(config).changes
+    (change,) = Workspace.open(config).current_plan().changes
     assert (change.key, change.action, change.reason) == ("probe.drop", "delete", "not in config")
     assert run.apply(config_path=config, yes=True) == 0
     assert set(state_of(config)) == {"probe_keep"}
@@ -201,7 +197,7 @@ def test_plugins_are_handed_the_status_dtm_recorded_for_their_tool(write_config)
     assert run.apply(config_path=config, yes=True) == 0
     assert (CALLS[-1].action, CALLS[-1].prior) == ("update", {"outputs": {}, "value": 1})
     READS.clear()
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
     assert READS == [("probe.a", {"outputs": {}, "value": 2})]
     assert run.destroy(config_path=config, yes=True) == 0
     assert (CALLS[-1].action, CALLS[-1].prior) == ("delete", {"outputs": {}, "value": 2})
@@ -228,9 +224,9 @@ def test_secrets_never_reach_the_state_but_a_new_secret_is_an_update(write_confi
     text = (tmp_path / "devstream.state").read_text()
     assert "s3cr3t-token-value" not in text
     assert "<secret sha256:" in text
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
     config = write_config([tool("probe", "vault", token="rotated-token-value")])
-    (change,) = plan_of(config).changes
+    (change,) = Workspace.open(config).current_plan().changes
     assert (change.action, change.reason) == ("update", "options changed: token")
     assert "rotated-token-value" not in str(change.model_dump())
 

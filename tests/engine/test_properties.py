@@ -57,9 +57,7 @@ def test_apply_plan_destroy_over_random_dags(dag: dict[str, list[str]], use_refe
             for d in dag[c.key.split(".")[1]]:
                 assert c.start >= ended[f"probe.{d}"], f"{c.key} started before probe.{d} ended"
 
-        ws = Workspace.open(config)
-        records = ws.records()
-        assert ws.plan(records, ws.refresh(records)).empty
+        assert Workspace.open(config).current_plan().empty
 
         CALLS.clear()
         assert run.destroy(config_path=config, yes=True) == 0

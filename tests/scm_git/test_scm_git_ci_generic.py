@@ -193,9 +193,7 @@ def test_through_apply_a_file_dropped_from_the_ci_folder_leaves_the_remote(repo:
     }, sort_keys=False))
 
     def plan() -> Plan:
-        ws = Workspace.open(config)
-        records = ws.records()
-        return ws.plan(records, ws.refresh(records))
+        return Workspace.open(config).current_plan()
 
     assert run.apply(config_path=config, yes=True) == 0
     assert set(remote_files(repo)) == {"app.py", ".github/workflows/ci.yml", RELEASE}

@@ -19,7 +19,6 @@ from github_testkit import TOKEN
 
 from devstream.cli import run
 from devstream.engine import Workspace
-from devstream.plan import Plan
 from devstream.plugins.scm.base import git_blob_sha
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -28,11 +27,6 @@ PASSWORD = "dckr_pat_engine_s3cr3t"
 PATH = ".github/workflows/ci.yml"
 WORKFLOW = "name: [[ AppName ]]\non: [push]\njobs: {build: {runs-on: ubuntu-latest, steps: [{run: make}]}}\n"
 
-
-def plan_of(config: Path) -> Plan:
-    ws = Workspace.open(config)
-    records = ws.records()
-    return ws.plan(records, ws.refresh(records))
 
 
 def write(path: Path, doc: dict[str, Any]) -> Path:
@@ -65,17 +59,17 @@ def test_apply_plan_drift_and_destroy(serve_standin: GitHubStandIn, config: Path
     assert git_blob_sha(standin.files("octo/web")[PATH]) in state
 
     # Applying again changes nothing.
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
     assert run.apply(config_path=config, yes=True) == 0
     assert len(standin.history("octo/web")) == 2
 
     # A hand edit on GitHub is drift; apply puts the workflow back.
     standin.commit_files("octo/web", {PATH: b"on: push\n"}, "edited by hand")
-    (change,) = plan_of(config).changes
+    (change,) = Workspace.open(config).current_plan().changes
     assert change.action == "update" and change.reason.startswith("drifted: ") and "workflows" in change.reason
     assert run.apply(config_path=config, yes=True) == 0
     assert standin.files("octo/web")[PATH] == WORKFLOW.replace("[[ AppName ]]", "web").encode()
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
 
     assert run.destroy(config_path=config, yes=True) == 0
     assert standin.files("octo/web") == {"README.md": b"# web\n"}
@@ -89,7 +83,7 @@ def test_a_rate_limited_apply_is_retried(serve_standin: GitHubStandIn, config: P
     standin.inject("PUT", r"/actions/secrets/", 503, times=1)
     assert run.apply(config_path=config, yes=True, retry_delay=0.01) == 0
     assert standin.sleeps[0] == 3.0
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
 
 
 def test_an_app_from_a_template_with_a_github_actions_pipeline(serve_standin: GitHubStandIn, tmp_path: Path,
@@ -136,7 +130,7 @@ def test_an_app_from_a_template_with_a_github_actions_pipeline(serve_standin: Gi
     assert files[PATH] == WORKFLOW.replace("[[ AppName ]]", "shop").encode()
     assert standin.secret_value("octo/shop", "IMAGE_REPO_USER") == "octo"
     assert standin.secret_value("octo/shop", "IMAGE_REPO_PASSWORD") == PASSWORD
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
 
     # Destroy goes dependents first: github-actions removes the workflow and the secrets, then repo-scaffolding
     # deletes the repository, which its recorded status says dtm created.
@@ -174,17 +168,17 @@ def test_what_the_config_drops_is_removed_and_what_was_added_by_hand_stays(
     # Someone adds a workflow and a secret of their own on GitHub: not dtm's, and no drift either.
     standin.commit_files("octo/web", {".github/workflows/hand.yml": b"on: workflow_dispatch\n"}, "by hand")
     standin.repo("octo/web").secrets["HAND_MADE"] = standin.repo("octo/web").secrets["NOTIFY_URL"]
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
 
     # release.yml leaves the workflows folder and NOTIFY_URL leaves the config: apply removes both.
     (tmp_path / "workflows" / "release.yml").unlink()
     config = configure({"DEPLOY_KEY": '[[ env "DEPLOY_KEY" ]]'})
-    (change,) = plan_of(config).changes
+    (change,) = Workspace.open(config).current_plan().changes
     assert change.action == "update"
     assert run.apply(config_path=config, yes=True) == 0
     assert set(standin.files("octo/web")) == {"README.md", PATH, ".github/workflows/hand.yml"}
     assert sorted(standin.repo("octo/web").secrets) == ["DEPLOY_KEY", "HAND_MADE"]
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
 
     assert run.destroy(config_path=config, yes=True) == 0
     assert set(standin.files("octo/web")) == {"README.md", ".github/workflows/hand.yml"}

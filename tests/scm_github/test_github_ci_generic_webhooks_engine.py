@@ -17,7 +17,7 @@ from github_testkit import TOKEN
 
 from devstream.cli import run
 from devstream.engine import Workspace
-from devstream.plan import Action, Plan
+from devstream.plan import Action
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -25,11 +25,6 @@ JENKINS = "https://jenkins.example.com/github-webhook/"
 HAND_MADE = "https://chat.example.com/notify"
 SECRET = "whsec-engine-0815-do-not-show"
 
-
-def plan_of(config: Path) -> Plan:
-    ws = Workspace.open(config)
-    records = ws.records()
-    return ws.plan(records, ws.refresh(records))
 
 
 @pytest.fixture
@@ -63,15 +58,15 @@ def test_apply_puts_the_hook_puts_it_back_after_an_edit_and_destroy_removes_it(s
     assert yaml.safe_load(state)["ci-generic_web"]["resourceStatus"]["webhooks"][JENKINS]["has_secret"] is True
 
     # Applying again: nothing to do.
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
 
     # The events are changed in GitHub's settings: drift, which apply puts back on the same hook.
     hook.events = ["issues"]
-    (change,) = plan_of(config).changes
+    (change,) = Workspace.open(config).current_plan().changes
     assert change.action == Action.UPDATE and change.reason == f"drifted: status.webhooks.{JENKINS}.events"
     assert run.apply(config_path=config, yes=True) == 0
     assert list(repo.hooks.values()) == [hook] and sorted(hook.events) == ["pull_request", "push"]
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
 
     # Destroy takes dtm's hook and the Jenkinsfile away; a hook made by hand stays.
     standin.add_hook("octo/web", HAND_MADE)

@@ -20,7 +20,6 @@ from pydantic import SecretStr
 
 from devstream.cli import run
 from devstream.engine import Workspace
-from devstream.plan import Plan
 from devstream.plugin import PluginContext
 from devstream.plugins.github_actions import GitHubActionsOptions, GitHubActionsPlugin
 from devstream.plugins.scm.base import RepoSpec, Webhook, git_blob_sha
@@ -118,15 +117,15 @@ def test_live_an_app_through_apply_drift_and_destroy(tmp_path: Path, monkeypatch
         with GitHubClient(spec, ctx) as client:
             assert set(client.list_files()) == {"README.md", workflow}
             assert client.list_secrets() == ["DTM_LIVE_SECRET"]
-            assert _plan(config).empty
+            assert Workspace.open(config).current_plan().empty
 
             client.push_files({workflow: b"on: push\n"}, "edited by hand")
-            (change,) = _plan(config).changes
+            (change,) = Workspace.open(config).current_plan().changes
             assert change.key.startswith("github-actions.") and change.action == "update"
             assert run.apply(config_path=config, yes=True) == 0
             got = client.get_file(workflow)
             assert got is not None and got.content.startswith(f"name: {name}".encode())
-            assert _plan(config).empty
+            assert Workspace.open(config).current_plan().empty
 
             assert run.destroy(config_path=config, yes=True) == 0
             assert client.describe_repo() is None  # dtm created it, so destroy deleted it
@@ -134,8 +133,3 @@ def test_live_an_app_through_apply_drift_and_destroy(tmp_path: Path, monkeypatch
         with GitHubClient(spec, ctx) as client:
             client.delete_repo()
 
-
-def _plan(config: Path) -> Plan:
-    ws = Workspace.open(config)
-    records = ws.records()
-    return ws.plan(records, ws.refresh(records))

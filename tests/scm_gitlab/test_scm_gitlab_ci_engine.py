@@ -19,7 +19,7 @@ from gitlab_standin import GitLabStandIn
 
 from devstream.cli import run
 from devstream.engine import Workspace
-from devstream.plan import Action, Plan
+from devstream.plan import Action
 from devstream.plugins.scm.base import git_blob_sha
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -62,11 +62,6 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
-def plan_of(config: Path) -> Plan:
-    ws = Workspace.open(config)
-    records = ws.records()
-    return ws.plan(records, ws.refresh(records))
-
 
 def test_apply_converges_drift_is_put_back_and_destroy_cleans_up(standin: GitLabStandIn, config: Path) -> None:
     assert run.apply(config_path=config, yes=True) == 0
@@ -82,18 +77,18 @@ def test_apply_converges_drift_is_put_back_and_destroy_cleans_up(standin: GitLab
 
     # Applying again: nothing to do, no commit.
     commits = standin.project("acme/web").commits
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
     assert run.apply(config_path=config, yes=True) == 0
     assert standin.project("acme/web").commits == commits
 
     # A hand edit in GitLab is drift; apply puts the file back.
     standin.edit("acme/web", ".gitlab-ci.yml", b"build: {script: [rm -rf /]}\n", "master")
-    drift = plan_of(config)
+    drift = Workspace.open(config).current_plan()
     assert [(c.key, c.action) for c in drift.changes] == [("gitlab-ci.web", Action.UPDATE)]
     assert run.verify(config_path=config) == 2
     assert run.apply(config_path=config, yes=True) == 0
     assert standin.file("acme/web", ".gitlab-ci.yml", "master") == CI_RENDERED
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
 
     # Destroy removes the file and the variable, and forgets the tool.
     assert run.destroy(config_path=config, yes=True) == 0
@@ -109,7 +104,8 @@ def test_a_project_deleted_behind_dtms_back_is_planned_as_a_create(standin: GitL
 
     del standin.projects["acme/web"]
 
-    assert [(c.key, c.action) for c in plan_of(config).changes] == [("gitlab-ci.web", Action.CREATE)]
+    planned = Workspace.open(config).current_plan().changes
+    assert [(c.key, c.action) for c in planned] == [("gitlab-ci.web", Action.CREATE)]
     assert run.destroy(config_path=config, yes=True) == 0  # the project is gone: delete is a success
 
 
@@ -127,7 +123,7 @@ def test_moving_the_tool_to_another_project_leaves_the_old_one_as_it_is_and_warn
     commits = standin.project("acme/web").commits
 
     # Applying twice: no change, no commit (the recorded project and branch read back the same).
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
     assert run.apply(config_path=config, yes=True) == 0
     assert standin.project("acme/web").commits == commits
 
@@ -151,7 +147,7 @@ def test_moving_the_tool_to_another_project_leaves_the_old_one_as_it_is_and_warn
     assert "the file .gitlab-ci.yml and the CI/CD variables DEPLOY_TOKEN" in warnings[0]
     status = yaml.safe_load((config.parent / "devstream.state").read_text())["gitlab-ci_web"]["resourceStatus"]
     assert (status["gitlab"], status["project"], status["branch"]) == (BASE_URL, "acme/shop", "master")
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
 
 
 def test_a_record_from_before_dtm_kept_the_project_is_not_drift_and_changes_nothing(
@@ -164,6 +160,6 @@ def test_a_record_from_before_dtm_kept_the_project_is_not_drift_and_changes_noth
     state_file.write_text(yaml.safe_dump(state))
     project = copy.deepcopy(standin.project("acme/web"))
 
-    assert plan_of(config).empty
+    assert Workspace.open(config).current_plan().empty
     assert run.apply(config_path=config, yes=True) == 0
     assert standin.project("acme/web") == project

@@ -20,7 +20,6 @@ from pydantic import SecretStr
 
 from devstream.cli import run
 from devstream.engine import Workspace
-from devstream.plan import Plan
 from devstream.plugin.base import PluginContext
 from devstream.plugins.gitlab_ci import GitLabCIOptions, GitLabCIPlugin
 from devstream.plugins.scm.base import RepoSpec, Webhook, git_blob_sha
@@ -126,15 +125,15 @@ def test_an_app_through_apply_drift_and_destroy(tmp_path: Path, monkeypatch: pyt
         with GitLabClient(spec, ctx) as client:
             assert set(client.list_files()) == {"README.md", ".gitlab-ci.yml"}
             assert "DTM_LIVE_VAR" in client.list_secrets()
-            assert _plan(config).empty
+            assert Workspace.open(config).current_plan().empty
 
             client.push_files({".gitlab-ci.yml": b"edited:\n  script: [true]\n"}, "edited by hand")
-            (change,) = _plan(config).changes
+            (change,) = Workspace.open(config).current_plan().changes
             assert change.key.startswith("gitlab-ci.") and change.action == "update"
             assert run.apply(config_path=config, yes=True) == 0
             got = client.get_file(".gitlab-ci.yml")
             assert got is not None and name.encode() in (got.content or b"")
-            assert _plan(config).empty
+            assert Workspace.open(config).current_plan().empty
 
             assert run.destroy(config_path=config, yes=True) == 0
             assert client.describe_repo() is None  # deleted, or scheduled for deletion (gitlab.com)
@@ -142,8 +141,3 @@ def test_an_app_through_apply_drift_and_destroy(tmp_path: Path, monkeypatch: pyt
         with GitLabClient(spec, ctx) as client:
             client.delete_repo()
 
-
-def _plan(config: Path) -> Plan:
-    ws = Workspace.open(config)
-    records = ws.records()
-    return ws.plan(records, ws.refresh(records))
