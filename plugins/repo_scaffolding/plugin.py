@@ -15,10 +15,19 @@ creates the destination repository and pushes the tree. Unlike DevStream's:
   existed before (adopted) is left as it is; one already gone is success. The record also holds the
   repository's id on GitHub and GitLab, so one re-made by hand at the same address is not taken for dtm's;
   a local git repository must also still carry the mark the git client gives those it creates;
-- the status holds each written file's git blob SHA as the server has it, so a hand edit shows as drift.
+- the status holds each written file's git blob SHA as the server has it, so a hand edit shows as drift;
+- the status holds `commit`, the commit dtm's push made (or the branch's head, when the files were all there
+  already and there was nothing to commit).
 
-The status has no commit SHA: any later push to the branch (a CI file, say) moves the head, and the plan
-compares every status field, so it would be drift forever.
+Read reports that same `commit` for as long as it is on the branch: the head, or an ancestor of it. Later
+pushes on top (a CI file another tool writes, a developer's commit) move the head without taking dtm's commit
+off the branch, so they are not drift. A rewritten history (a force-push, a branch reset) that leaves dtm's
+commit behind is: read then reports `commit` as null (the plan shows `commit: "<sha>" -> null`), and the
+update pushes the rendered tree again in a new commit, whose SHA it records (when the rewritten branch holds
+the rendered files as they are, there is nothing to commit and it records the head). With no record of a
+commit of this repository (no prior status, or one of another repository), read reports null too: dtm has
+no commit of its own there to speak of. A record made before dtm kept `commit` reads back without it, as one
+made before `created` and `repoID` does; the next update records it.
 """
 
 from __future__ import annotations
@@ -42,7 +51,7 @@ __all__ = ["OUTPUT_KEYS", "RepoScaffoldingOptions", "RepoScaffoldingPlugin", "lo
 
 OUTPUT_KEYS = ("repo", "owner", "org", "repoURL", "cloneURL")
 # Status fields that records written by earlier versions lack.
-_NEWER_FIELDS = ("created", "repoID")
+_NEWER_FIELDS = ("created", "repoID", "commit")
 APP_NAME_PLACEHOLDER = "_app_name_"
 # `[[ .AppName ]]` (Go templates, as DevStream wrote them) -> `[[ AppName ]]`.
 _GO_DOT = re.compile(r"(\[\[-?\s*)\.(?=[A-Za-z_])")
@@ -84,7 +93,8 @@ class RepoScaffoldingPlugin(Plugin[RepoScaffoldingOptions]):
         paths = _rendered(options, ctx)
         branch = dest.branch or info.default_branch
         on_server = client.list_files("", branch)
-        status = _status(dest, info, branch, {p: on_server.get(p) for p in sorted(paths)}, _created(ctx, client, info))
+        status = _status(dest, info, branch, {p: on_server.get(p) for p in sorted(paths)}, _created(ctx, client, info),
+                         _recorded_commit(ctx, client, info, branch))
         if ctx.prior is not None and _same_repo(ctx.prior, info):
             return as_recorded(status, ctx.prior, _NEWER_FIELDS)  # an older record: no drift; the update adds them
         return status
@@ -128,7 +138,7 @@ class RepoScaffoldingPlugin(Plugin[RepoScaffoldingOptions]):
             raise
         ctx.logger.info("%s: %s is at %s on %s", ctx.key, strip_userinfo(info.html_url), commit[:12], branch)
         shas = {p: git_blob_sha(data) for p, data in sorted(files.items())}
-        return _status(dest, info, branch, shas, _created(ctx, client, info, made=made))
+        return _status(dest, info, branch, shas, _created(ctx, client, info, made=made), commit or None)
 
 
 def _created(ctx: PluginContext, client: ScmClient, info: RepoInfo, *, made: bool = False) -> bool:
@@ -147,6 +157,18 @@ def _created(ctx: PluginContext, client: ScmClient, info: RepoInfo, *, made: boo
     if not isinstance(recorded, bool):
         return bool(marked)
     return recorded and marked is not False
+
+
+def _recorded_commit(ctx: PluginContext, client: ScmClient, info: RepoInfo, branch: str) -> str | None:
+    """The commit dtm recorded for this repository while it is still on the branch (the head or an ancestor of
+    it), so that commits pushed on top are not drift; None when history was rewritten without it, or when
+    there is no record of a commit of this repository."""
+    if ctx.prior is None or not _same_repo(ctx.prior, info):
+        return None
+    recorded = ctx.prior.get("commit")
+    if not isinstance(recorded, str) or not recorded:
+        return None
+    return recorded if client.commit_on_branch(recorded, branch) else None
 
 
 def _same_repo(prior: ResourceStatus, info: RepoInfo) -> bool:
@@ -169,10 +191,10 @@ def _repo_name(spec: RepoSpec, info: RepoInfo | None = None) -> str:
 
 
 def _status(spec: RepoSpec, info: RepoInfo, branch: str, files: dict[str, str | None],
-            created: bool) -> ResourceStatus:
+            created: bool, commit: str | None) -> ResourceStatus:
     outputs = {"repo": _repo_name(spec, info), "owner": spec.owner or "", "org": spec.org or "",
                "repoURL": strip_userinfo(info.html_url), "cloneURL": strip_userinfo(info.clone_url)}
-    status: ResourceStatus = {**outputs, "branch": branch, "files": files, "created": created}
+    status: ResourceStatus = {**outputs, "branch": branch, "files": files, "created": created, "commit": commit}
     if info.id is not None:  # GitHub and GitLab; a plain git remote has no id
         status["repoID"] = info.id
     return {**status, "outputs": outputs}

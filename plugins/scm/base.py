@@ -210,6 +210,14 @@ class ScmClient(Protocol):
         commit SHA. Files whose content is already there are left alone; nothing to do returns the head."""
         ...
 
+    def commit_on_branch(self, sha: str, branch: str | None = None) -> bool:
+        """Whether the commit is on the branch (default: the spec's): the branch's head or an ancestor of it.
+
+        False, not an error, for a SHA the repository does not know, a commit that history rewriting (a
+        force-push, a branch reset) took off the branch, a missing branch and a missing repository.
+        """
+        ...
+
     def list_secrets(self) -> list[str]:
         """Names of the repository's CI secrets (GitHub Actions secrets, GitLab CI/CD variables)."""
         ...

@@ -7,6 +7,11 @@ blob SHAs straight from its tree. A push builds ONE commit on top of that tip wi
 checkout, no hooks, no signing) and pushes it; a remote that moved meanwhile rejects the push, which is a
 transient error: the retry fetches again.
 
+Whether a commit is still on a branch (its head or an ancestor) costs one `ls-remote` when it is the head.
+Otherwise a local remote is asked directly (`git merge-base --is-ancestor` in its own repository); for a
+network remote the branch's last 100 commits are fetched into the scratch repository, and its whole history
+only when the commit is not among them.
+
 Local remotes are the only ones dtm creates (`git init --bare`) and deletes; it marks the repositories it
 created (`dtm.created` in their git config) so that a repository somebody else made is never removed on
 the strength of a guess. A network remote must exist already, and dtm never deletes one.
@@ -45,6 +50,8 @@ CREATED_MARK = "dtm.created"
 """The git config key dtm sets in a local repository it created."""
 
 _DEFAULT_AUTHOR = ("dtm", "dtm@localhost")
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # a full commit SHA (SHA-1, or SHA-256)
+_HISTORY_STEP = 100  # commits of a branch's history fetched first when looking for a commit in it
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 _SCP_LIKE = re.compile(r"[^/]*:")
 _MISSING = ("repository not found", "does not appear to be a git repository", "could not be found",
@@ -258,6 +265,33 @@ class GitClient:
                              branch, len(writes), len(removed))
         return commit
 
+    def commit_on_branch(self, sha: str, branch: str | None = None) -> bool:
+        """Whether the commit is the branch's head or an ancestor of it (see the module's docstring for how)."""
+        if not _SHA.fullmatch(sha):
+            return False
+        branch = branch or self.branch
+        if self.path is not None and not is_git_repository(self.path):
+            return False
+        head = self._head(branch)
+        if head is None:
+            return False
+        if head == sha:
+            return True
+        if self.path is not None:  # a local remote: ask its own repository, nothing to fetch
+            git_dir = _git_dir(self.path)
+            assert git_dir is not None
+            return self._is_ancestor(sha, head, git_dir=git_dir)
+        scratch = self._scratch_repo()
+        for deepen in ([f"--depth={_HISTORY_STEP}"], ["--unshallow"]):
+            self._git(["fetch", "--quiet", "--no-tags", *deepen, self.remote,
+                       f"+refs/heads/{branch}:refs/dtm/history"], cwd=scratch)
+            if self._is_ancestor(sha, "refs/dtm/history", cwd=scratch):
+                return True
+            shallow = self._git(["rev-parse", "--is-shallow-repository"], cwd=scratch).stdout.decode().strip()
+            if shallow != "true":
+                return False  # the branch's whole history is here, and the commit is not in it
+        return False
+
     def list_secrets(self) -> list[str]:
         """Plain git has no CI secrets."""
         return []
@@ -332,6 +366,17 @@ class GitClient:
             if ref == f"refs/heads/{branch}":
                 return sha
         return None
+
+    def _is_ancestor(self, sha: str, tip: str, *, cwd: Path | None = None, git_dir: Path | None = None) -> bool:
+        """Whether the commit `sha` is `tip` or an ancestor of it, in the repository at `cwd` or `git_dir`; False
+        when that repository does not have the commit."""
+        known = self._git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd=cwd, git_dir=git_dir, check=False)
+        if known.returncode != 0:
+            return False
+        done = self._git(["merge-base", "--is-ancestor", sha, tip], cwd=cwd, git_dir=git_dir, check=False)
+        if done.returncode not in (0, 1):
+            raise self._failure("merge-base", done)
+        return done.returncode == 0
 
     def _tree(self, branch: str) -> Entries:
         """The files of the branch's tip ({} when the branch does not exist), fetched once per commit."""

@@ -17,6 +17,9 @@ when there are more files, a root commit holding all of them is made with the gi
 is moved onto it. The branch's history is then that ONE commit, as for any other push; the contents API's
 commit is left unreferenced.
 
+Whether a commit is still on a branch (its head or an ancestor) is asked of the compare API, `BRANCH...SHA`:
+`identical` or `behind` says yes; a 404 (an unknown SHA or branch) says no.
+
 Webhooks are found by their delivery URL (`config.url`) in the paginated listing, then created (POST) or
 updated in place (PATCH, which replaces the whole config: a hook put without a secret loses its old one, as
 declared). GitHub answers 404, not 403, on the webhooks of a repository the token may not administer; the
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +54,7 @@ TOKEN_ENV = "GITHUB_TOKEN"
 _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _PER_PAGE = 100
 _FILE_MODES = ("100644", "100755")
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # a full commit SHA (SHA-1, or SHA-256)
 _HOOKS_HIDDEN = ("GitHub answers 404 on the webhooks of a repository the token may not administer: the token needs "
                  "admin rights on it (a classic token the admin:repo_hook scope, a fine-grained one the Webhooks "
                  "permission, read and write)")
@@ -283,6 +288,26 @@ class GitHubClient:
         if response.status_code == 404:
             return None
         return str(self._json(response, f"read branch {branch}")["object"]["sha"])
+
+    def commit_on_branch(self, sha: str, branch: str | None = None) -> bool:
+        """Whether the commit is the branch's head or an ancestor of it, by the compare API.
+
+        `BRANCH...SHA` compares the commit (head) with the branch (base): `identical` is the head itself,
+        `behind` means every commit of SHA's history is in the branch's. `ahead` or `diverged` means the commit
+        is not on the branch (a force-push left it behind, or it never was); a 404 is a SHA, branch or
+        repository GitHub does not know, or histories with no common ancestor. One commit per page keeps the
+        answer small: only `status` is read.
+        """
+        if not _SHA.fullmatch(sha):
+            return False
+        branch = self._branch(branch)
+        # the basehead is multi-segment: a branch's slashes go as they are, like the ref of _head's path
+        response = self._send("GET", f"{self._repo}/compare/{quote(branch, safe='/')}...{sha}",
+                              params={"per_page": 1})
+        if response.status_code in (404, 409):  # 409: an empty repository, as the rest of the git data API says
+            return False
+        status = self._json(response, f"compare commit {sha[:12]} with branch {branch}").get("status")
+        return status in ("identical", "behind")
 
     def _commit_tree(self, commit: str) -> str:
         data = self._json(self._send("GET", f"{self._repo}/git/commits/{commit}"), f"read commit {commit}")

@@ -10,6 +10,9 @@ text. They go through the context's retrying client: 429 and 5xx are retried (ho
 a failure that outlasts the retries is a `TransientError`. Lists follow `X-Next-Page` (offset pagination)
 or a `Link: rel="next"` header (keyset pagination) to the end.
 
+Whether a commit is still on a branch (its head or an ancestor) is asked of the merge-base API: the commit
+is on the branch when it is its own merge base with the branch.
+
 A project is addressed by its URL-encoded path (`group%2Fsub%2Fname`), so no id lookup is needed.
 File identity is the git blob SHA that GitLab reports as `blob_id` (the tree's `id`, the
 `X-Gitlab-Blob-Id` header), so what was pushed can be compared with what is there without downloading it.
@@ -53,6 +56,7 @@ _TAKEN = "has already been taken"
 # set every supported version takes.
 _MASKABLE = re.compile(r"[A-Za-z0-9+/=_@:.~-]{8,}")
 _SSH_URL = re.compile(r"[\w.-]+@([^:/]+):(.+)")
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # a full commit SHA (SHA-1, or SHA-256)
 
 
 def maskable(value: str) -> bool:
@@ -417,6 +421,22 @@ class GitLabClient:
         self.ctx.logger.info("gitlab %s: committed %s to %s (%s)", self.path,
                              ", ".join(f"{a['action']} {a['file_path']}" for a in actions), target, sha[:12])
         return sha
+
+    def commit_on_branch(self, sha: str, branch: str | None = None) -> bool:
+        """Whether the commit is the branch's head or an ancestor of it: it is its own merge base with the branch.
+
+        GitLab answers 400 "Could not find ref" for a SHA or branch it does not know and 404 when the two share
+        no history (or the project is missing): both mean no.
+        """
+        if not _SHA.fullmatch(sha):
+            return False
+        target = self.branch(branch)
+        response = self.http.get(self._project_url("repository", "merge_base"),
+                                 params=[("refs[]", sha), ("refs[]", target)])
+        if response.status_code == 404 or (response.status_code == 400 and "could not find" in response.text.lower()):
+            response.close()
+            return False
+        return str(self._check(response).json().get("id", "")).lower() == sha.lower()
 
     def _create_branch(self, name: str, ref: str) -> str:
         response = self._call("POST", self._project_url("repository", "branches"),

@@ -8,8 +8,8 @@ place and what is left in it.
 
 A status recorded before a plugin kept its place names none: it is of no known place (nothing in it is used
 and no warning is given). `as_recorded` lets a read leave out the fields such a record lacks (the place, and
-repo-scaffolding's `created` and `repoID`), so the planner, which compares every status field, sees no
-drift; the next create or update records them.
+repo-scaffolding's `created`, `repoID` and `commit`), so the planner, which compares every status field, sees
+no drift; the next create or update records them.
 """
 
 from __future__ import annotations

@@ -207,3 +207,72 @@ def test_git_failures_are_told_apart(ctx: PluginContext, stderr: str, kind: type
     assert type(error) is kind
     assert "s3cr3t" not in str(error) and "u:" not in str(error)
     assert str(error).startswith("git fetch (https://h/x.git) failed: ")
+
+
+# -- whether a commit is on a branch ---------------------------------------------------------------------
+
+def _history_of_three(ctx: PluginContext, tmp_path: Path) -> tuple[GitClient, Path, list[str]]:
+    """A repository whose main has three commits (oldest first) and a branch `side` off the first."""
+    repo = client(ctx, "web.git", branch="main")
+    repo.create_repo()
+    commits = [repo.push_files({"n.txt": f"{i}\n".encode()}, f"commit {i}") for i in range(3)]
+    bare = tmp_path / "web.git"
+    git("--git-dir", str(bare), "branch", "side", commits[0])
+    side = client(ctx, "web.git", branch="side").push_files({"side.txt": b"s\n"}, "on side")
+    return repo, bare, [*commits, side]
+
+
+def test_a_commit_is_on_a_branch_when_it_is_the_head_or_an_ancestor(ctx: PluginContext, tmp_path: Path) -> None:
+    repo, bare, (first, second, third, side) = _history_of_three(ctx, tmp_path)
+
+    assert repo.commit_on_branch(third)  # the head
+    assert repo.commit_on_branch(first) and repo.commit_on_branch(second)  # ancestors
+    assert not repo.commit_on_branch(side)  # on another branch only
+    assert repo.commit_on_branch(side, "side") and repo.commit_on_branch(first, "side")
+    assert not repo.commit_on_branch(third, "side")
+    assert not repo.commit_on_branch("0" * 40)  # a SHA the repository does not know
+    assert not repo.commit_on_branch("not a sha")
+    assert not repo.commit_on_branch(first, "no-such-branch")
+
+    # History rewritten: main reset to its first commit. The later ones are still in the repository's
+    # objects, but no longer on the branch.
+    git("--git-dir", str(bare), "update-ref", "refs/heads/main", first)
+    assert repo.commit_on_branch(first)
+    assert not repo.commit_on_branch(third) and not repo.commit_on_branch(second)
+
+
+def test_no_repository_no_commit_on_it(ctx: PluginContext) -> None:
+    assert not client(ctx, "nowhere.git", branch="main").commit_on_branch("0" * 40)
+
+
+def test_a_network_remote_fetches_history_only_as_deep_as_it_must(ctx: PluginContext, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A remote dtm can only fetch from (not a local folder): the branch's last commits first, the rest only
+    when the commit is not among them."""
+    _, bare, (first, second, third, side) = _history_of_three(ctx, tmp_path)
+    monkeypatch.setattr("devstream.plugins.scm.git._HISTORY_STEP", 2)
+    fetches: list[list[str]] = []
+    real = GitClient._git
+
+    def recording(self: GitClient, args: list[str], **kwargs: object):  # type: ignore[no-untyped-def]
+        if args[0] == "fetch":
+            fetches.append(args)
+        return real(self, args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(GitClient, "_git", recording)
+
+    def remote() -> GitClient:
+        made = client(ctx, bare.as_uri(), branch="main")
+        made.path = None  # reached as a network remote is: by fetching
+        return made
+
+    assert remote().commit_on_branch(third) and fetches == []  # the head: ls-remote alone tells
+    assert remote().commit_on_branch(second)
+    assert [f[3] for f in fetches] == ["--depth=2"]  # within the last two commits: found
+    fetches.clear()
+    assert remote().commit_on_branch(first)
+    assert [f[3] for f in fetches] == ["--depth=2", "--unshallow"]  # deeper: the whole history
+    fetches.clear()
+    assert not remote().commit_on_branch(side)
+    assert not remote().commit_on_branch("0" * 40)
+    assert not remote().commit_on_branch(first, "no-such-branch")

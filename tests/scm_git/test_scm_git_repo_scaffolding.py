@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from scm_git_helpers import bare_repo, hand_edit, history, remote_files, write_tree
+from scm_git_helpers import bare_repo, git, hand_edit, history, remote_files, write_tree
 
 from devstream.errors import PermanentError
 from devstream.jsonish import diff_paths, normalize
@@ -41,6 +42,15 @@ def options(**over: Any) -> RepoScaffoldingOptions:
     return RepoScaffoldingOptions.model_validate(raw)
 
 
+def after(ctx: PluginContext, status: dict[str, Any] | None) -> PluginContext:
+    """The context of the next call, as the engine builds it: the recorded status as the prior."""
+    return dataclasses.replace(ctx, prior=copy.deepcopy(status))
+
+
+def head(bare: Path, branch: str = "main") -> str:
+    return git("--git-dir", str(bare), "rev-parse", f"refs/heads/{branch}").strip()
+
+
 def drift(stored: dict[str, Any], live: dict[str, Any] | None) -> list[str]:
     """What the planner sees: the status fields that differ (JSON-normalised, as it compares them)."""
     assert live is not None
@@ -57,31 +67,32 @@ def test_create_read_drift_update_delete(ctx: PluginContext, tmp_path: Path) -> 
     assert remote_files(bare) == RENDERED
     [first] = history(bare)
     outputs = {"repo": "web", "owner": "acme", "org": "", "repoURL": bare.as_uri(), "cloneURL": bare.as_uri()}
-    assert status == {**outputs, "branch": "main", "created": True, "outputs": outputs,
+    assert status == {**outputs, "branch": "main", "created": True, "commit": head(bare), "outputs": outputs,
                       "files": {p: git_blob_sha(c) for p, c in sorted(RENDERED.items())}}
+    assert first.startswith(status["commit"])
     assert set(status["outputs"]) == PLUGIN.output_keys(options())
-    assert drift(status, PLUGIN.read(options(), ctx)) == []  # apply again: nothing to do
+    assert drift(status, PLUGIN.read(options(), after(ctx, status))) == []  # apply again: nothing to do
 
     # Something else pushes to the branch (a CI file): not drift of the scaffolding.
     GitClient(options().destinationRepo, ctx).push_files({".gitlab-ci.yml": b"x: 1\n"}, "ci")
-    assert drift(status, PLUGIN.read(options(), ctx)) == []
+    assert drift(status, PLUGIN.read(options(), after(ctx, status))) == []
 
     # A hand edit of a scaffolded file is drift; update puts it back in a new commit.
     hand_edit(bare, tmp_path / "edit", {"main.go": "package hacked\n", "README.md": None})
-    assert drift(status, PLUGIN.read(options(), ctx)) == ["files.README.md", "files.main.go"]
-    again = PLUGIN.update(options(), ctx)
-    assert again == status
+    assert drift(status, PLUGIN.read(options(), after(ctx, status))) == ["files.README.md", "files.main.go"]
+    again = PLUGIN.update(options(), after(ctx, status))
+    assert again == {**status, "commit": head(bare)}  # the new commit is the one dtm's status names now
     assert remote_files(bare)["main.go"] == RENDERED["main.go"]
     assert remote_files(bare)["README.md"] == RENDERED["README.md"]
 
     # A var change is an update: one new commit on the same repository, never a new repository.
-    changed = PLUGIN.update(options(vars={"port": 9090}), ctx)
+    changed = PLUGIN.update(options(vars={"port": 9090}), after(ctx, again))
     assert remote_files(bare)["cmd/web/config.yaml"] == b"name: web\nport: 9090\n"
     assert changed["files"]["cmd/web/config.yaml"] == git_blob_sha(b"name: web\nport: 9090\n")
     log = history(bare)
     assert log[-1] == first and len(log) == 5  # scaffold, ci, hand edit, restore, port
     assert log[0].endswith("Update web from template")
-    assert drift(changed, PLUGIN.read(options(vars={"port": 9090}), ctx)) == []
+    assert drift(changed, PLUGIN.read(options(vars={"port": 9090}), after(ctx, changed))) == []
 
     PLUGIN.delete(options(), ctx)
     assert not bare.exists()
@@ -97,7 +108,7 @@ def test_a_repository_that_existed_before_is_filled_but_never_deleted(ctx: Plugi
 
     assert status["created"] is False
     assert remote_files(bare) == {"LICENSE": b"MIT\n", **RENDERED}
-    assert drift(status, PLUGIN.read(options(), ctx)) == []
+    assert drift(status, PLUGIN.read(options(), after(ctx, status))) == []
     PLUGIN.delete(options(), ctx)
     assert remote_files(bare) == {"LICENSE": b"MIT\n", **RENDERED}  # left as it was
 
@@ -198,3 +209,69 @@ def test_a_repository_re_made_by_hand_where_dtms_was_is_never_deleted(ctx: Plugi
     PLUGIN.delete(options(), later)
 
     assert remote_files(bare) == {"LICENSE": b"MIT\n"}
+
+
+# -- the commit dtm wrote --------------------------------------------------------------------------------
+
+@pytest.mark.usefixtures("template")
+def test_commits_pushed_on_top_of_dtms_are_not_drift(ctx: PluginContext, tmp_path: Path) -> None:
+    bare = tmp_path / "repos" / "web.git"
+    status = PLUGIN.create(options(), ctx)
+    assert status["commit"] == head(bare)  # the commit dtm's push made
+
+    # A developer commits on top: the head moves, dtm's commit is still on the branch.
+    hand_edit(bare, tmp_path / "dev", {"CONTRIBUTING.md": "be nice\n"})
+    assert head(bare) != status["commit"]
+
+    assert PLUGIN.read(options(), after(ctx, status)) == status
+
+
+@pytest.mark.usefixtures("template")
+def test_a_reset_that_drops_dtms_commit_is_drift_and_the_update_pushes_again(ctx: PluginContext,
+                                                                             tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path / "repos" / "web.git", files={"LICENSE": "MIT\n"})
+    seed = head(bare)
+    status = PLUGIN.create(options(), ctx)
+    assert status["commit"] != seed
+
+    # Somebody resets the branch to before dtm's commit (and force-pushes).
+    git("--git-dir", str(bare), "update-ref", "refs/heads/main", seed)
+
+    live = PLUGIN.read(options(), after(ctx, status))
+    assert live is not None and live["commit"] is None  # the plan line: commit: "<dtm's sha>" -> null
+    assert sorted(drift(status, live)) == sorted(["commit", *(f"files.{p}" for p in RENDERED)])  # files gone too
+
+    again = PLUGIN.update(options(), after(ctx, status))
+
+    assert again == {**status, "commit": head(bare)}
+    assert again["commit"] not in (status["commit"], seed)  # a new commit, on top of what is there now
+    assert git("--git-dir", str(bare), "rev-parse", f"{again['commit']}^").strip() == seed
+    assert remote_files(bare) == {"LICENSE": b"MIT\n", **RENDERED}
+    assert PLUGIN.read(options(), after(ctx, again)) == again
+
+
+@pytest.mark.usefixtures("template")
+def test_a_rewrite_that_keeps_the_files_is_drift_of_the_commit_only(ctx: PluginContext, tmp_path: Path) -> None:
+    """dtm's commit is amended (same files, another message) and force-pushed: nothing to push again, so the
+    update records the new head as the commit that holds dtm's files."""
+    bare = tmp_path / "repos" / "web.git"
+    status = PLUGIN.create(options(), ctx)
+    tree = git("--git-dir", str(bare), "rev-parse", "main^{tree}").strip()
+    amended = git("--git-dir", str(bare), "commit-tree", tree, "-m", "amended").strip()
+    git("--git-dir", str(bare), "update-ref", "refs/heads/main", amended)
+
+    assert drift(status, PLUGIN.read(options(), after(ctx, status))) == ["commit"]
+    again = PLUGIN.update(options(), after(ctx, status))
+
+    assert again == {**status, "commit": amended}
+    assert history(bare) == [f"{amended} amended"]  # no new commit
+    assert PLUGIN.read(options(), after(ctx, again)) == again
+
+
+@pytest.mark.usefixtures("template")
+def test_a_record_from_before_commit_was_kept_is_not_drift(ctx: PluginContext, tmp_path: Path) -> None:
+    status = PLUGIN.create(options(), ctx)
+    old: dict[str, Any] = {k: v for k, v in status.items() if k != "commit"}
+
+    assert PLUGIN.read(options(), after(ctx, old)) == old
+    assert PLUGIN.update(options(), after(ctx, old))["commit"] == head(tmp_path / "repos" / "web.git")

@@ -30,7 +30,7 @@ from referencing.jsonschema import DRAFT4
 PACKAGE = "@octokit/openapi@23.0.2"
 RELATIVE = Path("node_modules/@octokit/openapi/generated/api.github.com.json")
 _DOC = "urn:dtm:github-openapi"
-_SLASHED = ("path", "ref")  # path parameters whose values are paths
+_SLASHED = ("path", "ref", "basehead")  # path parameters whose values are paths (or, basehead, hold branch names)
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 

@@ -12,6 +12,10 @@ a second hook with the same URL and an overlapping event is refused (422 "Hook a
 `config` replaces the whole config, so one without `secret` removes the secret; a set secret is shown as
 `********`, never as itself.
 
+The compare API (`/compare/BASE...HEAD`) walks the commit graph: `identical`, `ahead`, `behind` or `diverged`,
+and 404 for a branch or SHA it does not know or for histories with no common ancestor. A commit that a
+force-push (`force_push`) left behind is still known by its SHA, as on GitHub.
+
 Every request is recorded in `requests`, so a test can check what was sent (and the suite checks it
 against GitHub's OpenAPI description). Serve it with `httpx.MockTransport(standin.handler)`.
 """
@@ -230,6 +234,7 @@ class GitHubStandIn:
             ("POST", r"/git/blobs", self._create_blob),
             ("GET", r"/git/commits/(?P<sha>[0-9a-f]{40})", self._get_commit),
             ("POST", r"/git/commits", self._create_commit),
+            ("GET", r"/compare/(?P<basehead>.+)", self._compare),
             ("GET", r"/actions/secrets", self._list_secrets),
             ("GET", r"/actions/secrets/public-key", self._public_key),
             ("GET", r"/actions/secrets/(?P<secret>[^/]+)", self._get_secret),
@@ -309,6 +314,18 @@ class GitHubStandIn:
                 flat[path] = ("100644", git.blob(data))
         repo.refs[ref] = git.commit(git.tree(flat), [head] if head else [], message)
         return repo.refs[ref]
+
+    def force_push(self, full_name: str, files: dict[str, bytes], message: str = "rewritten", *,
+                   parents: tuple[str, ...] = (), branch: str | None = None) -> str:
+        """History rewritten by hand (`git push --force`): the branch is moved to a new commit of exactly `files`
+        whose parents are `parents` (none: a new root), whatever it pointed at before. The commits it leaves
+        behind stay in the object database, as GitHub keeps them, and stay known by SHA."""
+        repo = self.repo(full_name)
+        git = self.git[repo.id]
+        flat = {path: ("100644", git.blob(data)) for path, data in files.items()}
+        sha = git.commit(git.tree(flat), list(parents), message)
+        repo.refs[f"refs/heads/{branch or repo.default_branch}"] = sha
+        return sha
 
     def secret_value(self, full_name: str, name: str) -> str:
         """A secret's value, decrypted with the stand-in's private key."""
@@ -647,6 +664,88 @@ class GitHubStandIn:
             raise _Answer(422, "Parent SHA does not exist or is not a commit object")
         sha = git.commit(tree, parents, str(payload.get("message", "")))
         return httpx.Response(201, json=self._commit_json(repo, sha))
+
+    # -- compare ---------------------------------------------------------------------------------------
+    def _commitish(self, repo: Repo, git: GitObjects, name: str) -> str:
+        """The commit one side of a comparison names: a branch, a tag, or a commit SHA (full or abbreviated)."""
+        for ref in (f"refs/heads/{name}", f"refs/tags/{name}"):
+            if ref in repo.refs:
+                return repo.refs[ref]
+        abbreviated = re.fullmatch(r"[0-9a-fA-F]{7,40}", name) is not None
+        found = [sha for sha in git.commits if sha.startswith(name.lower())] if abbreviated else []
+        if len(found) != 1:
+            raise _Answer(404, f"No commit found for SHA: {name}")
+        return found[0]
+
+    def _listed_commit_json(self, repo: Repo, sha: str) -> dict[str, Any]:
+        """A commit as the commits and compare APIs list it (GitHub's `commit` schema)."""
+        git_commit = self._commit_json(repo, sha)
+        web = f"https://github.com/{repo.full_name}/commit"
+        return {"sha": sha, "node_id": f"C_{sha}", "url": self._url(f"repos/{repo.full_name}/commits/{sha}"),
+                "html_url": f"{web}/{sha}", "comments_url": self._url(f"repos/{repo.full_name}/commits/{sha}/comments"),
+                "commit": {"url": git_commit["url"], "author": git_commit["author"],
+                           "committer": git_commit["committer"], "message": git_commit["message"],
+                           "tree": git_commit["tree"], "comment_count": 0},
+                "author": None, "committer": None,
+                "parents": [{"sha": p["sha"], "url": self._url(f"repos/{repo.full_name}/commits/{p['sha']}"),
+                             "html_url": f"{web}/{p['sha']}"} for p in git_commit["parents"]]}
+
+    def _compare(self, request: httpx.Request, payload: Any, basehead: str, **where: str) -> httpx.Response:
+        """`BASE...HEAD`, as `git log BASE..HEAD` sees it: `status` is `identical`, `ahead` (HEAD has commits BASE
+        lacks, and not the other way), `behind` (the reverse) or `diverged`; 404 for a side GitHub cannot find,
+        an empty repository, or two histories without a common ancestor."""
+        repo = self._find(**where)
+        if repo.empty:
+            raise _Answer(404, "Not Found")
+        git = self.git[repo.id]
+        base_name, dots, head_name = basehead.partition("...")
+        if not dots or not base_name or not head_name:
+            raise _Answer(404, "Not Found")
+        base, head = self._commitish(repo, git, base_name), self._commitish(repo, git, head_name)
+        below_base, below_head = git.ancestors(base), git.ancestors(head)
+        common = below_base & below_head
+        if not common:
+            raise _Answer(404, f"No common ancestor between {base_name} and {head_name}.")
+        # the best common ancestor: one that is no other common ancestor's ancestor
+        merge_base = min(c for c in common if not any(c != o and c in git.ancestors(o) for o in common))
+        ahead, behind = below_head - below_base, below_base - below_head
+        status = ("identical" if base == head else "ahead" if not behind else "behind" if not ahead
+                  else "diverged")
+        order: list[str] = []  # oldest first: every commit after its parents
+        todo, seen = [head], set()
+        while todo:
+            sha = todo[-1]
+            waiting = [p for p in git.commits[sha]["parents"] if p in ahead and p not in seen]
+            if waiting:
+                todo.extend(waiting)
+                continue
+            todo.pop()
+            if sha not in seen and sha in ahead:
+                seen.add(sha)
+                order.append(sha)
+        paged = "per_page" in request.url.params or "page" in request.url.params
+        per_page = min(int(request.url.params.get("per_page", "30")), 100) if paged else 250
+        page = max(int(request.url.params.get("page", "1")), 1)
+        before, after = git.flatten(git.commits[merge_base]["tree"]), git.flatten(git.commits[head]["tree"])
+        files = [{"sha": (after.get(path) or before[path])[1], "filename": path,
+                  "status": "added" if path not in before else "removed" if path not in after else "modified",
+                  "additions": 0, "deletions": 0, "changes": 0,
+                  "blob_url": f"https://github.com/{repo.full_name}/blob/{head}/{path}",
+                  "raw_url": f"https://github.com/{repo.full_name}/raw/{head}/{path}",
+                  "contents_url": self._url(f"repos/{repo.full_name}/contents/{path}?ref={head}")}
+                 for path in sorted(set(before) | set(after)) if before.get(path) != after.get(path)]
+        web = f"https://github.com/{repo.full_name}/compare/{basehead}"
+        body = {"url": self._url(f"repos/{repo.full_name}/compare/{basehead}"), "html_url": web,
+                "permalink_url": f"https://github.com/{repo.full_name}/compare/{base}...{head}",
+                "diff_url": f"{web}.diff", "patch_url": f"{web}.patch",
+                "base_commit": self._listed_commit_json(repo, base),
+                "merge_base_commit": self._listed_commit_json(repo, merge_base), "status": status,
+                "ahead_by": len(ahead), "behind_by": len(behind), "total_commits": len(ahead),
+                "commits": [self._listed_commit_json(repo, sha)
+                            for sha in order[(page - 1) * per_page: page * per_page]]}
+        if page == 1:
+            body["files"] = files[:300]
+        return httpx.Response(200, json=body)
 
     # -- Actions secrets -------------------------------------------------------------------------------
     def _list_secrets(self, request: httpx.Request, payload: Any, **where: str) -> httpx.Response:

@@ -294,3 +294,38 @@ def test_without_a_branch_the_repositorys_default_branch_is_used(ctx: PluginCont
     assert set(client.list_files()) == {"a.txt", "b.txt"}
     assert "refs/heads/main" not in standin.repo("octo/web").refs
     assert len(standin.calls("GET", "/repos/octo/web")) - len(standin.calls("GET", "/repos/octo/web/")) == 1
+
+
+# -- whether a commit is on a branch ---------------------------------------------------------------------
+
+def test_a_commit_is_on_a_branch_when_it_is_the_head_or_an_ancestor(client: GitHubClient,
+                                                                    standin: GitHubStandIn) -> None:
+    standin.add_repo("octo/web", files={"a.txt": b"1\n"})
+    first = standin.repo("octo/web").refs["refs/heads/main"]
+    second = standin.commit_files("octo/web", {"a.txt": b"2\n"}, "second")
+    third = standin.commit_files("octo/web", {"a.txt": b"3\n"}, "third")
+    standin.repo("octo/web").refs["refs/heads/feature/side"] = first
+    side = standin.commit_files("octo/web", {"side.txt": b"s\n"}, "on side", branch="feature/side")
+    unrelated = standin.force_push("octo/web", {"b.txt": b"b\n"}, "a root of its own", branch="orphan")
+
+    assert client.commit_on_branch(third)  # the head (the spec has no branch: the default one)
+    assert client.commit_on_branch(first, "main") and client.commit_on_branch(second, "main")  # ancestors
+    assert not client.commit_on_branch(side, "main")  # GitHub says diverged: on another branch only
+    assert client.commit_on_branch(first, "feature/side") and client.commit_on_branch(side, "feature/side")
+    assert not client.commit_on_branch(third, "feature/side")  # ahead of that branch
+    assert not client.commit_on_branch(unrelated, "main")  # no common ancestor: GitHub answers 404
+    assert not client.commit_on_branch("0" * 40, "main")  # an unknown SHA: 404
+    assert not client.commit_on_branch(first, "no-such-branch")  # 404
+    assert not client.commit_on_branch("HEAD", "main")  # not a SHA: not even asked
+
+    # History rewritten: main force-pushed back to its first commit. GitHub still knows the others by SHA.
+    standin.force_push("octo/web", {"a.txt": b"1\n"}, "rewritten", parents=(first,))
+    assert client.commit_on_branch(first, "main")
+    assert not client.commit_on_branch(second, "main") and not client.commit_on_branch(third, "main")
+    assert "GET /repos/octo/web/compare/feature/side..." + side in standin.calls("GET", "/compare/")
+
+
+def test_no_repository_or_an_empty_one_has_no_commit_on_it(client: GitHubClient, standin: GitHubStandIn) -> None:
+    assert not client.commit_on_branch("0" * 40, "main")
+    standin.add_repo("octo/web")
+    assert not client.commit_on_branch("0" * 40, "main")

@@ -143,3 +143,60 @@ def test_a_record_from_before_created_was_kept_is_not_drift(ctx: PluginContext, 
     assert PLUGIN.update(options(), after(ctx, status))["created"] is False  # an update records what it knows
     PLUGIN.delete(options(), after(ctx, status))
     assert standin.files("octo/shop") == RENDERED
+
+
+# -- the commit dtm wrote --------------------------------------------------------------------------------
+
+def head(standin: GitHubStandIn, full_name: str = "octo/shop") -> str:
+    return standin.repo(full_name).refs["refs/heads/main"]
+
+
+def test_the_status_names_the_commit_dtm_wrote(ctx: PluginContext, standin: GitHubStandIn) -> None:
+    status = PLUGIN.create(options(), ctx)
+    assert status["commit"] == head(standin)
+    assert standin.history("octo/shop")[0]["message"].startswith("Scaffold shop from template")
+
+    # An update with nothing to change makes no commit: the head it found is the commit it records.
+    assert PLUGIN.update(options(), after(ctx, status)) == status
+    assert len(standin.history("octo/shop")) == 1
+
+
+def test_commits_pushed_on_top_of_dtms_are_not_drift(ctx: PluginContext, standin: GitHubStandIn) -> None:
+    status = PLUGIN.create(options(), ctx)
+
+    # Another tool adds a CI file, then a developer commits: the head moves twice, dtm's commit stays below.
+    standin.commit_files("octo/shop", {".github/workflows/ci.yml": b"on: push\n"}, "ci")
+    standin.commit_files("octo/shop", {"CONTRIBUTING.md": b"be nice\n"}, "docs")
+    assert head(standin) != status["commit"]
+
+    assert PLUGIN.read(options(), after(ctx, status)) == status
+
+
+def test_a_force_push_that_drops_dtms_commit_is_drift_and_the_update_pushes_again(ctx: PluginContext,
+                                                                                  standin: GitHubStandIn) -> None:
+    standin.add_repo("octo/shop", files={"LICENSE": b"MIT\n"})
+    seed = head(standin)
+    status = PLUGIN.create(options(), ctx)
+
+    # Somebody force-pushes main back to before dtm's commit, with a commit of their own on top.
+    theirs = standin.force_push("octo/shop", {"LICENSE": b"MIT\n", "NOTICE": b"ours\n"}, "theirs", parents=(seed,))
+
+    live = PLUGIN.read(options(), after(ctx, status))
+    assert live is not None and live["commit"] is None  # the plan line: commit: "<dtm's sha>" -> null
+    assert live["files"] == {p: None for p in RENDERED}
+
+    again = PLUGIN.update(options(), after(ctx, status))
+
+    assert again == {**status, "commit": head(standin)}
+    assert standin.history("octo/shop")[0]["parents"] == [theirs]  # a new commit on top of what is there now
+    assert standin.files("octo/shop") == {"LICENSE": b"MIT\n", "NOTICE": b"ours\n", **RENDERED}
+    assert PLUGIN.read(options(), after(ctx, again)) == again
+
+
+def test_a_record_from_before_commit_was_kept_is_not_drift(ctx: PluginContext, standin: GitHubStandIn) -> None:
+    status = PLUGIN.create(options(), ctx)
+    old: dict[str, Any] = {k: v for k, v in status.items() if k != "commit"}
+
+    assert PLUGIN.read(options(), after(ctx, old)) == old
+    assert standin.calls("GET", "/compare/") == []  # no commit recorded, none to look for
+    assert PLUGIN.update(options(), after(ctx, old)) == status  # the update records it

@@ -3,6 +3,8 @@ runs, local state) against the stand-in, served by the `serve_standin` fixture.
 
 The story: `dtm destroy` takes away the repository dtm created, and only that one. What dtm created is
 recorded in the tool's status (`created`) and handed back to the plugin by the engine on every later call.
+So is the commit dtm wrote (`commit`): commits pushed on top of it leave the plan empty; a history rewritten
+without it is drift, and the next apply pushes the rendered tree again.
 """
 
 from __future__ import annotations
@@ -103,3 +105,27 @@ def test_destroy_after_the_repository_was_deleted_outside_dtm(serve_standin: Git
     assert run.destroy(config_path=config, yes=True) == 0
     assert standin.calls("DELETE") == []
     assert not yaml.safe_load((config.parent / "devstream.state").read_text())
+
+
+def test_commits_pushed_on_top_leave_the_plan_empty_a_force_push_does_not(serve_standin: GitHubStandIn,
+                                                                          config: Path) -> None:
+    """The state records the commit dtm wrote; commits on top of it are not drift, a history without it is."""
+    standin = serve_standin
+    assert run.apply(config_path=config, yes=True) == 0
+    dtms = recorded(config)["commit"]
+    assert dtms == standin.repo("octo/shop").refs["refs/heads/main"]
+
+    # A developer commits by hand on top of dtm's commit.
+    standin.commit_files("octo/shop", {"CONTRIBUTING.md": b"be nice\n"}, "docs")
+    assert planned(config) == []
+
+    # History rewritten: main force-pushed to a root commit of someone else's, without dtm's commit.
+    standin.force_push("octo/shop", {"LICENSE": b"MIT\n"}, "start over")
+    [(key, action, reason)] = planned(config)
+    assert (key, action) == ("repo-scaffolding.shop", Action.UPDATE)
+    assert reason == "drifted: status.files.README.md, status.files.app.py, status.commit"
+
+    assert run.apply(config_path=config, yes=True) == 0  # the rendered tree is pushed again
+    assert standin.files("octo/shop") == {"LICENSE": b"MIT\n", **RENDERED}
+    assert recorded(config)["commit"] == standin.repo("octo/shop").refs["refs/heads/main"] != dtms
+    assert planned(config) == []

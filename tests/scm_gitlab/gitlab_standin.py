@@ -8,7 +8,10 @@ What it keeps like GitLab does:
 - projects addressed by URL-encoded path or id; 404 `Project Not Found`; 400 `has already been taken`;
   delayed deletion on demand (the project stays readable, marked for deletion);
 - namespaces (the user's and groups) by path;
-- branches whose heads hold a whole file tree; a commit is a new snapshot with a new SHA;
+- branches whose heads hold a whole file tree; a commit is a new snapshot with a new SHA and its parents,
+  kept by SHA after a force-push (`force_push`) leaves it behind;
+- the merge base of refs (branches or SHAs): 400 `Could not find ref` for one it does not know, 404 when
+  they share no history;
 - files: `blob_id` is the real git blob SHA; content base64; HEAD answers with `X-Gitlab-*` headers;
 - the tree: recursive or not, `path`, 404 on an empty repository or a missing ref/path, offset pagination
   (`X-Next-Page`, `X-Total`, `Link`) or keyset-style (`Link` only);
@@ -65,6 +68,7 @@ class Commit:
     sha: str
     files: dict[str, bytes]
     message: str
+    parents: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -80,6 +84,8 @@ class Project:
     marked_for_deletion: bool = False
     commits: int = 0
     hooks: list[dict[str, Any]] = field(default_factory=list)  # as stored: with the `token`
+    # every commit by SHA, those no branch reaches any more (after a force-push) included, as git keeps them
+    history: dict[str, Commit] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -144,6 +150,13 @@ class GitLabStandIn:
         else:
             files[file_path] = content
         self._commit(project, name, files, f"Edit {file_path}")
+
+    def force_push(self, path: str, files: dict[str, bytes], message: str = "rewritten", *,
+                   parents: tuple[str, ...] = (), branch: str | None = None) -> Commit:
+        """History rewritten by hand (`git push --force`): the branch is moved to a new commit of exactly `files`
+        whose parents are `parents` (none: a new root). The commits it leaves behind stay known by SHA."""
+        project = self.projects[path]
+        return self._commit(project, branch or project.default_branch, dict(files), message, list(parents))
 
     def variable(self, path: str, key: str) -> dict[str, Any] | None:
         found = [v for v in self.projects[path].variables if v["key"] == key]
@@ -224,6 +237,8 @@ class GitLabStandIn:
                 return httpx.Response(200, json={"name": name, "commit": {"id": head.sha}})
             case ["repository", "branches"], "POST":
                 return self._create_branch(project, query)
+            case ["repository", "merge_base"], "GET":
+                return self._merge_base(project, request)
             case ["variables"], "GET":
                 listed = [dict(v) for v in project.variables]
                 return self._page(listed, query, request)
@@ -280,11 +295,16 @@ class GitLabStandIn:
         return httpx.Response(202, json={"message": "202 Accepted"})
 
     # -- repository --------------------------------------------------------------------------------------------
-    def _commit(self, project: Project, branch: str, files: dict[str, bytes], message: str) -> Commit:
+    def _commit(self, project: Project, branch: str, files: dict[str, bytes], message: str,
+                parents: list[str] | None = None) -> Commit:
+        """A new commit at the tip of the branch; its parent is the branch's head unless `parents` says."""
         digest = hashlib.sha1(f"{project.id}:{branch}:{next(self._shas)}".encode()).hexdigest()
         if project.empty:
             project.default_branch = branch  # the first branch pushed becomes the default
-        commit = Commit(digest, files, message)
+        if parents is None:
+            parents = [project.branches[branch].sha] if branch in project.branches else []
+        commit = Commit(digest, files, message, list(parents))
+        project.history[digest] = commit
         project.branches[branch] = commit
         project.commits += 1
         return commit
@@ -380,9 +400,53 @@ class GitLabStandIn:
                 del files[file_path]
             else:
                 return httpx.Response(400, json={"error": "actions[0][action] does not have a valid value"})
-        commit = self._commit(project, branch, files, body["commit_message"])
+        parents = [project.branches[start].sha] if branch not in project.branches and start else None
+        commit = self._commit(project, branch, files, body["commit_message"], parents)
         return httpx.Response(201, json={"id": commit.sha, "short_id": commit.sha[:8],
                                          "title": commit.message, "message": commit.message})
+
+    def _ancestors(self, project: Project, sha: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [sha]
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo.extend(project.history[current].parents)
+        return seen
+
+    def _merge_base(self, project: Project, request: httpx.Request) -> httpx.Response:
+        """The best common ancestor of the refs (`refs[]=...`, or comma-separated `refs=`): branch names or commit
+        SHAs (full or abbreviated). 400 for fewer than two refs or one GitLab cannot find, 404 when they share
+        no history."""
+        refs = request.url.params.get_list("refs[]") or [
+            r for value in request.url.params.get_list("refs") for r in value.split(",") if r]
+        if len(refs) < 2:
+            return _error(400, "Provide at least 2 refs")
+        shas: list[str] = []
+        for ref in refs:
+            if ref in project.branches:
+                shas.append(project.branches[ref].sha)
+                continue
+            found = [sha for sha in project.history if sha.startswith(ref)] if len(ref) >= 4 else []
+            if len(found) != 1:
+                unknown = [r for r in refs if r not in project.branches and not any(
+                    sha.startswith(r) for sha in project.history)]
+                noun = "ref" if len(unknown) == 1 else "refs"
+                return _error(400, f"Could not find {noun}: {', '.join(unknown or [ref])}")
+            shas.append(found[0])
+        common = set.intersection(*(self._ancestors(project, sha) for sha in shas))
+        best = sorted(c for c in common if not any(c != o and c in self._ancestors(project, o) for o in common))
+        if not best:
+            return _error(404, "404 Merge Base Not Found")
+        commit = project.history[best[0]]
+        title = commit.message.splitlines()[0] if commit.message else ""
+        return httpx.Response(200, json={
+            "id": commit.sha, "short_id": commit.sha[:8], "title": title, "message": commit.message,
+            "parent_ids": list(commit.parents), "created_at": "2024-01-01T00:00:00.000Z",
+            "author_name": "dtm stand-in", "author_email": "standin@example.invalid",
+            "authored_date": "2024-01-01T00:00:00.000Z", "committer_name": "dtm stand-in",
+            "committer_email": "standin@example.invalid", "committed_date": "2024-01-01T00:00:00.000Z"})
 
     def _create_branch(self, project: Project, query: dict[str, str]) -> httpx.Response:
         name, ref = query.get("branch"), query.get("ref")
@@ -391,7 +455,7 @@ class GitLabStandIn:
         if name in project.branches:
             return _error(400, "Branch already exists")
         source = project.branches[ref]
-        project.branches[name] = Commit(source.sha, dict(source.files), source.message)
+        project.branches[name] = Commit(source.sha, dict(source.files), source.message, list(source.parents))
         return httpx.Response(201, json={"name": name, "commit": {"id": source.sha}})
 
     # -- variables ---------------------------------------------------------------------------------------------

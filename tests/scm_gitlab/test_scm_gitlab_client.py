@@ -480,3 +480,41 @@ def test_the_standin_rejects_what_gitlab_rejects(gitlab: GitLabStandIn) -> None:
     assert masked.status_code == 400
     assert api.put("/projects/acme%2Fweb/variables/NOPE", json={"value": "v"}).status_code == 404
     assert api.get("/projects/acme%2Fweb/repository/tree", params={"ref": "nope"}).status_code == 404
+
+
+# -- whether a commit is on a branch ---------------------------------------------------------------------------
+
+def test_a_commit_is_on_a_branch_when_it_is_its_own_merge_base_with_it(gitlab: GitLabStandIn,
+                                                                       client: GitLabClient) -> None:
+    gitlab.add_project("acme/web", {"a.txt": b"1\n"}, branch="master")
+    project = gitlab.project("acme/web")
+    first = project.branches["master"].sha
+    second = client.push_files({"a.txt": b"2\n"}, "second")
+    side_client = GitLabClient(spec(branch="feature/side"), client.ctx)
+    side = side_client.push_files({"side.txt": b"s\n"}, "on a branch of its own, from master's second commit")
+    gitlab.edit("acme/web", "a.txt", b"3\n")  # by hand, on master
+    third = project.branches["master"].sha
+    unrelated = gitlab.force_push("acme/web", {"b.txt": b"b\n"}, "a root of its own", branch="orphan").sha
+
+    assert client.commit_on_branch(third)  # the head of the spec's branch
+    assert client.commit_on_branch(first) and client.commit_on_branch(second)  # ancestors
+    assert not client.commit_on_branch(side)  # its merge base with master is master's second commit
+    assert side_client.commit_on_branch(second) and side_client.commit_on_branch(side)
+    assert not side_client.commit_on_branch(third)
+    assert not client.commit_on_branch(unrelated)  # no common history: GitLab answers 404
+    assert not client.commit_on_branch("0" * 40)  # unknown: GitLab answers 400 "Could not find ref"
+    assert not client.commit_on_branch(first, "no-such-branch")  # likewise
+    assert not client.commit_on_branch("master")  # not a SHA: not even asked
+
+    # History rewritten: master force-pushed back to its first commit. GitLab still knows the others by SHA.
+    gitlab.force_push("acme/web", {"a.txt": b"1\n"}, "rewritten", parents=(first,), branch="master")
+    assert client.commit_on_branch(first)
+    assert not client.commit_on_branch(second) and not client.commit_on_branch(third)
+    asked = gitlab.calls("GET", "/merge_base")[0].url.params.get_list("refs[]")
+    assert asked == [third, "master"]
+
+
+def test_no_project_or_an_empty_one_has_no_commit_on_it(gitlab: GitLabStandIn, client: GitLabClient) -> None:
+    assert not client.commit_on_branch("0" * 40)
+    gitlab.add_project("acme/web", branch="master")
+    assert not client.commit_on_branch("0" * 40)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gitlab_standin import GitLabStandIn
@@ -83,3 +84,59 @@ def test_a_project_deleted_outside_dtm(ctx: PluginContext, gitlab: GitLabStandIn
     assert PLUGIN.read(options(), after(ctx, status)) is None  # the plan: create it again
     PLUGIN.delete(options(), after(ctx, status))  # or destroy: nothing to delete is success
     assert gitlab.calls("DELETE") == []
+
+
+# -- the commit dtm wrote ------------------------------------------------------------------------------------
+
+def head(gitlab: GitLabStandIn) -> str:
+    return gitlab.project("acme/shop").branches["main"].sha
+
+
+def test_the_status_names_the_commit_dtm_wrote(ctx: PluginContext, gitlab: GitLabStandIn) -> None:
+    status = PLUGIN.create(options(), ctx)
+    assert status["commit"] == head(gitlab)
+
+    # An update with nothing to change makes no commit: the head it found is the commit it records.
+    assert PLUGIN.update(options(), after(ctx, status)) == status
+    assert gitlab.project("acme/shop").commits == 1
+
+
+def test_commits_pushed_on_top_of_dtms_are_not_drift(ctx: PluginContext, gitlab: GitLabStandIn) -> None:
+    status = PLUGIN.create(options(), ctx)
+
+    # Another tool adds a CI file, then a developer edits in the web editor: two commits on top of dtm's.
+    gitlab.edit("acme/shop", ".gitlab-ci.yml", b"test: {script: [make]}\n")
+    gitlab.edit("acme/shop", "CONTRIBUTING.md", b"be nice\n")
+    assert head(gitlab) != status["commit"]
+
+    assert PLUGIN.read(options(), after(ctx, status)) == status
+
+
+def test_a_force_push_that_drops_dtms_commit_is_drift_and_the_update_pushes_again(ctx: PluginContext,
+                                                                                  gitlab: GitLabStandIn) -> None:
+    gitlab.add_project("acme/shop", {"LICENSE": b"MIT\n"})
+    seed = head(gitlab)
+    status = PLUGIN.create(options(), ctx)
+
+    # Somebody force-pushes main back to before dtm's commit.
+    rewritten = gitlab.force_push("acme/shop", {"LICENSE": b"MIT\n"}, "back to the seed", parents=(seed,)).sha
+
+    live = PLUGIN.read(options(), after(ctx, status))
+    assert live is not None and live["commit"] is None  # the plan line: commit: "<dtm's sha>" -> null
+    assert live["files"] == {p: None for p in RENDERED}
+
+    again = PLUGIN.update(options(), after(ctx, status))
+
+    assert again == {**status, "commit": head(gitlab)}
+    assert gitlab.project("acme/shop").branches["main"].parents == [rewritten]  # a new commit, on what is there
+    assert files(gitlab) == {"LICENSE": b"MIT\n", **RENDERED}
+    assert PLUGIN.read(options(), after(ctx, again)) == again
+
+
+def test_a_record_from_before_commit_was_kept_is_not_drift(ctx: PluginContext, gitlab: GitLabStandIn) -> None:
+    status = PLUGIN.create(options(), ctx)
+    old: dict[str, Any] = {k: v for k, v in status.items() if k != "commit"}
+
+    assert PLUGIN.read(options(), after(ctx, old)) == old
+    assert gitlab.calls("GET", "/merge_base") == []  # no commit recorded, none to look for
+    assert PLUGIN.update(options(), after(ctx, old)) == status  # the update records it
