@@ -52,9 +52,7 @@ def recorded(config: Path) -> dict[str, Any]:
 
 
 def planned(config: Path) -> list[tuple[str, Action, str]]:
-    ws = Workspace.open(config)
-    records = ws.records()
-    return [(c.key, c.action, c.reason) for c in ws.plan(records, ws.refresh(records)).changes]
+    return [(c.key, c.action, c.reason) for c in Workspace.open(config).current_plan().changes]
 
 
 def test_destroy_deletes_the_repository_dtm_created(serve_standin: GitHubStandIn, config: Path) -> None:

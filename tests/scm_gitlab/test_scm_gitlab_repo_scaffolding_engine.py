@@ -57,9 +57,7 @@ def state(config: Path) -> dict[str, Any]:
 
 
 def planned(config: Path) -> list[tuple[str, Action, str]]:
-    ws = Workspace.open(config)
-    records = ws.records()
-    return [(c.key, c.action, c.reason) for c in ws.plan(records, ws.refresh(records)).changes]
+    return [(c.key, c.action, c.reason) for c in Workspace.open(config).current_plan().changes]
 
 
 def files(standin: GitLabStandIn) -> dict[str, bytes]:
