@@ -186,38 +186,38 @@ class CIGenericPlugin(Plugin[CIGenericOptions]):
 
     def read(self, options: CIGenericOptions, ctx: PluginContext) -> ResourceStatus | None:
         repo = options.repo
-        client = scm_client(repo, ctx)
-        info = client.describe_repo()
-        if info is None:
-            return None
-        branch = repo.branch or info.default_branch
-        paths = ci_targets(options.ci.type, _sources(options, ctx))
-        on_server = client.list_files("", branch)
-        hooks = _live_webhooks(client, options.ci.webhooks) if options.ci.webhooks else None
+        with scm_client(repo, ctx) as client:
+            info = client.describe_repo()
+            if info is None:
+                return None
+            branch = repo.branch or info.default_branch
+            paths = ci_targets(options.ci.type, _sources(options, ctx))
+            on_server = client.list_files("", branch)
+            hooks = _live_webhooks(client, options.ci.webhooks) if options.ci.webhooks else None
         return _status({p: on_server.get(p) for p in paths}, strip_userinfo(info.html_url), branch, hooks)
 
     def delete(self, options: CIGenericOptions, ctx: PluginContext) -> None:
         repo = options.repo
-        client = scm_client(repo, ctx)
-        info = client.describe_repo()
-        if info is None:
-            return  # the repository, and its files and webhooks with it, are gone already
-        branch = repo.branch or info.default_branch
-        recorded = _Recorded.of(ctx.prior, strip_userinfo(info.html_url), branch, ctx)
-        # The webhooks go first: the commit removing the CI files then triggers no build.
-        _remove_webhooks(client, {h.url for h in options.ci.webhooks}, recorded.webhooks, ctx)
-        try:
-            paths = set(ci_targets(options.ci.type, _sources(options, ctx)))
-        except PluginError as exc:
-            if not recorded.files:
-                raise
-            # What dtm wrote is known from its record: the files the options would give cannot add to it.
-            ctx.logger.warning("%s: cannot read the CI files (%s); removing those dtm recorded", ctx.key, exc)
-            paths = set()
-        on_server = client.list_files("", branch)
-        gone = sorted(p for p in paths | recorded.files if p in on_server)
-        if gone:
-            client.push_files({}, f"Remove CI files\n\nRemoved by dtm ({ctx.key}).", branch, delete=gone)
+        with scm_client(repo, ctx) as client:
+            info = client.describe_repo()
+            if info is None:
+                return  # the repository, and its files and webhooks with it, are gone already
+            branch = repo.branch or info.default_branch
+            recorded = _Recorded.of(ctx.prior, strip_userinfo(info.html_url), branch, ctx)
+            # The webhooks go first: the commit removing the CI files then triggers no build.
+            _remove_webhooks(client, {h.url for h in options.ci.webhooks}, recorded.webhooks, ctx)
+            try:
+                paths = set(ci_targets(options.ci.type, _sources(options, ctx)))
+            except PluginError as exc:
+                if not recorded.files:
+                    raise
+                # What dtm wrote is known from its record: the files the options would give cannot add to it.
+                ctx.logger.warning("%s: cannot read the CI files (%s); removing those dtm recorded", ctx.key, exc)
+                paths = set()
+            on_server = client.list_files("", branch)
+            gone = sorted(p for p in paths | recorded.files if p in on_server)
+            if gone:
+                client.push_files({}, f"Remove CI files\n\nRemoved by dtm ({ctx.key}).", branch, delete=gone)
 
     def output_keys(self, options: CIGenericOptions) -> set[str] | None:
         return {"repoURL", "branch", "paths"}
@@ -233,22 +233,23 @@ class CIGenericPlugin(Plugin[CIGenericOptions]):
         targets = ci_targets(options.ci.type, _sources(options, ctx))
         files = {path: render(text, variables, f"ci file {source}").encode("utf-8")
                  for path, (source, text) in targets.items()}
-        client = scm_client(repo, ctx)
-        info = client.describe_repo()
-        if info is None:
-            raise PermanentError(f"repository {_where(repo)} does not exist; create it first (repo-scaffolding "
-                                 f"does, for an app with a repoTemplate)")
-        branch = repo.branch or info.default_branch
-        repo_url = strip_userinfo(info.html_url)
-        recorded = _Recorded.of(prior, repo_url, branch, ctx)
-        # The webhooks before the files: the CI then hears of the commit that brings (or changes) its files.
-        hooks = _put_webhooks(client, options.ci.webhooks, ctx) if options.ci.webhooks else None
-        dropped = sorted(recorded.files - set(files))
-        commit = client.push_files(files, f"{verb} CI files\n\nWritten by dtm ({ctx.key}).", branch, delete=dropped)
-        ctx.logger.info("%s: %d CI file(s) at %s on %s%s", ctx.key, len(files), commit[:12], branch,
-                        f"; removed {', '.join(dropped)}" if dropped else "")
-        wanted = {h.url for h in options.ci.webhooks}
-        _remove_webhooks(client, set(), {u: i for u, i in recorded.webhooks.items() if u not in wanted}, ctx)
+        with scm_client(repo, ctx) as client:
+            info = client.describe_repo()
+            if info is None:
+                raise PermanentError(f"repository {_where(repo)} does not exist; create it first (repo-scaffolding "
+                                     f"does, for an app with a repoTemplate)")
+            branch = repo.branch or info.default_branch
+            repo_url = strip_userinfo(info.html_url)
+            recorded = _Recorded.of(prior, repo_url, branch, ctx)
+            # The webhooks before the files: the CI then hears of the commit that brings (or changes) its files.
+            hooks = _put_webhooks(client, options.ci.webhooks, ctx) if options.ci.webhooks else None
+            dropped = sorted(recorded.files - set(files))
+            commit = client.push_files(files, f"{verb} CI files\n\nWritten by dtm ({ctx.key}).", branch,
+                                       delete=dropped)
+            ctx.logger.info("%s: %d CI file(s) at %s on %s%s", ctx.key, len(files), commit[:12], branch,
+                            f"; removed {', '.join(dropped)}" if dropped else "")
+            wanted = {h.url for h in options.ci.webhooks}
+            _remove_webhooks(client, set(), {u: i for u, i in recorded.webhooks.items() if u not in wanted}, ctx)
         return _status({p: git_blob_sha(data) for p, data in files.items()}, repo_url, branch, hooks)
 
 

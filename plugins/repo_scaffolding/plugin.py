@@ -86,28 +86,28 @@ class RepoScaffoldingPlugin(Plugin[RepoScaffoldingOptions]):
 
     def read(self, options: RepoScaffoldingOptions, ctx: PluginContext) -> ResourceStatus | None:
         dest = options.destinationRepo
-        client = scm_client(dest, ctx)
-        info = client.describe_repo()
-        if info is None:
-            return None
-        paths = _rendered(options, ctx)
-        branch = dest.branch or info.default_branch
-        on_server = client.list_files("", branch)
-        status = _status(dest, info, branch, {p: on_server.get(p) for p in sorted(paths)}, _created(ctx, client, info),
-                         _recorded_commit(ctx, client, info, branch))
+        with scm_client(dest, ctx) as client:
+            info = client.describe_repo()
+            if info is None:
+                return None
+            paths = _rendered(options, ctx)
+            branch = dest.branch or info.default_branch
+            on_server = client.list_files("", branch)
+            status = _status(dest, info, branch, {p: on_server.get(p) for p in sorted(paths)},
+                             _created(ctx, client, info), _recorded_commit(ctx, client, info, branch))
         if ctx.prior is not None and _same_repo(ctx.prior, info):
             return as_recorded(status, ctx.prior, _NEWER_FIELDS)  # an older record: no drift; the update adds them
         return status
 
     def delete(self, options: RepoScaffoldingOptions, ctx: PluginContext) -> None:
         dest = options.destinationRepo
-        client = scm_client(dest, ctx)
-        info = client.describe_repo()
-        if info is None:
-            return  # already gone
-        if _created(ctx, client, info):
-            client.delete_repo()
-            return
+        with scm_client(dest, ctx) as client:
+            info = client.describe_repo()
+            if info is None:
+                return  # already gone
+            if _created(ctx, client, info):
+                client.delete_repo()
+                return
         ctx.logger.warning("%s: %s was not created by dtm (or dtm has no record that it was), so it is left in "
                            "place with its content; delete it yourself if it should go",
                            ctx.key, strip_userinfo(info.html_url))
@@ -119,26 +119,27 @@ class RepoScaffoldingPlugin(Plugin[RepoScaffoldingOptions]):
         """Create the repository if missing, then push the rendered tree as one commit (none if unchanged)."""
         dest = options.destinationRepo
         files = _rendered(options, ctx)  # before anything is created: a broken template changes nothing
-        client = scm_client(dest, ctx)
-        info = client.describe_repo()
-        made = info is None
-        if info is None:
-            info = client.create_repo(description=f"Scaffolded by dtm ({ctx.key}) from {_source_name(options)}")
-        branch = dest.branch or info.default_branch
-        message = f"{verb} {_repo_name(dest, info)} from {_source_name(options)}\n\nWritten by dtm ({ctx.key})."
-        try:
-            commit = client.push_files(files, message, branch)
-        except Exception:
-            if made:  # DevStream left a half-made repository behind; take it away again
-                try:
-                    client.delete_repo()
-                except Exception as cleanup:  # the push failure is what the user must see
-                    ctx.logger.warning("%s: could not delete the repository after the failed push: %s",
-                                       ctx.key, cleanup)
-            raise
+        with scm_client(dest, ctx) as client:
+            info = client.describe_repo()
+            made = info is None
+            if info is None:
+                info = client.create_repo(description=f"Scaffolded by dtm ({ctx.key}) from {_source_name(options)}")
+            branch = dest.branch or info.default_branch
+            message = f"{verb} {_repo_name(dest, info)} from {_source_name(options)}\n\nWritten by dtm ({ctx.key})."
+            try:
+                commit = client.push_files(files, message, branch)
+            except Exception:
+                if made:  # DevStream left a half-made repository behind; take it away again
+                    try:
+                        client.delete_repo()
+                    except Exception as cleanup:  # the push failure is what the user must see
+                        ctx.logger.warning("%s: could not delete the repository after the failed push: %s",
+                                           ctx.key, cleanup)
+                raise
+            created = _created(ctx, client, info, made=made)
         ctx.logger.info("%s: %s is at %s on %s", ctx.key, strip_userinfo(info.html_url), commit[:12], branch)
         shas = {p: git_blob_sha(data) for p, data in sorted(files.items())}
-        return _status(dest, info, branch, shas, _created(ctx, client, info, made=made), commit or None)
+        return _status(dest, info, branch, shas, created, commit or None)
 
 
 def _created(ctx: PluginContext, client: ScmClient, info: RepoInfo, *, made: bool = False) -> bool:
@@ -230,7 +231,8 @@ def load_template(source: str | RepoSpec, ctx: PluginContext) -> dict[str, bytes
         bare = is_git_repository(folder) and not (folder / ".git").exists()
         if not bare:
             return _read_folder(folder)
-    return GitClient(spec, ctx).read_tree(spec.branch)
+    with GitClient(spec, ctx) as client:
+        return client.read_tree(spec.branch)
 
 
 def _as_git(source: str | RepoSpec) -> RepoSpec:

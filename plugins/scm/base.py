@@ -4,6 +4,10 @@ A file's identity is its git blob SHA-1 (`git hash-object`): GitHub's contents A
 both report it, and plain git computes it, so a plugin's Read can compare what it wrote with what the
 server holds, whichever system that is.
 
+A client holds what it needs to talk to its system: GitHub's and GitLab's an HTTP connection pool, git's a
+scratch folder under the system's temporary folder. Its owner releases them when done, on every path, errors
+included: `with scm_client(spec, ctx) as client: ...` (or `close()`, which may be called more than once).
+
 A webhook is identified by its URL: putting one for a URL that already has a hook updates that hook in
 place. Its events are named as GitHub names them (`push`, `pull_request`, ...); `WEBHOOK_EVENTS` is the one
 table saying what each name is on GitHub and on GitLab, and a client refuses, naming it, an event its system
@@ -15,7 +19,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from typing import Any, Literal, NamedTuple, Protocol
+from types import TracebackType
+from typing import Any, Literal, NamedTuple, Protocol, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -180,9 +185,24 @@ class WebhookInfo(BaseModel):
 
 
 class ScmClient(Protocol):
-    """One repository on one system. Every method is idempotent where the system allows it."""
+    """One repository on one system. Every method is idempotent where the system allows it.
+
+    A client is a context manager: leaving the `with` block, however it is left, closes it.
+    """
 
     spec: RepoSpec
+
+    def __enter__(self) -> Self:
+        ...
+
+    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        """Close the client; an exception leaving the block goes on as it is."""
+        ...
+
+    def close(self) -> None:
+        """Release what the client holds (HTTP connections, scratch folders). Closing twice is harmless."""
+        ...
 
     def describe_repo(self) -> RepoInfo | None:
         """The repository, or None when it does not exist."""

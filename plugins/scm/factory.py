@@ -8,7 +8,10 @@ from devstream.plugins.scm.base import RepoSpec, ScmClient
 
 def scm_client(spec: RepoSpec, ctx: PluginContext) -> ScmClient:
     """GitHub and GitLab speak their REST APIs (through the context's retrying httpx client); `git` runs
-    the git command against the remote."""
+    the git command against the remote.
+
+    The caller owns the client and closes it, on every path: `with scm_client(spec, ctx) as client: ...`.
+    """
     if spec.scmType == "github":
         from devstream.plugins.scm.github import GitHubClient
 

@@ -2,10 +2,14 @@
 
 The remote is `spec.url`: a `file://` URL or a local path (relative to the config's folder), an ssh URL
 (`ssh://host/x.git`, `git@host:x.git`) or an http(s) URL. Reads fetch the branch's tip (`--depth 1`) into a
-scratch repository of the client's own, under a temporary folder that goes away with the client, and read
-blob SHAs straight from its tree. A push builds ONE commit on top of that tip with `git fast-import` (no
-checkout, no hooks, no signing) and pushes it; a remote that moved meanwhile rejects the push, which is a
-transient error: the retry fetches again.
+scratch repository of the client's own and read blob SHAs straight from its tree. A push builds ONE commit on
+top of that tip with `git fast-import` (no checkout, no hooks, no signing) and pushes it; a remote that moved
+meanwhile rejects the push, which is a transient error: the retry fetches again.
+
+The scratch repository (and the ssh key file, when one is used) lives in a folder `dtm-git-*` under the
+system's temporary folder (`tempfile.gettempdir()`), made by the first call that needs it and removed by
+`close()`, which leaving a `with` block calls; should an owner forget, the garbage collector removes it when
+the client goes away.
 
 Whether a commit is still on a branch (its head or an ancestor) costs one `ls-remote` when it is the head.
 Otherwise a local remote is asked directly (`git merge-base --is-ancestor` in its own repository); for a
@@ -34,6 +38,7 @@ import tempfile
 import time
 import weakref
 from pathlib import Path, PurePosixPath
+from types import TracebackType
 from urllib.parse import unquote, urlsplit
 
 from devstream.errors import PermanentError, TransientError
@@ -135,7 +140,9 @@ class GitClient:
     """One repository behind a git remote; see the module's docstring.
 
     Beyond the ScmClient protocol it offers `read_tree` (every file of a branch, for templates) and
-    `created_by_dtm` (whether dtm created the repository, so that deleting it is safe).
+    `created_by_dtm` (whether dtm created the repository, so that deleting it is safe). Use it as a context
+    manager, or call `close()`, to remove its scratch folder; a closed client may be used again (it then
+    makes a new one, which needs closing in turn).
     """
 
     def __init__(self, spec: RepoSpec, ctx: PluginContext, *, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -150,12 +157,30 @@ class GitClient:
         self.display = strip_userinfo(self.remote)
         self._secrets = [s for s in (spec.token.get_secret_value() if spec.token else "",) if len(s) >= 4]
         self._scratch_root: Path | None = None
+        self._cleanup: weakref.finalize[..., GitClient] | None = None
         self._scratch: Path | None = None
         self._env: dict[str, str] | None = None
         self._snapshots: dict[str, Entries] = {}
         self._branch: str | None = spec.branch
 
     # -- the ScmClient protocol ----------------------------------------------------------------------------
+    def __enter__(self) -> GitClient:
+        return self
+
+    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the scratch folder (the fetched commits, the ssh key file); nothing to do if there is none."""
+        cleanup, root = self._cleanup, self._scratch_root
+        self._cleanup, self._scratch_root, self._scratch = None, None, None
+        self._env = None  # it names the ssh key file, which goes with the folder
+        self._snapshots.clear()  # they name commits of the scratch repository, which is gone
+        if cleanup is not None:
+            cleanup()  # the finalizer's rmtree, run now and never again
+        if root is not None and root.exists():  # not an error: it must not hide the one a `with` block ends on
+            self.ctx.logger.warning("could not remove git's scratch folder %s; remove it yourself", root)
+
     def describe_repo(self) -> RepoInfo | None:
         """The repository, or None when it does not exist (a missing local folder; a remote that says so)."""
         git_dir = None
@@ -455,10 +480,10 @@ class GitClient:
         raise self._failure("push", done)
 
     def _root(self) -> Path:
-        """The client's temporary folder; removed when the client goes away."""
+        """The client's temporary folder; removed by `close()`, else when the client goes away."""
         if self._scratch_root is None:
             root = Path(tempfile.mkdtemp(prefix="dtm-git-"))
-            weakref.finalize(self, shutil.rmtree, root, True)
+            self._cleanup = weakref.finalize(self, shutil.rmtree, root, True)
             self._scratch_root = root
         return self._scratch_root
 
@@ -481,7 +506,8 @@ class GitClient:
             user = split.username or ("x-access-token" if "github" in split.netloc else "oauth2")
             basic = base64.b64encode(f"{user}:{self.spec.token.get_secret_value()}".encode()).decode()
             settings.append((f"http.{split.scheme}://{split.hostname}/.extraHeader", f"Authorization: Basic {basic}"))
-            self._secrets.append(basic)
+            if basic not in self._secrets:  # the environment is made again after a close
+                self._secrets.append(basic)
         if self.spec.sshPrivateKey is not None and self.path is None:
             key = self._key_file(self.spec.sshPrivateKey.get_secret_value())
             env["GIT_SSH_COMMAND"] = f"ssh -i {shlex.quote(str(key))} -o IdentitiesOnly=yes -o BatchMode=yes"

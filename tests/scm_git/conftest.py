@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from scm_git_helpers import write_tree
+from scm_git_helpers import ScratchWatch, write_tree
 
 from devstream.plugin import PluginContext
 
@@ -39,3 +39,9 @@ def template(tmp_path: Path) -> Path:
         "static/logo.bin": b"\x89PNG\x00\xff[[ untouched ]]",
         ".github/dependabot.yml": "version: 2  # ${{ not jinja }}\n",
     })
+
+
+@pytest.fixture
+def scratch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ScratchWatch:
+    """The git clients made during the test, and their scratch folders (made under `tmp_path/tmp`)."""
+    return ScratchWatch(monkeypatch, tmp_path / "tmp")
