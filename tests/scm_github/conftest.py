@@ -1,7 +1,8 @@
 """Fixtures for the GitHub tests: the stand-in, a plugin context wired to it, and the OpenAPI check.
 
-Every stand-in a test makes records the requests it gets; after the test, each one is checked against
-GitHub's OpenAPI description, and any request that does not conform fails the test. Without the
+Every stand-in a test makes records the requests it gets and the answers it gives; after the test, each is
+checked against GitHub's OpenAPI description, and any request or answer that does not conform fails the test
+(an answer GitHub would not give could teach the client to rely on it). Without the
 description (see `github_openapi`), the tests that use the stand-in are skipped, except in CI (`CI` set),
 where that is a failure.
 """
@@ -35,14 +36,15 @@ def openapi() -> OpenAPIChecker:
 
 @pytest.fixture(autouse=True)
 def _requests_conform() -> Iterator[None]:
-    """After each test: every request sent to a stand-in conforms to GitHub's OpenAPI description."""
+    """After each test: every request sent to a stand-in, and every answer it gave, conforms to GitHub's OpenAPI
+    description."""
     made.clear()
     yield
     found = list(made)
     made.clear()
     for standin, checker in found:
         problems = nonconforming(standin, checker)
-        assert not problems, "requests GitHub's OpenAPI description does not allow:\n" + "\n".join(problems)
+        assert not problems, "requests or answers GitHub's OpenAPI description does not allow:\n" + "\n".join(problems)
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ The compare API (`/compare/BASE...HEAD`) walks the commit graph: `identical`, `a
 and 404 for a branch or SHA it does not know or for histories with no common ancestor. A commit that a
 force-push (`force_push`) left behind is still known by its SHA, as on GitHub.
 
-Every request is recorded in `requests`, so a test can check what was sent (and the suite checks it
-against GitHub's OpenAPI description). Serve it with `httpx.MockTransport(standin.handler)`.
+Every request is recorded in `requests` with the answer it got, so a test can check what was sent (and the
+suite checks both against GitHub's OpenAPI description). Serve it with `httpx.MockTransport(standin.handler)`.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ class Recorded:
     path: str  # relative to the API root, still percent-encoded
     headers: httpx.Headers
     body: bytes
+    response: httpx.Response | None = None  # the stand-in's answer
 
 
 @dataclass
@@ -115,13 +116,19 @@ class Repo:
         return not self.refs
 
 
+def _error(message: str, **extra: Any) -> dict[str, Any]:
+    """An error body as GitHub's are (its `basic-error` and `validation-error` schemas): `message` and
+    `documentation_url` always, `errors` for a validation error."""
+    return {"message": message, "documentation_url": "https://docs.github.com/rest", **extra}
+
+
 class _Answer(Exception):
     """Raised by a route to answer at once with an error."""
 
     def __init__(self, status: int, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.status = status
-        self.body = {"message": message, "documentation_url": "https://docs.github.com/rest", **extra}
+        self.body = _error(message, **extra)
 
 
 def _tree_order(entry: tuple[str, str, str]) -> bytes:
@@ -228,7 +235,7 @@ class GitHubStandIn:
             ("GET", r"/git/ref/(?P<ref>.+)", self._get_ref),
             ("POST", r"/git/refs", self._create_ref),
             ("PATCH", r"/git/refs/(?P<ref>.+)", self._update_ref),
-            ("GET", r"/git/trees/(?P<tree>[^/]+)", self._get_tree),
+            ("GET", r"/git/trees/(?P<tree>.+)", self._get_tree),  # a SHA, or a branch name with its slashes
             ("POST", r"/git/trees", self._create_tree),
             ("GET", r"/git/blobs/(?P<sha>[0-9a-f]{40})", self._get_blob),
             ("POST", r"/git/blobs", self._create_blob),
@@ -261,7 +268,7 @@ class GitHubStandIn:
                message: str = "injected failure", times: int = 1) -> None:
         """Answer the next `times` requests whose method matches and whose API path matches the regex."""
         self.injected.append(Injected(method.upper(), re.compile(path), status, dict(headers or {}),
-                                      {"message": message}, times))
+                                      _error(message), times))
 
     def add_repo(self, full_name: str, *, files: dict[str, bytes] | None = None, branch: str = "main",
                  private: bool = True) -> Repo:
@@ -353,22 +360,27 @@ class GitHubStandIn:
 
     # -- dispatch --------------------------------------------------------------------------------------
     def handler(self, request: httpx.Request) -> httpx.Response:
+        response = self._respond(request)
+        self.requests[-1].response = response
+        return response
+
+    def _respond(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
         raw_path = request.url.raw_path.split(b"?", 1)[0].decode()
         base = self.api.raw_path.decode().rstrip("/")
         path = raw_path[len(base):] if raw_path.startswith(base + "/") else raw_path
         self.requests.append(Recorded(request.method, request.url, path, request.headers, body))
         if request.url.host != self.api.host or not raw_path.startswith(base + "/"):
-            return httpx.Response(404, json={"message": "Not Found"})
+            return httpx.Response(404, json=_error("Not Found"))
         for rule in self.injected:
             if rule.times > 0 and rule.method == request.method and rule.pattern.search(unquote(path)):
                 rule.times -= 1
                 return httpx.Response(rule.status, headers=rule.headers, json=rule.body)
         if request.headers.get("authorization") != f"Bearer {self.token}":
-            return httpx.Response(401, json={"message": "Bad credentials"})
+            return httpx.Response(401, json=_error("Bad credentials"))
         version = request.headers.get("x-github-api-version")
         if version is not None and version != API_VERSION:
-            return httpx.Response(400, json={"message": f"Invalid API version {version}"})
+            return httpx.Response(400, json=_error(f"Invalid API version {version}"))
         for method, pattern, route in self._routes:
             match = pattern.match(path)
             if match and method == request.method:
@@ -378,7 +390,7 @@ class GitHubStandIn:
                     return route(request, payload, **args)
                 except _Answer as answer:
                     return httpx.Response(answer.status, json=answer.body)
-        return httpx.Response(404, json={"message": "Not Found"})
+        return httpx.Response(404, json=_error("Not Found"))
 
     def _find(self, owner: str | None = None, name: str | None = None, repo_id: str | None = None) -> Repo:
         if repo_id is not None:
@@ -446,14 +458,20 @@ class GitHubStandIn:
 
     # -- contents --------------------------------------------------------------------------------------
     def _file_json(self, repo: Repo, path: str, mode: str, sha: str, data: bytes) -> dict[str, Any]:
+        """A file as the contents API reads it (GitHub's `content-file` schema): its content too."""
         big = len(data) > _CONTENT_LIMIT
         encoded = base64.b64encode(data).decode()
         return {
-            "type": "symlink" if mode == "120000" else "file", "name": path.rsplit("/", 1)[-1], "path": path,
-            "sha": sha, "size": len(data), "encoding": "none" if big else "base64",
+            **self._file_summary(repo, path, mode, sha, data), "encoding": "none" if big else "base64",
             # GitHub wraps the base64 text at 60 characters
             "content": "" if big else "\n".join(encoded[i:i + 60] for i in range(0, len(encoded), 60)) + "\n",
-            "url": self._url(f"repos/{repo.full_name}/contents/{path}"),
+        }
+
+    def _file_summary(self, repo: Repo, path: str, mode: str, sha: str, data: bytes) -> dict[str, Any]:
+        """A file as the contents API reports a write (the `content` of GitHub's `file-commit`): no content."""
+        return {
+            "type": "symlink" if mode == "120000" else "file", "name": path.rsplit("/", 1)[-1], "path": path,
+            "sha": sha, "size": len(data), "url": self._url(f"repos/{repo.full_name}/contents/{path}"),
             "git_url": self._url(f"repos/{repo.full_name}/git/blobs/{sha}"),
             "html_url": f"https://github.com/{repo.full_name}/blob/{repo.default_branch}/{path}",
             "download_url": f"https://raw.githubusercontent.com/{repo.full_name}/{repo.default_branch}/{path}",
@@ -515,7 +533,7 @@ class GitHubStandIn:
         commit = git.commit(tree, parents, str(payload["message"]))
         repo.refs[ref] = commit
         return httpx.Response(200 if existing else 201, json={
-            "content": self._file_json(repo, path, "100644", blob, data),
+            "content": self._file_summary(repo, path, "100644", blob, data),
             "commit": self._commit_json(repo, commit)})
 
     # -- git data --------------------------------------------------------------------------------------
@@ -600,12 +618,14 @@ class GitHubStandIn:
         git = self._nonempty(repo)
         base = payload.get("base_tree")
         if base is not None and base not in git.trees:
-            raise _Answer(422, "Invalid tree info", errors=[{"message": f"base_tree {base} is not a tree"}])
+            raise _Answer(422, "Invalid tree info", errors=[{"resource": "Tree", "field": "base_tree",
+                                                                   "code": "invalid", "value": base}])
         flat = git.flatten(base) if base else {}
         for entry in payload.get("tree") or []:
             path, mode = str(entry.get("path", "")).strip("/"), str(entry.get("mode", ""))
             if "sha" in entry and "content" in entry:
-                raise _Answer(422, "Only one of 'content' or 'sha' may be given for tree entry", errors=[path])
+                raise _Answer(422, "Only one of 'content' or 'sha' may be given for tree entry",
+                              errors=[{"resource": "Tree", "field": "tree", "code": "invalid", "value": path}])
             if "sha" in entry and entry["sha"] is None:
                 if path not in flat:
                     raise _Answer(422, f"GitRPC::BadObjectState: tree.path {path} does not exist")

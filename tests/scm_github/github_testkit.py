@@ -23,20 +23,24 @@ made: list[tuple[GitHubStandIn, OpenAPIChecker]] = []
 
 
 def make_standin(checker: OpenAPIChecker, *, api: str = "https://api.github.com") -> GitHubStandIn:
-    """A stand-in whose requests are checked against the OpenAPI description after the test."""
+    """A stand-in whose requests and answers are checked against the OpenAPI description after the test."""
     standin = GitHubStandIn(token=TOKEN, api=api)
     made.append((standin, checker))
     return standin
 
 
 def nonconforming(standin: GitHubStandIn, checker: OpenAPIChecker) -> list[str]:
-    """What is wrong with the requests the stand-in received, as GitHub's OpenAPI description sees it."""
+    """What is wrong with the requests the stand-in received, and with its answers to them, as GitHub's OpenAPI
+    description sees them."""
     found: list[str] = []
     for r in standin.requests:
         if r.url.host != standin.api.host:
             continue  # not a request to the API (e.g. a CI file fetched by URL)
         found += checker.problems(r.method, r.path, r.url.params.multi_items(), r.body,
                                   r.headers.get("content-type"))
+        if r.response is not None:
+            found += checker.response_problems(r.method, r.path, r.response.status_code, r.response.content,
+                                               r.response.headers.get("content-type"))
     return found
 
 

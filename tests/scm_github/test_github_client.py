@@ -136,6 +136,21 @@ def test_push_to_a_new_branch_starts_from_the_default_branch(client: GitHubClien
     assert client.list_files(branch="feature/x") == {"a.txt": git_blob_sha(b"a\n"), "b.txt": git_blob_sha(b"b\n")}
 
 
+def test_listing_the_files_of_a_branch_is_one_request(client: GitHubClient, standin: GitHubStandIn) -> None:
+    """Drift checks list every repository's files each hour: one request each, against GitHub's hourly budget."""
+    standin.add_repo("octo/web", files={"a.txt": b"a\n", "src/b.py": b"b\n"})
+    client.push_files({"c.txt": b"c\n"}, "on a branch", branch="feature/x")
+    sent = len(standin.requests)
+
+    assert client.list_files(branch="feature/x") == {"a.txt": git_blob_sha(b"a\n"), "c.txt": git_blob_sha(b"c\n"),
+                                                     "src/b.py": git_blob_sha(b"b\n")}
+    assert client.list_files("src", branch="main") == {"src/b.py": git_blob_sha(b"b\n")}
+    assert client.list_files(branch="no-such-branch") == {}
+    assert [(r.path, r.url.params["recursive"]) for r in standin.requests[sent:]] == [
+        ("/repos/octo/web/git/trees/feature/x", "1"), ("/repos/octo/web/git/trees/main", "1"),
+        ("/repos/octo/web/git/trees/no-such-branch", "1")]
+
+
 def test_push_to_a_missing_repository_is_a_permanent_error(client: GitHubClient) -> None:
     with pytest.raises(PermanentError, match="does not exist"):
         client.push_files({"a": b"a"}, "x")
@@ -191,7 +206,8 @@ def test_secrets_list_follows_the_link_headers(client: GitHubClient, standin: Gi
     standin.add_repo("octo/web")
     names = [f"S{i:03d}" for i in range(230)]
     sealed = encrypt_secret(standin.public_key(), "x")
-    standin.repo("octo/web").secrets.update({n: Secret(sealed, "t", "t") for n in names})
+    when = "2024-01-01T00:00:00Z"  # a date-time, as GitHub's actions-secret schema has it
+    standin.repo("octo/web").secrets.update({n: Secret(sealed, when, when) for n in names})
     assert client.list_secrets() == names
     pages = standin.calls("GET", "/actions/secrets")
     assert len(pages) == 3 and pages[1].startswith("GET /repositories/")
@@ -222,7 +238,7 @@ def test_429_after_the_retries_is_transient(client: GitHubClient, standin: GitHu
 
 
 def test_5xx_after_the_retries_is_transient(client: GitHubClient, standin: GitHubStandIn) -> None:
-    standin.inject("GET", r"/git/ref/", 502, times=10)
+    standin.inject("GET", r"/git/trees/", 502, times=10)
     with pytest.raises(TransientError, match="502"):
         client.list_files()
 
