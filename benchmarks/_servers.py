@@ -175,6 +175,10 @@ def run_on_server(kind: str, bench: Callable[[Server], int]) -> int:
     load_before = os.getloadavg()[0]
     with prefect_server(kind) as server:
         code = bench(server)
+        if "prefect" in sys.modules:  # send the run logs still queued while the server is there to take them
+            from prefect.logging.handlers import APILogHandler
+
+            APILogHandler().flush()
     print(f"  machine: {os.cpu_count()} CPUs, 1-min load average {load_before:.2f} before (other work), "
           f"{os.getloadavg()[0]:.2f} at the end (this benchmark included)")
     return code
