@@ -251,21 +251,15 @@ class Workspace:
                                     change.key, ", ".join(dropped))
         return model
 
-    class _translated:
+    @staticmethod
+    @contextmanager
+    def _translated(key: str, action: str, model: BaseModel) -> Iterator[None]:
         """Turn whatever a plugin raised into a PluginError whose message holds no secret."""
-
-        def __init__(self, key: str, action: str, model: BaseModel):
-            self.key, self.action, self.model = key, action, model
-
-        def __enter__(self) -> None:
-            return None
-
-        def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
-            if exc is None or not isinstance(exc, Exception):
-                return False
-            text = scrub(str(exc) or type(exc).__name__, secret_paths(self.model).values())
+        try:
+            yield
+        except Exception as exc:
+            text = scrub(str(exc) or type(exc).__name__, secret_paths(model).values())
             if isinstance(exc, PluginError) and text == str(exc):
-                return False
+                raise
             kind = TransientError if is_transient(exc) else PermanentError
-            raise kind(f"{self.key}: {self.action} failed: {text}") from None
-
+            raise kind(f"{key}: {action} failed: {text}") from None

@@ -64,8 +64,9 @@ def refresh(ws: Workspace, records: dict[str, StateRecord], parallelism: int = 1
     """Read, as concurrent tasks, the live status of every tool the planner needs."""
     targets = read_targets(ws.config, records, ws.stored_form)
     # A runner of our own, sized by the parameter, so a deployment run can choose its parallelism too.
+    runner: ThreadPoolTaskRunner[Any]
     with ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
-        futures = {
+        futures: dict[str, PrefectFuture[Any]] = {
             tool.state_key: runner.submit(
                 variants(read_resource, tool.name), {"workspace": quote(ws), "tool": tool, "options": quote(options)})
             for tool, options in targets
@@ -79,6 +80,7 @@ def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int =
     futures: dict[str, PrefectFuture[ChangeOutcome]] = {}
     started = time.monotonic()
     variant = TaskVariants(retries=retries, retry_delay_seconds=backoff(retries, retry_delay))
+    runner: ThreadPoolTaskRunner[Any]
     with ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
         for change in plan.changes:
             # Ordering only: a finished dependency's outputs are read from the workspace's records, which

@@ -8,6 +8,7 @@ The confirmed plan is handed to the flow, which runs it as one flow run.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from devstream.cli import render
@@ -38,7 +39,9 @@ def _run_flow(ws: Workspace, plan: Plan, parallelism: int, retry_delay: float) -
     use_prefect_server()
     from devstream import flows
 
-    flow = {"apply": flows.apply, "delete": flows.delete, "destroy": flows.destroy}[plan.operation]
+    by_operation: dict[str, Callable[..., RunSummary]] = {
+        "apply": flows.apply, "delete": flows.delete, "destroy": flows.destroy}
+    flow = by_operation[plan.operation]
     with cli_run_settings(), progress(ws, len(plan.changes)):
         return flow(config=str(ws.config.path), plan=plan, parallelism=parallelism, retry_delay=retry_delay)
 

@@ -8,9 +8,13 @@ triggered from the UI, `prefect deployment run 'dtm-apply/<name>'` or the REST A
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from devstream.cli import render
 from devstream.cli.workspace import open_workspace, use_prefect_server
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
 
 __all__ = ["serve"]
 
@@ -39,5 +43,6 @@ def serve(*, config_path: Path, drift_cron: str = "0 * * * *", limit: int | None
     render.console.print(f"Serving [bold]{name}[/]: dtm-apply/{name}, dtm-plan/{name}, dtm-destroy/{name}, and "
                          f"dtm-drift-check/{name} on cron '{drift_cron}'. Trigger a run from the UI or with "
                          f"`prefect deployment run 'dtm-apply/{name}'`; Ctrl-C stops serving.")
-    prefect_serve(*deployments, limit=limit)
+    # to_deployment gives the deployment itself (not a coroutine) when called from sync code, as here
+    prefect_serve(*cast("list[RunnerDeployment]", deployments), limit=limit)
     return 0

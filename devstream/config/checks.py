@@ -120,7 +120,7 @@ def parse_tool(value: Any, origin: Origin) -> tuple[ToolSpec | None, list[Issue]
         options = {}
     if not isinstance(options, dict):
         issues.append(origin.issue("`options` must be a map of the plugin's options", ("options",)))
-    if issues:
+    if issues or not isinstance(name, str) or not isinstance(instance, str):  # (the checks above said which)
         return None, issues
     return ToolSpec(name=name, instanceID=instance, dependsOn=depends, options=options), []
 

@@ -148,7 +148,7 @@ def plain_scalar(text: str) -> Any:
 def swap(text: str) -> str:
     """Swap the template delimiters for private-use stand-ins (see the module docstring)."""
     for opener, _closer, a, b in _SWAPS:
-        text = _TEMPLATE[opener].sub(lambda m, a=a, b=b: f"{a}{m.group(1)}{b}", text)
+        text = _TEMPLATE[opener].sub(a + r"\g<1>" + b, text)
     return text
 
 

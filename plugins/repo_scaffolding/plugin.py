@@ -138,7 +138,7 @@ class RepoScaffoldingPlugin(Plugin[RepoScaffoldingOptions]):
                 raise
             created = _created(ctx, client, info, made=made)
         ctx.logger.info("%s: %s is at %s on %s", ctx.key, strip_userinfo(info.html_url), commit[:12], branch)
-        shas = {p: git_blob_sha(data) for p, data in sorted(files.items())}
+        shas: dict[str, str | None] = {p: git_blob_sha(data) for p, data in sorted(files.items())}
         return _status(dest, info, branch, shas, created, commit or None)
 
 
