@@ -62,7 +62,8 @@ class RepoSpec(BaseModel):
     baseURL: str | None = Field(default=None, description="The web address of a self-hosted GitLab.")
     apiURL: str | None = Field(default=None, description="The API address of GitHub Enterprise or GitLab.")
     token: SecretStr | None = Field(default=None, description="An access token; stored only as a fingerprint.")
-    sshPrivateKey: SecretStr | None = Field(default=None, description="Unused for now; accepted for DevStream configs.")
+    sshPrivateKey: SecretStr | None = Field(
+        default=None, description="A private key for the ssh remotes of `git`; stored only as a fingerprint.")
 
     @property
     def namespace(self) -> str:
