@@ -131,8 +131,12 @@ def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return base
 
 
-def _from_url(url: str, api_url: str | None) -> tuple[str, str, str, str | None]:
-    """(scmType, owner, name, baseURL) read from a repository URL (https, ssh or host/path)."""
+def repo_from_url(url: str, api_url: str | None) -> tuple[str, str, str, str | None]:
+    """(scmType, owner, name, baseURL) read from a repository URL (https, ssh or host/path), by DevStream's
+    rule: a URL naming github is GitHub, any other GitLab. baseURL is None for github.com.
+
+    Raises ValueError (with `.field`) when the URL names no repository.
+    """
     ssh = re.fullmatch(r"[\w.-]+@([^:/]+):(.+)", url)
     if ssh:
         host, path, scheme = ssh.group(1), ssh.group(2), "https"
@@ -148,10 +152,12 @@ def _from_url(url: str, api_url: str | None) -> tuple[str, str, str, str | None]
     if scm == "gitlab":
         api = urlsplit(api_url) if api_url else None
         base = f"{api.scheme}://{api.netloc}" if api and api.netloc else f"{scheme}://{host}"
+    elif host.lower().rpartition("@")[2] not in ("github.com", "www.github.com") and not api_url:
+        base = f"{scheme}://{host.rpartition('@')[2]}"  # GitHub Enterprise: its API is at <base>/api/v3
     return scm, "/".join(segments[:-1]), segments[-1].removesuffix(".git"), base
 
 
-def _is_local(url: str) -> bool:
+def is_local_url(url: str) -> bool:
     """Whether a repository `url` is a local path or a file:// URL rather than a network remote."""
     if url.startswith("file:") or url.startswith(("/", "./", "../", "~")) or url in (".", ".."):
         return True
@@ -175,7 +181,7 @@ def _git_repo(r: dict[str, Any], default_name: str | None, template: bool) -> di
     segments = [s for s in path.strip("/").split("/") if s not in ("", ".", "..")]
     if segments:
         r.setdefault("name", segments[-1].removesuffix(".git"))
-    if not _is_local(url) and len(segments) > 1 and "owner" not in r and "org" not in r:
+    if not is_local_url(url) and len(segments) > 1 and "owner" not in r and "org" not in r:
         r["owner"] = "/".join(segments[:-1])
     if default_name:
         r.setdefault("name", default_name)
@@ -198,15 +204,15 @@ def normalise_repo(repo: Mapping[str, Any], *, default_name: str | None = None,
     """
     r = {k: v for k, v in repo.items() if v is not None and v != ""}
     scm_type = str(r.get("scmType", "")).lower()
-    if scm_type == "git" or (not scm_type and "url" in r and _is_local(str(r["url"]))):
+    if scm_type == "git" or (not scm_type and "url" in r and is_local_url(str(r["url"]))):
         return _git_repo(r, default_name, template)
     if "url" in r:
-        scm, owner, name, base = _from_url(r["url"], r.get("apiURL"))
+        scm, owner, name, base = repo_from_url(r["url"], r.get("apiURL"))
         r.setdefault("scmType", scm)
         if "owner" not in r and "org" not in r:
             r["owner"] = owner
         r.setdefault("name", name)
-        if base and r["scmType"] == "gitlab":
+        if base:
             r.setdefault("baseURL", base)
         if "://" not in r["url"] and "@" not in r["url"]:
             r["url"] = f"https://{r['url']}"

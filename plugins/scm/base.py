@@ -23,7 +23,9 @@ from types import TracebackType
 from typing import Any, Literal, NamedTuple, Protocol, Self
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from devstream.config.apps import is_local_url, repo_from_url
 
 __all__ = ["WEBHOOK_EVENTS", "EventMapping", "FileInfo", "RepoInfo", "RepoSpec", "ScmClient", "Webhook", "WebhookInfo",
            "git_blob_sha"]
@@ -64,6 +66,27 @@ class RepoSpec(BaseModel):
     token: SecretStr | None = Field(default=None, description="An access token; stored only as a fingerprint.")
     sshPrivateKey: SecretStr | None = Field(
         default=None, description="A private key for the ssh remotes of `git`; stored only as a fingerprint.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_url(cls, data: Any) -> Any:
+        """A repository given by `url`, as DevStream's RepoInfo allowed (and apps do): a local path or file://
+        URL is `git`; otherwise the type (a URL naming github is GitHub, any other GitLab), owner and name are
+        read from it when not given, and the host of a GitHub Enterprise or self-hosted GitLab is its baseURL."""
+        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+            return data
+        kind, url = data.get("scmType"), data["url"].strip()
+        if kind == "git" or (not kind and is_local_url(url)):
+            return {**data, "scmType": "git"}
+        if kind and data.get("name") and (data.get("owner") or data.get("org")):
+            return data
+        scm, owner, name, base = repo_from_url(url, data.get("apiURL"))
+        out = {**data, "scmType": kind or scm, "name": data.get("name") or name}
+        if not (data.get("owner") or data.get("org")):
+            out["owner"] = owner
+        if base and not (data.get("baseURL") or data.get("apiURL")):
+            out["baseURL"] = base
+        return out
 
     @property
     def namespace(self) -> str:

@@ -219,3 +219,14 @@ def test_generated_tools_have_their_options_checked_at_the_app(write, registry, 
     assert [(i.file, i.line, i.field) for i in issues] == [(str(path), 2, "apps[0]")] * 3
     assert "repo-scaffolding.shop (generated from this app): options.destinationRepo:" in issues[0].message
     assert "has no option 'destinationRepo'" in issues[0].message
+
+
+def test_a_github_enterprise_url_gives_the_repo_its_server():
+    (ci,) = expand_apps([{
+        "name": "web", "spec": {"language": "go", "framework": "gin"},
+        "repo": {"url": "https://github.example.com/team/web.git"},
+        "ci": [{"type": "github-actions", "options": {"configLocation": "ci"}}],
+    }])
+    assert ci.options["scm"] == {"owner": "team", "name": "web", "branch": "main", "scmType": "github",
+                                 "url": "https://github.example.com/team/web.git",
+                                 "baseURL": "https://github.example.com"}  # its API: <baseURL>/api/v3
