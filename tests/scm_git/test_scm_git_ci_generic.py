@@ -3,13 +3,13 @@ and at the end through `dtm apply`/`destroy`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from plugin_calls import recorded
 from scm_git_helpers import bare_repo, hand_edit, history, remote_files, write_tree
 
 from devstream.cli import run
@@ -119,11 +119,6 @@ def test_options() -> None:
 
 RELEASE = ".github/workflows/release.yaml"
 HAND_MADE = ".github/workflows/hand.yml"
-
-
-def recorded(ctx: PluginContext, status: dict[str, Any] | None) -> PluginContext:
-    """The context the engine builds for a tool whose record holds `status`."""
-    return dataclasses.replace(ctx, prior=status)
 
 
 def test_an_update_deletes_the_files_the_options_dropped_in_its_commit(ctx: PluginContext, repo: Path,

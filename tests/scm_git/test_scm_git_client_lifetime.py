@@ -7,12 +7,10 @@ forgot: only `close()` removes a scratch folder here.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 from pathlib import Path
-from typing import Any
 
 import pytest
+from plugin_calls import recorded
 from scm_git_helpers import ScratchWatch, bare_repo, reject_pushes, remote_files, write_tree
 
 from devstream.errors import PermanentError, PluginError
@@ -22,11 +20,6 @@ from devstream.plugins.repo_scaffolding import RepoScaffoldingOptions, RepoScaff
 from devstream.plugins.scm.base import RepoSpec
 from devstream.plugins.scm.factory import scm_client
 from devstream.plugins.scm.git import GitClient
-
-
-def after(ctx: PluginContext, status: dict[str, Any] | None) -> PluginContext:
-    """The context of the next call, as the engine builds it: the recorded status as the prior."""
-    return dataclasses.replace(ctx, prior=copy.deepcopy(status))
 
 
 # -- the client ------------------------------------------------------------------------------------------------
@@ -98,14 +91,14 @@ def test_repo_scaffolding_closes_its_clients_after_every_call(ctx: PluginContext
     assert len(scratch.clients) == 2  # the template's and the destination's
     scratch.assert_tidy()
 
-    assert SCAFFOLDING.read(scaffolding(), after(ctx, status)) == status
+    assert SCAFFOLDING.read(scaffolding(), recorded(ctx, status)) == status
     scratch.assert_tidy()
 
-    status = SCAFFOLDING.update(scaffolding(port=9090), after(ctx, status))
+    status = SCAFFOLDING.update(scaffolding(port=9090), recorded(ctx, status))
     assert remote_files(tmp_path / "repos/web.git")["app.py"] == b"PORT = 9090\n"
     scratch.assert_tidy()
 
-    SCAFFOLDING.delete(scaffolding(port=9090), after(ctx, status))
+    SCAFFOLDING.delete(scaffolding(port=9090), recorded(ctx, status))
     assert not (tmp_path / "repos/web.git").exists()
     scratch.assert_tidy(scratch=False)  # deleting a local repository needs no fetch
 
@@ -157,13 +150,13 @@ def test_ci_generic_closes_its_client_after_every_call(ctx: PluginContext, ci_re
     assert remote_files(ci_repo)[".github/workflows/ci.yml"] == b"on: push\nenv: {V: '3.12'}\n"
     scratch.assert_tidy()
 
-    assert CI.read(ci(), after(ctx, status)) == status
+    assert CI.read(ci(), recorded(ctx, status)) == status
     scratch.assert_tidy()
 
-    status = CI.update(ci("3.13"), after(ctx, status))
+    status = CI.update(ci("3.13"), recorded(ctx, status))
     scratch.assert_tidy()
 
-    CI.delete(ci("3.13"), after(ctx, status))
+    CI.delete(ci("3.13"), recorded(ctx, status))
     assert remote_files(ci_repo) == {"app.py": b"print()\n"}
     scratch.assert_tidy()
 
@@ -175,11 +168,11 @@ def test_ci_generic_closes_its_client_when_the_push_fails(ctx: PluginContext, ci
     reject_pushes(ci_repo)
 
     with pytest.raises(PermanentError, match="pushes are closed today"):
-        CI.update(ci("3.13"), after(ctx, status))
+        CI.update(ci("3.13"), recorded(ctx, status))
     scratch.assert_tidy()
 
     with pytest.raises(PermanentError, match="pushes are closed today"):
-        CI.delete(ci(), after(ctx, status))
+        CI.delete(ci(), recorded(ctx, status))
     scratch.assert_tidy()
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from plugin_calls import recorded
 from scm_git_helpers import bare_repo, git, hand_edit, history, remote_files, write_tree
 
 from devstream.errors import PermanentError
@@ -42,11 +42,6 @@ def options(**over: Any) -> RepoScaffoldingOptions:
     return RepoScaffoldingOptions.model_validate(raw)
 
 
-def after(ctx: PluginContext, status: dict[str, Any] | None) -> PluginContext:
-    """The context of the next call, as the engine builds it: the recorded status as the prior."""
-    return dataclasses.replace(ctx, prior=copy.deepcopy(status))
-
-
 def head(bare: Path, branch: str = "main") -> str:
     return git("--git-dir", str(bare), "rev-parse", f"refs/heads/{branch}").strip()
 
@@ -71,28 +66,28 @@ def test_create_read_drift_update_delete(ctx: PluginContext, tmp_path: Path) -> 
                       "files": {p: git_blob_sha(c) for p, c in sorted(RENDERED.items())}}
     assert first.startswith(status["commit"])
     assert set(status["outputs"]) == PLUGIN.output_keys(options())
-    assert drift(status, PLUGIN.read(options(), after(ctx, status))) == []  # apply again: nothing to do
+    assert drift(status, PLUGIN.read(options(), recorded(ctx, status))) == []  # apply again: nothing to do
 
     # Something else pushes to the branch (a CI file): not drift of the scaffolding.
     GitClient(options().destinationRepo, ctx).push_files({".gitlab-ci.yml": b"x: 1\n"}, "ci")
-    assert drift(status, PLUGIN.read(options(), after(ctx, status))) == []
+    assert drift(status, PLUGIN.read(options(), recorded(ctx, status))) == []
 
     # A hand edit of a scaffolded file is drift; update puts it back in a new commit.
     hand_edit(bare, tmp_path / "edit", {"main.go": "package hacked\n", "README.md": None})
-    assert drift(status, PLUGIN.read(options(), after(ctx, status))) == ["files.README.md", "files.main.go"]
-    again = PLUGIN.update(options(), after(ctx, status))
+    assert drift(status, PLUGIN.read(options(), recorded(ctx, status))) == ["files.README.md", "files.main.go"]
+    again = PLUGIN.update(options(), recorded(ctx, status))
     assert again == {**status, "commit": head(bare)}  # the new commit is the one dtm's status names now
     assert remote_files(bare)["main.go"] == RENDERED["main.go"]
     assert remote_files(bare)["README.md"] == RENDERED["README.md"]
 
     # A var change is an update: one new commit on the same repository, never a new repository.
-    changed = PLUGIN.update(options(vars={"port": 9090}), after(ctx, again))
+    changed = PLUGIN.update(options(vars={"port": 9090}), recorded(ctx, again))
     assert remote_files(bare)["cmd/web/config.yaml"] == b"name: web\nport: 9090\n"
     assert changed["files"]["cmd/web/config.yaml"] == git_blob_sha(b"name: web\nport: 9090\n")
     log = history(bare)
     assert log[-1] == first and len(log) == 5  # scaffold, ci, hand edit, restore, port
     assert log[0].endswith("Update web from template")
-    assert drift(changed, PLUGIN.read(options(vars={"port": 9090}), after(ctx, changed))) == []
+    assert drift(changed, PLUGIN.read(options(vars={"port": 9090}), recorded(ctx, changed))) == []
 
     PLUGIN.delete(options(), ctx)
     assert not bare.exists()
@@ -108,7 +103,7 @@ def test_a_repository_that_existed_before_is_filled_but_never_deleted(ctx: Plugi
 
     assert status["created"] is False
     assert remote_files(bare) == {"LICENSE": b"MIT\n", **RENDERED}
-    assert drift(status, PLUGIN.read(options(), after(ctx, status))) == []
+    assert drift(status, PLUGIN.read(options(), recorded(ctx, status))) == []
     PLUGIN.delete(options(), ctx)
     assert remote_files(bare) == {"LICENSE": b"MIT\n", **RENDERED}  # left as it was
 
@@ -223,7 +218,7 @@ def test_commits_pushed_on_top_of_dtms_are_not_drift(ctx: PluginContext, tmp_pat
     hand_edit(bare, tmp_path / "dev", {"CONTRIBUTING.md": "be nice\n"})
     assert head(bare) != status["commit"]
 
-    assert PLUGIN.read(options(), after(ctx, status)) == status
+    assert PLUGIN.read(options(), recorded(ctx, status)) == status
 
 
 @pytest.mark.usefixtures("template")
@@ -237,17 +232,17 @@ def test_a_reset_that_drops_dtms_commit_is_drift_and_the_update_pushes_again(ctx
     # Somebody resets the branch to before dtm's commit (and force-pushes).
     git("--git-dir", str(bare), "update-ref", "refs/heads/main", seed)
 
-    live = PLUGIN.read(options(), after(ctx, status))
+    live = PLUGIN.read(options(), recorded(ctx, status))
     assert live is not None and live["commit"] is None  # the plan line: commit: "<dtm's sha>" -> null
     assert sorted(drift(status, live)) == sorted(["commit", *(f"files.{p}" for p in RENDERED)])  # files gone too
 
-    again = PLUGIN.update(options(), after(ctx, status))
+    again = PLUGIN.update(options(), recorded(ctx, status))
 
     assert again == {**status, "commit": head(bare)}
     assert again["commit"] not in (status["commit"], seed)  # a new commit, on top of what is there now
     assert git("--git-dir", str(bare), "rev-parse", f"{again['commit']}^").strip() == seed
     assert remote_files(bare) == {"LICENSE": b"MIT\n", **RENDERED}
-    assert PLUGIN.read(options(), after(ctx, again)) == again
+    assert PLUGIN.read(options(), recorded(ctx, again)) == again
 
 
 @pytest.mark.usefixtures("template")
@@ -260,12 +255,12 @@ def test_a_rewrite_that_keeps_the_files_is_drift_of_the_commit_only(ctx: PluginC
     amended = git("--git-dir", str(bare), "commit-tree", tree, "-m", "amended").strip()
     git("--git-dir", str(bare), "update-ref", "refs/heads/main", amended)
 
-    assert drift(status, PLUGIN.read(options(), after(ctx, status))) == ["commit"]
-    again = PLUGIN.update(options(), after(ctx, status))
+    assert drift(status, PLUGIN.read(options(), recorded(ctx, status))) == ["commit"]
+    again = PLUGIN.update(options(), recorded(ctx, status))
 
     assert again == {**status, "commit": amended}
     assert history(bare) == [f"{amended} amended"]  # no new commit
-    assert PLUGIN.read(options(), after(ctx, again)) == again
+    assert PLUGIN.read(options(), recorded(ctx, again)) == again
 
 
 @pytest.mark.usefixtures("template")
@@ -273,5 +268,5 @@ def test_a_record_from_before_commit_was_kept_is_not_drift(ctx: PluginContext, t
     status = PLUGIN.create(options(), ctx)
     old: dict[str, Any] = {k: v for k, v in status.items() if k != "commit"}
 
-    assert PLUGIN.read(options(), after(ctx, old)) == old
-    assert PLUGIN.update(options(), after(ctx, old))["commit"] == head(tmp_path / "repos" / "web.git")
+    assert PLUGIN.read(options(), recorded(ctx, old)) == old
+    assert PLUGIN.update(options(), recorded(ctx, old))["commit"] == head(tmp_path / "repos" / "web.git")

@@ -276,8 +276,9 @@ class OpenAPIChecker:
         return validator
 
     def _undeclared(self, instance: Any, pointer: str, where: str) -> list[str]:
-        """Properties of an answer that its schema (at `pointer`) does not declare, at any depth. Under a
-        `oneOf`/`anyOf`, the branches the value is valid for are tried, and the one that declares most wins."""
+        """Properties of a body (a request's or an answer's) that its schema (at `pointer`) does not declare, at
+        any depth: GitHub ignores them without a word, and a client must not rely on them. Under a `oneOf`/`anyOf`,
+        the branches the value is valid for are tried, and the one that declares most wins."""
         pointer = self._target(pointer)
         schema = self.at(pointer)
         if not isinstance(schema, dict) or instance is None:
@@ -359,26 +360,7 @@ class OpenAPIChecker:
             self._validators[pointer] = validator
         errors: list[ValidationError] = sorted(validator.iter_errors(instance), key=lambda e: list(e.path))
         found = [f"{where}: body{_where(e.absolute_path)}: {e.message}" for e in errors]
-        return found + [f"{where}: {p}" for p in self._unknown(instance, self.at(pointer), "body")]
-
-    def _unknown(self, instance: Any, schema: Any, where: str) -> list[str]:
-        """Properties a plain object schema does not name (a typo GitHub would ignore without a word)."""
-        schema = self.deref(schema)
-        if not isinstance(schema, dict) or any(k in schema for k in ("allOf", "anyOf", "oneOf")):
-            return []
-        found: list[str] = []
-        properties = schema.get("properties", {})
-        if isinstance(instance, dict):
-            if properties and "additionalProperties" not in schema:
-                found += [f"{where}.{k}: not a property of the schema ({', '.join(sorted(properties))})"
-                          for k in instance if k not in properties]
-            for k, v in instance.items():
-                if k in properties:
-                    found += self._unknown(v, properties[k], f"{where}.{k}")
-        elif isinstance(instance, list) and "items" in schema:
-            for i, v in enumerate(instance):
-                found += self._unknown(v, schema["items"], f"{where}[{i}]")
-        return found
+        return found + [f"{where}: {p}" for p in self._undeclared(instance, pointer, "body")]
 
 
 def _message(error: ValidationError) -> str:

@@ -29,7 +29,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import httpx
@@ -39,6 +39,7 @@ API_VERSION = "2022-11-28"
 _STAMP = "1700000000 +0000"
 _WHEN = "2024-01-01T00:00:00Z"
 _SECRET_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+_T = TypeVar("_T")
 _CONTENT_LIMIT = 1_000_000  # the contents API leaves out the content of bigger files
 # The repository webhook events GitHub accepts (its webhook event names), and its wildcard.
 HOOK_EVENTS = frozenset({
@@ -409,6 +410,23 @@ class GitHubStandIn:
     def _url(self, path: str) -> str:
         return str(self.api.join(path.lstrip("/")))
 
+    def _page(self, request: httpx.Request, items: list[_T], path: str) -> tuple[list[_T], dict[str, str]]:
+        """The page of `items` the request asks for (`per_page`, default 30, at most 100; `page`, from 1), and the
+        headers of the answer: a `link` to those of the next, last, first and previous pages of `path` (under the
+        API) that exist."""
+        per_page = min(int(request.url.params.get("per_page", "30")), 100)
+        page = max(int(request.url.params.get("page", "1")), 1)
+        last = max(1, -(-len(items) // per_page))
+        base = self._url(path)
+        links = []
+        if page < last:
+            links.append(f'<{base}?per_page={per_page}&page={page + 1}>; rel="next"')
+            links.append(f'<{base}?per_page={per_page}&page={last}>; rel="last"')
+        if page > 1:
+            links.append(f'<{base}?per_page={per_page}&page=1>; rel="first"')
+            links.append(f'<{base}?per_page={per_page}&page={page - 1}>; rel="prev"')
+        return items[(page - 1) * per_page: page * per_page], {"link": ", ".join(links)} if links else {}
+
     def _repo_json(self, repo: Repo) -> dict[str, Any]:
         return {
             "id": repo.id, "node_id": f"R_{repo.id}", "name": repo.name, "full_name": repo.full_name,
@@ -770,23 +788,10 @@ class GitHubStandIn:
     # -- Actions secrets -------------------------------------------------------------------------------
     def _list_secrets(self, request: httpx.Request, payload: Any, **where: str) -> httpx.Response:
         repo = self._find(**where)
-        per_page = min(int(request.url.params.get("per_page", "30")), 100)
-        page = max(int(request.url.params.get("page", "1")), 1)
-        names = sorted(repo.secrets)
-        chunk = names[(page - 1) * per_page: page * per_page]
-        last = max(1, -(-len(names) // per_page))
-        links = []
-        base = self._url(f"repositories/{repo.id}/actions/secrets")
-        if page < last:
-            links.append(f'<{base}?per_page={per_page}&page={page + 1}>; rel="next"')
-            links.append(f'<{base}?per_page={per_page}&page={last}>; rel="last"')
-        if page > 1:
-            links.append(f'<{base}?per_page={per_page}&page=1>; rel="first"')
-            links.append(f'<{base}?per_page={per_page}&page={page - 1}>; rel="prev"')
+        names, headers = self._page(request, sorted(repo.secrets), f"repositories/{repo.id}/actions/secrets")
         secrets = [{"name": n, "created_at": repo.secrets[n].created_at, "updated_at": repo.secrets[n].updated_at}
-                   for n in chunk]
-        headers = {"link": ", ".join(links)} if links else {}
-        return httpx.Response(200, headers=headers, json={"total_count": len(names), "secrets": secrets})
+                   for n in names]
+        return httpx.Response(200, headers=headers, json={"total_count": len(repo.secrets), "secrets": secrets})
 
     def _public_key(self, request: httpx.Request, payload: Any, **where: str) -> httpx.Response:
         self._find(**where)
@@ -861,20 +866,9 @@ class GitHubStandIn:
 
     def _list_hooks(self, request: httpx.Request, payload: Any, **where: str) -> httpx.Response:
         repo = self._find(**where)
-        per_page = min(int(request.url.params.get("per_page", "30")), 100)
-        page = max(int(request.url.params.get("page", "1")), 1)
-        hooks = [repo.hooks[i] for i in sorted(repo.hooks)]
-        last = max(1, -(-len(hooks) // per_page))
-        base = self._url(f"repositories/{repo.id}/hooks")
-        links = []
-        if page < last:
-            links.append(f'<{base}?per_page={per_page}&page={page + 1}>; rel="next"')
-            links.append(f'<{base}?per_page={per_page}&page={last}>; rel="last"')
-        if page > 1:
-            links.append(f'<{base}?per_page={per_page}&page=1>; rel="first"')
-            links.append(f'<{base}?per_page={per_page}&page={page - 1}>; rel="prev"')
-        chunk = [self._hook_json(repo, h) for h in hooks[(page - 1) * per_page: page * per_page]]
-        return httpx.Response(200, headers={"link": ", ".join(links)} if links else {}, json=chunk)
+        in_order = [repo.hooks[i] for i in sorted(repo.hooks)]
+        hooks, headers = self._page(request, in_order, f"repositories/{repo.id}/hooks")
+        return httpx.Response(200, headers=headers, json=[self._hook_json(repo, h) for h in hooks])
 
     def _create_hook(self, request: httpx.Request, payload: dict[str, Any], **where: str) -> httpx.Response:
         repo = self._find(**where)

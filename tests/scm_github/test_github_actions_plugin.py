@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 from github_standin import GitHubStandIn, Secret
 from github_testkit import TOKEN
+from plugin_calls import recorded
 from pydantic import ValidationError
 
 from devstream.errors import PermanentError
@@ -230,11 +230,6 @@ def test_an_apps_pipeline_with_both_sources_uses_the_inline_files() -> None:
 
 RELEASE = ".github/workflows/release.yml"
 HAND_MADE = ".github/workflows/hand.yml"
-
-
-def recorded(ctx: PluginContext, status: dict[str, Any] | None) -> PluginContext:
-    """The context the engine builds for a tool whose record holds `status`."""
-    return dataclasses.replace(ctx, prior=status)
 
 
 def two_workflows_and_a_deploy_key() -> GitHubActionsOptions:

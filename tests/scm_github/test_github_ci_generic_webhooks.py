@@ -20,6 +20,7 @@ import pytest
 import yaml
 from github_standin import GitHubStandIn
 from github_testkit import TOKEN
+from plugin_calls import jenkins_options, recorded
 
 from devstream.config import load_config
 from devstream.errors import ConfigError
@@ -36,10 +37,7 @@ SECRET = "whsec-ci-generic-4711"
 
 def options(*webhooks: dict[str, Any], repo: str = "web") -> CIGenericOptions:
     """A Jenkinsfile for octo/<repo>, and the webhooks given."""
-    return CIGenericOptions.model_validate({
-        "projectRepo": {"scmType": "github", "owner": "octo", "name": repo, "token": TOKEN},
-        "ci": {"type": "jenkins", "configContents": {"Jenkinsfile": "pipeline { agent any }\n"},
-               "webhooks": list(webhooks)}})
+    return jenkins_options({"scmType": "github", "owner": "octo", "name": repo, "token": TOKEN}, *webhooks)
 
 
 def jenkins(**settings: Any) -> dict[str, Any]:
@@ -49,11 +47,6 @@ def jenkins(**settings: Any) -> dict[str, Any]:
 @pytest.fixture
 def ctx(ctx: PluginContext) -> PluginContext:
     return dataclasses.replace(ctx, name="ci-generic", instance_id="web")
-
-
-def recorded(ctx: PluginContext, status: dict[str, Any]) -> PluginContext:
-    """The context the engine builds for an update or delete of a tool whose record holds `status`."""
-    return dataclasses.replace(ctx, prior=status)
 
 
 def drift(before: dict[str, Any], now: dict[str, Any] | None) -> list[str]:

@@ -1,56 +1,30 @@
 """Every plugin closes the GitHub clients it makes (their HTTP connection pools), after create, read, update and
 delete, and after a call that fails midway.
 
-The plugins' contexts get their HTTP clients from `HttpClients`, which keeps each one it hands out: a client
-left open is still open at the end, whatever the garbage collector does. (It lives here rather than in
-github_testkit.py, which is being changed elsewhere.)
+The plugins' contexts get their HTTP clients from `HttpClients` (http_client_watch.py), which keeps each one it
+hands out: a client left open is still open at the end, whatever the garbage collector does. A call fails midway
+where the stand-in refuses a request (`GitHubStandIn.inject`).
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from github_standin import GitHubStandIn
 from github_testkit import TOKEN, client_factory
+from http_client_watch import HttpClients
+from plugin_calls import RENDERED, jenkins_options, recorded, scaffolding_context, scaffolding_options
 
 from devstream.errors import PermanentError
-from devstream.plugin import PluginContext, ResourceStatus
+from devstream.plugin import PluginContext
 from devstream.plugins.ci_generic import CIGenericOptions, CIGenericPlugin
 from devstream.plugins.github_actions import GitHubActionsOptions, GitHubActionsPlugin
 from devstream.plugins.repo_scaffolding import RepoScaffoldingOptions, RepoScaffoldingPlugin
 from devstream.plugins.scm.base import RepoSpec
 from devstream.plugins.scm.factory import scm_client
 from devstream.plugins.scm.github import GitHubClient
-
-
-class HttpClients:
-    """A `client_factory` for `PluginContext` that hands out what `factory` makes and keeps each client, so
-    that a test can tell whether each one was closed."""
-
-    def __init__(self, factory: Callable[..., httpx.Client]) -> None:
-        self.factory = factory
-        self.clients: list[httpx.Client] = []
-
-    def __call__(self, **kwargs: Any) -> httpx.Client:
-        client = self.factory(**kwargs)
-        self.clients.append(client)
-        return client
-
-    def unclosed(self) -> list[httpx.Client]:
-        return [c for c in self.clients if not c.is_closed]
-
-    def assert_all_closed(self) -> None:
-        """At least one client was handed out (else the check proves nothing) and every one is closed; then
-        start counting anew."""
-        assert self.clients, "no HTTP client was made"
-        assert not self.unclosed(), f"{len(self.unclosed())} of {len(self.clients)} HTTP client(s) left open"
-        self.clients.clear()
 
 
 @pytest.fixture
@@ -61,14 +35,7 @@ def http_clients(standin: GitHubStandIn) -> HttpClients:
 
 @pytest.fixture
 def ctx(http_clients: HttpClients, tmp_path: Path) -> PluginContext:
-    (tmp_path / "template").mkdir()
-    (tmp_path / "template" / "app.py.tpl").write_text("PORT = [[ port ]]\n")
-    return PluginContext(name="repo-scaffolding", instance_id="web", workdir=tmp_path, client_factory=http_clients)
-
-
-def after(ctx: PluginContext, status: ResourceStatus | None) -> PluginContext:
-    """The context of the next call, as the engine builds it: the recorded status as the prior."""
-    return dataclasses.replace(ctx, prior=copy.deepcopy(status))
+    return scaffolding_context(tmp_path, http_clients, instance_id="web")
 
 
 # -- the client ------------------------------------------------------------------------------------------------
@@ -92,10 +59,7 @@ SCAFFOLDING = RepoScaffoldingPlugin()
 
 
 def scaffolding(port: int = 8080) -> RepoScaffoldingOptions:
-    return RepoScaffoldingOptions.model_validate({
-        "sourceRepo": "template",
-        "destinationRepo": {"scmType": "github", "owner": "octo", "name": "shop", "token": TOKEN},
-        "vars": {"port": port}})
+    return scaffolding_options({"scmType": "github", "owner": "octo", "name": "shop", "token": TOKEN}, port)
 
 
 def test_repo_scaffolding_closes_its_client_after_every_call(ctx: PluginContext, standin: GitHubStandIn,
@@ -104,17 +68,17 @@ def test_repo_scaffolding_closes_its_client_after_every_call(ctx: PluginContext,
     http_clients.assert_all_closed()
 
     status = SCAFFOLDING.create(scaffolding(), ctx)
-    assert standin.files("octo/shop") == {"app.py": b"PORT = 8080\n"}
+    assert standin.files("octo/shop") == RENDERED
     http_clients.assert_all_closed()
 
-    assert SCAFFOLDING.read(scaffolding(), after(ctx, status)) == status
+    assert SCAFFOLDING.read(scaffolding(), recorded(ctx, status)) == status
     http_clients.assert_all_closed()
 
-    status = SCAFFOLDING.update(scaffolding(port=9090), after(ctx, status))
-    assert standin.files("octo/shop") == {"app.py": b"PORT = 9090\n"}
+    status = SCAFFOLDING.update(scaffolding(port=9090), recorded(ctx, status))
+    assert standin.files("octo/shop")["app.py"] == b"PORT = 9090\n"
     http_clients.assert_all_closed()
 
-    SCAFFOLDING.delete(scaffolding(port=9090), after(ctx, status))
+    SCAFFOLDING.delete(scaffolding(port=9090), recorded(ctx, status))
     assert "octo/shop" not in standin.repos
     http_clients.assert_all_closed()
 
@@ -137,10 +101,7 @@ JENKINS = "https://jenkins.example.com/github-webhook/"
 
 
 def ci(*webhooks: dict[str, Any]) -> CIGenericOptions:
-    return CIGenericOptions.model_validate({
-        "projectRepo": {"scmType": "github", "owner": "octo", "name": "web", "token": TOKEN},
-        "ci": {"type": "jenkins", "configContents": {"Jenkinsfile": "pipeline { agent any }\n"},
-               "webhooks": list(webhooks)}})
+    return jenkins_options({"scmType": "github", "owner": "octo", "name": "web", "token": TOKEN}, *webhooks)
 
 
 def test_ci_generic_closes_its_client_after_every_call(ctx: PluginContext, standin: GitHubStandIn,
@@ -152,14 +113,14 @@ def test_ci_generic_closes_its_client_after_every_call(ctx: PluginContext, stand
     assert "Jenkinsfile" in standin.files("octo/web")
     http_clients.assert_all_closed()
 
-    assert CI.read(ci(hook), after(ctx, status)) == status
+    assert CI.read(ci(hook), recorded(ctx, status)) == status
     http_clients.assert_all_closed()
 
-    status = CI.update(ci(), after(ctx, status))  # the hook dropped: removed
+    status = CI.update(ci(), recorded(ctx, status))  # the hook dropped: removed
     assert standin.repo("octo/web").hooks == {}
     http_clients.assert_all_closed()
 
-    CI.delete(ci(), after(ctx, status))
+    CI.delete(ci(), recorded(ctx, status))
     assert standin.files("octo/web") == {"README.md": b"# web\n"}
     http_clients.assert_all_closed()
 
@@ -202,13 +163,13 @@ def test_github_actions_closes_its_client_after_every_call(ctx: PluginContext, s
     assert standin.files("octo/web")[".github/workflows/ci.yml"] == b"on: [push]\n"
     http_clients.assert_all_closed()
 
-    assert ACTIONS.read(actions(), after(ctx, status)) == status
+    assert ACTIONS.read(actions(), recorded(ctx, status)) == status
     http_clients.assert_all_closed()
 
-    ACTIONS.update(actions(), after(ctx, status))
+    ACTIONS.update(actions(), recorded(ctx, status))
     http_clients.assert_all_closed()
 
-    ACTIONS.delete(actions(), after(ctx, status))
+    ACTIONS.delete(actions(), recorded(ctx, status))
     assert standin.files("octo/web") == {"README.md": b"# web\n"}
     http_clients.assert_all_closed()
 

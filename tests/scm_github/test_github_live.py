@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
+from app_configs import write_app_config
 from pydantic import SecretStr
 
 from devstream.cli import run
@@ -99,16 +99,10 @@ def test_live_an_app_through_apply_drift_and_destroy(tmp_path: Path, monkeypatch
     monkeypatch.setenv("DTM_LIVE_TOKEN_FOR_CONFIG", TOKEN)
     token = '[[ env "DTM_LIVE_TOKEN_FOR_CONFIG" ]]'
     where = {"org": ORG} if ORG else {"owner": OWNER}
-    config = tmp_path / "dtm.yaml"
-    config.write_text(yaml.safe_dump({
-        "config": {"state": {"backend": "local"}},
-        "apps": [{"name": name, "spec": {"language": "python", "framework": "flask"},
-                  "repo": {"scmType": "github", "token": token, **where},
-                  "repoTemplate": {"url": "./template"},
-                  "ci": [{"type": "template", "templateName": "gh"}]}],
-        "pipelineTemplates": [{"name": "gh", "type": "github-actions", "options": {
-            "configLocation": "workflows", "secrets": {"DTM_LIVE_SECRET": "live-value"}}}],
-    }, sort_keys=False))
+    config = write_app_config(
+        tmp_path / "dtm.yaml", app=name, repo={"scmType": "github", "token": token, **where},
+        pipeline={"name": "gh", "type": "github-actions", "options": {
+            "configLocation": "workflows", "secrets": {"DTM_LIVE_SECRET": "live-value"}}})
     spec = RepoSpec.model_validate({"scmType": "github", "name": name, "token": TOKEN, **where})
     ctx = PluginContext(name="repo-scaffolding", instance_id="live", workdir=tmp_path)
     workflow = ".github/workflows/ci.yml"

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from github_standin import GitHubStandIn
 from github_testkit import TOKEN
+from plugin_calls import RENDERED, write_template
 
 from devstream.cli import run
 from devstream.engine import Workspace
@@ -23,15 +24,11 @@ from devstream.plan import Action
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
-RENDERED = {"README.md": b"# shop\n", "app.py": b"PORT = 8080\n"}
-
 
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DTM_TEST_GITHUB_TOKEN", TOKEN)
-    (tmp_path / "template").mkdir()
-    (tmp_path / "template" / "README.md.tpl").write_text("# [[ AppName ]]\n")
-    (tmp_path / "template" / "app.py.tpl").write_text("PORT = [[ port ]]\n")
+    write_template(tmp_path)
     return write_config(tmp_path / "dtm.yaml", port=8080)
 
 

@@ -22,7 +22,8 @@ What it keeps like GitLab does:
   PUT/DELETE of a missing one, 409 when a key has several scopes and no filter is given;
 - project hooks: 400 without `url`, 422 `Invalid url given`, `push_events` and `enable_ssl_verification` on
   unless sent false, the `token` kept but never shown, a paginated listing, 404 for a missing hook;
-- 401 without the right PRIVATE-TOKEN; 429 with Retry-After (or 503) on demand.
+- 401 without the right PRIVATE-TOKEN; 429 with Retry-After (or 503) on demand (`fail_next`); chosen requests
+  refused on demand (`refuse`), for a call that fails midway.
 """
 
 from __future__ import annotations
@@ -96,6 +97,15 @@ def _error(status: int, message: Any) -> httpx.Response:
     return httpx.Response(status, json={"message": message})
 
 
+@dataclass
+class _Refusal:
+    method: str
+    path: re.Pattern[str]
+    status: int
+    message: Any
+    times: int | None  # how many more to refuse; None: every one
+
+
 class GitLabStandIn:
     """A stateful GitLab at `base_url` (default gitlab.com), for one user and their token."""
 
@@ -115,6 +125,7 @@ class GitLabStandIn:
         self.namespaces: dict[str, Namespace] = {}
         self.projects: dict[str, Project] = {}
         self._failures: list[httpx.Response] = []
+        self._refusals: list[_Refusal] = []
         self.add_namespace(username, kind="user")
 
     # -- set-up and inspection for tests -----------------------------------------------------------------
@@ -134,6 +145,12 @@ class GitLabStandIn:
 
     def project(self, path: str) -> Project:
         return self.projects[path]
+
+    def files(self, path: str, branch: str | None = None) -> dict[str, bytes]:
+        """Path -> content of every file on the branch (default: the default branch; {} for an empty project)."""
+        project = self.projects[path]
+        head = project.branches.get(branch or project.default_branch)
+        return {} if head is None else dict(head.files)
 
     def file(self, path: str, file_path: str, branch: str | None = None) -> bytes | None:
         project = self.projects[path]
@@ -177,6 +194,13 @@ class GitLabStandIn:
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
         self._failures += [httpx.Response(status, headers=headers, json={"message": f"{status}"})] * times
 
+    def refuse(self, method: str, path: str, status: int = 400, message: Any = "refused by the test", *,
+               times: int | None = None) -> None:
+        """Answer requests whose method matches and whose (unquoted) path the regex finds with `status` and
+        `{"message": message}`, before anything else: the next `times` of them, or every one (a call that fails
+        midway)."""
+        self._refusals.append(_Refusal(method.upper(), re.compile(path), status, message, times))
+
     def client_factory(self, **kwargs: Any) -> httpx.Client:
         """dtm's plugin HTTP client over this stand-in: the real retrying transport, sleeps recorded."""
         transport = RetryingTransport(httpx.MockTransport(self), sleep=self.sleeps.append)
@@ -195,6 +219,10 @@ class GitLabStandIn:
         if self._failures:
             return self._failures.pop(0)
         raw = request.url.raw_path.decode().partition("?")[0]
+        for refusal in self._refusals:
+            if request.method == refusal.method and refusal.path.search(unquote(raw)) and refusal.times != 0:
+                refusal.times = None if refusal.times is None else refusal.times - 1
+                return _error(refusal.status, refusal.message)
         if request.url.host != self.host or not raw.startswith(self.api_prefix + "/"):
             return _error(404, "404 Not Found")
         if request.headers.get("private-token") != self.token:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from gitlab_standin import GitLabStandIn
+from plugin_calls import jenkins_options, recorded
 
 from devstream.jsonish import diff_paths, normalize
 from devstream.plugin.base import PluginContext
@@ -30,10 +31,7 @@ SECRET = "gitlab-hook-token-never-shown-7"
 
 
 def options(*webhooks: dict[str, Any]) -> CIGenericOptions:
-    return CIGenericOptions.model_validate({
-        "projectRepo": {"scmType": "gitlab", "org": "acme", "name": "web", "token": TOKEN},
-        "ci": {"type": "jenkins", "configContents": {"Jenkinsfile": "pipeline { agent any }\n"},
-               "webhooks": list(webhooks)}})
+    return jenkins_options({"scmType": "gitlab", "org": "acme", "name": "web", "token": TOKEN}, *webhooks)
 
 
 def jenkins(**settings: Any) -> dict[str, Any]:
@@ -49,11 +47,6 @@ def ctx(ctx: PluginContext, gitlab: GitLabStandIn) -> PluginContext:
     """ci-generic's context, with the project acme/web in the stand-in."""
     gitlab.add_project("acme/web", {"README.md": b"# web\n"})
     return dataclasses.replace(ctx, name="ci-generic", instance_id="web")
-
-
-def recorded(ctx: PluginContext, status: dict[str, Any]) -> PluginContext:
-    """The context the engine builds for an update or delete of a tool whose record holds `status`."""
-    return dataclasses.replace(ctx, prior=status)
 
 
 def test_create_puts_the_hook_and_reading_it_back_gives_the_record(ctx: PluginContext, gitlab: GitLabStandIn) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from gitlab_standin import GitLabStandIn
+from plugin_calls import recorded
 from pydantic import ValidationError
 
 from devstream.errors import PermanentError
@@ -304,11 +305,6 @@ def test_a_runner_is_accepted_with_a_warning(ctx: PluginContext, project: str,
 # when the record is of another place, what dtm made there stays, and a warning says so.
 
 OLD_PROJECT = "acme/old-web"
-
-
-def recorded(ctx: PluginContext, status: dict[str, Any] | None) -> PluginContext:
-    """The context the engine builds for a tool whose record holds `status`."""
-    return dataclasses.replace(ctx, prior=status)
 
 
 def at(opts: GitLabCIOptions, **scm: Any) -> GitLabCIOptions:

@@ -1,22 +1,23 @@
 """Every plugin closes the GitLab clients it makes (their HTTP connection pools), after create, read, update and
 delete, and after a call that fails midway.
 
-The plugins' contexts get their HTTP clients from `http_clients` (conftest.py), which keeps each one it hands
-out: a client left open is still open at the end, whatever the garbage collector does.
+The plugins' contexts get their HTTP clients from `HttpClients` (http_client_watch.py), which keeps each one it
+hands out: a client left open is still open at the end, whatever the garbage collector does. A call fails midway
+where the stand-in refuses a request (`GitLabStandIn.refuse`).
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from gitlab_standin import GitLabStandIn
+from http_client_watch import HttpClients
+from plugin_calls import RENDERED, jenkins_options, recorded, scaffolding_context, scaffolding_options
 
 from devstream.errors import PermanentError
-from devstream.plugin import PluginContext, ResourceStatus
+from devstream.plugin import PluginContext
 from devstream.plugins.ci_generic import CIGenericOptions, CIGenericPlugin
 from devstream.plugins.gitlab_ci import GitLabCIOptions, GitLabCIPlugin
 from devstream.plugins.repo_scaffolding import RepoScaffoldingOptions, RepoScaffoldingPlugin
@@ -24,26 +25,18 @@ from devstream.plugins.scm.base import RepoSpec
 from devstream.plugins.scm.factory import scm_client
 from devstream.plugins.scm.gitlab import GitLabClient
 
-if TYPE_CHECKING:
-    from conftest import HttpClients
-
 TOKEN = "glpat-standin-0123456789"
 
 
 @pytest.fixture
+def http_clients(gitlab: GitLabStandIn) -> HttpClients:
+    """dtm's client over the stand-in (as `gitlab.client_factory` makes it), each one kept."""
+    return HttpClients(gitlab.client_factory)
+
+
+@pytest.fixture
 def ctx(http_clients: HttpClients, tmp_path: Path) -> PluginContext:
-    (tmp_path / "template").mkdir()
-    (tmp_path / "template" / "app.py.tpl").write_text("PORT = [[ port ]]\n")
-    return PluginContext(name="repo-scaffolding", instance_id="web", workdir=tmp_path, client_factory=http_clients)
-
-
-def after(ctx: PluginContext, status: ResourceStatus | None) -> PluginContext:
-    """The context of the next call, as the engine builds it: the recorded status as the prior."""
-    return dataclasses.replace(ctx, prior=copy.deepcopy(status))
-
-
-def files(gitlab: GitLabStandIn, project: str, branch: str = "main") -> dict[str, bytes]:
-    return dict(gitlab.project(project).branches[branch].files)
+    return scaffolding_context(tmp_path, http_clients, instance_id="web")
 
 
 # -- the client ------------------------------------------------------------------------------------------------
@@ -70,10 +63,8 @@ SCAFFOLDING = RepoScaffoldingPlugin()
 
 
 def scaffolding(port: int = 8080) -> RepoScaffoldingOptions:
-    return RepoScaffoldingOptions.model_validate({
-        "sourceRepo": "template",
-        "destinationRepo": {"scmType": "gitlab", "org": "acme", "name": "shop", "branch": "main", "token": TOKEN},
-        "vars": {"port": port}})
+    shop = {"scmType": "gitlab", "org": "acme", "name": "shop", "branch": "main", "token": TOKEN}
+    return scaffolding_options(shop, port)
 
 
 def test_repo_scaffolding_closes_its_client_after_every_call(ctx: PluginContext, gitlab: GitLabStandIn,
@@ -82,24 +73,24 @@ def test_repo_scaffolding_closes_its_client_after_every_call(ctx: PluginContext,
     http_clients.assert_all_closed()
 
     status = SCAFFOLDING.create(scaffolding(), ctx)
-    assert files(gitlab, "acme/shop") == {"app.py": b"PORT = 8080\n"}
+    assert gitlab.files("acme/shop") == RENDERED
     http_clients.assert_all_closed()
 
-    assert SCAFFOLDING.read(scaffolding(), after(ctx, status)) == status
+    assert SCAFFOLDING.read(scaffolding(), recorded(ctx, status)) == status
     http_clients.assert_all_closed()
 
-    status = SCAFFOLDING.update(scaffolding(port=9090), after(ctx, status))
-    assert files(gitlab, "acme/shop") == {"app.py": b"PORT = 9090\n"}
+    status = SCAFFOLDING.update(scaffolding(port=9090), recorded(ctx, status))
+    assert gitlab.files("acme/shop")["app.py"] == b"PORT = 9090\n"
     http_clients.assert_all_closed()
 
-    SCAFFOLDING.delete(scaffolding(port=9090), after(ctx, status))
+    SCAFFOLDING.delete(scaffolding(port=9090), recorded(ctx, status))
     assert "acme/shop" not in gitlab.projects
     http_clients.assert_all_closed()
 
 
 def test_repo_scaffolding_closes_its_client_when_a_call_fails_midway(ctx: PluginContext, gitlab: GitLabStandIn,
                                                                      http_clients: HttpClients) -> None:
-    http_clients.refuse("POST", r"/repository/commits$", 400, "the push is refused")
+    gitlab.refuse("POST", r"/repository/commits$", 400, "the push is refused")
 
     with pytest.raises(PermanentError, match="the push is refused"):
         SCAFFOLDING.create(scaffolding(), ctx)  # made the project, the push failed, the project went again
@@ -107,7 +98,7 @@ def test_repo_scaffolding_closes_its_client_when_a_call_fails_midway(ctx: Plugin
     http_clients.assert_all_closed()
 
     gitlab.add_project("acme/shop", {"LICENSE": b"MIT\n"})
-    http_clients.refuse("GET", r"/repository/tree$", 403, "reading the tree is refused")
+    gitlab.refuse("GET", r"/repository/tree$", 403, "reading the tree is refused")
     with pytest.raises(PermanentError, match="reading the tree is refused"):
         SCAFFOLDING.read(scaffolding(), ctx)
     http_clients.assert_all_closed()
@@ -119,10 +110,7 @@ JENKINS = "https://jenkins.example.com/project/web"
 
 
 def ci(*webhooks: dict[str, Any]) -> CIGenericOptions:
-    return CIGenericOptions.model_validate({
-        "projectRepo": {"scmType": "gitlab", "org": "acme", "name": "web", "token": TOKEN},
-        "ci": {"type": "jenkins", "configContents": {"Jenkinsfile": "pipeline { agent any }\n"},
-               "webhooks": list(webhooks)}})
+    return jenkins_options({"scmType": "gitlab", "org": "acme", "name": "web", "token": TOKEN}, *webhooks)
 
 
 def test_ci_generic_closes_its_client_after_every_call(ctx: PluginContext, gitlab: GitLabStandIn,
@@ -134,15 +122,15 @@ def test_ci_generic_closes_its_client_after_every_call(ctx: PluginContext, gitla
     assert gitlab.hook("acme/web", JENKINS) is not None
     http_clients.assert_all_closed()
 
-    assert CI.read(ci(hook), after(ctx, status)) == status
+    assert CI.read(ci(hook), recorded(ctx, status)) == status
     http_clients.assert_all_closed()
 
-    status = CI.update(ci(), after(ctx, status))  # the hook dropped: removed
+    status = CI.update(ci(), recorded(ctx, status))  # the hook dropped: removed
     assert gitlab.hook("acme/web", JENKINS) is None
     http_clients.assert_all_closed()
 
-    CI.delete(ci(), after(ctx, status))
-    assert files(gitlab, "acme/web") == {"README.md": b"# web\n"}
+    CI.delete(ci(), recorded(ctx, status))
+    assert gitlab.files("acme/web") == {"README.md": b"# web\n"}
     http_clients.assert_all_closed()
 
 
@@ -153,10 +141,10 @@ def test_ci_generic_closes_its_client_when_a_call_fails_midway(ctx: PluginContex
     http_clients.assert_all_closed()
 
     gitlab.add_project("acme/web", {"README.md": b"# web\n"})
-    http_clients.refuse("POST", r"/hooks$", 422, "the hook is refused")
+    gitlab.refuse("POST", r"/hooks$", 422, "the hook is refused")
     with pytest.raises(PermanentError, match="the hook is refused"):
         CI.create(ci({"url": JENKINS}), ctx)
-    assert files(gitlab, "acme/web") == {"README.md": b"# web\n"}  # the hook comes before the files
+    assert gitlab.files("acme/web") == {"README.md": b"# web\n"}  # the hook comes before the files
     http_clients.assert_all_closed()
 
 
@@ -179,13 +167,13 @@ def test_gitlab_ci_closes_its_client_after_every_call(ctx: PluginContext, gitlab
     assert gitlab.variable("acme/web", "DEPLOY_TOKEN") is not None
     http_clients.assert_all_closed()
 
-    assert GITLAB_CI.read(gitlab_ci(), after(ctx, status)) == status
+    assert GITLAB_CI.read(gitlab_ci(), recorded(ctx, status)) == status
     http_clients.assert_all_closed()
 
-    GITLAB_CI.update(gitlab_ci(), after(ctx, status))
+    GITLAB_CI.update(gitlab_ci(), recorded(ctx, status))
     http_clients.assert_all_closed()
 
-    GITLAB_CI.delete(gitlab_ci(), after(ctx, status))
+    GITLAB_CI.delete(gitlab_ci(), recorded(ctx, status))
     assert gitlab.variable("acme/web", "DEPLOY_TOKEN") is None
     http_clients.assert_all_closed()
 
@@ -193,9 +181,9 @@ def test_gitlab_ci_closes_its_client_after_every_call(ctx: PluginContext, gitlab
 def test_gitlab_ci_closes_its_client_when_a_call_fails_midway(ctx: PluginContext, gitlab: GitLabStandIn,
                                                               http_clients: HttpClients) -> None:
     gitlab.add_project("acme/web", {"main.go": b"package main\n"}, branch="master")
-    http_clients.refuse("POST", r"/variables$", 403, "variables are refused")
+    gitlab.refuse("POST", r"/variables$", 403, "variables are refused")
 
     with pytest.raises(PermanentError, match="variables are refused"):
         GITLAB_CI.create(gitlab_ci(), ctx)  # the file was committed, then setting the variable failed
-    assert ".gitlab-ci.yml" in files(gitlab, "acme/web", "master")
+    assert ".gitlab-ci.yml" in gitlab.files("acme/web", "master")
     http_clients.assert_all_closed()

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
+from app_configs import write_app_config
 from pydantic import SecretStr
 
 from devstream.cli import run
@@ -106,18 +106,13 @@ def test_an_app_through_apply_drift_and_destroy(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "template").mkdir()
     (tmp_path / "template" / "README.md.tpl").write_text("# [[ AppName ]]\n")
     monkeypatch.setenv("DTM_LIVE_TOKEN_FOR_CONFIG", TOKEN)
-    config = tmp_path / "dtm.yaml"
-    config.write_text(yaml.safe_dump({
-        "config": {"state": {"backend": "local"}},
-        "apps": [{"name": name, "spec": {"language": "python", "framework": "flask"},
-                  "repo": {"scmType": "gitlab", "org": NAMESPACE, "branch": "master", "baseURL": URL,
-                           "token": '[[ env "DTM_LIVE_TOKEN_FOR_CONFIG" ]]'},
-                  "repoTemplate": {"url": "./template"},
-                  "ci": [{"type": "template", "templateName": "gl"}]}],
-        "pipelineTemplates": [{"name": "gl", "type": "gitlab-ci", "options": {
+    token = '[[ env "DTM_LIVE_TOKEN_FOR_CONFIG" ]]'
+    config = write_app_config(
+        tmp_path / "dtm.yaml", app=name,
+        repo={"scmType": "gitlab", "org": NAMESPACE, "branch": "master", "baseURL": URL, "token": token},
+        pipeline={"name": "gl", "type": "gitlab-ci", "options": {
             "configContents": {".gitlab-ci.yml": "test:\n  script: [echo [[ appName ]]]\n"},
-            "variables": {"DTM_LIVE_VAR": "live-variable-value"}}}],
-    }, sort_keys=False))
+            "variables": {"DTM_LIVE_VAR": "live-variable-value"}}})
     spec = RepoSpec(scmType="gitlab", org=NAMESPACE, name=name, branch="master", baseURL=URL, token=SecretStr(TOKEN))
     ctx = PluginContext(name="repo-scaffolding", instance_id="live", workdir=tmp_path)
     try:

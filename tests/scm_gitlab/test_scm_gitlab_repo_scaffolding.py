@@ -7,62 +7,45 @@ play the engine's part: each call after the first gets the previous call's statu
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
 from gitlab_standin import GitLabStandIn
+from plugin_calls import RENDERED, recorded, scaffolding_context, scaffolding_options
 
-from devstream.plugin import PluginContext, ResourceStatus
+from devstream.plugin import PluginContext
 from devstream.plugins.repo_scaffolding import RepoScaffoldingOptions, RepoScaffoldingPlugin
 
 PLUGIN = RepoScaffoldingPlugin()
 TOKEN = "glpat-standin-0123456789"
-RENDERED = {"README.md": b"# shop\n", "app.py": b"PORT = 8080\n"}
 
 
 @pytest.fixture
 def ctx(gitlab: GitLabStandIn, tmp_path: Path) -> PluginContext:
     """A context with no record yet (a first create), whose HTTP goes to the stand-in; the template beside it."""
-    (tmp_path / "template").mkdir()
-    (tmp_path / "template" / "README.md.tpl").write_text("# [[ AppName ]]\n")
-    (tmp_path / "template" / "app.py.tpl").write_text("PORT = [[ port ]]\n")
-    return PluginContext(name="repo-scaffolding", instance_id="shop", workdir=tmp_path,
-                         client_factory=gitlab.client_factory)
+    return scaffolding_context(tmp_path, gitlab.client_factory)
 
 
 def options(port: int = 8080) -> RepoScaffoldingOptions:
-    return RepoScaffoldingOptions.model_validate({
-        "sourceRepo": "template",
-        "destinationRepo": {"scmType": "gitlab", "org": "acme", "name": "shop", "branch": "main", "token": TOKEN},
-        "vars": {"port": port}})
-
-
-def after(ctx: PluginContext, status: ResourceStatus | None) -> PluginContext:
-    """The context of the next call, as the engine builds it: the recorded status as the prior."""
-    return dataclasses.replace(ctx, prior=copy.deepcopy(status))
-
-
-def files(gitlab: GitLabStandIn) -> dict[str, bytes]:
-    return dict(gitlab.project("acme/shop").branches["main"].files)
+    shop = {"scmType": "gitlab", "org": "acme", "name": "shop", "branch": "main", "token": TOKEN}
+    return scaffolding_options(shop, port)
 
 
 def test_a_project_dtm_created_stays_created_and_is_deleted(ctx: PluginContext, gitlab: GitLabStandIn) -> None:
     status = PLUGIN.create(options(), ctx)
 
     assert status["created"] is True
-    assert files(gitlab) == RENDERED
-    assert PLUGIN.read(options(), after(ctx, status)) == status  # applying again: no drift
+    assert gitlab.files("acme/shop") == RENDERED
+    assert PLUGIN.read(options(), recorded(ctx, status)) == status  # applying again: no drift
 
-    updated = PLUGIN.update(options(port=9090), after(ctx, status))  # a var changed: a new commit, same project
+    updated = PLUGIN.update(options(port=9090), recorded(ctx, status))  # a var changed: a new commit, same project
     assert updated["created"] is True
-    assert files(gitlab)["app.py"] == b"PORT = 9090\n"
+    assert gitlab.files("acme/shop")["app.py"] == b"PORT = 9090\n"
 
-    PLUGIN.delete(options(port=9090), after(ctx, updated))
+    PLUGIN.delete(options(port=9090), recorded(ctx, updated))
     assert "acme/shop" not in gitlab.projects
-    PLUGIN.delete(options(port=9090), after(ctx, updated))  # already gone: success
+    PLUGIN.delete(options(port=9090), recorded(ctx, updated))  # already gone: success
 
 
 def test_an_adopted_project_is_filled_but_left_in_place(ctx: PluginContext, gitlab: GitLabStandIn) -> None:
@@ -71,9 +54,9 @@ def test_an_adopted_project_is_filled_but_left_in_place(ctx: PluginContext, gitl
     status = PLUGIN.create(options(), ctx)
 
     assert status["created"] is False
-    assert PLUGIN.read(options(), after(ctx, status)) == status
-    PLUGIN.delete(options(), after(ctx, status))
-    assert files(gitlab) == {"LICENSE": b"MIT\n", **RENDERED}
+    assert PLUGIN.read(options(), recorded(ctx, status)) == status
+    PLUGIN.delete(options(), recorded(ctx, status))
+    assert gitlab.files("acme/shop") == {"LICENSE": b"MIT\n", **RENDERED}
     assert gitlab.calls("DELETE") == []
 
 
@@ -81,8 +64,8 @@ def test_a_project_deleted_outside_dtm(ctx: PluginContext, gitlab: GitLabStandIn
     status = PLUGIN.create(options(), ctx)
     del gitlab.projects["acme/shop"]
 
-    assert PLUGIN.read(options(), after(ctx, status)) is None  # the plan: create it again
-    PLUGIN.delete(options(), after(ctx, status))  # or destroy: nothing to delete is success
+    assert PLUGIN.read(options(), recorded(ctx, status)) is None  # the plan: create it again
+    PLUGIN.delete(options(), recorded(ctx, status))  # or destroy: nothing to delete is success
     assert gitlab.calls("DELETE") == []
 
 
@@ -97,7 +80,7 @@ def test_the_status_names_the_commit_dtm_wrote(ctx: PluginContext, gitlab: GitLa
     assert status["commit"] == head(gitlab)
 
     # An update with nothing to change makes no commit: the head it found is the commit it records.
-    assert PLUGIN.update(options(), after(ctx, status)) == status
+    assert PLUGIN.update(options(), recorded(ctx, status)) == status
     assert gitlab.project("acme/shop").commits == 1
 
 
@@ -109,7 +92,7 @@ def test_commits_pushed_on_top_of_dtms_are_not_drift(ctx: PluginContext, gitlab:
     gitlab.edit("acme/shop", "CONTRIBUTING.md", b"be nice\n")
     assert head(gitlab) != status["commit"]
 
-    assert PLUGIN.read(options(), after(ctx, status)) == status
+    assert PLUGIN.read(options(), recorded(ctx, status)) == status
 
 
 def test_a_force_push_that_drops_dtms_commit_is_drift_and_the_update_pushes_again(ctx: PluginContext,
@@ -121,22 +104,22 @@ def test_a_force_push_that_drops_dtms_commit_is_drift_and_the_update_pushes_agai
     # Somebody force-pushes main back to before dtm's commit.
     rewritten = gitlab.force_push("acme/shop", {"LICENSE": b"MIT\n"}, "back to the seed", parents=(seed,)).sha
 
-    live = PLUGIN.read(options(), after(ctx, status))
+    live = PLUGIN.read(options(), recorded(ctx, status))
     assert live is not None and live["commit"] is None  # the plan line: commit: "<dtm's sha>" -> null
     assert live["files"] == {p: None for p in RENDERED}
 
-    again = PLUGIN.update(options(), after(ctx, status))
+    again = PLUGIN.update(options(), recorded(ctx, status))
 
     assert again == {**status, "commit": head(gitlab)}
     assert gitlab.project("acme/shop").branches["main"].parents == [rewritten]  # a new commit, on what is there
-    assert files(gitlab) == {"LICENSE": b"MIT\n", **RENDERED}
-    assert PLUGIN.read(options(), after(ctx, again)) == again
+    assert gitlab.files("acme/shop") == {"LICENSE": b"MIT\n", **RENDERED}
+    assert PLUGIN.read(options(), recorded(ctx, again)) == again
 
 
 def test_a_record_from_before_commit_was_kept_is_not_drift(ctx: PluginContext, gitlab: GitLabStandIn) -> None:
     status = PLUGIN.create(options(), ctx)
     old: dict[str, Any] = {k: v for k, v in status.items() if k != "commit"}
 
-    assert PLUGIN.read(options(), after(ctx, old)) == old
+    assert PLUGIN.read(options(), recorded(ctx, old)) == old
     assert gitlab.calls("GET", "/merge_base") == []  # no commit recorded, none to look for
-    assert PLUGIN.update(options(), after(ctx, old)) == status  # the update records it
+    assert PLUGIN.update(options(), recorded(ctx, old)) == status  # the update records it

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from gitlab_standin import GitLabStandIn
+from plugin_calls import RENDERED, write_template
 
 from devstream.cli import run
 from devstream.engine import Workspace
@@ -22,7 +23,6 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 
 BASE_URL = "https://git.example.internal"
 TOKEN = "glpat-engine-test-9876543210"
-RENDERED = {"README.md": b"# shop\n", "app.py": b"PORT = 8080\n"}
 
 
 @pytest.fixture
@@ -36,9 +36,7 @@ def standin(monkeypatch: pytest.MonkeyPatch) -> GitLabStandIn:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    (tmp_path / "template").mkdir()
-    (tmp_path / "template" / "README.md.tpl").write_text("# [[ AppName ]]\n")
-    (tmp_path / "template" / "app.py.tpl").write_text("PORT = [[ port ]]\n")
+    write_template(tmp_path)
     return write_config(tmp_path / "dtm.yaml", port=8080)
 
 
@@ -60,13 +58,9 @@ def planned(config: Path) -> list[tuple[str, Action, str]]:
     return [(c.key, c.action, c.reason) for c in Workspace.open(config).current_plan().changes]
 
 
-def files(standin: GitLabStandIn) -> dict[str, bytes]:
-    return dict(standin.project("acme/shop").branches["main"].files)
-
-
 def test_destroy_deletes_the_project_dtm_created(standin: GitLabStandIn, config: Path) -> None:
     assert run.apply(config_path=config, yes=True) == 0
-    assert files(standin) == RENDERED
+    assert standin.files("acme/shop") == RENDERED
     assert state(config)["repo-scaffolding_shop"]["resourceStatus"]["created"] is True
 
     # Applying again: reading the project back shows no drift, `created` included.
@@ -78,7 +72,7 @@ def test_destroy_deletes_the_project_dtm_created(standin: GitLabStandIn, config:
     write_config(config, port=9090)
     assert [(key, action) for key, action, _ in planned(config)] == [("repo-scaffolding.shop", Action.UPDATE)]
     assert run.apply(config_path=config, yes=True) == 0
-    assert files(standin)["app.py"] == b"PORT = 9090\n"
+    assert standin.files("acme/shop")["app.py"] == b"PORT = 9090\n"
     assert state(config)["repo-scaffolding_shop"]["resourceStatus"]["created"] is True
     assert planned(config) == []
 
@@ -95,7 +89,7 @@ def test_destroy_leaves_an_adopted_project_with_its_content(standin: GitLabStand
     assert planned(config) == []
 
     assert run.destroy(config_path=config, yes=True) == 0
-    assert files(standin) == {"LICENSE": b"MIT\n", **RENDERED}
+    assert standin.files("acme/shop") == {"LICENSE": b"MIT\n", **RENDERED}
     assert standin.calls("DELETE") == []
     assert state(config) == {}
 

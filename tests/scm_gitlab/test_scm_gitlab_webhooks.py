@@ -4,7 +4,6 @@ URL is updated in place, and the secret (GitLab's hook token) never shows."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ from pydantic import SecretStr
 
 from devstream.errors import PermanentError
 from devstream.plugin.base import PluginContext
-from devstream.plugin.http import RetryingTransport, http_client
 from devstream.plugins.scm.base import WEBHOOK_EVENTS, RepoSpec, Webhook
 from devstream.plugins.scm.gitlab import GitLabClient, gitlab_hook_flags
 
@@ -29,14 +27,9 @@ def client(ctx: PluginContext) -> GitLabClient:
     return GitLabClient(RepoSpec(scmType="gitlab", org="acme", name="web", token=SecretStr(TOKEN)), ctx)
 
 
-def client_of(gitlab: GitLabStandIn, tmp_path: Path,
-              handler: Callable[[httpx.Request], httpx.Response] | None = None) -> GitLabClient:
-    """A client for acme/web whose requests go to `handler` (default: the stand-in itself)."""
-    def factory(**kwargs: Any) -> httpx.Client:
-        transport = RetryingTransport(httpx.MockTransport(handler or gitlab), sleep=gitlab.sleeps.append)
-        return http_client(transport=transport, **kwargs)
-
-    ctx = PluginContext(name="gitlab-ci", instance_id="web", workdir=tmp_path, client_factory=factory)
+def client_of(gitlab: GitLabStandIn, tmp_path: Path) -> GitLabClient:
+    """A client for acme/web on `gitlab`."""
+    ctx = PluginContext(name="gitlab-ci", instance_id="web", workdir=tmp_path, client_factory=gitlab.client_factory)
     return GitLabClient(RepoSpec(scmType="gitlab", org="acme", name="web", token=SecretStr(TOKEN)), ctx)
 
 
@@ -123,19 +116,14 @@ def test_a_missing_project_has_no_webhooks_and_cannot_get_one(client: GitLabClie
 
 
 def test_the_secret_and_a_credential_in_the_url_never_reach_logs_or_errors(
-        gitlab: GitLabStandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        gitlab: GitLabStandIn, client: GitLabClient, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     gitlab.add_project("acme/web")
     url = "https://ci.example.com/hook?token=url-cred-0815"
     hook = Webhook(url=url, events=["push"], secret=SecretStr(SECRET))
     # A GitLab that refuses the first create, quoting the request back in its error.
-    def quoting(request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and not gitlab.calls("POST", "/hooks"):
-            gitlab.requests.append(request)
-            return httpx.Response(422, json={"message": {"token": [f"{SECRET} is weak"], "url": [url]}})
-        return gitlab(request)
+    gitlab.refuse("POST", r"/hooks$", 422, {"token": [f"{SECRET} is weak"], "url": [url]}, times=1)
 
-    client = client_of(gitlab, tmp_path, quoting)
     with pytest.raises(PermanentError) as refused:
         client.put_webhook(hook)
     made = client.put_webhook(hook)
