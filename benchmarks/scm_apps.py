@@ -1,15 +1,16 @@
-"""Apply N apps (a repository from a template + its GitHub Actions workflow and secret) against the GitHub
-stand-in, each API request taking L ms, P plugin calls at a time; then a no-op plan (what a drift check
-costs) and a destroy.
+"""Apply N apps (a repository from a template + its CI file and secret: GitHub Actions on GitHub, GitLab CI on
+GitLab) against the stand-in of that system, each API request taking L ms, P plugin calls at a time; then a
+no-op plan (what a drift check costs) and a destroy.
 
-    python benchmarks/scm_apps.py [--apps 50] [--latency-ms 100] [--parallelism 10] [--server embedded|real]
+    python benchmarks/scm_apps.py [--scm github|gitlab] [--apps 50] [--latency-ms 100] [--parallelism 10]
+                                  [--server embedded|real]
 
 Prints, for each phase, the wall time, the API requests it sent (per app), and the speed-up over sending the
 same requests one after another (requests x L, DevStream's sequential model). It also prints the share of
-GitHub's REST budget (5,000 requests an hour per token) an hourly drift check of these apps would use: the
-figure a platform team sizes its drift schedule by.
+the service's rate limit an hourly drift check of these apps would use (GitHub: 5,000 REST requests an hour
+per token; gitlab.com: 2,000 a minute per user): the figure a platform team sizes its drift schedule by.
 
-The stand-in is the one the tests use (tests/scm_github/github_standin.py), in-process: each request sleeps
+The stand-ins are the ones the tests use (tests/scm_github, tests/scm_gitlab), in-process: each request sleeps
 L ms outside a lock (the network) and is then answered under it (the server). Everything else is dtm as a
 user runs it: config loading, planning, a Prefect flow run per apply and destroy, local state.
 """
@@ -24,6 +25,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -31,10 +33,11 @@ import yaml
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "scm_github"))
+sys.path.insert(0, str(HERE.parent / "tests" / "scm_gitlab"))
 from _servers import SERVERS, Server, run_on_server  # noqa: E402
 
-TOKEN = "ghp_benchmark_token"
-BUDGET_PER_HOUR = 5000  # GitHub's REST rate limit for a user token
+TOKENS = {"github": "ghp_benchmark_token", "gitlab": "glpat-benchmark-0123456789"}
+BUDGET_PER_HOUR = {"github": 5000, "gitlab": 2000 * 60}  # GitHub's REST limit per token; gitlab.com's per user
 TEMPLATE = {
     "README.md.tpl": "# [[ AppName ]]\n\nOwned by [[ team ]].\n",
     "app/main.py.tpl": "PORT = [[ port ]]\nNAME = '[[ AppName ]]'\n",
@@ -45,21 +48,26 @@ TEMPLATE = {
 WORKFLOW = "name: [[ AppName ]]\non: [push]\njobs:\n  test: {runs-on: ubuntu-latest, steps: [{run: make test}]}\n"
 
 
-def write_config(folder: Path, apps: int) -> Path:
+def write_config(folder: Path, apps: int, scm: str) -> Path:
     for rel, text in TEMPLATE.items():
         (folder / "template" / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / "template" / rel).write_text(text)
     (folder / "workflows").mkdir()
     (folder / "workflows" / "ci.yml").write_text(WORKFLOW)
-    token = '[[ env "DTM_BENCH_GITHUB_TOKEN" ]]'
+    token = '[[ env "DTM_BENCH_TOKEN" ]]'
+    secret = '[[ env "DTM_BENCH_DEPLOY_KEY" ]]'
+    pipeline = ({"name": "ci", "type": "github-actions", "options": {
+                    "configLocation": "workflows", "secrets": {"DEPLOY_KEY": secret}}} if scm == "github" else
+                {"name": "ci", "type": "gitlab-ci", "options": {
+                    "configContents": {".gitlab-ci.yml": "test:\n  script: [make test]\n"},
+                    "variables": {"DEPLOY_KEY": secret}}})
     doc = {
         "config": {"state": {"backend": "local"}},
         "apps": [{"name": f"service-{i:03d}", "spec": {"language": "python", "framework": "flask"},
-                  "repo": {"scmType": "github", "org": "acme", "token": token},
+                  "repo": {"scmType": scm, "org": "acme", "token": token},
                   "repoTemplate": {"url": "./template", "vars": {"port": 8000 + i, "team": "platform"}},
-                  "ci": [{"type": "template", "templateName": "gh"}]} for i in range(apps)],
-        "pipelineTemplates": [{"name": "gh", "type": "github-actions", "options": {
-            "configLocation": "workflows", "secrets": {"DEPLOY_KEY": '[[ env "DTM_BENCH_DEPLOY_KEY" ]]'}}}],
+                  "ci": [{"type": "template", "templateName": "ci"}]} for i in range(apps)],
+        "pipelineTemplates": [pipeline],
     }
     path = folder / "dtm.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -67,28 +75,57 @@ def write_config(folder: Path, apps: int) -> Path:
 
 
 def _kind(method: str, path: str) -> str:
-    """A request by its endpoint: `GET git/trees` for GET /repos/acme/service-001/git/trees/<sha>."""
-    parts = path.strip("/").split("?")[0].split("/")[3:]  # after repos/<owner>/<name>
-    if parts and parts[0] in ("contents", "compare", "hooks"):
+    """A request by its endpoint: `GET git/trees` for GET /repos/acme/service-001/git/trees/<sha> (GitHub),
+    `GET repository/tree` for GET /api/v4/projects/acme%2Fservice-001/repository/tree (GitLab)."""
+    parts = path.strip("/").split("?")[0].split("/")
+    if parts[:2] == ["api", "v4"]:
+        parts = parts[4:] if parts[2] == "projects" and len(parts) > 4 else parts[2:3]  # e.g. `namespaces`
+    else:
+        parts = parts[3:]  # after repos/<owner>/<name>
+    if parts and parts[0] in ("contents", "compare", "hooks", "files", "variables"):
         return f"{method} {parts[0]}"
     words = [p for p in parts if not (len(p) == 40 or p.isdigit() or p.isupper())][:2]
     return f"{method} {'/'.join(words) or 'repo'}"
 
 
-def serve(latency: float):  # -> GitHubStandIn
-    """Make every plugin's HTTP client talk to a stand-in whose requests take `latency` seconds."""
-    from github_standin import GitHubStandIn
+class Served:
+    """The stand-in of one system, and every request it answered as (method, path)."""
 
+    def __init__(self, scm: str, latency: float) -> None:
+        self.requests: list[tuple[str, str]] = []
+        self.standin: Any
+        if scm == "github":
+            from github_standin import GitHubStandIn
+
+            self.standin = GitHubStandIn(token=TOKENS[scm], orgs=("acme",))
+            self._answer = self.standin.handler
+        else:
+            from gitlab_standin import GitLabStandIn
+
+            self.standin = GitLabStandIn(token=TOKENS[scm])
+            self.standin.add_namespace("acme")
+            self._answer = self.standin
+        self._latency = latency
+        self._lock = threading.Lock()
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        time.sleep(self._latency)  # the network: concurrent
+        with self._lock:  # the server: one at a time
+            self.requests.append((request.method, request.url.raw_path.decode()))
+            return self._answer(request)
+
+    def repositories(self) -> int:
+        held = getattr(self.standin, "repos", None) or getattr(self.standin, "projects", {})
+        return sum(1 for r in held.values() if not getattr(r, "marked_for_deletion", False))
+
+
+def serve(scm: str, latency: float) -> Served:
+    """Make every plugin's HTTP client talk to a stand-in whose requests take `latency` seconds."""
     from devstream.plugin import RetryingTransport
     from devstream.plugin import http as plugin_http
 
-    standin = GitHubStandIn(token=TOKEN, orgs=("acme",))
-    lock = threading.Lock()
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        time.sleep(latency)
-        with lock:
-            return standin.handler(request)
+    served = Served(scm, latency)
+    handler = served.handler
 
     transport = RetryingTransport(httpx.MockTransport(handler))
     real = plugin_http.http_client
@@ -98,11 +135,12 @@ def serve(latency: float):  # -> GitHubStandIn
         return real(**kwargs)  # type: ignore[arg-type]
 
     plugin_http.http_client = patched  # type: ignore[assignment]
-    return standin
+    return served
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scm", choices=("github", "gitlab"), default="github")
     parser.add_argument("--apps", type=int, default=50)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--parallelism", type=int, default=10)
@@ -120,40 +158,40 @@ def bench(args: argparse.Namespace, server: Server) -> int:
 
     quiet_console_logs()
     render.console.file = io.StringIO()
-    os.environ["DTM_BENCH_GITHUB_TOKEN"] = TOKEN
+    os.environ["DTM_BENCH_TOKEN"] = TOKENS[args.scm]
     os.environ["DTM_BENCH_DEPLOY_KEY"] = "deploy-key-for-the-benchmark"
     latency = args.latency_ms / 1000
-    standin = serve(latency)
-    print(f"scm_apps: {args.apps} apps (repo-scaffolding + github-actions each), {args.latency_ms:.0f} ms per "
+    served = serve(args.scm, latency)
+    ci = "github-actions" if args.scm == "github" else "gitlab-ci"
+    print(f"scm_apps on {args.scm}: {args.apps} apps (repo-scaffolding + {ci} each), {args.latency_ms:.0f} ms per "
           f"request, {args.parallelism} at a time; server: {server.description}")
 
     def phase(name: str, action) -> tuple[float, int]:  # noqa: ANN001
-        before = len(standin.requests)
+        before = len(served.requests)
         t0 = time.perf_counter()
         result = action()
         wall = time.perf_counter() - t0
-        sent = len(standin.requests) - before
+        sent = len(served.requests) - before
         sequential = sent * latency
         print(f"  {name:<24} {wall:7.2f} s  {sent:6d} requests ({sent / args.apps:5.1f} per app)  "
               f"sequential {sequential:7.2f} s  speed-up {sequential / wall:5.1f}x")
-        kinds = Counter(_kind(r.method, r.path) for r in standin.requests[before:])
+        kinds = Counter(_kind(method, path) for method, path in served.requests[before:])
         print("      " + ", ".join(f"{kind} {count / args.apps:g}" for kind, count in kinds.most_common()))
         if result not in (0, True):
             print(f"  {name} FAILED ({result})")
         return wall, sent
 
     with tempfile.TemporaryDirectory(prefix="dtm-bench-scm-") as tmp:
-        config = write_config(Path(tmp), args.apps)
+        config = write_config(Path(tmp), args.apps, args.scm)
         phase("apply (create)", lambda: run.apply(config_path=config, yes=True, parallelism=args.parallelism))
-        made = sum(1 for r in standin.repos.values() if r.refs)
-        print(f"  repositories with content: {made} of {args.apps}")
+        print(f"  repositories: {served.repositories()} of {args.apps}")
         _, sent = phase("plan (drift check)",
                         lambda: Workspace.open(config).current_plan(args.parallelism).empty)
-        share = sent * 100 / BUDGET_PER_HOUR
-        print(f"  an hourly drift check of these apps: {sent} requests/hour = {share:.1f}% of GitHub's "
-              f"{BUDGET_PER_HOUR:,}/hour; {int(BUDGET_PER_HOUR / max(1, sent / args.apps))} apps would use it all")
+        budget = BUDGET_PER_HOUR[args.scm]
+        print(f"  an hourly drift check of these apps: {sent} requests/hour = {sent * 100 / budget:.2f}% of "
+              f"{args.scm}'s {budget:,}/hour; {int(budget / max(1, sent / args.apps)):,} apps would use it all")
         phase("destroy", lambda: run.destroy(config_path=config, yes=True, parallelism=args.parallelism))
-        print(f"  repositories left: {len(standin.repos)}")
+        print(f"  repositories left: {served.repositories()}")
     return 0
 
 
