@@ -137,6 +137,20 @@ class Workspace:
             errors = "; ".join(f"options.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise PermanentError(f"{key}: options are not valid after resolving outputs: {errors}") from None
 
+    def systems(self, item: Change | ToolSpec) -> frozenset[str]:
+        """The external systems a change's (or tool's) plugin calls (see Plugin.systems); none when it cannot say."""
+        tool = self.config.by_key.get(item.key)
+        if tool is not None:
+            options = tool.options
+        else:  # a tool that left the config: only its record knows its options
+            with self._guard:
+                rec = (self._records or {}).get(item.state_key)
+            options = rec.options if rec is not None else {}
+        try:
+            return frozenset(self.plugin(item.name).systems(options))
+        except Exception:  # a tag is a convenience: never worth failing a run over
+            return frozenset()
+
     def stored_form(self, name: str, resolved: dict[str, Any]) -> dict[str, Any]:
         """Options as state keeps them: references resolved, secrets fingerprinted."""
         options_model = self.plugin(name).Options

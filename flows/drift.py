@@ -63,7 +63,8 @@ def read_everything(ws: Workspace, records: dict[str, StateRecord], parallelism:
     with task_runner as runner:
         futures = {
             tool.state_key: (tool, options, runner.submit(
-                variants(read_resource, tool.name), {"workspace": quote(ws), "tool": tool, "options": quote(options)}))
+                variants(read_resource, tool.name, ws.systems(tool)),
+                {"workspace": quote(ws), "tool": tool, "options": quote(options)}))
             for tool, options in targets
         }
         for key, (tool, options, future) in futures.items():

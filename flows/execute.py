@@ -21,38 +21,44 @@ from devstream.tasks.retry import backoff
 
 
 class TaskVariants:
-    """One copy of a task per plugin, tagged `dtm-plugin-<name>` (so Prefect tag concurrency limits can
-    throttle one external system). Copies are cached: `with_options` per change cost ~1 ms each."""
+    """One copy of a task per plugin and set of external systems, tagged `dtm-plugin-<name>` and
+    `dtm-system-<system>` (so Prefect tag concurrency limits can throttle one plugin, or every plugin's calls
+    to one system such as GitHub). Copies are cached: `with_options` per change cost ~1 ms each."""
 
     def __init__(self, **options: Any):
         self.options = options
-        self._cache: dict[tuple[str, str], Task[Any, Any]] = {}
+        self._cache: dict[tuple[str, str, frozenset[str]], Task[Any, Any]] = {}
 
-    def __call__(self, task: Task[Any, Any], plugin: str) -> Task[Any, Any]:
-        key = (task.name, plugin)
+    def __call__(self, task: Task[Any, Any], plugin: str, systems: frozenset[str] = frozenset()) -> Task[Any, Any]:
+        key = (task.name, plugin, systems)
         if key not in self._cache:
-            self._cache[key] = task.with_options(tags=[f"dtm-plugin-{plugin}"], **self.options)
-            _skip_tag_limit_lookups(plugin)
+            tags = [f"dtm-plugin-{plugin}", *(f"dtm-system-{s}" for s in sorted(systems))]
+            self._cache[key] = task.with_options(tags=tags, **self.options)
+            _skip_tag_limit_lookups(tags)
         return self._cache[key]
 
 
-def _skip_tag_limit_lookups(plugin: str) -> None:
-    """Tell Prefect up front when a plugin's tag has no concurrency limit.
+def _skip_tag_limit_lookups(tags: list[str]) -> None:
+    """Tell Prefect up front when none of a task's tags has a concurrency limit.
 
-    Every tagged task asks the server for its tag's limits, caching a "no limit" answer for 5 s; at the
-    start of a run, dozens of tasks ask at once, which cost 2.4 s of a 500-tool apply. One lookup here
-    answers for all of them; when a limit exists nothing is cached and Prefect enforces it as usual.
+    Every tagged task asks the server for its tags' limits, caching a "no limit" answer for 5 s; at the
+    start of a run, dozens of tasks ask at once, which cost 2.4 s of a 500-tool apply. One lookup per tag
+    here answers for all of them; when a limit exists nothing is cached and Prefect enforces it as usual.
     """
-    name = f"tag:dtm-plugin-{plugin}"
+    names = [f"tag:{tag}" for tag in tags]
     try:
         from prefect.client.orchestration import get_client
         from prefect.concurrency import services
 
         with get_client(sync_client=True) as client:
-            client.read_global_concurrency_limit_by_name(name)
-    except ObjectNotFound:
+            for name in names:
+                try:
+                    client.read_global_concurrency_limit_by_name(name)
+                    return  # a limit exists: Prefect must ask for it
+                except ObjectNotFound:
+                    pass
         with services._cache_lock:
-            services._no_limits_cache[frozenset([name])] = True
+            services._no_limits_cache[frozenset(names)] = True
     except Exception:  # a private cache Prefect may rename: never worth failing a run over
         pass
 
@@ -68,7 +74,8 @@ def refresh(ws: Workspace, records: dict[str, StateRecord], parallelism: int = 1
     with ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
         futures: dict[str, PrefectFuture[Any]] = {
             tool.state_key: runner.submit(
-                variants(read_resource, tool.name), {"workspace": quote(ws), "tool": tool, "options": quote(options)})
+                variants(read_resource, tool.name, ws.systems(tool)),
+                {"workspace": quote(ws), "tool": tool, "options": quote(options)})
             for tool, options in targets
         }
         return {k: f.result() for k, f in futures.items()}
@@ -87,7 +94,7 @@ def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int =
             # its task updated before it completed. (Passing futures as arguments would make Prefect fetch
             # each upstream result through its event loop: 40% of the per-task cost at 500 tools.)
             upstream = [futures[k] for k in change.waits_for if k in futures]
-            futures[change.key] = runner.submit(variant(apply_change, change.name),
+            futures[change.key] = runner.submit(variant(apply_change, change.name, ws.systems(change)),
                                                 {"workspace": quote(ws), "change": quote(change)}, wait_for=upstream)
         wait(list(futures.values()))
 

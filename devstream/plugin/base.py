@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
@@ -94,3 +94,12 @@ class Plugin(Generic[OptionsT]):
     def output_keys(self, options: OptionsT) -> set[str] | None:
         """The output keys create/update will return, or None when they cannot be known in advance."""
         return None
+
+    def systems(self, options: Mapping[str, Any]) -> set[str]:
+        """The external systems a tool with these options calls, such as {"github"}.
+
+        Given the options as written (references may still be unresolved, so they are not validated). Each
+        call's task run is tagged `dtm-system-<name>`, so that one Prefect concurrency limit throttles every
+        plugin's calls to that system (`prefect concurrency-limit create dtm-system-github 4`).
+        """
+        return set()

@@ -47,7 +47,15 @@ from devstream.errors import PermanentError, PluginError
 from devstream.plugin import Plugin, PluginContext, ResourceStatus
 from devstream.plugin.base import PluginOptions
 from devstream.plugin.http import safe_url
-from devstream.plugins.scm.base import WEBHOOK_EVENTS, RepoSpec, ScmClient, Webhook, WebhookInfo, git_blob_sha
+from devstream.plugins.scm.base import (
+    WEBHOOK_EVENTS,
+    RepoSpec,
+    ScmClient,
+    Webhook,
+    WebhookInfo,
+    api_systems,
+    git_blob_sha,
+)
 from devstream.plugins.scm.cifiles import load_ci_files, render
 from devstream.plugins.scm.factory import scm_client
 from devstream.plugins.scm.git import strip_userinfo
@@ -221,6 +229,9 @@ class CIGenericPlugin(Plugin[CIGenericOptions]):
 
     def output_keys(self, options: CIGenericOptions) -> set[str] | None:
         return {"repoURL", "branch", "paths"}
+
+    def systems(self, options: Mapping[str, Any]) -> set[str]:
+        return api_systems(options.get("projectRepo"), options.get("scm"))
 
     def _push(self, options: CIGenericOptions, ctx: PluginContext, verb: str, prior: ResourceStatus | None
               ) -> ResourceStatus:

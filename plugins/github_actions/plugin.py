@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -269,6 +270,9 @@ class GitHubActionsPlugin(Plugin[GitHubActionsOptions]):
 
     def output_keys(self, options: GitHubActionsOptions) -> set[str] | None:
         return {"workflows"}
+
+    def systems(self, options: Mapping[str, Any]) -> set[str]:
+        return {"github"}
 
     # -- files -----------------------------------------------------------------------------------------
     @staticmethod

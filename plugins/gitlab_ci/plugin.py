@@ -26,6 +26,7 @@ place names none: a read leaves the place out too, so it is not drift, and the n
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -228,6 +229,9 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
 
     def output_keys(self, options: GitLabCIOptions) -> set[str] | None:
         return {"ciFile"}
+
+    def systems(self, options: Mapping[str, Any]) -> set[str]:
+        return {"gitlab"}
 
     def _put(self, options: GitLabCIOptions, ctx: PluginContext, prior: ResourceStatus | None) -> ResourceStatus:
         """Commit the file and set the variables, removing ours that the options dropped. A prior status of

@@ -33,6 +33,7 @@ made before `created` and `repoID` does; the next update records it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
@@ -41,7 +42,7 @@ from pydantic import Field
 from devstream.errors import PermanentError
 from devstream.plugin import Plugin, PluginContext, ResourceStatus
 from devstream.plugin.base import PluginOptions
-from devstream.plugins.scm.base import RepoInfo, RepoSpec, ScmClient, git_blob_sha
+from devstream.plugins.scm.base import RepoInfo, RepoSpec, ScmClient, api_systems, git_blob_sha
 from devstream.plugins.scm.cifiles import render
 from devstream.plugins.scm.factory import scm_client
 from devstream.plugins.scm.git import GitClient, is_git_repository, local_path, strip_userinfo
@@ -114,6 +115,9 @@ class RepoScaffoldingPlugin(Plugin[RepoScaffoldingOptions]):
 
     def output_keys(self, options: RepoScaffoldingOptions) -> set[str] | None:
         return set(OUTPUT_KEYS)
+
+    def systems(self, options: Mapping[str, Any]) -> set[str]:
+        return api_systems(options.get("destinationRepo"))
 
     def _scaffold(self, options: RepoScaffoldingOptions, ctx: PluginContext, verb: str) -> ResourceStatus:
         """Create the repository if missing, then push the rendered tree as one commit (none if unchanged)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any, Literal, NamedTuple, Protocol, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from devstream.config.apps import is_local_url, repo_from_url
 
 __all__ = ["WEBHOOK_EVENTS", "EventMapping", "FileInfo", "RepoInfo", "RepoSpec", "ScmClient", "Webhook", "WebhookInfo",
-           "git_blob_sha"]
+           "api_systems", "git_blob_sha"]
 
 _EVENT_NAME = re.compile(r"[a-z][a-z0-9_]*|\*")
 
@@ -99,6 +99,23 @@ class RepoSpec(BaseModel):
     @property
     def default_branch(self) -> str:
         return self.branch or ("master" if self.scmType == "gitlab" else "main")
+
+
+def api_systems(*repos: Any) -> set[str]:
+    """The systems with an API (github, gitlab) that repository options, as written, point at: what a plugin's
+    `systems` answers, so that a Prefect concurrency limit on `dtm-system-github` throttles it."""
+    found: set[str] = set()
+    for repo in repos:
+        if not isinstance(repo, Mapping):
+            continue
+        kind: Any
+        try:
+            kind = RepoSpec.model_validate(dict(repo)).scmType
+        except ValueError:  # not valid yet (a reference still to resolve): the type as written, if any
+            kind = repo.get("scmType")
+        if kind in ("github", "gitlab"):
+            found.add(str(kind))
+    return found
 
 
 class RepoInfo(BaseModel):

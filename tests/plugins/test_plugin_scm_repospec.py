@@ -46,3 +46,18 @@ def test_a_github_actions_tool_needs_only_the_repository_url() -> None:
     options = GitHubActionsOptions.model_validate({
         "scm": {"url": "https://github.com/octo/web"}, "pipeline": {"configContents": {"ci.yml": "on: push\n"}}})
     assert options.scm.full_name == "octo/web"
+
+
+def test_a_tool_names_the_system_it_calls_so_its_task_runs_can_be_throttled_together() -> None:
+    from devstream.plugin.registry import default_registry
+
+    plugins = default_registry()
+    github, gitlab, git = ({"url": "https://github.com/octo/web"}, {"scmType": "gitlab", "org": "g", "name": "w"},
+                           {"scmType": "git", "url": "./build/web.git"})
+    assert plugins.get("repo-scaffolding").systems({"destinationRepo": github}) == {"github"}
+    assert plugins.get("repo-scaffolding").systems({"destinationRepo": git}) == set()  # plain git: no API
+    assert plugins.get("ci-generic").systems({"projectRepo": gitlab}) == {"gitlab"}
+    assert plugins.get("ci-generic").systems({"scm": {**gitlab, "org": "${{ noop.g.outputs.group }}"}}) == {"gitlab"}
+    assert plugins.get("github-actions").systems({}) == {"github"}
+    assert plugins.get("gitlab-ci").systems({}) == {"gitlab"}
+    assert plugins.get("file").systems({"path": "x"}) == set()
