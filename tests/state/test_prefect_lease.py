@@ -31,6 +31,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from lock_holder import LockHolder
 
 from devstream.errors import StateError, StateLockedError
 from devstream.plugin.http import http_client
@@ -50,37 +51,11 @@ print("released", flush=True)
 """
 
 
-class OtherRun:
-    """A `dtm apply` in another process holding the lock on a prefect state."""
+class OtherRun(LockHolder):
+    """A `dtm apply` in another process holding a state's lease lock."""
 
-    def __init__(self, state: str, env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", HOLDER_SCRIPT, state],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        assert self.proc.stdout is not None
-        assert self.proc.stdout.readline().strip() == "locked"
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def finish(self) -> None:
-        """Let the run release its lock and end."""
-        if self.proc.poll() is None:
-            assert self.proc.stdin is not None and self.proc.stdout is not None
-            self.proc.stdin.write("done\n")
-            self.proc.stdin.flush()
-            assert self.proc.stdout.readline().strip() == "released"
-        self.proc.wait(timeout=30)
-
-    def crash(self) -> None:
-        """The run dies without releasing anything, as with an OOM kill or a pulled plug."""
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
+    script = HOLDER_SCRIPT
+    exit_timeout = 30.0
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lock_holder import LockHolder
 
 from devstream.errors import StateLockedError
 from devstream.state import LocalStateStore, StateRecord
@@ -31,33 +32,14 @@ from devstream.state import LocalStateStore
 with LocalStateStore(Path(sys.argv[1])).lock("dtm apply"):
     print("locked", flush=True)
     sys.stdin.readline()
+print("released", flush=True)
 """
 
 
-class OtherRun:
+class OtherRun(LockHolder):
     """A `dtm apply` in another process holding the lock on a state file."""
 
-    def __init__(self, state_file: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", HOLDER_SCRIPT, str(state_file)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        assert self.proc.stdout.readline().strip() == "locked"
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def finish(self) -> None:
-        """Let the run release its lock and end."""
-        if self.proc.poll() is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write("done\n")
-            self.proc.stdin.flush()
-        self.proc.wait(timeout=10)
+    script = HOLDER_SCRIPT
 
 
 @pytest.fixture
@@ -67,7 +49,7 @@ def store(tmp_path: Path) -> LocalStateStore:
 
 @pytest.fixture
 def other_run(store: LocalStateStore) -> Iterator[OtherRun]:
-    run = OtherRun(store.path)
+    run = OtherRun(str(store.path))
     yield run
     run.finish()
 
