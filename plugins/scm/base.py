@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, NamedTuple, Protocol, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -26,11 +26,17 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from devstream.config.apps import is_local_url, repo_from_url
+from devstream.errors import PermanentError
+from devstream.plugin.http import safe_url
 
-__all__ = ["WEBHOOK_EVENTS", "EventMapping", "FileInfo", "RepoInfo", "RepoSpec", "ScmClient", "Webhook", "WebhookInfo",
-           "api_systems", "git_blob_sha"]
+__all__ = ["FULL_SHA", "WEBHOOK_EVENTS", "EventMapping", "FileInfo", "RepoInfo", "RepoSpec", "ScmClient", "Webhook",
+           "WebhookInfo", "api_systems", "file_mode", "git_blob_sha", "mask", "one_hook_per_url", "under",
+           "url_secrets"]
 
 _EVENT_NAME = re.compile(r"[a-z][a-z0-9_]*|\*")
+FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+"""A full commit SHA (SHA-1, or SHA-256)."""
+_FILE_MODES = ("100644", "100755")
 
 
 def _without_credentials(url: str) -> str:
@@ -43,6 +49,45 @@ def _without_credentials(url: str) -> str:
 def git_blob_sha(content: bytes) -> str:
     """The SHA-1 git gives a file's content (`git hash-object`)."""
     return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+def under(path: str, folder: str) -> bool:
+    """Whether `path` is the folder `folder` (slashes around it ignored) or inside it; every path is under ""."""
+    folder = folder.strip("/")
+    return not folder or path == folder or path.startswith(folder + "/")
+
+
+def file_mode(existing: str | None) -> str:
+    """The git mode to write a file with: the mode it has (`existing`) when it is a regular file's, executable
+    or not, else `100644`."""
+    return existing if existing in _FILE_MODES else "100644"
+
+
+def mask(text: str, secrets: Sequence[str]) -> str:
+    """`text` with every non-empty value of `secrets` replaced by `***`, the longest first. Unlike
+    `devstream.secrets.scrub`, a value shorter than 4 characters is masked too."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def url_secrets(url: str) -> list[str]:
+    """`[url]` when it carries what `safe_url` leaves out (user info, a query such as `?token=`), else `[]`:
+    what an error about a webhook for it must mask."""
+    return [url] if url != safe_url(url) else []
+
+
+def one_hook_per_url(same: Sequence[Mapping[str, Any]], where: str) -> Mapping[str, Any] | None:
+    """The one hook among `same` (a system's hooks that deliver to one URL), None when there is none.
+
+    Raises:
+        PermanentError: more than one: dtm keeps one per URL and will not guess which.
+    """
+    if len(same) > 1:
+        raise PermanentError(f"{where}: {len(same)} webhooks deliver to that URL (ids "
+                             f"{', '.join(str(h.get('id')) for h in same)}); dtm keeps one per URL and will not "
+                             f"guess which: delete the others")
+    return same[0] if same else None
 
 
 class RepoSpec(BaseModel):

@@ -44,7 +44,17 @@ from urllib.parse import unquote, urlsplit
 from devstream.errors import PermanentError, TransientError
 from devstream.plugin import PluginContext
 from devstream.plugin.http import safe_url
-from devstream.plugins.scm.base import FileInfo, RepoInfo, RepoSpec, Webhook, WebhookInfo, git_blob_sha
+from devstream.plugins.scm.base import (
+    FULL_SHA,
+    FileInfo,
+    RepoInfo,
+    RepoSpec,
+    Webhook,
+    WebhookInfo,
+    file_mode,
+    git_blob_sha,
+    under,
+)
 
 __all__ = ["GitClient", "is_git_repository", "local_path", "strip_userinfo"]
 
@@ -55,7 +65,6 @@ CREATED_MARK = "dtm.created"
 """The git config key dtm sets in a local repository it created."""
 
 _DEFAULT_AUTHOR = ("dtm", "dtm@localhost")
-_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # a full commit SHA (SHA-1, or SHA-256)
 _HISTORY_STEP = 100  # commits of a branch's history fetched first when looking for a commit in it
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 _SCP_LIKE = re.compile(r"[^/]*:")
@@ -247,9 +256,7 @@ class GitClient:
     def list_files(self, prefix: str = "", branch: str | None = None) -> dict[str, str]:
         """Path -> blob SHA of the files on the branch under the folder `prefix` ({} for no such branch)."""
         entries = self._tree(branch or self.branch)
-        folder = prefix.strip("/")
-        return {p: sha for p, (_, sha) in sorted(entries.items())
-                if not folder or p == folder or p.startswith(folder + "/")}
+        return {p: sha for p, (_, sha) in sorted(entries.items()) if under(p, prefix)}
 
     def push_files(self, files: dict[str, bytes], message: str, branch: str | None = None,
                    delete: list[str] | None = None) -> str:
@@ -271,9 +278,10 @@ class GitClient:
         writes: list[tuple[str, str, bytes]] = []  # (path, mode, content)
         for raw_path, data in sorted(files.items()):
             path = _clean_path(raw_path)
-            mode = entries[path][0] if path in entries and entries[path][0] in ("100644", "100755") else "100644"
-            if wanted.get(path) != (mode, git_blob_sha(data)):
-                wanted[path] = (mode, git_blob_sha(data))
+            mode = file_mode(entries[path][0] if path in entries else None)
+            entry = (mode, git_blob_sha(data))
+            if wanted.get(path) != entry:
+                wanted[path] = entry
                 writes.append((path, mode, data))
         removed = sorted({p for p in (_clean_path(p) for p in (delete or [])) if p in wanted})
         for path in removed:
@@ -292,7 +300,7 @@ class GitClient:
 
     def commit_on_branch(self, sha: str, branch: str | None = None) -> bool:
         """Whether the commit is the branch's head or an ancestor of it (see the module's docstring for how)."""
-        if not _SHA.fullmatch(sha):
+        if not FULL_SHA.fullmatch(sha):
             return False
         branch = branch or self.branch
         if self.path is not None and not is_git_repository(self.path):
@@ -363,8 +371,11 @@ class GitClient:
 
     def read_tree(self, branch: str | None = None) -> dict[str, bytes]:
         """Every file of the branch (default: the spec's, else the remote's HEAD) with its content."""
-        if self.describe_repo() is None:
+        info = self.describe_repo()
+        if info is None:
             raise PermanentError(f"git repository {self.display} does not exist")
+        if self._branch is None:  # what `branch` would ask describe_repo (one more ls-remote) for
+            self._branch = info.default_branch
         branch = branch or self.branch
         head = self._head(branch)
         if head is None:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,7 +43,21 @@ import httpx
 from devstream.errors import PermanentError, TransientError
 from devstream.plugin import PluginContext, raise_for_status
 from devstream.plugin.http import parse_retry_after, safe_url
-from devstream.plugins.scm.base import WEBHOOK_EVENTS, FileInfo, RepoInfo, RepoSpec, Webhook, WebhookInfo, git_blob_sha
+from devstream.plugins.scm.base import (
+    FULL_SHA,
+    WEBHOOK_EVENTS,
+    FileInfo,
+    RepoInfo,
+    RepoSpec,
+    Webhook,
+    WebhookInfo,
+    file_mode,
+    git_blob_sha,
+    mask,
+    one_hook_per_url,
+    under,
+    url_secrets,
+)
 
 __all__ = ["API_URL", "API_VERSION", "GitHubClient", "api_url", "encrypt_secret"]
 
@@ -53,8 +66,6 @@ API_VERSION = "2022-11-28"
 TOKEN_ENV = "GITHUB_TOKEN"
 _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _PER_PAGE = 100
-_FILE_MODES = ("100644", "100755")
-_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # a full commit SHA (SHA-1, or SHA-256)
 _HOOKS_HIDDEN = ("GitHub answers 404 on the webhooks of a repository the token may not administer: the token needs "
                  "admin rights on it (a classic token the admin:repo_hook scope, a fine-grained one the Webhooks "
                  "permission, read and write)")
@@ -155,7 +166,7 @@ class GitHubClient:
         except (PermanentError, TransientError) as exc:
             if not any(secrets):
                 raise
-            raise type(exc)(_scrub(str(exc), secrets)) from None
+            raise type(exc)(mask(str(exc), secrets)) from None
 
     def _raise_for(self, response: httpx.Response, doing: str) -> NoReturn:
         status = response.status_code
@@ -278,8 +289,8 @@ class GitHubClient:
         if response.status_code in (404, 409):  # no such branch or repository; an empty repository
             return {}
         data = self._json(response, "list the files")
-        entries = self._entries(data, lambda folder: _under(folder, prefix) or _under(prefix, folder))
-        return {path: entry.sha for path, entry in sorted(entries.items()) if _under(path, prefix)}
+        entries = self._entries(data, lambda folder: under(folder, prefix) or under(prefix, folder))
+        return {path: entry.sha for path, entry in sorted(entries.items()) if under(path, prefix)}
 
     def _head(self, branch: str) -> str | None:
         """The commit SHA at the tip of the branch; None when there is no such branch (or repository)."""
@@ -299,7 +310,7 @@ class GitHubClient:
         repository GitHub does not know, or histories with no common ancestor. One commit per page keeps the
         answer small: only `status` is read.
         """
-        if not _SHA.fullmatch(sha):
+        if not FULL_SHA.fullmatch(sha):
             return False
         branch = self._branch(branch)
         # the basehead is multi-segment: a branch's slashes go as they are, like the ref of _head's path
@@ -359,8 +370,7 @@ class GitHubClient:
             existing = current.get(path)
             if existing is not None and existing.sha == git_blob_sha(content):
                 continue
-            mode = existing.mode if existing is not None and existing.mode in _FILE_MODES else "100644"
-            tree.append(self._tree_entry(path, content, mode))
+            tree.append(self._tree_entry(path, content, file_mode(existing.mode if existing is not None else None)))
         tree.extend({"path": p, "mode": current[p].mode, "type": "blob", "sha": None}
                     for p in removals if p in current)
 
@@ -504,18 +514,15 @@ class GitHubClient:
         doing = f"set the webhook for {safe_url(hook.url)}"
         events = _github_events(hook.events, f"GitHub {self.spec.full_name}: {doing}")
         secret = hook.secret.get_secret_value() if hook.secret is not None else ""
-        masked = [secret, hook.url] if hook.url != safe_url(hook.url) else [secret]
+        masked = [secret, *url_secrets(hook.url)]
         config = {"url": hook.url, "content_type": "json", "insecure_ssl": "1" if hook.insecure_ssl else "0"}
         if secret:
             config["secret"] = secret
         body: dict[str, Any] = {"config": config, "events": events, "active": hook.active}
 
-        same = [h for h in self._hooks(doing) if _hook_url(h) == hook.url]
-        if len(same) > 1:
-            raise PermanentError(f"GitHub {self.spec.full_name}: {doing}: {len(same)} webhooks deliver to that URL "
-                                 f"(ids {', '.join(str(h.get('id')) for h in same)}); dtm keeps one per URL and "
-                                 f"will not guess which: delete the others")
-        if not same:
+        existing = one_hook_per_url([h for h in self._hooks(doing) if _hook_url(h) == hook.url],
+                                    f"GitHub {self.spec.full_name}: {doing}")
+        if existing is None:
             response = self._send("POST", f"{self._repo}/hooks", body={"name": "web", **body})
             if response.status_code == 404:
                 self._hooks_404(doing, ok=False)
@@ -525,9 +532,9 @@ class GitHubClient:
             info = _webhook_info(self._json(response, doing, ok=(201,), secrets=masked))
             verb = "created"
         else:
-            response = self._send("PATCH", f"{self._repo}/hooks/{int(same[0]['id'])}", body=body)
+            response = self._send("PATCH", f"{self._repo}/hooks/{int(existing['id'])}", body=body)
             if response.status_code == 404:
-                raise TransientError(f"GitHub {self.spec.full_name}: {doing}: webhook {same[0]['id']} went away "
+                raise TransientError(f"GitHub {self.spec.full_name}: {doing}: webhook {existing['id']} went away "
                                      f"while dtm was updating it; try again")
             info = _webhook_info(self._json(response, doing, secrets=masked))
             verb = "updated"
@@ -542,7 +549,7 @@ class GitHubClient:
                 continue
             response = self._send("DELETE", f"{self._repo}/hooks/{int(hook['id'])}")
             if response.status_code not in (204, 404):  # 404: gone meanwhile, as wanted
-                self._fail(response, doing, [url] if url != safe_url(url) else [])
+                self._fail(response, doing, url_secrets(url))
             self.ctx.logger.info("GitHub %s: deleted webhook %s for %s", self.spec.full_name, hook["id"],
                                  safe_url(url))
 
@@ -557,11 +564,6 @@ def _repo_info(data: Mapping[str, Any]) -> RepoInfo:
 
 def _quote_path(path: str) -> str:
     return quote(path.strip("/"), safe="/")
-
-
-def _under(path: str, prefix: str) -> bool:
-    prefix = prefix.strip("/")
-    return not prefix or path == prefix or path.startswith(prefix + "/")
 
 
 def _message(response: httpx.Response) -> str:
@@ -624,9 +626,3 @@ def _webhook_info(hook: Mapping[str, Any]) -> WebhookInfo:
                        active=bool(hook.get("active", True)), insecure_ssl=insecure,
                        content_type=str(config.get("content_type") or "form"),  # form: GitHub's default
                        has_secret=bool(config.get("secret")))  # GitHub shows a set secret as "********"
-
-
-def _scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text

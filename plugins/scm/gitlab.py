@@ -39,7 +39,19 @@ import httpx
 from devstream.errors import PermanentError, PluginError, TransientError
 from devstream.plugin import PluginContext, raise_for_status
 from devstream.plugin.http import safe_url
-from devstream.plugins.scm.base import WEBHOOK_EVENTS, FileInfo, RepoInfo, RepoSpec, Webhook, WebhookInfo, git_blob_sha
+from devstream.plugins.scm.base import (
+    FULL_SHA,
+    WEBHOOK_EVENTS,
+    FileInfo,
+    RepoInfo,
+    RepoSpec,
+    Webhook,
+    WebhookInfo,
+    git_blob_sha,
+    mask,
+    one_hook_per_url,
+    url_secrets,
+)
 
 __all__ = ["GITLAB_COM", "GitLabClient", "api_url", "gitlab_hook_flags", "maskable", "project_path"]
 
@@ -56,7 +68,6 @@ _TAKEN = "has already been taken"
 # set every supported version takes.
 _MASKABLE = re.compile(r"[A-Za-z0-9+/=_@:.~-]{8,}")
 _SSH_URL = re.compile(r"[\w.-]+@([^:/]+):(.+)")
-_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # a full commit SHA (SHA-1, or SHA-256)
 
 
 def maskable(value: str) -> bool:
@@ -201,10 +212,7 @@ class GitLabClient:
         try:
             return raise_for_status(response)
         except PluginError as exc:
-            text = str(exc)
-            for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-                text = text.replace(secret, "***")
-            raise type(exc)(f"gitlab {self.path}: {text}{_hint(response.status_code)}") from None
+            raise type(exc)(f"gitlab {self.path}: {mask(str(exc), secrets)}{_hint(response.status_code)}") from None
 
     def _call(self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
               json: Any = None, missing_ok: bool = False, secrets: Sequence[str] = ()) -> httpx.Response | None:
@@ -428,7 +436,7 @@ class GitLabClient:
         GitLab answers 400 "Could not find ref" for a SHA or branch it does not know and 404 when the two share
         no history (or the project is missing): both mean no.
         """
-        if not _SHA.fullmatch(sha):
+        if not FULL_SHA.fullmatch(sha):
             return False
         target = self.branch(branch)
         response = self.http.get(self._project_url("repository", "merge_base"),
@@ -494,26 +502,23 @@ class GitLabClient:
                                  f"`active` true)")
         flags = gitlab_hook_flags(hook.events, where)
         secret = hook.secret.get_secret_value() if hook.secret is not None else ""
-        masked = [secret, hook.url] if hook.url != safe_url(hook.url) else [secret]
+        masked = [secret, *url_secrets(hook.url)]
         body: dict[str, Any] = {"url": hook.url, **flags, "enable_ssl_verification": not hook.insecure_ssl,
                                 "token": secret}
-        same = [h for h in self._hooks() if h.get("url") == hook.url]
-        if len(same) > 1:
-            raise PermanentError(f"{where}: {len(same)} webhooks deliver to that URL (ids "
-                                 f"{', '.join(str(h.get('id')) for h in same)}); dtm keeps one per URL and will not "
-                                 f"guess which: delete the others")
-        if same:
-            response = self.http.put(self._project_url("hooks", str(same[0]["id"])), json=body)
+        existing = one_hook_per_url([h for h in self._hooks() if h.get("url") == hook.url], where)
+        if existing is not None:
+            response = self.http.put(self._project_url("hooks", str(existing["id"])), json=body)
             if response.status_code == 404:
-                raise TransientError(f"{where}: hook {same[0]['id']} went away while dtm was updating it; try again")
+                raise TransientError(f"{where}: hook {existing['id']} went away while dtm was updating it; try again")
         else:
             response = self.http.post(self._project_url("hooks"), json=body)
             if response.status_code == 404:
                 self._project_cache = None
                 self._require_project()  # a clear error when the project is missing
         info = _webhook_info(self._check(response, secrets=masked).json())
-        self.ctx.logger.info("gitlab %s: %s webhook %s for %s (%s)", self.path, "updated" if same else "created",
-                             info.id, safe_url(hook.url), ", ".join(info.events))
+        self.ctx.logger.info("gitlab %s: %s webhook %s for %s (%s)", self.path,
+                             "updated" if existing is not None else "created", info.id, safe_url(hook.url),
+                             ", ".join(info.events))
         return info
 
     def delete_webhook(self, url: str) -> None:
@@ -522,7 +527,7 @@ class GitLabClient:
             if hook.get("url") != url:
                 continue
             self._call("DELETE", self._project_url("hooks", str(hook["id"])), missing_ok=True,
-                       secrets=[url] if url != safe_url(url) else [])
+                       secrets=url_secrets(url))
             self.ctx.logger.info("gitlab %s: deleted webhook %s for %s", self.path, hook["id"], safe_url(url))
 
 
