@@ -32,7 +32,6 @@ made before `created` and `repoID` does; the next update records it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
@@ -54,8 +53,6 @@ OUTPUT_KEYS = ("repo", "owner", "org", "repoURL", "cloneURL")
 # Status fields that records written by earlier versions lack.
 _NEWER_FIELDS = ("created", "repoID", "commit")
 APP_NAME_PLACEHOLDER = "_app_name_"
-# `[[ .AppName ]]` (Go templates, as DevStream wrote them) -> `[[ AppName ]]`.
-_GO_DOT = re.compile(r"(\[\[-?\s*)\.(?=[A-Za-z_])")
 
 
 class RepoScaffoldingOptions(PluginOptions):
@@ -281,7 +278,7 @@ def render_template(tree: dict[str, bytes], variables: dict[str, Any], app_name:
             except UnicodeDecodeError:
                 raise PermanentError(f"template {where}: {rel} has `tpl` in its path but is not UTF-8 text, so it "
                                      f"cannot be rendered; rename it") from None
-            content = render(_GO_DOT.sub(r"\1", text), variables, f"template {where}: {rel}").encode("utf-8")
+            content = render(text, variables, f"template {where}: {rel}").encode("utf-8")
         if target in out:
             raise PermanentError(f"template {where}: {origin[target]} and {rel} both become {target}; "
                                  f"remove one of them")

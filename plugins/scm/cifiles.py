@@ -27,13 +27,14 @@ _ENV = jinja2.Environment(variable_start_string="[[", variable_end_string="]]", 
                           undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
-# DevStream's templates are Go templates: `[[ .AppName ]]` names a variable with a leading dot.
-_GO_DOT = re.compile(r"\[\[(-?)\s*\.(?=[A-Za-z_])")
+# DevStream's templates are Go templates: `[[ .AppName ]]` names a variable with a leading dot. Only the dot
+# goes, so what stands between `[[` and it (a line break too) is kept and error line numbers stay true.
+_GO_DOT = re.compile(r"(\[\[-?\s*)\.(?=[A-Za-z_])")
 
 
 def render(text: str, variables: dict[str, Any], where: str) -> str:
     try:
-        return _ENV.from_string(_GO_DOT.sub(r"[[\1 ", text)).render(**variables)
+        return _ENV.from_string(_GO_DOT.sub(r"\1", text)).render(**variables)
     except jinja2.TemplateError as exc:
         line = getattr(exc, "lineno", None)
         raise PermanentError(f"{where}{f':{line}' if line else ''}: cannot render: {exc}") from None
