@@ -50,6 +50,7 @@ from devstream.plugins.scm.base import (
     git_blob_sha,
     mask,
     one_hook_per_url,
+    under,
     url_secrets,
 )
 
@@ -373,7 +374,8 @@ class GitLabClient:
         return None if response is None else response.headers.get("x-gitlab-blob-id")
 
     def list_files(self, prefix: str = "", branch: str | None = None) -> dict[str, str]:
-        """Path -> blob SHA of every file whose path starts with `prefix` ({} for an empty project)."""
+        """Path -> blob SHA of every file under the folder `prefix` ({} for an empty project), as the protocol
+        says and the other clients do: `docs` lists docs/a.md, not docs2/b.md."""
         params: dict[str, Any] = {"recursive": "true", "ref": self.branch(branch)}
         folder = prefix if prefix.endswith("/") else prefix.rpartition("/")[0]
         if folder.strip("/"):
@@ -381,7 +383,7 @@ class GitLabClient:
         # 404: an empty repository, a missing branch or folder: nothing listed either way.
         items = self._pages(self._project_url("repository", "tree"), params, missing_ok=True)
         return {str(i["path"]): str(i["id"]) for i in items
-                if i.get("type") == "blob" and str(i["path"]).startswith(prefix)}
+                if i.get("type") == "blob" and under(str(i["path"]), prefix)}
 
     def _blob_ids(self, paths: Sequence[str], ref: str) -> dict[str, str]:
         if len(paths) > _HEAD_LOOKUPS:

@@ -226,6 +226,11 @@ def test_get_and_list_report_git_blob_shas(gitlab: GitLabStandIn, client: GitLab
     assert client.list_files("nothing/") == {}
 
 
+def test_a_listing_is_of_a_folder_not_of_a_string_prefix(gitlab: GitLabStandIn, client: GitLabClient) -> None:
+    gitlab.add_project("acme/web", {"docs/a.md": b"a\n", "docs2/b.md": b"b\n", "docs.md": b"c\n"}, branch="master")
+    assert client.list_files("docs") == {"docs/a.md": git_blob_sha(b"a\n")}  # as GitHub's and git's clients list
+
+
 def test_listing_an_empty_project_or_a_missing_one_is_empty(gitlab: GitLabStandIn, client: GitLabClient) -> None:
     assert client.list_files() == {}
     gitlab.add_project("acme/web")
