@@ -24,11 +24,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from devstream.config.models import Config, ToolSpec
+from devstream.config.models import Config, StateKey, ToolSpec
 from devstream.errors import DtmError
 from devstream.jsonish import diff_paths, normalize
 from devstream.outputs import UnresolvedReferenceError, resolve
-from devstream.plan import Plan, StoredForm, desired_options
+from devstream.plan import Plan, StoredForm, desired_options, record_outputs, resolvable_in_state
 from devstream.state.base import StateRecord
 
 __all__ = [
@@ -62,7 +62,7 @@ class DriftKind(StrEnum):
 _PENDING = (DriftKind.DRIFTED, DriftKind.MISSING, DriftKind.CONFIG_CHANGED, DriftKind.NOT_IN_CONFIG)
 
 
-class ResourceDrift(BaseModel):
+class ResourceDrift(StateKey, BaseModel):
     """One state record's verdict.
 
     `fields` are paths inside `resourceStatus` for `drifted`, inside `options` for `config_changed`,
@@ -77,10 +77,6 @@ class ResourceDrift(BaseModel):
     message: str = ""
     remediation: Remediation | None = None
     remediation_message: str = ""
-
-    @property
-    def state_key(self) -> str:
-        return f"{self.name}_{self.instanceID}"
 
 
 class DriftReport(BaseModel):
@@ -224,10 +220,6 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _outputs(records: Mapping[str, StateRecord]) -> dict[str, dict[str, Any]]:
-    return {r.key: r.outputs for r in records.values()}
-
-
 def drift_targets(config: Config, records: Mapping[str, StateRecord]) -> list[tuple[ToolSpec, dict[str, Any]]]:
     """Every tool in both config and state, with the resolved options to read it with.
 
@@ -236,16 +228,7 @@ def drift_targets(config: Config, records: Mapping[str, StateRecord]) -> list[tu
     as fingerprints, so there is nothing trustworthy to read them with. Nor are tools whose references
     cannot resolve yet (a referenced output is missing from state).
     """
-    outputs = _outputs(records)
-    out = []
-    for tool in config.tools:
-        if tool.state_key not in records:
-            continue
-        try:
-            out.append((tool, resolve(tool.options, outputs)))
-        except UnresolvedReferenceError:
-            continue
-    return out
+    return [(tool, resolved) for tool, _, resolved in resolvable_in_state(config, records)]
 
 
 def build_report(config: Config, records: Mapping[str, StateRecord], live: Mapping[str, Any],
@@ -257,7 +240,7 @@ def build_report(config: Config, records: Mapping[str, StateRecord], live: Mappi
     scrubbed message of a failed read. `config_ref` is how the caller named the config (kept in the report
     and in events, so a remediation run resolves it the same way); the loaded path by default.
     """
-    outputs = _outputs(records)
+    outputs = record_outputs(records)
     resources = [_verdict(tool, records[tool.state_key], outputs, live, errors, stored_form)
                  for tool in config.tools if tool.state_key in records]
     in_config = {t.state_key for t in config.tools}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -79,19 +79,26 @@ class Workspace:
 
     def records(self, reload: bool = False) -> dict[str, StateRecord]:
         with self._guard:
-            if self._records is None or reload:
+            if reload:
                 self._records = dict(self.store.read())
-            return dict(self._records)
+            return dict(self._loaded())
 
-    def _inputs(self, tool: ToolSpec) -> tuple[StateRecord | None, dict[str, dict[str, Any]]]:
-        """The tool's own record and the outputs of the tools it references, without copying all records."""
-        wanted = {key.replace(".", "_", 1) for key in self._implicit_deps(tool)}
+    def _loaded(self) -> dict[str, StateRecord]:
+        """The records, read from the store on first use. Call it holding `_guard`."""
+        if self._records is None:
+            self._records = dict(self.store.read())
+        return self._records
+
+    def _record(self, state_key: str) -> StateRecord | None:
         with self._guard:
-            if self._records is None:
-                self._records = dict(self.store.read())
-            own = self._records.get(tool.state_key)
-            outputs = {rec.key: rec.outputs for k in wanted if (rec := self._records.get(k)) is not None}
-        return own, outputs
+            return self._loaded().get(state_key)
+
+    def _outputs(self, tool_keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The outputs of the tools named (those in state), without copying all records."""
+        wanted = {key.replace(".", "_", 1) for key in tool_keys}
+        with self._guard:
+            records = self._loaded()
+            return {rec.key: rec.outputs for k in wanted if (rec := records.get(k)) is not None}
 
     def _save(self, record: StateRecord) -> None:
         self.store.put(record)
@@ -172,7 +179,7 @@ class Workspace:
                   ) -> dict[str, Any] | None:
         """The tool's live status (normalised), or None when the resource does not exist."""
         model = self.model(tool.name, options, tool.key)
-        ctx = self.context(tool.name, tool.instanceID, "read", logger, record=self._inputs(tool)[0])
+        ctx = self.context(tool.name, tool.instanceID, "read", logger, record=self._record(tool.state_key))
         with self._translated(tool.key, "read", model):
             status = self.plugin(tool.name).read(model, ctx)
         return None if status is None else normalize(status)
@@ -203,9 +210,10 @@ class Workspace:
         if change.action is Action.DELETE:
             return self._delete(change, logger, attempt)
         tool = self.config.by_key[change.key]
-        rec, outputs = self._inputs(tool)
+        implicit = self._implicit_deps(tool)
+        rec = self._record(tool.state_key)
         try:
-            resolved = resolve(tool.options, outputs, "options")
+            resolved = resolve(tool.options, self._outputs(implicit), "options")
         except UnresolvedReferenceError as exc:
             raise PermanentError(f"{change.key}: {exc}") from None
         model = self.model(tool.name, resolved, tool.key)
@@ -219,7 +227,7 @@ class Workspace:
             call = plugin.create if change.action is Action.CREATE else plugin.update
             status = normalize(call(model, ctx) or {})
         record = StateRecord(name=tool.name, instanceID=tool.instanceID,
-                             dependsOn=sorted(set(tool.dependsOn) | set(self._implicit_deps(tool))),
+                             dependsOn=sorted(set(tool.dependsOn) | set(implicit)),
                              options=stored, resourceStatus=status)
         self._save(record)
         return ChangeOutcome(change.key, change.action.value, record.outputs)
@@ -230,14 +238,11 @@ class Workspace:
 
     def _delete(self, change: Change, logger: logging.Logger | None, attempt: int) -> ChangeOutcome:
         tool = self.config.by_key.get(change.key)
-        with self._guard:
-            rec = (self._records or {}).get(change.state_key)
-        if rec is None:
-            rec = self.records().get(change.state_key)
+        rec = self._record(change.state_key)
         options: dict[str, Any] | None = None
         if tool is not None:
             try:
-                options = resolve(tool.options, self._inputs(tool)[1], "options")
+                options = resolve(tool.options, self._outputs(self._implicit_deps(tool)), "options")
             except UnresolvedReferenceError:
                 options = None if rec is not None else tool.options
         if options is None:

@@ -15,13 +15,13 @@ updates, so a resource renamed in the config is never created and then deleted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from devstream.config.models import Config, ToolSpec
+from devstream.config.models import Config, StateKey, ToolSpec
 from devstream.graph import Graph
 from devstream.jsonish import diff_paths, normalize
 from devstream.outputs import UnresolvedReferenceError, find_references, resolve
@@ -45,7 +45,7 @@ class Action(StrEnum):
     DELETE = "delete"
 
 
-class Change(BaseModel):
+class Change(StateKey, BaseModel):
     """One planned change. `waits_for` are the keys of changes in the same plan that must finish first."""
 
     key: str
@@ -57,10 +57,6 @@ class Change(BaseModel):
     after: Any = None
     waits_for: list[str] = Field(default_factory=list)
     only_if_inputs_change: bool = False
-
-    @property
-    def state_key(self) -> str:
-        return f"{self.name}_{self.instanceID}"
 
     @property
     def title(self) -> str:
@@ -95,7 +91,7 @@ class Plan(BaseModel):
             ],
         }
 
-    def only(self, keys: Iterable[str], graph: Graph | None = None) -> Plan:
+    def only(self, keys: Iterable[str]) -> Plan:
         """The part of the plan that `--target KEY` asks for: those keys and the changes they wait for."""
         wanted = set(keys)
         by_key = {c.key: c for c in self.changes}
@@ -124,7 +120,8 @@ NOT_READ: Any = _NotRead()
 StoredForm = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
-def _outputs(records: Mapping[str, StateRecord]) -> dict[str, dict[str, Any]]:
+def record_outputs(records: Mapping[str, StateRecord]) -> dict[str, dict[str, Any]]:
+    """The outputs in state, by tool key: what references resolve against."""
     return {r.key: r.outputs for r in records.values()}
 
 
@@ -138,22 +135,29 @@ def desired_options(tool: ToolSpec, outputs: Mapping[str, Mapping[str, Any]], st
     return normalize(stored_form(tool.name, resolved))
 
 
+def resolvable_in_state(config: Config, records: Mapping[str, StateRecord]
+                        ) -> Iterator[tuple[ToolSpec, StateRecord, Any]]:
+    """Every tool in both config and state whose references resolve: the tool, its record, its resolved options."""
+    outputs = record_outputs(records)
+    for tool in config.tools:
+        rec = records.get(tool.state_key)
+        if rec is None:
+            continue
+        try:
+            resolved = resolve(tool.options, outputs)
+        except UnresolvedReferenceError:
+            continue
+        yield tool, rec, resolved
+
+
 def read_targets(config: Config, records: Mapping[str, StateRecord], stored_form: StoredForm,
                  ) -> list[tuple[ToolSpec, dict[str, Any]]]:
     """The tools whose live status the planner needs, with the resolved options to read them with.
 
     Only tools in state whose options did not change: a changed tool is updated whatever its status.
     """
-    out = []
-    outputs = _outputs(records)
-    for tool in config.tools:
-        rec = records.get(tool.state_key)
-        if rec is None:
-            continue
-        want = desired_options(tool, outputs, stored_form)
-        if want is not None and not diff_paths(normalize(rec.options), want):
-            out.append((tool, resolve(tool.options, outputs)))
-    return out
+    return [(tool, resolved) for tool, rec, resolved in resolvable_in_state(config, records)
+            if not diff_paths(normalize(rec.options), normalize(stored_form(tool.name, resolved)))]
 
 
 def plan_apply(config: Config, records: Mapping[str, StateRecord], live: Mapping[str, Any],
@@ -162,13 +166,14 @@ def plan_apply(config: Config, records: Mapping[str, StateRecord], live: Mapping
     graph = graph or Graph.from_tools(config.tools)
     by_key = config.by_key
     deletes = _orphan_deletes(config, records)
+    after_deletes = [c.key for c in deletes]
     changes: dict[str, Change] = {}
-    outputs = _outputs(records)  # once: per tool it would make planning O(N^2)
+    outputs = record_outputs(records)  # once: per tool it would make planning O(N^2)
     for key in graph.order():
         tool = by_key[key]
         change = _plan_tool(tool, records, outputs, live, stored_form, changes)
         if change is not None:
-            change.waits_for = [d for d in sorted(graph.deps[key]) if d in changes] + [c.key for c in deletes]
+            change.waits_for = [d for d in sorted(graph.deps[key]) if d in changes] + after_deletes
             changes[key] = change
     return Plan(operation="apply", changes=deletes + list(changes.values()))
 
@@ -182,7 +187,6 @@ def _plan_tool(tool: ToolSpec, records: Mapping[str, StateRecord], outputs: Mapp
         return Change(key=tool.key, name=tool.name, instanceID=tool.instanceID, action=action, reason=reason,
                       before=before, after=after, **kw)
 
-    pending = sorted({r.tool_key for r in find_references(tool.options) if r.tool_key in changing})
     # While a referenced output is unknown, show the options with references unresolved, secrets hidden.
     shown = want if want is not None else normalize(stored_form(tool.name, tool.options))
     if rec is None:
@@ -200,10 +204,12 @@ def _plan_tool(tool: ToolSpec, records: Mapping[str, StateRecord], outputs: Mapp
     if status is None:
         return change(Action.CREATE, "deleted outside dtm", {"resourceStatus": normalize(rec.resourceStatus)}, None)
     if status is not NOT_READ:
-        drift = diff_paths(normalize(rec.resourceStatus), normalize(status))
+        was, now = normalize(rec.resourceStatus), normalize(status)
+        drift = diff_paths(was, now)
         if drift:
             return change(Action.UPDATE, "drifted: " + ", ".join(f"status.{p}" for p in drift),
-                          {"resourceStatus": normalize(rec.resourceStatus)}, {"resourceStatus": normalize(status)})
+                          {"resourceStatus": was}, {"resourceStatus": now})
+    pending = sorted({r.tool_key for r in find_references(tool.options) if r.tool_key in changing})
     if pending:
         return change(Action.UPDATE, f"inputs from {', '.join(pending)} may change", {"options": stored},
                       {"options": want}, only_if_inputs_change=True)

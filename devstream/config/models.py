@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Config", "Location", "StateConfig", "ToolKeys", "ToolSpec"]
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Config", "Location", "StateConfig", "StateKey", "ToolKeys", "ToolSpec"]
 
 # Backends a config may name. `prefect` (the default) and `local` are built; s3 and k8s are accepted names
 # with a clear "not available yet" error from the state package.
@@ -35,21 +35,27 @@ class StateConfig(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
-class ToolKeys:
-    """The two names of a tool, for anything with `name` and `instanceID` (tools, records, changes)."""
+class StateKey:
+    """The state key, for anything with `name` and `instanceID` (changes and drift verdicts keep `key` as a
+    field of their own, so they take only this part)."""
 
-    name: str
-    instanceID: str
-
-    @property
-    def key(self) -> str:
-        """`name.instanceID`: how dependsOn and output references name a tool."""
-        return f"{self.name}.{self.instanceID}"
+    if TYPE_CHECKING:  # declared by each model, so pydantic keeps the model's own field order
+        name: str
+        instanceID: str
 
     @property
     def state_key(self) -> str:
         """`name_instanceID`: the state record's key, as DevStream keyed it."""
         return f"{self.name}_{self.instanceID}"
+
+
+class ToolKeys(StateKey):
+    """The two names of a tool, for anything with `name` and `instanceID` (tools, records)."""
+
+    @property
+    def key(self) -> str:
+        """`name.instanceID`: how dependsOn and output references name a tool."""
+        return f"{self.name}.{self.instanceID}"
 
 
 class ToolSpec(ToolKeys, BaseModel):

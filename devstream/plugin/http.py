@@ -24,6 +24,7 @@ import httpx
 from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_random_exponential
 
 from devstream.errors import PermanentError, TransientError
+from devstream.secrets import scrub
 
 __all__ = [
     "NON_IDEMPOTENT_METHODS",
@@ -250,9 +251,7 @@ def _body_excerpt(response: httpx.Response, request: httpx.Request | None) -> st
         text = response.text
     except (httpx.StreamError, UnicodeDecodeError):
         return ""
-    text = " ".join(text.split())
-    for secret in _secrets(request):
-        text = text.replace(secret, "***")
+    text = scrub(" ".join(text.split()), _secrets(request))
     return text if len(text) <= _EXCERPT_CHARS else text[:_EXCERPT_CHARS] + "..."
 
 
@@ -267,8 +266,7 @@ def _secrets(request: httpx.Request | None) -> list[str]:
             scheme, _, credential = value.partition(" ")
             if credential.strip() and re.fullmatch(r"[A-Za-z-]+", scheme):
                 found.append(credential.strip())
-    # The longest first, so a whole header value is masked before the token inside it.
-    return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
+    return found  # scrub masks the longest first: a whole header value before the token inside it
 
 
 class _RedactURLs(logging.Filter):
