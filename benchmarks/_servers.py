@@ -16,18 +16,18 @@ import io
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+# dtm's own loopback host, port probe and health check (no proxies), as its local server uses them.
+from devstream.cli.server import HOST, _free_port, _healthy
+
 SERVERS = ("embedded", "real")
-HOST = "127.0.0.1"
 START_TIMEOUT = 90.0
 
 
@@ -41,19 +41,12 @@ class Server:
     startup_s: float
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def _healthy(url: str) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"{url}/health", timeout=2) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
+def _set_env(values: dict[str, str | None]) -> None:
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @contextlib.contextmanager
@@ -61,18 +54,10 @@ def _env(**values: str | None) -> Iterator[None]:
     """Set (or, for None, unset) environment variables for the duration; put the old values back after."""
     old = {k: os.environ.get(k) for k in values}
     try:
-        for k, v in values.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _set_env(values)
         yield
     finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _set_env(old)
 
 
 @contextlib.contextmanager
@@ -93,7 +78,7 @@ def real_server() -> Iterator[Server]:
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + START_TIMEOUT
-        while not _healthy(url):
+        while not _healthy(url, timeout=2):
             if proc.poll() is not None or time.monotonic() > deadline:
                 tail = log_path.read_text(errors="replace")[-2000:]
                 raise SystemExit(f"prefect server start did not come up (exit {proc.poll()}):\n{tail}")

@@ -15,16 +15,14 @@ from prefect import flow
 from prefect.events import emit_event
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.utilities.annotations import quote
 
 from devstream.config.models import ToolSpec
 from devstream.drift import DriftCheckFailed, DriftKind, DriftReport, build_report, drift_targets, remediation_plan
 from devstream.engine import Workspace
 from devstream.flows.artifacts import publish_drift
-from devstream.flows.execute import run_plan, variants
+from devstream.flows.execute import run_plan, submit_read
 from devstream.secrets import scrub, secret_paths
 from devstream.state import StateRecord
-from devstream.tasks.read import read_resource
 
 __all__ = ["DRIFT_EVENT", "drift_check", "drift_resource_id", "read_everything"]
 
@@ -61,12 +59,7 @@ def read_everything(ws: Workspace, records: dict[str, StateRecord], parallelism:
     # The runner is sized by the parameter, as refresh's is, so a deployment can choose its parallelism.
     task_runner: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=max(1, parallelism))
     with task_runner as runner:
-        futures = {
-            tool.state_key: (tool, options, runner.submit(
-                variants(read_resource, tool.name, ws.systems(tool)),
-                {"workspace": quote(ws), "tool": tool, "options": quote(options)}))
-            for tool, options in targets
-        }
+        futures = {tool.state_key: (tool, options, submit_read(runner, ws, tool, options)) for tool, options in targets}
         for key, (tool, options, future) in futures.items():
             future.wait()
             if future.state.is_completed():

@@ -11,6 +11,7 @@ from prefect.futures import PrefectFuture, wait
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
+from devstream.config.models import ToolSpec
 from devstream.engine import ChangeOutcome, Workspace
 from devstream.plan import Plan, read_targets
 from devstream.state import StateRecord
@@ -66,18 +67,20 @@ def _skip_tag_limit_lookups(tags: list[str]) -> None:
 variants = TaskVariants()
 
 
+def submit_read(runner: ThreadPoolTaskRunner[Any], ws: Workspace, tool: ToolSpec, options: dict[str, Any]
+                ) -> PrefectFuture[Any]:
+    """Submit the read task of one tool, tagged by its plugin and systems (refresh and the drift check)."""
+    return runner.submit(variants(read_resource, tool.name, ws.systems(tool)),
+                         {"workspace": quote(ws), "tool": tool, "options": quote(options)})
+
+
 def refresh(ws: Workspace, records: dict[str, StateRecord], parallelism: int = 10) -> dict[str, Any]:
     """Read, as concurrent tasks, the live status of every tool the planner needs."""
     targets = read_targets(ws.config, records, ws.stored_form)
     # A runner of our own, sized by the parameter, so a deployment run can choose its parallelism too.
     runner: ThreadPoolTaskRunner[Any]
     with ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
-        futures: dict[str, PrefectFuture[Any]] = {
-            tool.state_key: runner.submit(
-                variants(read_resource, tool.name, ws.systems(tool)),
-                {"workspace": quote(ws), "tool": tool, "options": quote(options)})
-            for tool, options in targets
-        }
+        futures = {tool.state_key: submit_read(runner, ws, tool, options) for tool, options in targets}
         return {k: f.result() for k, f in futures.items()}
 
 

@@ -22,7 +22,6 @@ _KIND_STYLE = {
     DriftKind.IN_SYNC: "green", DriftKind.DRIFTED: "yellow", DriftKind.MISSING: "bold yellow",
     DriftKind.CONFIG_CHANGED: "cyan", DriftKind.NOT_IN_CONFIG: "magenta", DriftKind.ERROR: "bold red",
 }
-_REMEDIATION_STYLE = {"succeeded": "green", "unchanged": "dim", "failed": "bold red", "skipped": "yellow"}
 # Beyond this many resources the table lists only those that need attention.
 _ALL_ROWS_UP_TO = 30
 
@@ -43,7 +42,7 @@ def print_report(report: DriftReport) -> None:
             cells: list[str | Text] = [r.key, Text(r.kind.value, _KIND_STYLE[r.kind]), r.message]
             if remediated:
                 cells.append(Text(" ".join(filter(None, [r.remediation or "", r.remediation_message])),
-                                  _REMEDIATION_STYLE.get(r.remediation or "", "")))
+                                  render.RESULT_STYLE.get(r.remediation or "", "")))
             table.add_row(*cells)
         render.console.print(table)
     code = report.exit_code()

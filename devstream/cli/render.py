@@ -14,13 +14,14 @@ from devstream.jsonish import diff_items
 from devstream.plan import Action, Plan
 from devstream.summary import RunSummary
 
-__all__ = ["console", "err_console", "print_error", "print_json", "print_plan", "print_summary"]
+__all__ = ["RESULT_STYLE", "console", "err_console", "print_error", "print_json", "print_plan", "print_summary"]
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 _STYLE = {Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"), Action.DELETE: ("-", "red")}
-_RESULT_STYLE = {"succeeded": "green", "unchanged": "dim", "failed": "bold red", "skipped": "yellow"}
+# A change's result, and a drift remediation's (devstream/cli/drift.py).
+RESULT_STYLE = {"succeeded": "green", "unchanged": "dim", "failed": "bold red", "skipped": "yellow"}
 
 
 def print_json(data: Any) -> None:
@@ -59,7 +60,7 @@ def print_summary(summary: RunSummary) -> None:
         for col in ("tool", "action", "result", "seconds", "message"):
             table.add_column(col)
         for r in shown:
-            table.add_row(r.key, r.action, Text(r.result, _RESULT_STYLE[r.result]),
+            table.add_row(r.key, r.action, Text(r.result, RESULT_STYLE[r.result]),
                           "" if r.seconds is None else f"{r.seconds:.2f}", r.message)
         console.print(table)
     colour = "green" if summary.ok else "red"

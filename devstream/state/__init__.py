@@ -22,7 +22,7 @@ __all__ = ["FileLock", "LocalStateStore", "StateRecord", "StateStore", "describe
 DEFAULT_STATE_FILE = "devstream.state"
 _LOCAL_OPTIONS = ("stateFile", "name")
 _PREFECT_OPTIONS = ("name",)
-_NOT_YET = ("prefect", "s3", "k8s", "kubernetes")
+_NOT_YET = ("s3", "k8s", "kubernetes")
 
 
 def _check_options(backend: str, options: Mapping[str, object], accepted: Sequence[str], note: str = "") -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from devstream.config.models import ToolKeys
 
-__all__ = ["StateRecord", "StateStore"]
+__all__ = ["StateRecord", "StateStore", "first_error"]
 
 
 class StateRecord(ToolKeys, BaseModel):
@@ -31,6 +31,13 @@ class StateRecord(ToolKeys, BaseModel):
     def outputs(self) -> dict[str, Any]:
         out = self.resourceStatus.get("outputs") or {}
         return out if isinstance(out, dict) else {}
+
+
+def first_error(exc: ValidationError) -> str:
+    """`loc.path: message` of a record's first validation error, as corruption messages quote it."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ()))
+    return f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid"))
 
 
 class StateStore(Protocol):

@@ -35,13 +35,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from devstream.errors import StateError, StateLockedError
 from devstream.plugin.http import parse_retry_after
 from devstream.state.holdings import ProcessHoldings
-from devstream.state.lock import describe_holder
+from devstream.state.lock import describe_holder, holder_fields, pid_alive
 from devstream.state.prefect_rest import PrefectApi
 
 __all__ = ["MIN_LEASE_SECONDS", "LeaseLock"]
@@ -238,11 +237,9 @@ class LeaseLock:
         pid = holder.get("pid")
         if pid != os.getpid():
             try:
-                os.kill(int(pid), 0)  # type: ignore[arg-type]
-                return  # alive: really held
-            except ProcessLookupError:
-                pass
-            except (PermissionError, TypeError, ValueError):
+                if pid_alive(int(pid)):  # type: ignore[arg-type]
+                    return  # alive (or someone else's): really held
+            except (TypeError, ValueError):
                 return
         logger.warning("taking over the lock of state %s from %s, whose process no longer holds it",
                        self.state_description, describe_holder(holder))
@@ -339,13 +336,7 @@ class LeaseLock:
             time.sleep(min(wait if wait is not None else DEFAULT_RETRY_SECONDS, remaining))
 
     def _record_holder(self, command: str, lease_id: str) -> None:
-        value = {
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "command": command[:500],  # the variable holds 5000 characters at most
-            "since": datetime.now(UTC).isoformat(timespec="seconds"),
-            "lease_id": lease_id,
-        }
+        value = {**holder_fields(command[:500]), "lease_id": lease_id}  # the variable holds 5000 characters
         # The slot is ours, so any variable still there is a dead holder's: overwrite it.
         response = self.api.call(
             "POST",

@@ -28,7 +28,7 @@ import yaml
 from pydantic import ValidationError
 
 from devstream.errors import StateError
-from devstream.state.base import StateRecord
+from devstream.state.base import StateRecord, first_error
 from devstream.state.lock import FileLock
 
 __all__ = ["LocalStateStore"]
@@ -87,12 +87,6 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ()))
-    return f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid"))
 
 
 def _to_record(value: dict[str, Any]) -> StateRecord:
@@ -218,7 +212,7 @@ class LocalStateStore:
             try:
                 records[key] = _to_record(value)
             except ValidationError as exc:
-                raise self._corrupt(self._key_line(text, key), f"record {key}: {_first_error(exc)}") from None
+                raise self._corrupt(self._key_line(text, key), f"record {key}: {first_error(exc)}") from None
         return records
 
     @staticmethod
@@ -287,7 +281,7 @@ class LocalStateStore:
             try:
                 records[key] = _to_record(value)
             except ValidationError as exc:
-                raise self._corrupt_journal(line, f"record {key}: {_first_error(exc)}") from None
+                raise self._corrupt_journal(line, f"record {key}: {first_error(exc)}") from None
         else:
             raise self._corrupt_journal(line, f"unknown op {op!r}")
 

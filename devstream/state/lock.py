@@ -30,7 +30,7 @@ from typing import Any
 from devstream.errors import StateLockedError
 from devstream.state.holdings import ProcessHoldings
 
-__all__ = ["FileLock", "describe_holder"]
+__all__ = ["FileLock", "describe_holder", "holder_fields", "pid_alive"]
 
 logger = logging.getLogger("devstream.state")
 
@@ -61,7 +61,17 @@ def describe_holder(holder: dict[str, Any] | None) -> str:
     )
 
 
-def _pid_alive(pid: int) -> bool:
+def holder_fields(command: str) -> dict[str, Any]:
+    """Who takes a lock now, as both lock kinds record it for `describe_holder`: host, pid, command, since."""
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "command": command,
+        "since": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def pid_alive(pid: int) -> bool:
     """Whether a process with this pid exists on this host."""
     try:
         os.kill(pid, 0)
@@ -178,13 +188,7 @@ class FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             lock_id = uuid.uuid4().hex
-            content = {
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "command": command,
-                "since": datetime.now(UTC).isoformat(timespec="seconds"),
-                "id": lock_id,
-            }
+            content = {**holder_fields(command), "id": lock_id}
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
@@ -221,7 +225,7 @@ class FileLock:
             # Our own pid, yet we do not hold it (acquisition is serialised per path in this process):
             # a previous process had this pid, typically pid 1 in a container restarted on one volume.
             return True
-        return not _pid_alive(pid)
+        return not pid_alive(pid)
 
     def _take_over(self, stale: dict[str, Any]) -> None:
         """Remove a stale lock file, unless it changed since we judged it stale.

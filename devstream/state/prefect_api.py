@@ -34,7 +34,7 @@ import httpx
 from pydantic import ValidationError
 
 from devstream.errors import StateError
-from devstream.state.base import StateRecord
+from devstream.state.base import StateRecord, first_error
 from devstream.state.lease import DEFAULT_LEASE_SECONDS, LeaseLock
 from devstream.state.prefect_rest import PrefectApi, name_hash, slug
 
@@ -254,10 +254,7 @@ class PrefectStateStore:
         try:
             records[data["key"]] = StateRecord.model_validate(value)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err.get("loc", ()))
-            what = f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid"))
-            raise self._corrupt(key, what) from None
+            raise self._corrupt(key, first_error(exc)) from None
 
     def _corrupt(self, key: str, what: str) -> StateError:
         return StateError(
