@@ -2,8 +2,8 @@
 the flow and task runs' parameters and names, or what the CLI prints, even when GitHub's error messages quote
 them back.
 
-One app with a token, an Actions secret and a registry password, and a Jenkins webhook with its secret on an
-older repository, are applied twice against the
+One app with a token, an Actions secret and a registry password, and a Jenkins webhook with its secret and a
+Trello board (its key and token) on an older repository, are applied twice against the
 GitHub stand-in: the first apply fails on a server error whose message repeats the token and the secret (dtm
 must scrub them from what it reports), the second succeeds. Then everything the session's Prefect server holds
 since the test began is read back through its REST API and searched for the secrets' values.
@@ -22,6 +22,9 @@ import pytest
 import yaml
 from github_standin import GitHubStandIn
 from github_testkit import TOKEN
+from hosts import Hosts
+from trello_standin import API as TRELLO_API
+from trello_standin import TrelloStandIn
 
 from devstream.cli import run
 
@@ -30,13 +33,15 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 DEPLOY_KEY = "deploy-key-7f3a9c-never-shown"
 PASSWORD = "registry-password-41b7-never-shown"
 HOOK_SECRET = "hook-secret-c02d-never-shown"
-SECRETS = (TOKEN, DEPLOY_KEY, PASSWORD, HOOK_SECRET)
+TRELLO_KEY = "trello-key-9e4b-never-shown"
+TRELLO_TOKEN = "trello-token-3a8f-never-shown"
+SECRETS = (TOKEN, DEPLOY_KEY, PASSWORD, HOOK_SECRET, TRELLO_KEY, TRELLO_TOKEN)
 
 
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name, value in (("GH_TOKEN_FOR_DTM", TOKEN), ("DEPLOY_KEY", DEPLOY_KEY), ("REGISTRY_PASSWORD", PASSWORD),
-                        ("HOOK_SECRET", HOOK_SECRET)):
+                        ("HOOK_SECRET", HOOK_SECRET), ("TRELLO_KEY", TRELLO_KEY), ("TRELLO_TOKEN", TRELLO_TOKEN)):
         monkeypatch.setenv(name, value)
     (tmp_path / "template").mkdir()
     (tmp_path / "template" / "README.md.tpl").write_text("# [[ AppName ]]\n")
@@ -55,7 +60,10 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                    "options": {"projectRepo": {**repo, "name": "legacy"}, "ci": {
                        "type": "jenkins", "configContents": {"Jenkinsfile": "pipeline { agent any }\n"},
                        "webhooks": [{"url": "https://jenkins.example.com/github-webhook/",
-                                     "secret": '[[ env "HOOK_SECRET" ]]'}]}}}],
+                                     "secret": '[[ env "HOOK_SECRET" ]]'}]}}},
+                  {"name": "trello", "instanceID": "board", "options": {
+                      "scm": {**repo, "name": "legacy"},
+                      "board": {"apiKey": '[[ env "TRELLO_KEY" ]]', "token": '[[ env "TRELLO_TOKEN" ]]'}}}],
     }, sort_keys=False))
     return path
 
@@ -83,6 +91,14 @@ def everything_prefect_kept_since(started: datetime) -> str:
     return json.dumps(found)
 
 
+@pytest.fixture
+def serve_standin(standin: GitHubStandIn, monkeypatch: pytest.MonkeyPatch) -> GitHubStandIn:
+    """GitHub's stand-in, and Trello's beside it, serve every context the engine builds."""
+    trello = TrelloStandIn(key=TRELLO_KEY, token=TRELLO_TOKEN)
+    Hosts({standin.api.host: standin.handler, TRELLO_API.host: trello.handler}).serve_to_the_engine(monkeypatch)
+    return standin
+
+
 def test_no_secret_reaches_state_logs_artifacts_or_run_records(serve_standin: GitHubStandIn, config: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     started = datetime.now(UTC)
@@ -96,6 +112,7 @@ def test_no_secret_reaches_state_logs_artifacts_or_run_records(serve_standin: Gi
     serve_standin.injected.clear()
     assert run.apply(config_path=config, yes=True, retry_delay=0) == 0
     assert serve_standin.secret_value("octo/shop", "DEPLOY_KEY") == DEPLOY_KEY  # the secrets did get through
+    assert serve_standin.secret_value("octo/legacy", "TRELLO_TOKEN") == TRELLO_TOKEN
 
     kept = {
         "state file": (config.parent / "devstream.state").read_text(),

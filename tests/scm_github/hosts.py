@@ -1,0 +1,47 @@
+"""Several stand-ins behind one transport, each serving its own host: GitHub's beside Trello's, Jira's or
+Jenkins', for plugins that call two systems. Wrapped in dtm's retrying transport, as `ctx.http_client` does.
+
+(A module of its own, not conftest.py: see github_testkit.)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+
+import httpx
+import pytest
+
+from devstream.plugin import RetryingTransport
+from devstream.plugin import http as plugin_http
+
+
+class Hosts:
+    """One transport; each request goes to the handler of its host (404 for a host no stand-in serves)."""
+
+    def __init__(self, handlers: Mapping[str, Callable[[httpx.Request], httpx.Response]]) -> None:
+        self.handlers = dict(handlers)
+        self.sleeps: list[float] = []  # what the retrying transport waited
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        handler = self.handlers.get(request.url.host)
+        if handler is None:
+            return httpx.Response(404, text=f"no stand-in serves {request.url.host}")
+        return handler(request)
+
+    def retrying(self) -> RetryingTransport:
+        return RetryingTransport(httpx.MockTransport(self.handle), sleep=self.sleeps.append, attempts=3)
+
+    def client_factory(self) -> Callable[..., httpx.Client]:
+        """What `ctx.http_client` builds: dtm's own client and retrying transport, around the stand-ins."""
+        return functools.partial(plugin_http.http_client, transport=self.retrying())
+
+    def serve_to_the_engine(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Every context the engine builds (with no client factory) reaches the stand-ins."""
+        real, transport = plugin_http.http_client, self.retrying()
+
+        def patched(**kwargs: object) -> httpx.Client:
+            kwargs["transport"] = transport
+            return real(**kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(plugin_http, "http_client", patched)
