@@ -33,7 +33,6 @@ from devstream.plugins.trello.client import Board, TrelloClient
 __all__ = ["BoardOptions", "TrelloGithubIntegPlugin", "TrelloOptions", "TrelloPlugin"]
 
 WORKFLOW = "trelloIssueBuilder.yml"
-_COLORS = ("green", "yellow", "orange", "red", "purple", "blue", "sky", "lime", "pink", "black")
 
 
 class _Strict(BaseModel):
