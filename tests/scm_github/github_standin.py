@@ -27,6 +27,7 @@ import hashlib
 import itertools
 import json
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -216,6 +217,7 @@ class GitHubStandIn:
         self.repos: dict[str, Repo] = {}  # lower-cased full name -> repo
         self.git: dict[int, GitObjects] = {}
         self.requests: list[Recorded] = []
+        self._serving = threading.Lock()  # the engine calls from several threads: one request at a time
         self.injected: list[Injected] = []
         self.sleeps: list[float] = []  # what the retrying transport waited, when the test wires it so
         self.tree_limit = 100_000  # a recursive tree listing longer than this is truncated, as GitHub's are
@@ -361,8 +363,9 @@ class GitHubStandIn:
 
     # -- dispatch --------------------------------------------------------------------------------------
     def handler(self, request: httpx.Request) -> httpx.Response:
-        response = self._respond(request)
-        self.requests[-1].response = response
+        with self._serving:  # so that the answer is recorded with its own request
+            response = self._respond(request)
+            self.requests[-1].response = response
         return response
 
     def _respond(self, request: httpx.Request) -> httpx.Response:

@@ -2,11 +2,12 @@
 the flow and task runs' parameters and names, or what the CLI prints, even when GitHub's error messages quote
 them back.
 
-One app with a token, an Actions secret and a registry password, and a Jenkins webhook with its secret and a
-Trello board (its key and token) on an older repository, are applied twice against the
-GitHub stand-in: the first apply fails on a server error whose message repeats the token and the secret (dtm
-must scrub them from what it reports), the second succeeds. Then everything the session's Prefect server holds
-since the test began is read back through its REST API and searched for the secrets' values.
+One app with a token, an Actions secret and a registry password, and a Jenkins webhook with its secret, a
+Trello board (its key and token) and a Jira integration (its token) on an older repository, are applied twice
+against the GitHub stand-in (Trello's and Jira's beside it): the first apply fails on a server error whose
+message repeats the token and the secret (dtm must scrub them from what it reports), the second succeeds. Then
+everything the session's Prefect server holds since the test began is read back through its REST API and
+searched for the secrets' values.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import yaml
 from github_standin import GitHubStandIn
 from github_testkit import TOKEN
 from hosts import Hosts
+from jira_standin import JiraStandIn
 from trello_standin import API as TRELLO_API
 from trello_standin import TrelloStandIn
 
@@ -35,13 +37,15 @@ PASSWORD = "registry-password-41b7-never-shown"
 HOOK_SECRET = "hook-secret-c02d-never-shown"
 TRELLO_KEY = "trello-key-9e4b-never-shown"
 TRELLO_TOKEN = "trello-token-3a8f-never-shown"
-SECRETS = (TOKEN, DEPLOY_KEY, PASSWORD, HOOK_SECRET, TRELLO_KEY, TRELLO_TOKEN)
+JIRA_TOKEN = "jira-token-c7d2-never-shown"
+SECRETS = (TOKEN, DEPLOY_KEY, PASSWORD, HOOK_SECRET, TRELLO_KEY, TRELLO_TOKEN, JIRA_TOKEN)
 
 
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name, value in (("GH_TOKEN_FOR_DTM", TOKEN), ("DEPLOY_KEY", DEPLOY_KEY), ("REGISTRY_PASSWORD", PASSWORD),
-                        ("HOOK_SECRET", HOOK_SECRET), ("TRELLO_KEY", TRELLO_KEY), ("TRELLO_TOKEN", TRELLO_TOKEN)):
+                        ("HOOK_SECRET", HOOK_SECRET), ("TRELLO_KEY", TRELLO_KEY), ("TRELLO_TOKEN", TRELLO_TOKEN),
+                        ("JIRA_TOKEN", JIRA_TOKEN)):
         monkeypatch.setenv(name, value)
     (tmp_path / "template").mkdir()
     (tmp_path / "template" / "README.md.tpl").write_text("# [[ AppName ]]\n")
@@ -63,7 +67,11 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                                      "secret": '[[ env "HOOK_SECRET" ]]'}]}}},
                   {"name": "trello", "instanceID": "board", "options": {
                       "scm": {**repo, "name": "legacy"},
-                      "board": {"apiKey": '[[ env "TRELLO_KEY" ]]', "token": '[[ env "TRELLO_TOKEN" ]]'}}}],
+                      "board": {"apiKey": '[[ env "TRELLO_KEY" ]]', "token": '[[ env "TRELLO_TOKEN" ]]'}}},
+                  {"name": "jira", "instanceID": "issues", "options": {
+                      "scm": {**repo, "name": "legacy"},
+                      "jira": {"baseURL": "https://octo.atlassian.net", "userEmail": "dev@example.com",
+                               "projectKey": "HEAP", "token": '[[ env "JIRA_TOKEN" ]]'}}}],
     }, sort_keys=False))
     return path
 
@@ -93,9 +101,12 @@ def everything_prefect_kept_since(started: datetime) -> str:
 
 @pytest.fixture
 def serve_standin(standin: GitHubStandIn, monkeypatch: pytest.MonkeyPatch) -> GitHubStandIn:
-    """GitHub's stand-in, and Trello's beside it, serve every context the engine builds."""
+    """GitHub's stand-in, and Trello's and Jira's beside it, serve every context the engine builds."""
     trello = TrelloStandIn(key=TRELLO_KEY, token=TRELLO_TOKEN)
-    Hosts({standin.api.host: standin.handler, TRELLO_API.host: trello.handler}).serve_to_the_engine(monkeypatch)
+    jira = JiraStandIn(token=JIRA_TOKEN)
+    jira.add_project("HEAP")
+    Hosts({standin.api.host: standin.handler, TRELLO_API.host: trello.handler,
+           jira.host: jira.handler}).serve_to_the_engine(monkeypatch)
     return standin
 
 
@@ -113,6 +124,7 @@ def test_no_secret_reaches_state_logs_artifacts_or_run_records(serve_standin: Gi
     assert run.apply(config_path=config, yes=True, retry_delay=0) == 0
     assert serve_standin.secret_value("octo/shop", "DEPLOY_KEY") == DEPLOY_KEY  # the secrets did get through
     assert serve_standin.secret_value("octo/legacy", "TRELLO_TOKEN") == TRELLO_TOKEN
+    assert serve_standin.secret_value("octo/legacy", "JIRA_API_TOKEN") == JIRA_TOKEN
 
     kept = {
         "state file": (config.parent / "devstream.state").read_text(),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,7 @@ class TrelloStandIn:
         self.key, self.token, self.member = key, token, member
         self.boards: dict[str, TrelloBoard] = {}
         self.requests: list[Recorded] = []
+        self._serving = threading.Lock()
         self.injected: list[tuple[str, re.Pattern[str], int, dict[str, str], int]] = []
         self.sleeps: list[float] = []
         self._ids = itertools.count(0x5f0000000000000000000001)
@@ -109,9 +111,10 @@ class TrelloStandIn:
 
     # -- serving ---------------------------------------------------------------------------------------------
     def handler(self, request: httpx.Request) -> httpx.Response:
-        response = self._respond(request)
-        if self.requests:
-            self.requests[-1].response = response
+        with self._serving:  # the engine calls from several threads: one request at a time
+            response = self._respond(request)
+            if self.requests:
+                self.requests[-1].response = response
         return response
 
     def _respond(self, request: httpx.Request) -> httpx.Response:
