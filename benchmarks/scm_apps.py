@@ -121,8 +121,8 @@ class Served:
 
 def serve(scm: str, latency: float) -> Served:
     """Make every plugin's HTTP client talk to a stand-in whose requests take `latency` seconds."""
-    from devstream.plugin import RetryingTransport
     from devstream.plugin import http as plugin_http
+    from devstream.plugin.http import RetryingTransport
 
     served = Served(scm, latency)
     handler = served.handler

@@ -1,30 +1,37 @@
-"""The plugin SDK: everything a plugin imports from dtm.
+"""The plugin SDK: everything a plugin imports from dtm, and nothing else.
 
-A plugin is a class with a pydantic `Options` model and four methods, `create`, `read`, `update` and
-`delete`. Each gets the validated options and a `PluginContext`. `create` and `update` return the resource
-status (a JSON-able dict) whose `outputs` other tools may reference; `read` returns the live status, or None
-when the resource does not exist; `delete` returns nothing and treats "already gone" as success.
+A plugin is a class with a pydantic `Options` model (a `PluginOptions` subclass) and four methods,
+`create`, `read`, `update` and `delete`. Each gets the validated options and a `PluginContext`. `create`
+and `update` return the resource status (a JSON-able dict) whose `outputs` other tools may reference;
+`read` returns the live status, or None when the resource does not exist; `delete` returns nothing and
+treats "already gone" as success. A call that fails raises `TransientError` (retrying may help: timeouts,
+429, 5xx) or `PermanentError` (it will not: bad input, denied, conflict). A secret option is a `SecretStr`.
 
-Third-party plugins register a class under the `devstream.plugins` entry point group.
+    from devstream.plugin import Field, Plugin, PluginContext, PluginOptions, ResourceStatus, SecretStr
+
+Third-party plugins register their class under the `devstream.plugins` entry point group;
+`devstream.testing` holds the conformance suite every plugin runs in its tests. The registry, the
+engine's retrying transport and the rest of dtm are not part of the SDK.
 """
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr
+
 from devstream.errors import PermanentError, PluginError, TransientError
-from devstream.plugin.base import Plugin, PluginContext, ResourceStatus
-from devstream.plugin.http import RetryingTransport, http_client, raise_for_status
-from devstream.plugin.registry import PluginRegistry, default_registry
+from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
+from devstream.plugin.http import http_client, raise_for_status
 
 __all__ = [
+    "Field",
     "PermanentError",
     "Plugin",
     "PluginContext",
     "PluginError",
-    "PluginRegistry",
+    "PluginOptions",
     "ResourceStatus",
-    "RetryingTransport",
+    "SecretStr",
     "TransientError",
-    "default_registry",
     "http_client",
     "raise_for_status",
 ]

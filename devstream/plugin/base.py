@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,8 +69,17 @@ class PluginContext:
         return (self.client_factory or http_client)(**kwargs)
 
 
-class Plugin(Generic[OptionsT]):
-    """Subclass this, set `Options`, and implement the four methods.
+class Plugin(ABC, Generic[OptionsT]):
+    """Subclass this, set `name`, `description` and `Options`, and implement the four methods.
+
+    The four methods are abstract: the registry refuses a plugin class that lacks one when it loads it (at
+    `dtm validate`, `dtm plan` or `dtm list plugins`), not when a change first calls it.
+
+    Every method gets the options validated by `Options` (references to other tools' outputs already
+    resolved) and a `PluginContext`; `ctx.prior` is the status dtm recorded after this tool's last create or
+    update, or None when dtm has no record of it. A status is a JSON-able dict; its `outputs` dict holds
+    what other tools may reference as `${{ name.instanceID.outputs.key }}`. A status never holds a secret
+    in clear. A failure raises `TransientError` (retrying may help) or `PermanentError` (it will not).
 
     `output_keys` may say which outputs the plugin returns for given options, so that a reference to an
     output that will never exist fails at load time rather than at apply time.
@@ -79,17 +89,43 @@ class Plugin(Generic[OptionsT]):
     Options: ClassVar[type[BaseModel]] = PluginOptions
     description: ClassVar[str] = ""
 
+    @abstractmethod
     def create(self, options: OptionsT, ctx: PluginContext) -> ResourceStatus:
-        raise NotImplementedError
+        """Make the resource the options describe, and return its status.
 
+        Receives: `ctx.prior` is None for a tool dtm never made, or the last recorded status when the
+        resource went missing outside dtm (dtm recreates it). The resource may already exist (made by hand,
+        or by a create that failed half-way): adopt it rather than fail, where the system allows.
+        Returns: the status, equal to what `read` returns right after (otherwise the next plan sees drift).
+        """
+
+    @abstractmethod
     def read(self, options: OptionsT, ctx: PluginContext) -> ResourceStatus | None:
-        raise NotImplementedError
+        """Return the live status of the resource, or None when it does not exist.
 
+        Receives: `ctx.prior`, the recorded status (None when dtm has no record, e.g. for a tool never
+        applied); use it to know what dtm made (files, secrets, whether a repository was adopted). Must
+        not change anything. Returns: the same dict `create`/`update` returned while nothing changed outside
+        dtm; a status that differs is drift, which the next apply repairs with `update`.
+        """
+
+    @abstractmethod
     def update(self, options: OptionsT, ctx: PluginContext) -> ResourceStatus:
-        raise NotImplementedError
+        """Make the existing resource match the options (changed options, or drift), and return its status.
 
+        Receives: `ctx.prior`, the status recorded after the last create or update: what the previous
+        options made, so that an update removes what the options no longer ask for. Updating to the options
+        the resource already has changes nothing in the system. Returns: the new status, equal to what
+        `read` returns right after.
+        """
+
+    @abstractmethod
     def delete(self, options: OptionsT, ctx: PluginContext) -> None:
-        raise NotImplementedError
+        """Remove the resource; a resource already gone is success.
+
+        Receives: `ctx.prior`, the recorded status (None for `dtm delete --force` of a tool not in state):
+        remove only what dtm made, which the prior says. Returns nothing; after it, `read` returns None.
+        """
 
     def output_keys(self, options: OptionsT) -> set[str] | None:
         """The output keys create/update will return, or None when they cannot be known in advance."""

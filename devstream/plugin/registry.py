@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from importlib.metadata import EntryPoint, entry_points
 
+from pydantic import BaseModel
+
 from devstream.errors import PluginLoadError
 from devstream.plugin.base import Plugin
 
-__all__ = ["ENTRY_POINT_GROUP", "PluginRegistry", "default_registry"]
+__all__ = ["ENTRY_POINT_GROUP", "PluginRegistry", "check_plugin_class", "default_registry"]
 
 ENTRY_POINT_GROUP = "devstream.plugins"
 
@@ -21,6 +23,8 @@ class PluginRegistry:
 
     def __init__(self, plugins: dict[str, type[Plugin]] | None = None, *, use_entry_points: bool = True):
         self._classes: dict[str, type[Plugin]] = dict(plugins or {})
+        for name, cls in self._classes.items():
+            check_plugin_class(cls, name, getattr(cls, "__qualname__", repr(cls)))
         self._entry_points: dict[str, EntryPoint] = {}
         if use_entry_points:
             for ep in entry_points(group=ENTRY_POINT_GROUP):
@@ -29,6 +33,7 @@ class PluginRegistry:
         self.load_errors: dict[str, str] = {}
 
     def register(self, cls: type[Plugin], name: str | None = None) -> None:
+        check_plugin_class(cls, name or cls.name, f"{cls.__module__}:{cls.__qualname__}")
         self._classes[name or cls.name] = cls
         self._instances.pop(name or cls.name, None)
 
@@ -53,8 +58,11 @@ class PluginRegistry:
         except Exception as exc:  # any import failure of a third-party package
             self.load_errors[name] = f"{type(exc).__name__}: {exc}"
             raise PluginLoadError(f"plugin '{name}' ({ep.value}) failed to load: {exc}") from exc
-        if not (isinstance(cls, type) and issubclass(cls, Plugin)):
-            raise PluginLoadError(f"plugin '{name}' ({ep.value}) is not a devstream.plugin.Plugin subclass")
+        try:
+            check_plugin_class(cls, name, ep.value)
+        except PluginLoadError as exc:
+            self.load_errors[name] = str(exc)
+            raise
         self._classes[name] = cls
         return cls
 
@@ -71,6 +79,21 @@ class PluginRegistry:
             return f"{ep.value} ({dist.name} {dist.version})" if dist else ep.value
         cls = self._classes.get(name)
         return f"{cls.__module__}:{cls.__qualname__}" if cls else "?"
+
+
+def check_plugin_class(cls: object, name: str, where: str) -> None:
+    """Refuse what cannot work as a plugin, when it is loaded rather than when a change first calls it."""
+    if not (isinstance(cls, type) and issubclass(cls, Plugin)):
+        raise PluginLoadError(f"plugin '{name}' ({where}) is not a devstream.plugin.Plugin subclass")
+    missing = sorted(getattr(cls, "__abstractmethods__", ()))
+    if missing:
+        raise PluginLoadError(
+            f"plugin '{name}' ({where}) does not implement {', '.join(missing)}: every plugin implements create, "
+            f"read, update and delete (see devstream.plugin.Plugin)")
+    options = getattr(cls, "Options", None)
+    if not (isinstance(options, type) and issubclass(options, BaseModel)):
+        raise PluginLoadError(f"plugin '{name}' ({where}): Options must be a pydantic model (subclass "
+                              f"devstream.plugin.PluginOptions), not {options!r}")
 
 
 _default: PluginRegistry | None = None

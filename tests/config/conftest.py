@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from options_only import OptionsOnlyPlugin
 from pydantic import BaseModel, ConfigDict
 
 from devstream.config import Config, load_config
 from devstream.errors import ConfigError, Issue
-from devstream.plugin import Plugin, PluginRegistry
+from devstream.plugin.registry import PluginRegistry
 
 
 class GreeterOptions(BaseModel):
@@ -27,7 +28,7 @@ class GreeterOptions(BaseModel):
     greeting: str = "hello"
 
 
-class GreeterPlugin(Plugin[GreeterOptions]):
+class GreeterPlugin(OptionsOnlyPlugin):
     """Writes a greeting; says in advance that it returns the outputs `url` and `id`."""
 
     name = "greeter"
@@ -41,7 +42,7 @@ class AnythingOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class AnythingPlugin(Plugin[AnythingOptions]):
+class AnythingPlugin(OptionsOnlyPlugin):
     """Takes any options; cannot tell its outputs in advance."""
 
     name = "anything"

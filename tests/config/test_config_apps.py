@@ -200,9 +200,9 @@ def test_a_repo_that_cannot_be_told_is_an_error():
 
 
 def test_generated_tools_have_their_options_checked_at_the_app(write, registry, problems):
-    from devstream.plugin import Plugin
+    from options_only import OptionsOnlyPlugin
 
-    class Scaffold(Plugin):
+    class Scaffold(OptionsOnlyPlugin):
         name = "repo-scaffolding"  # Options: the strict empty default model, so every option is unknown
 
     registry.register(Scaffold)

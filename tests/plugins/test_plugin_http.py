@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from devstream.errors import PermanentError, TransientError
-from devstream.plugin import RetryingTransport, http_client, raise_for_status
-from devstream.plugin.http import safe_url
+from devstream.plugin.http import RetryingTransport, http_client, raise_for_status, safe_url
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

@@ -13,8 +13,8 @@ import httpx
 from github_openapi import OpenAPIChecker
 from github_standin import GitHubStandIn
 
-from devstream.plugin import RetryingTransport
 from devstream.plugin import http as plugin_http
+from devstream.plugin.http import RetryingTransport
 
 TOKEN = "ghp_standin_token"
 

@@ -21,8 +21,8 @@ from github_standin import GitHubStandIn
 from github_testkit import TOKEN
 
 from devstream.cli import run
-from devstream.plugin import RetryingTransport
 from devstream.plugin import http as plugin_http
+from devstream.plugin.http import RetryingTransport
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
