@@ -43,8 +43,10 @@ class NoopOptions(PluginOptions):
 class NoopPlugin(Plugin[NoopOptions]):
     """Touches nothing outside dtm.
 
-    The status is derived from the options alone, so `read` in a fresh process (after `apply` in another)
-    returns exactly what create/update returned: no drift, and no state kept anywhere but dtm's.
+    The resource is dtm's record of it: it exists while dtm holds a record (`ctx.prior`), so `read` returns
+    None for a tool never created or already deleted. Its status is derived from the options alone, so
+    `read` in a fresh process (after `apply` in another) returns exactly what create/update returned: no
+    drift, and no state kept anywhere but dtm's.
     The transient-failure counters are the one exception: they are process-wide, which is all a test needs.
     """
 
@@ -67,7 +69,7 @@ class NoopPlugin(Plugin[NoopOptions]):
 
     def read(self, options: NoopOptions, ctx: PluginContext) -> ResourceStatus | None:
         self._call("read", options, ctx)
-        return _status(options)
+        return None if ctx.prior is None else _status(options)
 
     def update(self, options: NoopOptions, ctx: PluginContext) -> ResourceStatus:
         self._call("update", options, ctx)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from plugin_calls import recorded
 from pydantic import ValidationError
 
 from devstream.errors import PermanentError, TransientError
@@ -34,14 +35,25 @@ def test_lifecycle_create_read_update_delete(tmp_path: Path) -> None:
     assert created == {"outputs": {"url": "https://example.com"}, "triggers": {"version": 1}}
 
     # A fresh plugin object stands for a fresh `dtm` process: read still matches, so there is no drift.
-    assert NoopPlugin().read(options, ctx) == created
+    assert NoopPlugin().read(options, recorded(ctx, created)) == created
 
     bumped = NoopOptions(outputs={"url": "https://example.com"}, triggers={"version": 2})
-    updated = NoopPlugin().update(bumped, ctx)
+    updated = NoopPlugin().update(bumped, recorded(ctx, created))
     assert updated["triggers"] == {"version": 2}
-    assert NoopPlugin().read(bumped, ctx) == updated
+    assert NoopPlugin().read(bumped, recorded(ctx, updated)) == updated
 
-    assert NoopPlugin().delete(bumped, ctx) is None
+    assert NoopPlugin().delete(bumped, recorded(ctx, updated)) is None
+
+
+def test_the_resource_is_the_record_so_without_one_read_finds_nothing(tmp_path: Path) -> None:
+    """A tool never applied, or deleted (its record gone), does not exist: read returns None, as the
+    conformance suite requires of every plugin."""
+    options = NoopOptions(outputs={"url": "https://example.com"})
+    ctx = ctx_for(tmp_path)
+
+    assert NoopPlugin().read(options, ctx) is None
+    created = NoopPlugin().create(options, ctx)
+    assert NoopPlugin().read(options, recorded(ctx, created)) == created
 
 
 def test_outputs_are_declared_in_advance_and_returned_as_copies(tmp_path: Path) -> None:
@@ -90,7 +102,7 @@ def test_transient_failures_count_per_action_and_per_instance(tmp_path: Path) ->
     # The counters are process-wide (not per plugin object) until reset.
     with pytest.raises(TransientError):
         NoopPlugin().read(options, a)
-    assert NoopPlugin().read(options, a) is not None
+    assert NoopPlugin().read(options, recorded(a, {"outputs": {"k": "v"}})) is not None
     NoopPlugin.reset_counters()
     with pytest.raises(TransientError):
         plugin.create(options, a)
