@@ -20,10 +20,10 @@ from typing import Any
 
 import jinja2
 from jinja2 import meta
-from jinja2.sandbox import SandboxedEnvironment
 
 from devstream.config.source import FieldPath, Part, has_template, plain_scalar, restore, swap, walk_strings
 from devstream.errors import Issue
+from devstream.templates import SandboxViolation, sandboxed_environment
 
 __all__ = ["Renderer", "TemplateFailure", "part_from_data", "render_tree", "resolve_vars"]
 
@@ -62,18 +62,7 @@ class Renderer:
 
     def __init__(self, environ: Mapping[str, str]):
         self.environ = environ
-        self.jinja = SandboxedEnvironment(
-            variable_start_string="[[",
-            variable_end_string="]]",
-            block_start_string="[%",
-            block_end_string="%]",
-            comment_start_string="[#",
-            comment_end_string="#]",
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=True,
-            autoescape=False,
-            finalize=_finalize,
-        )
+        self.jinja = sandboxed_environment(brackets=True, finalize=_finalize)  # config values are templates too
         self.jinja.globals["env"] = self._env
 
     def _env(self, name: str) -> str:
@@ -117,6 +106,9 @@ class Renderer:
             raise TemplateFailure(f"template syntax error in {text.strip()!r}: {exc.message}") from None
         except jinja2.UndefinedError as exc:
             raise TemplateFailure(f"cannot render {text.strip()!r}: {exc.message}") from None
+        except SandboxViolation as exc:
+            raise TemplateFailure(f"cannot render {text.strip()!r}: unsafe access refused by the template "
+                                  f"sandbox: {exc}") from None
         except Exception as exc:  # a filter or an operator failing on the vars' values
             raise TemplateFailure(f"cannot render {text.strip()!r}: {type(exc).__name__}: {exc}") from None
         # A plain scalar has no surrounding spaces in YAML; the rendered text keeps that rule.

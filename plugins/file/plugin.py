@@ -1,4 +1,4 @@
-"""The file plugin: one local file, written from inline content or a jinja2 template."""
+"""The file plugin: one local file, written from inline content or a jinja2 template (rendered in jinja2's sandbox)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import hashlib
 import os
 import re
 import tempfile
-import traceback
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from devstream.errors import PermanentError
 from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
+from devstream.templates import failure, sandboxed_environment, template_line
 
 __all__ = ["FileOptions", "FilePlugin"]
 
@@ -119,27 +119,15 @@ def _render(options: FileOptions, ctx: PluginContext, target: Path) -> str:
     template_path = Path(os.path.abspath(ctx.path(options.template)))
     if not template_path.is_file():
         raise PermanentError(f"file {target}: template {template_path} not found")
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_path.parent),  # so {% include %} works beside it
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,  # the output is any text file, not HTML
-    )
+    folder = template_path.parent
+    env = sandboxed_environment(loader=jinja2.FileSystemLoader(folder))  # so {% include %} works beside it
     try:
         return env.get_template(template_path.name).render(options.vars)
-    except jinja2.TemplateSyntaxError as exc:
-        where = f"{exc.filename or template_path}:{exc.lineno}"
-        raise PermanentError(f"file {target}: template {where}: {exc.message}") from exc
-    except Exception as exc:  # anything the template's own code raises: undefined names, bad filters, 1/0
-        where = _template_line(exc, template_path)
+    except Exception as exc:  # anything the template's own code raises: unsafe access, undefined names, 1/0
+        found = template_line(exc, lambda name: Path(name).is_relative_to(folder))
+        where = f"{found[0]}:{found[1]}" if found else str(template_path)
         hint = "; pass it under vars" if isinstance(exc, jinja2.UndefinedError) else ""
-        raise PermanentError(f"file {target}: template {where}: {exc}{hint}") from exc
-
-
-def _template_line(exc: BaseException, template_path: Path) -> str:
-    """`path:line` of the failure; jinja2 rewrites tracebacks so template lines appear as frames."""
-    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(template_path)]
-    return f"{template_path}:{lines[-1]}" if lines and lines[-1] else str(template_path)
+        raise PermanentError(f"file {target}: template {where}: {failure(exc)}{hint}") from exc
 
 
 def _write_atomically(target: Path, data: bytes, mode: int) -> None:

@@ -2,8 +2,8 @@
 
 `configLocation` may be a local file or folder (relative to the config's folder), an http(s) URL of one
 file, or a git source `git::<url>[//<subdir>][?ref=<branch or tag>]` (as DevStream's go-getter wrote it).
-Files are rendered with jinja2 using DevStream's `[[ ]]` delimiters, so `${{ }}` GitHub expressions and
-`{{ }}` in the files pass through untouched.
+Files are rendered in jinja2's sandbox (`devstream.templates`: they are untrusted) using DevStream's `[[ ]]`
+delimiters, so `${{ }}` GitHub expressions and `{{ }}` in the files pass through untouched.
 """
 
 from __future__ import annotations
@@ -15,16 +15,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import jinja2
-
 from devstream.errors import PermanentError
 from devstream.plugin import PluginContext, raise_for_status
+from devstream.templates import STRING_TEMPLATE, failure, sandboxed_environment, template_line
 
 __all__ = ["load_ci_files", "render"]
 
-_ENV = jinja2.Environment(variable_start_string="[[", variable_end_string="]]", block_start_string="[%",
-                          block_end_string="%]", comment_start_string="[#", comment_end_string="#]",
-                          undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+_ENV = sandboxed_environment(brackets=True)
 
 
 # DevStream's templates are Go templates: `[[ .AppName ]]` names a variable with a leading dot. Only the dot
@@ -33,11 +30,13 @@ _GO_DOT = re.compile(r"(\[\[-?\s*)\.(?=[A-Za-z_])")
 
 
 def render(text: str, variables: dict[str, Any], where: str) -> str:
+    """`text` rendered with `variables`; any failure (an unsafe access, an undefined name, a syntax error) is a
+    PermanentError naming `where` (the template) and the line."""
     try:
         return _ENV.from_string(_GO_DOT.sub(r"\1", text)).render(**variables)
-    except jinja2.TemplateError as exc:
-        line = getattr(exc, "lineno", None)
-        raise PermanentError(f"{where}{f':{line}' if line else ''}: cannot render: {exc}") from None
+    except Exception as exc:  # anything the template's own code raises: undefined names, filters, 1/0
+        found = template_line(exc, lambda name: name == STRING_TEMPLATE)
+        raise PermanentError(f"{where}{f':{found[1]}' if found else ''}: cannot render: {failure(exc)}") from None
 
 
 def _read_folder(root: Path) -> dict[str, str]:

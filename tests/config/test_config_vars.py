@@ -226,3 +226,23 @@ def test_blocks_comments_and_yaml_nested_lists_live_side_by_side(write, load):
     assert options["args"] == "--verbose"
     assert options["matrix"] == [[1, 2], [3]]  # `[[` followed by a digit is YAML, not a template
     assert options["pairs"] == [[1, 2]]
+
+
+def test_a_value_reaching_for_python_internals_is_refused_on_its_line(write, problems):
+    # Config values are rendered in the same sandbox as CI files and templates: a test whether an unsafe
+    # attribute "is defined" fails as loudly as using it.
+    path = write("c.yaml", """
+        vars:
+          name: web
+        tools:
+        - name: anything
+          instanceID: a
+          options:
+            one: "[[ name.__class__.__mro__ ]]"
+            two: "[% if lipsum.__globals__ is defined %]yes[% endif %]"
+        """)
+
+    issues = problems(path)
+
+    assert [(i.line, i.field) for i in issues] == [(7, "tools[0].options.one"), (8, "tools[0].options.two")]
+    assert all("unsafe access refused by the template sandbox" in i.message for i in issues)

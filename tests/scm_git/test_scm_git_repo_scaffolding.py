@@ -128,6 +128,21 @@ def test_a_broken_template_creates_nothing(ctx: PluginContext, tmp_path: Path) -
     assert not (tmp_path / "repos").exists()
 
 
+def test_a_template_reaching_for_python_internals_creates_nothing_and_runs_nothing(ctx: PluginContext,
+                                                                                  tmp_path: Path) -> None:
+    # Repository templates come from other people's repositories: they render in jinja2's sandbox.
+    marker = tmp_path / "pwned"
+    write_tree(tmp_path / "template", {"main.go.tpl": (
+        "package main\n"
+        f"// [[ cycler.__init__.__globals__.os.system('touch {marker}') ]]\n")})
+
+    with pytest.raises(PermanentError, match=r"template template: main\.go\.tpl:2: cannot render: unsafe access "
+                                             r"refused by the template sandbox: .*'__init__'"):
+        PLUGIN.create(options(), ctx)
+    assert not marker.exists()
+    assert not (tmp_path / "repos").exists()
+
+
 @pytest.mark.parametrize("source", ["bare-url", "bare-map", "work-tree"])
 def test_the_template_may_be_a_git_repository(ctx: PluginContext, tmp_path: Path, source: str) -> None:
     files = {"app.txt.tpl": "[[ AppName ]] on [[ Repo.Name ]]\n", "keep.txt": "as is\n"}
