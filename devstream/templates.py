@@ -45,7 +45,7 @@ STRING_TEMPLATE = "<template>"
 class _Sandbox(ImmutableSandboxedEnvironment):
     """jinja2's sandbox (with the data handed in read-only), where an unsafe access fails at once."""
 
-    def unsafe_undefined(self, obj: Any, attribute: str) -> NoReturn:  # type: ignore[override]
+    def unsafe_undefined(self, obj: Any, attribute: str) -> NoReturn:
         raise SandboxViolation(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
 
 
