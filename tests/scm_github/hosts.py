@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 import httpx
 import pytest
 
-from devstream.plugin import RetryingTransport
 from devstream.plugin import http as plugin_http
+from devstream.plugin.http import RetryingTransport
 
 
 class Hosts:
