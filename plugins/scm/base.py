@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any, Literal, NamedTuple, Protocol, Self
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from devstream.config.apps import is_local_url, repo_from_url
@@ -30,8 +31,8 @@ from devstream.errors import PermanentError
 from devstream.plugin.http import safe_url
 
 __all__ = ["FULL_SHA", "WEBHOOK_EVENTS", "EventMapping", "FileInfo", "RepoInfo", "RepoSpec", "ScmClient", "Webhook",
-           "WebhookInfo", "api_systems", "file_mode", "git_blob_sha", "mask", "one_hook_per_url", "under",
-           "url_secrets"]
+           "WebhookInfo", "api_systems", "file_mode", "git_blob_sha", "mask", "next_page_url", "one_hook_per_url",
+           "under", "url_secrets"]
 
 _EVENT_NAME = re.compile(r"[a-z][a-z0-9_]*|\*")
 FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -75,6 +76,25 @@ def url_secrets(url: str) -> list[str]:
     """`[url]` when it carries what `safe_url` leaves out (user info, a query such as `?token=`), else `[]`:
     what an error about a webhook for it must mask."""
     return [url] if url != safe_url(url) else []
+
+
+def next_page_url(link: str, api: str, where: str) -> str:
+    """The absolute URL of a `Link: rel="next"` page, which the client is about to ask with its token.
+
+    A link is followed only to the API's own origin: scheme, host and port all equal to the API base's (a
+    relative link is resolved against the base). Anything else (`http://` where the API is https, another
+    port, another host) could hand the token to someone else, or send it in clear.
+
+    Raises:
+        PermanentError: the link leads elsewhere; it is named without its query.
+    """
+    base = httpx.URL(api)
+    url = base.join(link)
+    if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+        raise PermanentError(f"{where}: the server's next-page link {safe_url(str(url))} is not on the API's own "
+                             f"address ({base.scheme}://{base.netloc.decode('ascii')}); dtm does not send the token "
+                             f"there, so it stopped: check the API address (apiURL/baseURL) and any proxy in front")
+    return str(url)
 
 
 def one_hook_per_url(same: Sequence[Mapping[str, Any]], where: str) -> Mapping[str, Any] | None:

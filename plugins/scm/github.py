@@ -54,6 +54,7 @@ from devstream.plugins.scm.base import (
     file_mode,
     git_blob_sha,
     mask,
+    next_page_url,
     one_hook_per_url,
     under,
     url_secrets,
@@ -206,9 +207,7 @@ class GitHubClient:
             following = response.links.get("next", {}).get("url")
             if not following:
                 return
-            if httpx.URL(following).host not in ("", httpx.URL(self.api).host):  # the token goes only to the API's host
-                raise PermanentError(f"GitHub {self.spec.full_name}: {doing}: the next page is on another host")
-            response = self._send("GET", following)
+            response = self._send("GET", next_page_url(following, self.api, f"GitHub {self.spec.full_name}: {doing}"))
 
     def _branch(self, branch: str | None) -> str:
         """The branch to use: the one asked for, else the spec's, else the repository's default branch."""

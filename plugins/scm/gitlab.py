@@ -49,6 +49,7 @@ from devstream.plugins.scm.base import (
     WebhookInfo,
     git_blob_sha,
     mask,
+    next_page_url,
     one_hook_per_url,
     under,
     url_secrets,
@@ -240,11 +241,7 @@ class GitLabClient:
             if next_page:
                 query = {**(query or params), "per_page": _PER_PAGE, "page": next_page}
             elif link:
-                # An absolute URL: follow it only to the API's own host, which is who gets the token.
-                if httpx.URL(link).host != httpx.URL(self.api_url).host:
-                    raise PermanentError(f"gitlab {self.path}: the next page of {url} is on another host "
-                                         f"({httpx.URL(link).host}); not following it with the token")
-                url, query = link, None
+                url, query = next_page_url(link, self.api_url, f"gitlab {self.path}: the next page of {url}"), None
             else:
                 return
             missing_ok = False  # a later page going missing is an error, not an empty list

@@ -221,6 +221,8 @@ class GitHubStandIn:
         self.injected: list[Injected] = []
         self.sleeps: list[float] = []  # what the retrying transport waited, when the test wires it so
         self.tree_limit = 100_000  # a recursive tree listing longer than this is truncated, as GitHub's are
+        # Where `Link: rel="next"` points, when a test plays a proxy or server that rewrites it (else the API).
+        self.next_link_origin: str | None = None
         self.private_key = PrivateKey.generate()
         self.key_id = "568250167242549743"
         self._ids = itertools.count(1000)
@@ -423,7 +425,9 @@ class GitHubStandIn:
         base = self._url(path)
         links = []
         if page < last:
-            links.append(f'<{base}?per_page={per_page}&page={page + 1}>; rel="next"')
+            origin = self.next_link_origin
+            following = base if origin is None else str(httpx.URL(origin).join(httpx.URL(base).raw_path.decode()))
+            links.append(f'<{following}?per_page={per_page}&page={page + 1}>; rel="next"')
             links.append(f'<{base}?per_page={per_page}&page={last}>; rel="last"')
         if page > 1:
             links.append(f'<{base}?per_page={per_page}&page=1>; rel="first"')

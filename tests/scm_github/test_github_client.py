@@ -213,6 +213,26 @@ def test_secrets_list_follows_the_link_headers(client: GitHubClient, standin: Gi
     assert len(pages) == 3 and pages[1].startswith("GET /repositories/")
 
 
+@pytest.mark.parametrize("origin", ["http://api.github.com", "https://api.github.com:8443",
+                                    "https://api.github.com.evil.example"], ids=["http", "port", "host"])
+def test_a_next_page_elsewhere_than_the_api_is_refused_and_never_gets_the_token(
+        client: GitHubClient, standin: GitHubStandIn, origin: str) -> None:
+    # A proxy or a server that rewrites the pagination links must not get the token, nor have it sent in clear.
+    standin.add_repo("octo/web")
+    sealed = encrypt_secret(standin.public_key(), "x")
+    when = "2024-01-01T00:00:00Z"
+    standin.repo("octo/web").secrets.update({f"S{i:03d}": Secret(sealed, when, when) for i in range(150)})
+    standin.next_link_origin = origin
+
+    with pytest.raises(PermanentError, match=r"next-page link .* is not on the API's own address "
+                                             r"\(https://api\.github\.com\)") as raised:
+        client.list_secrets()
+
+    assert origin in str(raised.value)
+    assert [(r.url.scheme, r.url.host, r.url.port) for r in standin.requests] == [
+        ("https", "api.github.com", None)] * len(standin.requests)  # nothing went anywhere else
+
+
 def test_secrets_of_a_missing_repository_are_none(client: GitHubClient) -> None:
     assert client.list_secrets() == []
 

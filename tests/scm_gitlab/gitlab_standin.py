@@ -118,6 +118,8 @@ class GitLabStandIn:
         self.username = username
         self.delayed_deletion = delayed_deletion
         self.keyset_pagination = keyset_pagination
+        # Where `Link: rel="next"` points, when a test plays a proxy or server that rewrites it (else the API).
+        self.next_link_origin: str | None = None
         self.requests: list[httpx.Request] = []
         self.sleeps: list[float] = []
         self._ids = itertools.count(100)
@@ -387,6 +389,9 @@ class GitLabStandIn:
         chunk = items[(page - 1) * per_page: page * per_page]
         has_next = page < total_pages
         next_url = request.url.copy_merge_params({"page": str(page + 1), "per_page": str(per_page)})
+        if self.next_link_origin is not None:
+            origin = httpx.URL(self.next_link_origin)
+            next_url = next_url.copy_with(scheme=origin.scheme, host=origin.host, port=origin.port)
         headers = {"Link": f'<{next_url}>; rel="next"'} if has_next else {}
         if not self.keyset_pagination:
             headers |= {"X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(len(items)),

@@ -252,6 +252,24 @@ def test_listing_follows_every_page(ctx: PluginContext, keyset: bool) -> None:
     assert all(dict(r.url.params)["per_page"] == "100" for r in tree_calls)
 
 
+@pytest.mark.parametrize("origin", ["http://gitlab.com", "https://gitlab.com:8443", "https://gitlab.com.evil.example"],
+                         ids=["http", "port", "host"])
+def test_a_next_page_elsewhere_than_the_api_is_refused_and_never_gets_the_token(ctx: PluginContext,
+                                                                               origin: str) -> None:
+    # Keyset pagination gives only a `Link` header: a proxy rewriting it must not get the token.
+    paged = GitLabStandIn(keyset_pagination=True)
+    paged.add_project("acme/web", {f"f{i:03}.txt": b"x" for i in range(150)}, branch="master")
+    paged.next_link_origin = origin
+    ctx.client_factory = paged.client_factory
+
+    with pytest.raises(PermanentError, match=r"next-page link .* is not on the API's own address "
+                                             r"\(https://gitlab\.com\)") as raised:
+        GitLabClient(spec(branch="master"), ctx).list_files()
+
+    assert origin in str(raised.value)
+    assert {(r.url.scheme, r.url.host, r.url.port) for r in paged.requests} == {("https", "gitlab.com", None)}
+
+
 def test_a_push_updates_creates_and_deletes_in_one_commit_and_skips_what_is_there(gitlab: GitLabStandIn,
                                                                                   client: GitLabClient) -> None:
     gitlab.add_project("acme/web", {"same.txt": b"same\n", "old.txt": b"old\n", "gone.txt": b"bye\n"},
