@@ -43,6 +43,7 @@ __all__ = [
     "deep_merge",
     "expand_apps",
     "normalise_repo",
+    "web_root",
 ]
 
 CI_TYPES = ("template", "github-actions", "gitlab-ci", "jenkins-pipeline", "ci-generic")
@@ -157,6 +158,28 @@ def repo_from_url(url: str, api_url: str | None) -> tuple[str, str, str, str | N
     return scm, "/".join(segments[:-1]), segments[-1].removesuffix(".git"), base
 
 
+def web_root(scm_type: str, base_url: str | None, api_url: str | None) -> str:
+    """The web (and git over https) address of the GitHub or GitLab server a repository's options name:
+    `baseURL`, else read from `apiURL` (GitHub Enterprise's `<root>/api/v3`, GitLab's `<root>/api/v4`,
+    `https://api.<host>`; any other shape stands for its own scheme, host and port), else github.com or
+    gitlab.com. A token given with those options is sent there and nowhere else."""
+    if base_url and base_url.strip():
+        return base_url.strip().rstrip("/")
+    if api_url and api_url.strip():
+        split = urlsplit(api_url.strip())
+        netloc = split.netloc.rpartition("@")[2]
+        path = split.path.rstrip("/")
+        suffix = "/api/v3" if scm_type == "github" else "/api/v4"
+        if path.endswith(suffix):
+            return f"{split.scheme}://{netloc}{path.removesuffix(suffix)}"
+        if scm_type == "gitlab":
+            return f"{split.scheme}://{netloc}{path}"  # GitLab's clients add /api/v4 to a bare root
+        if not path and netloc.lower().startswith("api."):
+            return f"{split.scheme}://{netloc[4:]}"  # api.github.com, api.<tenant>.ghe.com
+        return f"{split.scheme}://{netloc}"
+    return "https://github.com" if scm_type == "github" else "https://gitlab.com"
+
+
 def is_local_url(url: str) -> bool:
     """Whether a repository `url` is a local path or a file:// URL rather than a network remote."""
     if url.startswith("file:") or url.startswith(("/", "./", "../", "~")) or url in (".", ".."):
@@ -235,7 +258,7 @@ def normalise_repo(repo: Mapping[str, Any], *, default_name: str | None = None,
     r.setdefault("branch", "main" if github else "master")
     owner = r.get("org") or r["owner"]
     if "url" not in r:
-        host = "https://github.com" if github else str(r.get("baseURL", "https://gitlab.com")).rstrip("/")
+        host = web_root(r["scmType"], r.get("baseURL"), r.get("apiURL"))
         r["url"] = f"{host}/{owner}/{r['name']}" + ("" if github else ".git")
     return {k: r[k] for k in _REPO_ORDER if k in r}
 

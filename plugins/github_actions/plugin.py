@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from devstream.config.apps import web_root
 from devstream.errors import PermanentError, PluginError
 from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
 from devstream.plugins.scm.base import RepoSpec, git_blob_sha
@@ -210,7 +211,7 @@ def template_vars(options: GitHubActionsOptions) -> dict[str, Any]:
     found: dict[str, Any] = {
         "AppName": scm.name,
         "Repo": {"Name": scm.name, "Owner": scm.namespace, "Org": scm.org or "", "Branch": scm.default_branch,
-                 "URL": scm.url or f"https://github.com/{scm.full_name}"},
+                 "URL": scm.url or f"{web_root('github', scm.baseURL, scm.apiURL)}/{scm.full_name}"},
     }
     for key in ("language", "test", "imageRepo", "dingTalk", "sonarqube"):
         step = getattr(pipeline, key)

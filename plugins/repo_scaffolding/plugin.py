@@ -35,9 +35,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import Field
 
+from devstream.config.apps import web_root
 from devstream.errors import PermanentError
 from devstream.plugin import Plugin, PluginContext, ResourceStatus
 from devstream.plugin.base import PluginOptions
@@ -237,19 +239,36 @@ def load_template(source: str | RepoSpec, ctx: PluginContext) -> dict[str, bytes
 
 
 def _as_git(source: str | RepoSpec) -> RepoSpec:
-    """A template's location as a plain git remote (GitHub and GitLab by their https clone URL)."""
+    """A template's location as a plain git remote (GitHub and GitLab by their https clone URL, on the server
+    the options name: `baseURL`, or the one `apiURL` belongs to, else github.com or gitlab.com).
+
+    The token goes with the server it was given for: a `url` on another server than `baseURL`/`apiURL`
+    name is refused rather than sent the token.
+    """
     if isinstance(source, str):
         if not source.strip():
             raise PermanentError("sourceRepo is empty: give a git URL or a template folder")
         return RepoSpec(scmType="git", url=source)
+    server = web_root(source.scmType, source.baseURL, source.apiURL)
     url = source.url
     if not url:
         if not (source.namespace and source.name):
             raise PermanentError(f"sourceRepo ({source.scmType}) needs `url`, or `owner` (or `org`) and `name`")
-        host = "https://github.com" if source.scmType == "github" else (source.baseURL or "https://gitlab.com")
-        url = f"{host.rstrip('/')}/{source.namespace}/{source.name}.git"
+        url = f"{server}/{source.namespace}/{source.name}.git"
+    elif source.token is not None and (source.baseURL or source.apiURL) and not _same_server(url, server):
+        raise PermanentError(f"sourceRepo: url {strip_userinfo(url)} is not on {server}, the server its "
+                             f"{'baseURL' if source.baseURL else 'apiURL'} names and its token is for; dtm does not "
+                             f"send the token elsewhere: make them agree, or drop the url")
     return RepoSpec(scmType="git", url=url, branch=source.branch, token=source.token,
                     sshPrivateKey=source.sshPrivateKey, name=source.name, owner=source.owner, org=source.org)
+
+
+def _same_server(url: str, server: str) -> bool:
+    """Whether an http(s) `url` has the scheme, host and port of `server` (other remotes carry no token)."""
+    there, here = urlsplit(url), urlsplit(server)
+    if there.scheme not in ("http", "https"):
+        return True  # ssh and friends: the token is only ever sent over http(s)
+    return (there.scheme, there.hostname, there.port) == (here.scheme, here.hostname, here.port)
 
 
 def _read_folder(root: Path) -> dict[str, bytes]:

@@ -516,7 +516,9 @@ class GitClient:
         if self.spec.token is not None and split.scheme in ("http", "https"):
             user = split.username or ("x-access-token" if "github" in split.netloc else "oauth2")
             basic = base64.b64encode(f"{user}:{self.spec.token.get_secret_value()}".encode()).decode()
-            settings.append((f"http.{split.scheme}://{split.hostname}/.extraHeader", f"Authorization: Basic {basic}"))
+            # Scoped to the remote's scheme, host and port: git sends it to no other server.
+            netloc = split.netloc.rpartition("@")[2]
+            settings.append((f"http.{split.scheme}://{netloc}/.extraHeader", f"Authorization: Basic {basic}"))
             if basic not in self._secrets:  # the environment is made again after a close
                 self._secrets.append(basic)
         if self.spec.sshPrivateKey is not None and self.path is None:

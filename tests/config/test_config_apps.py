@@ -230,3 +230,19 @@ def test_a_github_enterprise_url_gives_the_repo_its_server():
     assert ci.options["scm"] == {"owner": "team", "name": "web", "branch": "main", "scmType": "github",
                                  "url": "https://github.example.com/team/web.git",
                                  "baseURL": "https://github.example.com"}  # its API: <baseURL>/api/v3
+
+
+@pytest.mark.parametrize(("server", "url"), [
+    ({"apiURL": "https://ghe.example.com/api/v3"}, "https://ghe.example.com/acme/template"),
+    ({"baseURL": "https://ghe.example.com"}, "https://ghe.example.com/acme/template"),
+    ({"apiURL": "https://api.acme.ghe.com"}, "https://acme.ghe.com/acme/template"),
+    ({}, "https://github.com/acme/template"),
+])
+def test_a_github_template_named_by_owner_and_name_is_on_the_server_its_options_name(server, url):
+    # Its token goes with the clone URL: an Enterprise template must never be looked for on github.com.
+    scaffold, *_ = expand_apps([{
+        "name": "web", "spec": {"language": "go", "framework": "gin"},
+        "repo": {"owner": "acme", "scmType": "github", **server},
+        "repoTemplate": {"owner": "acme", "name": "template", "scmType": "github", **server},
+    }])
+    assert scaffold.options["sourceRepo"]["url"] == url
