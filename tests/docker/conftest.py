@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from docker_standin import DockerStandIn, serve
+from docker_standin import DockerStandIn
 from docker_swagger import fetch
+from http_standin import serve
 from swagger2 import Swagger2
 
 from devstream.plugin import PluginContext

@@ -8,8 +8,8 @@ lines, and a 404 for an image no registry has. A container whose image declares 
 and turns `healthy` after `health_after` inspections (or `unhealthy`, with `make_unhealthy`).
 
 Every request is recorded with the answer it got, for the suite to check against the Engine API's official
-description (see `docker_swagger`). `HEAD /_ping` and the unversioned `/_ping` are answered as the CLI needs them
-to negotiate the API version.
+description (see `docker_swagger`). `HEAD /_ping` and the unversioned `/_ping` are answered as the CLI needs
+them to negotiate the API version. Serve it with `http_standin.serve`.
 """
 
 from __future__ import annotations
@@ -17,18 +17,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 import re
-import socket
-import socketserver
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
+
+from http_standin import Stream
 
 API_VERSION = "1.41"
 _WHEN = "2024-01-01T00:00:00.000000000Z"
@@ -90,7 +86,8 @@ class DockerStandIn:
         with self._lock:
             status, answer, headers = self._route(method, path, query, body)
             self.requests.append(Recorded(method, path, query, body, status, answer, client))
-            return status, answer, headers
+            return status, answer, {"Api-Version": API_VERSION, "Server": f"Docker/20.10.24 (linux) API/{API_VERSION}",
+                                    **headers}
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any
                ) -> tuple[int, Any, dict[str, str]]:
@@ -242,13 +239,6 @@ class DockerStandIn:
         return 404, {"message": "page not found"}, {}
 
 
-@dataclass
-class Stream:
-    """Lines of JSON sent one by one, as the engine streams a pull's progress."""
-
-    lines: list[dict[str, Any]]
-
-
 def _tagged(reference: str) -> str:
     """One spelling of an image reference: Docker Hub's prefixes dropped (the CLI sends docker.io/...), a tag added."""
     for prefix in ("docker.io/library/", "docker.io/"):
@@ -260,82 +250,3 @@ def _tagged(reference: str) -> str:
 def _label_matches(labels: dict[str, str], wanted: str) -> bool:
     key, sep, value = wanted.partition("=")
     return key in labels and (not sep or labels[key] == value)
-
-
-# -- serving ----------------------------------------------------------------------------------------------
-class _Handler(BaseHTTPRequestHandler):
-    server: Any
-    protocol_version = "HTTP/1.1"
-
-    def address_string(self) -> str:  # a unix socket has no client address
-        return "local"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def _serve(self) -> None:
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        body = json.loads(raw) if raw.strip() else None
-        query = parse_qs(parts.query, keep_blank_values=True)
-        status, answer, headers = self.server.standin.handle(self.command, parts.path, query, body,
-                                                             self.headers.get("User-Agent", ""))
-        if isinstance(answer, Stream):
-            payload = b"".join(json.dumps(line).encode() + b"\r\n" for line in answer.lines)
-            content_type = "application/json"
-        elif isinstance(answer, str):
-            payload, content_type = answer.encode(), "text/plain; charset=utf-8"
-        elif answer is None:
-            payload, content_type = b"", "application/json"
-        else:
-            payload, content_type = json.dumps(answer).encode(), "application/json"
-        self.send_response(status)
-        headers = {"Api-Version": API_VERSION, "Server": f"Docker/20.10.24 (linux) stand-in API/{API_VERSION}",
-                   **headers}
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if status not in (204, 304):
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(0 if self.command == "HEAD" else len(payload)))
-        self.end_headers()
-        if self.command != "HEAD" and status not in (204, 304):
-            self.wfile.write(payload)
-
-    do_GET = do_POST = do_DELETE = do_PUT = do_HEAD = _serve
-
-
-class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        request, _ = super().get_request()
-        return request, ("local", 0)
-
-
-class _TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-@contextmanager
-def serve(standin: DockerStandIn, socket_path: Path | None = None) -> Iterator[str]:
-    """Serve the stand-in; yields its DOCKER_HOST (`unix://...` for a socket path, else `tcp://127.0.0.1:PORT`)."""
-    server: socketserver.BaseServer
-    if socket_path is not None:
-        if socket_path.exists():
-            os.unlink(socket_path)
-        server = _UnixServer(str(socket_path), _Handler)
-        host = f"unix://{socket_path}"
-    else:
-        server = _TCPServer(("127.0.0.1", 0), _Handler)
-        host = f"tcp://127.0.0.1:{server.server_address[1]}"
-    server.standin = standin  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, name="docker-standin", daemon=True)
-    thread.start()
-    try:
-        yield host
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
