@@ -12,14 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from docker_standin import DockerStandIn
+from docker_standin import GITLAB_IMAGE, DockerStandIn
 from docker_swagger import fetch
 from http_standin import serve
 from swagger2 import Swagger2
 
 from devstream.plugin import PluginContext
-
-GITLAB_IMAGE = "gitlab/gitlab-ce:rc"
 
 
 @pytest.fixture(scope="session")

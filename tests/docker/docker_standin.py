@@ -27,6 +27,7 @@ from urllib.parse import unquote
 from http_standin import Stream
 
 API_VERSION = "1.41"
+GITLAB_IMAGE = "gitlab/gitlab-ce:rc"
 _WHEN = "2024-01-01T00:00:00.000000000Z"
 
 

@@ -8,8 +8,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import GITLAB_IMAGE
-from docker_standin import DockerStandIn
+from docker_standin import GITLAB_IMAGE, DockerStandIn
 from swagger2 import Swagger2
 
 from devstream.errors import PermanentError, TransientError
