@@ -21,8 +21,9 @@ sends them whole, so there `required` is enforced; the ones an operation does no
 `basic-error`. As `required` is what tells GitHub's `oneOf` branches apart, `oneOf` is read as `anyOf`
 (and the discriminator, which names a property that need not be there, is not used).
 
-The description is found at `$DTM_GITHUB_OPENAPI`, else in the npm folder `.ci/run` installs into
-(`$DTM_NPM_CACHE`, default `~/.cache/dtm/npm`).
+The description is read from `$DTM_GITHUB_OPENAPI` when set; otherwise `description()` fetches the pinned
+npm package into the tests' npm cache folder (`$DTM_NPM_CACHE`, default `~/.cache/dtm/npm`) the first time it
+is needed, as `.ci/run` does ahead of time (see tests/fetched.py).
 """
 
 from __future__ import annotations
@@ -36,13 +37,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from fetched import npm_file
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator, oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-PACKAGE = "@octokit/openapi@23.0.2"
+NPM_NAME, NPM_VERSION = "@octokit/openapi", "23.0.2"  # .ci/run installs the same version
+PACKAGE = f"{NPM_NAME}@{NPM_VERSION}"
 RELATIVE = Path("node_modules/@octokit/openapi/generated/api.github.com.json")
 _DOC = "urn:dtm:github-openapi"
 # path parameters whose values may hold slashes: paths, refs, and (basehead, tree_sha) branch names
@@ -103,17 +106,16 @@ _ANSWER_VALIDATOR = extend(_ERROR_VALIDATOR, {"required": _not_enforced})
 """What a successful answer is held to: the same, with required properties not enforced."""
 
 
-def npm_folder() -> Path:
-    return Path(os.environ.get("DTM_NPM_CACHE") or Path.home() / ".cache" / "dtm" / "npm").expanduser()
-
-
-def description_path() -> Path:
+def description() -> Path:
+    """GitHub's OpenAPI description: `$DTM_GITHUB_OPENAPI`, else the npm package, fetched into the cache once."""
     explicit = os.environ.get("DTM_GITHUB_OPENAPI")
-    return Path(explicit).expanduser() if explicit else npm_folder() / RELATIVE
-
-
-def install_command() -> str:
-    return f"npm install --prefix {npm_folder()} {PACKAGE}"
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"DTM_GITHUB_OPENAPI names {path}, which is not a file; unset it to let the "
+                                    f"tests fetch {PACKAGE} themselves")
+        return path
+    return npm_file(NPM_NAME, NPM_VERSION, RELATIVE)
 
 
 def _pointer(*parts: str) -> str:
