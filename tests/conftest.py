@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import time
+import uuid
 
 # Before anything imports prefect: no telemetry without network, and a Prefect home of the tests' own.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="dtm-tests-prefect-"))
 # dtm's own home (its local Prefect server's record and database): never the developer's ~/.dtm.
 os.environ.setdefault("DTM_HOME", tempfile.mkdtemp(prefix="dtm-tests-home-"))
+# Every process the tests start inherits this mark (a fresh one per session, so a pytest run by a test has its
+# own): at the end, a process still carrying it is one a test left behind (see pytest_sessionfinish).
+os.environ["DTM_TESTS_SESSION"] = uuid.uuid4().hex
 os.environ.setdefault("GIT_AUTHOR_NAME", "dtm tests")
 os.environ.setdefault("GIT_AUTHOR_EMAIL", "tests@dtm.invalid")
 
 from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -43,3 +50,43 @@ def prefect_server() -> Iterator[None]:
                 os.environ.pop("PREFECT_API_URL", None)
             else:
                 os.environ["PREFECT_API_URL"] = previous
+
+
+def _left_behind() -> dict[int, str]:
+    """Live processes (not zombies) other than this one that carry this session's mark: pid -> command line."""
+    mark = f"DTM_TESTS_SESSION={os.environ['DTM_TESTS_SESSION']}".encode()
+    found = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if mark not in (proc / "environ").read_bytes().split(b"\0"):
+                continue
+            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue
+            found[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No test leaves a process running: what is still alive at the end is listed, killed, and fails the run."""
+    if not Path("/proc/self/environ").exists():
+        return
+    # A server stopped by the last teardown may take a moment to go.
+    deadline = time.monotonic() + float(os.environ.get("DTM_TESTS_LEAK_WAIT", "10"))
+    while (left := _left_behind()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if not left:
+        return
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    lines = "\n".join(f"  {pid}: {cmd.strip()[:200]}" for pid, cmd in sorted(left.items()))
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"tests left {len(left)} process(es) running (now killed):\n{lines}", red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

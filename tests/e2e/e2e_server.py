@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,6 +14,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from processes import spawn, stop
 
 PREFECT = str(Path(sys.executable).parent / "prefect")
 REPO = Path(__file__).parents[2]
@@ -40,8 +43,8 @@ class Server:
 
     def start(self, timeout: float = 90) -> None:
         log = open(self.home / "server.log", "wb")  # noqa: SIM115 (closed with the process)
-        self.server = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
-                                       env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.server = spawn([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(self.server)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -63,8 +66,8 @@ class Server:
     def worker(self, pool: str, name: str, *options: str) -> subprocess.Popen[bytes]:
         """`prefect worker start` on the pool; `options` are more of its flags, such as `--limit 3`."""
         log = open(self.home / f"worker-{name}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([PREFECT, "worker", "start", "--pool", pool, "--name", name, *options], env=self.env,
-                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = spawn([PREFECT, "worker", "start", "--pool", pool, "--name", name, *options], env=self.env, cwd=REPO,
+                     stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(proc)
         return proc
 
@@ -103,12 +106,11 @@ class Server:
         raise TimeoutError(f"flow run {flow_run_id} did not finish in {timeout} s")
 
     def stop(self) -> None:
+        """Stop every process started here (workers first), whatever the shell pytest runs in."""
         for proc in reversed(self.procs):
             if proc.poll() is None:
-                # SIGINT: a Prefect worker ignores SIGTERM while it has runs in flight.
-                os.killpg(proc.pid, signal.SIGINT)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                # SIGINT first, to all at once: a Prefect worker ignores SIGTERM while it has runs in flight.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGINT)
+        for proc in reversed(self.procs):
+            stop(proc)

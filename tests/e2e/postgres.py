@@ -2,10 +2,10 @@
 database and one password user, stopped and removed at teardown.
 
 Binaries are looked for in /usr/lib/postgresql/*/bin (Debian's `postgresql` package, newest version first),
-then on PATH. `initdb` and `postgres` refuse to run as root, so under root they run as the `postgres` OS user
-(`runuser -u postgres --`, or `su postgres` where runuser is missing) in a directory handed over to it.
-Missing binaries skip the tests on a developer's machine and fail them in CI (env CI set), where .ci/run
-installs them.
+then on PATH. `initdb` and `postgres` refuse to run as root, so under root they run as the `postgres` OS user,
+switched to by the subprocess itself (no runuser or su, which may be off PATH or need their arguments quoted for
+a shell), in a directory handed over to it. Missing binaries are installed (apt-get, see tests/fetched.py) when
+the tests may; otherwise the tests fail saying what to install.
 
     from postgres import postgres_url  # noqa: F401  (the fixture)
 
@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pytest
 from e2e_server import free_port
+from fetched import FetchError, apt_install
 
-__all__ = ["INSTALL_HINT", "PostgresCluster", "find_bin_dir", "postgres_url"]
+__all__ = ["PostgresCluster", "find_bin_dir", "installed_bin_dir", "postgres_url"]
 
-INSTALL_HINT = "sudo apt-get install -y postgresql  (Debian/Ubuntu; the test starts its own cluster)"
 _TOOLS = ("initdb", "pg_ctl", "postgres", "psql")
 OS_USER = "postgres"
 
@@ -71,17 +71,16 @@ class PostgresCluster:
     def url(self) -> str:
         return f"postgresql+asyncpg://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.database}"
 
-    def _as_owner(self, argv: list[str]) -> list[str]:
-        """argv run as the postgres OS user when we are root (initdb and postgres refuse root)."""
-        if not self.as_root:
-            return argv
-        if shutil.which("runuser"):
-            return ["runuser", "-u", OS_USER, "--", *argv]
-        return ["su", OS_USER, "-s", "/bin/sh", "-c", " ".join(f"'{a}'" for a in argv)]
-
     def _run(self, argv: list[str], timeout: float = 120) -> str:
+        """Run argv, as the postgres OS user when we are root (initdb and postgres refuse root)."""
         env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
-        done = subprocess.run(argv, cwd=self.root, env=env, capture_output=True, text=True, timeout=timeout)
+        owner: dict[str, object] = {}
+        if self.as_root:
+            user = pwd.getpwnam(OS_USER)
+            owner = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+            env |= {"HOME": user.pw_dir, "USER": OS_USER, "LOGNAME": OS_USER}
+        done = subprocess.run(argv, cwd=self.root, env=env, capture_output=True, text=True, timeout=timeout,
+                              **owner)  # type: ignore[call-overload]
         if done.returncode != 0:
             log = self.log.read_text()[-2000:] if self.log.exists() else ""
             raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}\n{log}")
@@ -98,9 +97,8 @@ class PostgresCluster:
             for path in (self.root, self.sockets):
                 os.chown(path, owner.pw_uid, owner.pw_gid)
         t0 = time.monotonic()
-        self._run(self._as_owner([str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", self.superuser,
-                                  "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale",
-                                  "--no-sync"]))
+        self._run([str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", self.superuser, "--auth-local=trust",
+                   "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync"])
         t1 = time.monotonic()
         # A free port can be taken between our probe and postgres binding it: try a few.
         for attempt in range(3):
@@ -109,41 +107,43 @@ class PostgresCluster:
             options = (f"-p {self.port} -k {self.sockets} -h 127.0.0.1 -c fsync=off -c synchronous_commit=off "
                        f"-c full_page_writes=off -c max_connections=200")
             try:
-                self._run(self._as_owner([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
-                                          "-o", options, "-w", "-t", "60", "start"]))
+                self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
+                           "-w", "-t", "60", "start"])
                 break
             except RuntimeError:
                 if attempt == 2:
                     raise
         self.started = True
         # Two -c: CREATE DATABASE cannot share a transaction with anything.
-        self._run(self._as_owner([str(self.bin_dir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h",
-                                  str(self.sockets), "-p", str(self.port), "-U", self.superuser, "-d", "postgres",
-                                  "-c", f"CREATE ROLE {self.user} LOGIN PASSWORD '{self.password}'",
-                                  "-c", f"CREATE DATABASE {self.database} OWNER {self.user}"]))
+        self._run([str(self.bin_dir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(self.sockets), "-p",
+                   str(self.port), "-U", self.superuser, "-d", "postgres",
+                   "-c", f"CREATE ROLE {self.user} LOGIN PASSWORD '{self.password}'",
+                   "-c", f"CREATE DATABASE {self.database} OWNER {self.user}"])
         print(f"\npostgres {self.bin_dir.parent.name} on 127.0.0.1:{self.port}: initdb {t1 - t0:.1f} s, "
               f"start and create database {time.monotonic() - t1:.1f} s")
 
     def stop(self) -> None:
         try:
             if self.started:
-                self._run(self._as_owner([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w",
-                                          "-t", "60", "stop"]))
+                self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60",
+                           "stop"])
                 self.started = False
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+def installed_bin_dir() -> Path:
+    """The binaries' folder, Debian's postgresql installed first if need be; the test fails if it cannot be."""
+    try:
+        return apt_install("postgresql", find_bin_dir)
+    except FetchError as exc:
+        pytest.fail(f"PostgreSQL binaries (initdb, pg_ctl, postgres, psql) not found: {exc}", pytrace=False)
+
+
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A `postgresql+asyncpg://` URL of a database on a cluster of the module's own."""
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        message = f"PostgreSQL binaries (initdb, pg_ctl, postgres, psql) not found; install them: {INSTALL_HINT}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}. In CI, .ci/run installs Debian's postgresql package first.", pytrace=False)
-        pytest.skip(message)
-    cluster = PostgresCluster(bin_dir)
+    cluster = PostgresCluster(installed_bin_dir())
     try:
         cluster.start()
         yield cluster.url

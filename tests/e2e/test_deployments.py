@@ -183,18 +183,19 @@ def test_a_hand_edit_is_found_by_the_drift_deployment_and_put_back_by_the_automa
 
 
 def test_dtm_serve_registers_the_configs_deployments_and_runs_them(server: Server, tmp_path: Path):
-    import os
-    import signal
     import subprocess
     import time
+
+    from processes import spawn, stop
 
     config = tmp_path / "served.yaml"
     config.write_text(yaml.safe_dump({"config": {"state": {"backend": "local"}},
                                       "tools": [{"name": "noop", "instanceID": "x", "options": {}}]}))
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
     dtm = str(Path(PREFECT_BIN).parent / "dtm")
-    proc = subprocess.Popen([dtm, "serve", "-f", str(config), "--drift-cron", "*/5 * * * *"], env=server.env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # Started and stopped so that it works from any shell, a background job's included (see tests/processes.py).
+    proc = spawn([dtm, "serve", "-f", str(config), "--drift-cron", "*/5 * * * *"], env=server.env, stdout=log,
+                 stderr=subprocess.STDOUT)
     try:
         deadline, found = time.monotonic() + 60, []
         while len(found) < 4 and time.monotonic() < deadline:
@@ -208,5 +209,5 @@ def test_dtm_serve_registers_the_configs_deployments_and_runs_them(server: Serve
         assert server.wait_for_run(run["id"])["state"]["type"] == "COMPLETED"
         assert set(yaml.safe_load((tmp_path / "devstream.state").read_text())) == {"noop_x"}
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=30)
+        stop(proc)
+        log.close()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 import httpx
 import pytest
 from lock_holder import LockHolder
+from processes import spawn, stop
 
 from devstream.errors import StateError, StateLockedError
 from devstream.plugin.http import http_client
@@ -253,7 +253,7 @@ def real_server() -> Iterator[str]:
         PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS="1",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
     )
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui"],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -273,12 +273,7 @@ def real_server() -> Iterator[str]:
             time.sleep(0.5)
         yield url
     finally:
-        proc.send_signal(signal.SIGINT)  # SIGTERM may leave it running (prefect-3.9.md, section 8)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)  # SIGINT first: SIGTERM may leave it running (prefect-3.9.md, section 8)
 
 
 @pytest.mark.skipif(not os.environ.get("DTM_SLOW_TESTS"), reason="about 90 s: set DTM_SLOW_TESTS=1 to run")
