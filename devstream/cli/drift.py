@@ -67,17 +67,16 @@ def drift(*, config_path: Path, remediate: bool = False, json_out: bool = False,
     left it, also after `--remediate` re-applied it (the remediated tools are listed); 1 when a read or a
     remediation failed. Only `--remediate` takes the state's lock (waiting up to `lock_timeout` seconds).
     """
-    from devstream.cli.prefect_setup import cli_run_settings, quiet_console_logs
+    from devstream.cli.prefect_setup import flow_session
 
     ws = open_workspace(config_path)
-    quiet_console_logs()
-    from devstream.flows.drift import drift_check
-
     # Activated, the flow uses this workspace (same records, same re-entrant lock); a remediating check
-    # takes the lock here first so that a busy state fails before Prefect starts.
+    # takes the lock here first so that a busy state fails before the flow starts.
     lock: AbstractContextManager[None] = (
         ws.store.lock("dtm drift --remediate", timeout=lock_timeout) if remediate else nullcontext())
-    with ws.activate(), lock, cli_run_settings():
+    with ws.activate(), lock, flow_session():
+        from devstream.flows.drift import drift_check
+
         try:
             report = drift_check(config=str(config_path), remediate=remediate, parallelism=parallelism)
         except DriftCheckFailed as failed:

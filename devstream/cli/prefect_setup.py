@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from devstream.cli.render import console
+from devstream.cli.workspace import use_prefect_server
 from devstream.engine import Workspace
 
 
@@ -19,6 +20,17 @@ def quiet_console_logs() -> None:
     own PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL wins.
     """
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+
+
+@contextmanager
+def flow_session() -> Iterator[None]:
+    """The one way a command that runs a flow gets Prefect ready, whatever its state backend: console logs
+    quieted, the server chosen (PREFECT_API_URL, else dtm's local server, started if need be, see
+    devstream/cli/server.py), the CLI's run settings. Enter it before importing `devstream.flows`."""
+    quiet_console_logs()
+    use_prefect_server()
+    with cli_run_settings():
+        yield
 
 
 @contextmanager

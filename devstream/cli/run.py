@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from devstream.cli import render
-from devstream.cli.workspace import open_workspace, use_prefect_server
+from devstream.cli.workspace import open_workspace
 from devstream.engine import Workspace
 from devstream.errors import DtmError
 from devstream.plan import Plan, plan_delete, plan_destroy
@@ -32,22 +32,21 @@ def _confirm(plan: Plan, yes: bool) -> bool:
     return typer.confirm(f"Do you want to {plan.operation} these changes?", default=False)
 
 
-def _run_flow(ws: Workspace, plan: Plan, parallelism: int, retry_delay: float) -> RunSummary:
-    from devstream.cli.prefect_setup import cli_run_settings, progress, quiet_console_logs
+def _run_flow(ws: Workspace, plan: Plan, parallelism: int, retry_delay: float | None) -> RunSummary:
+    from devstream.cli.prefect_setup import flow_session, progress
 
-    quiet_console_logs()
-    use_prefect_server()
-    from devstream import flows
+    with flow_session():
+        from devstream import flows
 
-    by_operation: dict[str, Callable[..., RunSummary]] = {
-        "apply": flows.apply, "delete": flows.delete, "destroy": flows.destroy}
-    flow = by_operation[plan.operation]
-    with cli_run_settings(), progress(ws, len(plan.changes)):
-        return flow(config=str(ws.config.path), plan=plan, parallelism=parallelism, retry_delay=retry_delay)
+        by_operation: dict[str, Callable[..., RunSummary]] = {
+            "apply": flows.apply, "delete": flows.delete, "destroy": flows.destroy}
+        flow = by_operation[plan.operation]
+        with progress(ws, len(plan.changes)):
+            return flow(config=str(ws.config.path), plan=plan, parallelism=parallelism, retry_delay=retry_delay)
 
 
 def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out: bool,
-             retry_delay: float = 1.0) -> int:
+             retry_delay: float | None = None) -> int:
     if not json_out:
         render.print_plan(plan)
     if plan.empty:
@@ -70,7 +69,7 @@ def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out
 
 
 def apply(*, config_path: Path, yes: bool = False, parallelism: int = 10, targets: list[str] | None = None,
-          json_out: bool = False, retry_delay: float = 1.0, lock_timeout: float = 0) -> int:
+          json_out: bool = False, retry_delay: float | None = None, lock_timeout: float = 0) -> int:
     ws = open_workspace(config_path)
     unknown = [t for t in targets or [] if t not in ws.config.by_key]
     if unknown:

@@ -234,3 +234,29 @@ def test_the_module_does_not_import_prefect():
     code = "import sys, devstream.cli.server; print('prefect' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_dtm_drift_on_a_local_state_runs_on_dtms_local_server(in_home, tmp_path):
+    # Every command that runs a flow takes the same way to the server, whatever the state backend: the drift
+    # check's run is on the server `dtm server status` names (its UI shows it), not in a throwaway one.
+    import yaml
+
+    config = tmp_path / "drift-here.yaml"
+    config.write_text(yaml.safe_dump({"config": {"state": {"backend": "local"}},
+                                      "tools": [{"name": "noop", "instanceID": "one", "options": {}}]}))
+    env = {k: v for k, v in os.environ.items() if k not in _CLEAN_ENV} | {"DTM_HOME": str(in_home)}
+    dtm = str(Path(sys.executable).parent / "dtm")
+    for argv in (["apply", "-f", str(config), "-y"], ["drift", "-f", str(config), "--json"]):
+        done = subprocess.run([dtm, *argv], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["resources"][0]["kind"] == "in_sync"
+
+    info = server.read_server_info()
+    assert info is not None
+    body = json.dumps({"flows": {"name": {"any_": ["dtm-apply", "dtm-drift-check"]}}}).encode()
+    request = urllib.request.Request(f"{info.url}/flow_runs/filter", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=30) as resp:
+        runs = [r for r in json.load(resp) if r["parameters"].get("config") == str(config)]
+    assert len(runs) == 2, runs
