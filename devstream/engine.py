@@ -3,7 +3,8 @@
 A `Workspace` binds a loaded config to its plugins and its state store. Its methods do one plugin call
 each (`read_live`, `run_change`) and, for a change, the state write that must follow it the moment it
 succeeds. Nothing here imports prefect: the flows wrap these calls in tasks, and `refresh` runs reads on a
-plain thread pool when no flow is running.
+plain thread pool when no flow is running, retried by the workspace's `RetryPolicy` as Prefect retries the
+flows' tasks (see devstream/retry.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
 from devstream.config import load_config
@@ -29,10 +29,11 @@ from devstream.outputs import UnresolvedReferenceError, find_references, resolve
 from devstream.plan import Action, Change, Plan, plan_apply, read_targets
 from devstream.plugin.base import Plugin, PluginContext
 from devstream.plugin.registry import PluginRegistry, default_registry
+from devstream.retry import RetryPolicy, is_transient
 from devstream.secrets import redact, redact_by_schema, scrub, secret_paths, without_fingerprints
 from devstream.state import StateRecord, StateStore, open_store
 
-__all__ = ["ChangeOutcome", "Workspace", "is_transient"]
+__all__ = ["ChangeOutcome", "RetryPolicy", "Workspace", "is_transient"]
 
 log = logging.getLogger("devstream")
 _active: dict[str, Workspace] = {}
@@ -50,15 +51,6 @@ class ChangeOutcome:
     seconds: float | None = None
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Errors worth retrying: the SDK's TransientError, httpx timeouts and transport errors, 429 and 5xx."""
-    if isinstance(exc, TransientError | httpx.TimeoutException | httpx.TransportError):
-        return True
-    if isinstance(exc, httpx.HTTPStatusError):
-        return exc.response.status_code == 429 or exc.response.status_code >= 500
-    return False
-
-
 @dataclass
 class Workspace:
     """A config with its plugins and its state store."""
@@ -66,6 +58,8 @@ class Workspace:
     config: Config
     store: StateStore
     registry: PluginRegistry = field(default_factory=default_registry)
+    # How transient failures are retried, in flows (task options) and outside them (refresh): one budget.
+    retry: RetryPolicy = field(default_factory=RetryPolicy.from_env)
     # The records as this process knows them: read once, then kept in step with every write, so that a
     # change never re-reads the whole state (an apply stays O(N)).
     _records: dict[str, StateRecord] | None = field(default=None, repr=False)
@@ -184,13 +178,20 @@ class Workspace:
             status = self.plugin(tool.name).read(model, ctx)
         return None if status is None else normalize(status)
 
+    def read_live_retried(self, tool: ToolSpec, options: dict[str, Any], logger: logging.Logger | None = None
+                          ) -> dict[str, Any] | None:
+        """`read_live` outside a flow: transient failures retried by the workspace's policy, as the flows'
+        read tasks are by Prefect."""
+        return self.retry.call(self.read_live, tool, options, logger, what=f"read {tool.key}", logger=logger)
+
     def refresh(self, records: Mapping[str, StateRecord], parallelism: int = 10) -> dict[str, Any]:
-        """Read every tool the planner needs, concurrently (at most `parallelism` at a time)."""
+        """Read every tool the planner needs, concurrently (at most `parallelism` at a time), each read
+        retried on transient failures."""
         targets = read_targets(self.config, records, self.stored_form)
         if not targets:
             return {}
         with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="dtm-read") as pool:
-            futures = {t.state_key: pool.submit(self.read_live, t, opts) for t, opts in targets}
+            futures = {t.state_key: pool.submit(self.read_live_retried, t, opts) for t, opts in targets}
             return {k: f.result() for k, f in futures.items()}
 
     def plan(self, records: Mapping[str, StateRecord], live: Mapping[str, Any]) -> Plan:

@@ -10,12 +10,14 @@
     └── PluginError
         ├── PluginLoadError       a plugin is not installed or cannot be imported
         ├── PermanentError        a plugin call failed and retrying will not help
+        │   └── RateLimitError    rate limited until a reset too far away to wait for; names the reset
         └── TransientError        a plugin call failed and may succeed when retried
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 __all__ = [
     "ConfigError",
@@ -26,6 +28,7 @@ __all__ = [
     "PermanentError",
     "PluginError",
     "PluginLoadError",
+    "RateLimitError",
     "StateError",
     "StateLockedError",
     "TransientError",
@@ -106,6 +109,18 @@ class PluginLoadError(PluginError):
 
 class PermanentError(PluginError):
     """A plugin call failed in a way that retrying will not fix (bad input, conflict, denied)."""
+
+
+class RateLimitError(PermanentError):
+    """A server's rate limit is used up until `resets_at`, further away than dtm waits (DTM_RATE_LIMIT_WAIT).
+
+    Not transient: retrying before the reset is refused again (and GitHub may block a client that keeps
+    trying), so the message names the reset and the run fails at once.
+    """
+
+    def __init__(self, message: str, resets_at: datetime | None = None):
+        self.resets_at = resets_at
+        super().__init__(message)
 
 
 class TransientError(PluginError):

@@ -12,13 +12,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from devstream.config.models import ToolSpec
-from devstream.engine import ChangeOutcome, Workspace
+from devstream.engine import ChangeOutcome, RetryPolicy, Workspace
 from devstream.plan import Plan, read_targets
 from devstream.state import StateRecord
 from devstream.summary import ChangeResult, RunSummary
 from devstream.tasks.change import apply_change
 from devstream.tasks.read import read_resource
-from devstream.tasks.retry import backoff
 
 
 class TaskVariants:
@@ -64,12 +63,14 @@ def _skip_tag_limit_lookups(tags: list[str]) -> None:
         pass
 
 
-variants = TaskVariants()
+_read_variants: dict[RetryPolicy, TaskVariants] = {}
 
 
 def submit_read(runner: ThreadPoolTaskRunner[Any], ws: Workspace, tool: ToolSpec, options: dict[str, Any]
                 ) -> PrefectFuture[Any]:
-    """Submit the read task of one tool, tagged by its plugin and systems (refresh and the drift check)."""
+    """Submit the read task of one tool, tagged by its plugin and systems (refresh and the drift check), retried
+    as the workspace's policy says (as reads outside a flow are)."""
+    variants = _read_variants.setdefault(ws.retry, TaskVariants(**ws.retry.task_options()))
     return runner.submit(variants(read_resource, tool.name, ws.systems(tool)),
                          {"workspace": quote(ws), "tool": tool, "options": quote(options)})
 
@@ -84,12 +85,16 @@ def refresh(ws: Workspace, records: dict[str, StateRecord], parallelism: int = 1
         return {k: f.result() for k, f in futures.items()}
 
 
-def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int = 3,
-             retry_delay: float = 1.0) -> RunSummary:
-    """Submit every change with `wait_for` its dependencies; a failure stops only its own dependents."""
+def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int | None = None,
+             retry_delay: float | None = None) -> RunSummary:
+    """Submit every change with `wait_for` its dependencies; a failure stops only its own dependents.
+
+    Changes are retried as the workspace's policy says; `retries` and `retry_delay` override it."""
     futures: dict[str, PrefectFuture[ChangeOutcome]] = {}
     started = time.monotonic()
-    variant = TaskVariants(retries=retries, retry_delay_seconds=backoff(retries, retry_delay))
+    policy = RetryPolicy(retries=ws.retry.retries if retries is None else retries,
+                         delay=ws.retry.delay if retry_delay is None else retry_delay)
+    variant = TaskVariants(**policy.task_options())
     runner: ThreadPoolTaskRunner[Any]
     with ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
         for change in plan.changes:

@@ -2,7 +2,9 @@
 
 Each takes the config path. From the CLI, the plan the user confirmed is passed in; a deployment run
 (no plan given) plans inside the flow, refreshing live status with read tasks. The state's lock is held
-for the whole run (re-entrant, so the CLI's lock covers the flow it starts).
+for the whole run (re-entrant, so the CLI's lock covers the flow it starts). `retries` and `retry_delay`
+default to dtm's retry policy (devstream/retry.py: 3 retries after 1, 2 and 4 s, or DTM_RETRIES /
+DTM_RETRY_DELAY), the one that also retries reads outside a flow.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ def _holder(operation: str) -> str:
     return f"dtm {operation} (flow run {flow_run.get_name() or '?'} {flow_run.get_id() or ''})".replace(" )", ")")
 
 
-def _run(ws: Workspace, plan: Plan, parallelism: int, retries: int, retry_delay: float) -> RunSummary:
+def _run(ws: Workspace, plan: Plan, parallelism: int, retries: int | None, retry_delay: float | None
+         ) -> RunSummary:
     publish_plan(plan, ws.config.name)
     summary = run_plan(ws, plan, parallelism=parallelism, retries=retries, retry_delay=retry_delay)
     summary.flow_run_id = flow_run.get_id()
@@ -36,7 +39,7 @@ def _run(ws: Workspace, plan: Plan, parallelism: int, retries: int, retry_delay:
 
 @flow(name="dtm-apply", validate_parameters=False)
 def apply(config: str, plan: Plan | None = None, targets: list[str] | None = None, parallelism: int = 10,
-          retries: int = 3, retry_delay: float = 1.0, lock_timeout: float = 0) -> RunSummary:
+          retries: int | None = None, retry_delay: float | None = None, lock_timeout: float = 0) -> RunSummary:
     """Make the toolchain match the config: create, update and delete, concurrently, dependencies first."""
     ws = Workspace.open(config)
     with ws.store.lock(_holder("apply"), timeout=lock_timeout):
@@ -50,7 +53,7 @@ def apply(config: str, plan: Plan | None = None, targets: list[str] | None = Non
 
 @flow(name="dtm-delete", validate_parameters=False)
 def delete(config: str, plan: Plan | None = None, force: bool = False, parallelism: int = 10,
-           retries: int = 3, retry_delay: float = 1.0, lock_timeout: float = 0) -> RunSummary:
+           retries: int | None = None, retry_delay: float | None = None, lock_timeout: float = 0) -> RunSummary:
     """Delete the config's tools, dependents first."""
     ws = Workspace.open(config)
     with ws.store.lock(_holder("delete"), timeout=lock_timeout):
@@ -59,8 +62,8 @@ def delete(config: str, plan: Plan | None = None, force: bool = False, paralleli
 
 
 @flow(name="dtm-destroy", validate_parameters=False)
-def destroy(config: str, plan: Plan | None = None, parallelism: int = 10, retries: int = 3,
-            retry_delay: float = 1.0, lock_timeout: float = 0) -> RunSummary:
+def destroy(config: str, plan: Plan | None = None, parallelism: int = 10, retries: int | None = None,
+            retry_delay: float | None = None, lock_timeout: float = 0) -> RunSummary:
     """Delete everything in the state, dependents first."""
     ws = Workspace.open(config)
     with ws.store.lock(_holder("destroy"), timeout=lock_timeout):

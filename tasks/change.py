@@ -10,10 +10,10 @@ from prefect.context import TaskRunContext
 
 from devstream.engine import ChangeOutcome, Workspace
 from devstream.plan import Change
-from devstream.tasks.retry import retry_transient
+from devstream.tasks.retry import DEFAULT_TASK_RETRIES, retry_transient
 
 
-@task(name="dtm-change", task_run_name="{change.title}", retries=3, retry_delay_seconds=[1, 2, 4],
+@task(name="dtm-change", task_run_name="{change.title}", **DEFAULT_TASK_RETRIES,
       retry_condition_fn=retry_transient, cache_policy=NO_CACHE, persist_result=False)
 def apply_change(workspace: Workspace, change: Change) -> ChangeOutcome:
     """Run `change`. It was submitted with `wait_for` the changes it depends on, whose outputs are in the

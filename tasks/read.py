@@ -9,10 +9,10 @@ from prefect.cache_policies import NO_CACHE
 
 from devstream.config.models import ToolSpec
 from devstream.engine import Workspace
-from devstream.tasks.retry import retry_transient
+from devstream.tasks.retry import DEFAULT_TASK_RETRIES, retry_transient
 
 
-@task(name="dtm-read", task_run_name="read {tool.key}", retries=3, retry_delay_seconds=[1, 2, 4],
+@task(name="dtm-read", task_run_name="read {tool.key}", **DEFAULT_TASK_RETRIES,
       retry_condition_fn=retry_transient, cache_policy=NO_CACHE, persist_result=False)
 def read_resource(workspace: Workspace, tool: ToolSpec, options: dict[str, Any]) -> dict[str, Any] | None:
     """The tool's live status, or None when it does not exist."""

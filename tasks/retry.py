@@ -1,17 +1,19 @@
-"""Which failures Prefect retries: transient ones only (timeouts, 429, 5xx, the SDK's TransientError)."""
+"""Which failures Prefect retries: transient ones only (timeouts, 429, 5xx, the SDK's TransientError).
+
+How often and how long apart is the workspace's `RetryPolicy` (devstream/retry.py), the same policy that
+retries reads outside a flow: the flows give it to each task as options.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from devstream.engine import is_transient
+from devstream.retry import RetryPolicy, is_transient
+
+DEFAULT_TASK_RETRIES = RetryPolicy().task_options()
+"""The default policy as task options, for the tasks' decorators (a flow passes its workspace's own)."""
 
 
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     exc = state.result(raise_on_failure=False)
     return isinstance(exc, BaseException) and is_transient(exc)
-
-
-def backoff(retries: int, base: float) -> list[float]:
-    """Exponential delays: base, 2*base, 4*base..."""
-    return [base * 2**i for i in range(retries)]

@@ -57,7 +57,7 @@ def show_status(*, config_path: Path, plugin: str | None = None, instance_id: st
         tool = ws.config.by_key.get(rec.key)
         try:
             # Read with the config's options: stored options hold secrets only as fingerprints.
-            live = ws.read_live(tool, resolve(tool.options, outputs)) if tool else None
+            live = ws.read_live_retried(tool, resolve(tool.options, outputs)) if tool else None
             error = None
         except DtmError as exc:
             live, error = None, str(exc)

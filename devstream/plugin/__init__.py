@@ -5,7 +5,8 @@ A plugin is a class with a pydantic `Options` model (a `PluginOptions` subclass)
 and `update` return the resource status (a JSON-able dict) whose `outputs` other tools may reference;
 `read` returns the live status, or None when the resource does not exist; `delete` returns nothing and
 treats "already gone" as success. A call that fails raises `TransientError` (retrying may help: timeouts,
-429, 5xx) or `PermanentError` (it will not: bad input, denied, conflict). A secret option is a `SecretStr`.
+429, 5xx) or `PermanentError` (it will not: bad input, denied, conflict; `RateLimitError`, from
+`raise_for_status`, when a rate limit resets later than dtm waits). A secret option is a `SecretStr`.
 
     from devstream.plugin import Field, Plugin, PluginContext, PluginOptions, ResourceStatus, SecretStr
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from devstream.errors import PermanentError, PluginError, TransientError
+from devstream.errors import PermanentError, PluginError, RateLimitError, TransientError
 from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
 from devstream.plugin.http import http_client, raise_for_status
 
@@ -29,6 +30,7 @@ __all__ = [
     "PluginContext",
     "PluginError",
     "PluginOptions",
+    "RateLimitError",
     "ResourceStatus",
     "SecretStr",
     "TransientError",

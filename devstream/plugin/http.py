@@ -5,6 +5,12 @@ failures and 429/500/502/503/504 are retried with backoff, honouring `Retry-Afte
 always leave it as `TransientError` (or `PermanentError` for a malformed request), so a plugin deals only
 with dtm's errors. `raise_for_status()` turns a bad final response into one of those errors.
 
+A rate-limit answer (403 or 429 with `Retry-After`, or with `X-RateLimit-Remaining: 0` and
+`X-RateLimit-Reset`, as GitHub sends them; GitLab's `RateLimit-*` too) is waited out when the limit resets
+within `DTM_RATE_LIMIT_WAIT` seconds (default 60), then the request is sent again; a reset further away is
+not waited for: `raise_for_status()` raises `RateLimitError` naming when the limit resets, and nothing
+retries it sooner.
+
 URLs are logged and quoted without their query string or user info, where tokens tend to live, and
 headers are never logged at all.
 """
@@ -13,32 +19,39 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_random_exponential
 
-from devstream.errors import PermanentError, TransientError
+from devstream.errors import PermanentError, RateLimitError, TransientError
 from devstream.secrets import scrub
 
 __all__ = [
     "NON_IDEMPOTENT_METHODS",
+    "RATE_LIMIT_WAIT_ENV",
     "RETRY_STATUSES",
     "RetryingTransport",
     "http_client",
     "parse_retry_after",
     "raise_for_status",
+    "rate_limit_error",
+    "rate_limit_wait",
+    "rate_limit_wait_bound",
     "safe_url",
 ]
 
 _default_logger = logging.getLogger("devstream.http")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RATE_LIMIT_WAIT_ENV = "DTM_RATE_LIMIT_WAIT"
+DEFAULT_RATE_LIMIT_WAIT = 60.0
 NON_IDEMPOTENT_METHODS = frozenset({"POST", "PATCH"})
 
 # Failures where the request provably never reached the server: safe to retry for any method.
@@ -76,6 +89,73 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+def rate_limit_wait_bound() -> float:
+    """How long dtm waits for a rate limit to reset (and at most for any `Retry-After`): `DTM_RATE_LIMIT_WAIT`
+    seconds, default 60."""
+    raw = os.environ.get(RATE_LIMIT_WAIT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_RATE_LIMIT_WAIT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise PermanentError(f"{RATE_LIMIT_WAIT_ENV}={raw!r}: give the seconds dtm may wait for a rate limit to "
+                             f"reset, e.g. {RATE_LIMIT_WAIT_ENV}=60 (0: never wait)")
+    return value
+
+
+def rate_limit_wait(response: httpx.Response) -> float | None:
+    """Seconds until the server takes requests again, when `response` is a rate-limit answer; else None.
+
+    A rate-limit answer is a 403 or 429 that says when to come back: `Retry-After`, or no requests left
+    (`X-RateLimit-Remaining: 0`, GitLab's `RateLimit-Remaining: 0`) with the reset time as epoch seconds.
+    A 403 without them is a refusal, not a rate limit.
+    """
+    if response.status_code not in (403, 429):
+        return None
+    headers = response.headers
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    if retry_after is not None:
+        return retry_after
+    for prefix in ("x-ratelimit-", "ratelimit-"):
+        if headers.get(f"{prefix}remaining", "").strip() == "0":
+            try:
+                reset = float(headers.get(f"{prefix}reset", ""))
+            except ValueError:
+                return None
+            if not math.isfinite(reset):
+                return None
+            return max(0.0, reset - time.time())
+    return None
+
+
+def rate_limit_error(response: httpx.Response, where: str) -> RateLimitError | TransientError | None:
+    """The error for a rate-limit answer (see `rate_limit_wait`) the transport gave back, naming when the limit
+    resets: `RateLimitError` when that is further away than dtm waits, `TransientError` when it is near (the
+    limit held through the transport's attempts: worth another try); None when `response` is no rate limit."""
+    wait = rate_limit_wait(response)
+    if wait is None:
+        return None
+    resets_at = datetime.now(UTC) + timedelta(seconds=wait)
+    when = f"the limit resets at {resets_at.strftime('%Y-%m-%d %H:%M:%S')} UTC (in {_duration(wait)})"
+    bound = rate_limit_wait_bound()
+    if wait <= bound:
+        return TransientError(f"{where}: rate limited ({response.status_code}) through every attempt; {when}")
+    return RateLimitError(f"{where}: rate limited ({response.status_code}); {when}, further away than dtm waits "
+                          f"({_duration(bound)}, {RATE_LIMIT_WAIT_ENV}); run again after the reset",
+                          resets_at=resets_at)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, math.ceil(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 class RetryingTransport(httpx.BaseTransport):
     """Wraps a transport and retries failed requests with tenacity.
 
@@ -83,6 +163,10 @@ class RetryingTransport(httpx.BaseTransport):
     sets the wait (capped by `max_wait`); otherwise the wait grows exponentially with full jitter.
     POST and PATCH are not idempotent, so they are retried only when the server said when to come back
     (429 or 503 with `Retry-After`) or when the connection was never made.
+
+    A rate-limit answer (see `rate_limit_wait`), whatever the method (the server did not act on it), is
+    retried after the reset when it comes within `max_wait` (default: `DTM_RATE_LIMIT_WAIT`, 60 s), and
+    not at all otherwise: waiting less than the server asked would only be refused again.
 
     When attempts run out on a status, the last response is returned and the caller decides. When they
     run out on an exception (or it may not be retried), `TransientError` is raised from it.
@@ -93,7 +177,7 @@ class RetryingTransport(httpx.BaseTransport):
         transport: httpx.BaseTransport | None = None,
         *,
         attempts: int = 5,
-        max_wait: float = 60.0,
+        max_wait: float | None = None,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         logger: logging.Logger | None = None,
@@ -102,10 +186,10 @@ class RetryingTransport(httpx.BaseTransport):
             raise ValueError("attempts must be at least 1")
         self.transport = transport if transport is not None else httpx.HTTPTransport()
         self.attempts = attempts
-        self.max_wait = max_wait
+        self.max_wait = rate_limit_wait_bound() if max_wait is None else max_wait
         self.sleep = sleep
         self.logger = logger or _default_logger
-        self._backoff = wait_random_exponential(multiplier=backoff, max=max_wait)
+        self._backoff = wait_random_exponential(multiplier=backoff, max=max(self.max_wait, backoff))
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         # A streamed body can be sent once only; buffering it makes the request replayable.
@@ -141,6 +225,9 @@ class RetryingTransport(httpx.BaseTransport):
             exc = outcome.exception()
             return isinstance(exc, _NOT_SENT) or (idempotent and isinstance(exc, _MAYBE_SENT))
         response: httpx.Response = outcome.result()
+        limited = rate_limit_wait(response)
+        if limited is not None:
+            return limited <= self.max_wait
         if response.status_code not in RETRY_STATUSES:
             return False
         if idempotent:
@@ -150,7 +237,9 @@ class RetryingTransport(httpx.BaseTransport):
     def _wait(self, state: RetryCallState) -> float:
         outcome = state.outcome
         if outcome is not None and not outcome.failed:
-            delay = _retry_after(outcome.result())
+            delay = rate_limit_wait(outcome.result())
+            if delay is None:
+                delay = _retry_after(outcome.result())
             if delay is not None:
                 return min(delay, self.max_wait)
         return float(self._backoff(state))
@@ -188,7 +277,7 @@ def http_client(
     headers: Mapping[str, str] | None = None,
     timeout: float | httpx.Timeout = 30.0,
     attempts: int = 5,
-    max_wait: float = 60.0,
+    max_wait: float | None = None,
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] = time.sleep,
     logger: logging.Logger | None = None,
@@ -225,8 +314,10 @@ def http_client(
 def raise_for_status(response: httpx.Response) -> httpx.Response:
     """Return the response if it succeeded (status < 400); otherwise raise dtm's error for it.
 
-    408, 429 and 5xx raise `TransientError` (worth retrying later); other 4xx raise `PermanentError`.
-    The message names the method, the URL without its query, the status and a short body excerpt.
+    A rate-limit answer (which the transport did not wait out: the reset is too far) raises `RateLimitError`
+    naming when the limit resets. Otherwise 408, 429 and 5xx raise `TransientError` (worth retrying later);
+    other 4xx raise `PermanentError`. The message names the method, the URL without its query, the status
+    and a short body excerpt.
     """
     status = response.status_code
     if status < 400:
@@ -236,6 +327,9 @@ def raise_for_status(response: httpx.Response) -> httpx.Response:
     except RuntimeError:  # a response built by hand has no request
         request = None
     where = f"{request.method} {safe_url(request.url)}" if request is not None else "HTTP request"
+    limited = rate_limit_error(response, where)
+    if limited is not None:
+        raise limited
     message = f"{where} returned {status} {response.reason_phrase}".rstrip()
     excerpt = _body_excerpt(response, request)
     if excerpt:

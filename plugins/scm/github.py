@@ -2,9 +2,11 @@
 
 Every call goes through the plugin context's retrying httpx client (`ctx.http_client`), with a timeout, the
 `2022-11-28` API version and the token as a Bearer header; the token is never logged or quoted. What the
-transport gives up on (429 and 5xx after its retries) and GitHub's rate limits (a 403 with `Retry-After`
-or with `X-RateLimit-Remaining: 0`) leave as `TransientError`, so the engine may try again later; a 401, a
-404 where a resource must exist, or a 422 leave as `PermanentError`.
+transport gives up on (429 and 5xx after its retries) leaves as `TransientError`, so the engine may try
+again later. GitHub's rate limits (a 403 or 429 with `Retry-After`, or with `X-RateLimit-Remaining: 0`) are
+waited out by the transport when the reset is near (`DTM_RATE_LIMIT_WAIT`); a reset further away leaves as
+`RateLimitError`, naming when it comes. A 401, a 404 where a resource must exist, or a 422 leave as
+`PermanentError`.
 
 Files are written in ONE commit with the git data API: the branch's head, a tree on top of the head's
 tree (file contents inline when they are text, blobs otherwise; a deletion is an entry whose `sha` is
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import base64
 import os
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -42,7 +43,7 @@ import httpx
 
 from devstream.errors import PermanentError, TransientError
 from devstream.plugin import PluginContext, raise_for_status
-from devstream.plugin.http import parse_retry_after, safe_url
+from devstream.plugin.http import rate_limit_error, rate_limit_wait, safe_url
 from devstream.plugins.scm.base import (
     FULL_SHA,
     WEBHOOK_EVENTS,
@@ -172,10 +173,9 @@ class GitHubClient:
     def _raise_for(self, response: httpx.Response, doing: str) -> NoReturn:
         status = response.status_code
         where = f"GitHub {self.spec.full_name}: {doing}"
-        if status in (403, 429):
-            wait = _rate_limit_wait(response)
-            if wait is not None:
-                raise TransientError(f"{where}: rate limited by GitHub ({status}); try again in {wait:.0f}s")
+        limited = rate_limit_error(response, where)
+        if limited is not None:
+            raise limited
         if status == 401:
             raise PermanentError(f"{where}: GitHub refused the token (401 {_message(response)}); "
                                  f"check the repo's `token`")
@@ -256,7 +256,7 @@ class GitHubClient:
         response = self._send("DELETE", self._repo)
         if response.status_code in (204, 404):
             return
-        if response.status_code == 403 and _rate_limit_wait(response) is None:
+        if response.status_code == 403 and rate_limit_wait(response) is None:
             raise PermanentError(f"GitHub {self.spec.full_name}: delete the repository: 403 {_message(response)} "
                                  f"(the token needs the delete_repo scope, or admin rights on the repository)")
         self._fail(response, "delete the repository")
@@ -580,19 +580,6 @@ def _message(response: httpx.Response) -> str:
 
 def _name_taken(response: httpx.Response) -> bool:
     return "already exists" in _message(response).lower()
-
-
-def _rate_limit_wait(response: httpx.Response) -> float | None:
-    """Seconds until GitHub takes requests again, when the response says the caller is rate limited."""
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
-    if retry_after is not None:
-        return retry_after
-    if response.headers.get("x-ratelimit-remaining") == "0":
-        try:
-            return max(0.0, float(response.headers.get("x-ratelimit-reset", "")) - time.time())
-        except ValueError:
-            return 60.0
-    return None
 
 
 def _github_events(events: Sequence[str], where: str) -> list[str]:

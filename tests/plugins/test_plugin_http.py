@@ -10,7 +10,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from devstream.errors import PermanentError, TransientError
+from devstream.errors import PermanentError, RateLimitError, TransientError
 from devstream.plugin.http import RetryingTransport, http_client, raise_for_status, safe_url
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -66,12 +66,78 @@ def test_retry_after_in_seconds_sets_the_wait() -> None:
     assert sleeps == [7.0]
 
 
-def test_retry_after_is_capped_by_max_wait() -> None:
+def test_a_retry_after_beyond_the_wait_bound_is_not_waited_and_the_error_names_the_reset() -> None:
     server = Server(httpx.Response(429, headers={"Retry-After": "3600"}), httpx.Response(200))
     sleeps: list[float] = []
 
-    assert client_for(server, sleeps, max_wait=60.0).get("/x").status_code == 200
-    assert sleeps == [60.0]
+    response = client_for(server, sleeps, max_wait=60.0).get("/x")
+
+    assert response.status_code == 429 and server.calls == 1 and sleeps == []  # asking again now would be refused
+    with pytest.raises(RateLimitError, match=r"rate limited \(429\); the limit resets at .* UTC \(in 60 min\)"):
+        raise_for_status(response)
+
+
+# -- rate limits: GitHub's 403/429 with Retry-After or X-RateLimit-Reset ------------------------------------------
+
+def reset_in(seconds: float) -> dict[str, str]:
+    return {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(datetime.now(UTC).timestamp() + seconds))}
+
+
+@pytest.mark.parametrize("limited", [
+    lambda: httpx.Response(403, headers={"Retry-After": "20"},
+                           json={"message": "You have exceeded a secondary rate limit"}),
+    lambda: httpx.Response(429, headers={"Retry-After": "20"}),
+    lambda: httpx.Response(403, headers=reset_in(20), json={"message": "API rate limit exceeded"}),
+    lambda: httpx.Response(429, headers={"ratelimit-remaining": "0",  # GitLab's names
+                                         "ratelimit-reset": str(int(datetime.now(UTC).timestamp() + 20))}),
+], ids=["403-retry-after", "429-retry-after", "403-ratelimit-reset", "429-gitlab-ratelimit-reset"])
+def test_a_rate_limit_that_resets_soon_is_waited_out_then_the_request_goes_again(
+        limited: Callable[[], httpx.Response]) -> None:
+    server = Server(limited(), httpx.Response(200, json={"ok": True}))
+    sleeps: list[float] = []
+
+    response = client_for(server, sleeps).post("/repos", json={"name": "x"})  # not sent: safe to send again
+
+    assert response.status_code == 200 and server.calls == 2
+    assert len(sleeps) == 1 and 10 <= sleeps[0] <= 20  # the reset, as the header says (whole seconds)
+
+
+def test_a_rate_limit_that_resets_later_than_dtm_waits_fails_at_once_naming_the_reset(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DTM_RATE_LIMIT_WAIT", "5")  # tests keep the bound tiny; the default is 60 s
+    server = Server(httpx.Response(403, headers=reset_in(30), json={"message": "API rate limit exceeded"}))
+    sleeps: list[float] = []
+
+    response = client_for(server, sleeps).get("/repos/octo/web")
+
+    assert response.status_code == 403 and server.calls == 1 and sleeps == []
+    with pytest.raises(RateLimitError) as failed:
+        raise_for_status(response)
+    resets_at = failed.value.resets_at
+    assert resets_at is not None and 25 <= (resets_at - datetime.now(UTC)).total_seconds() <= 31
+    message = str(failed.value)
+    assert f"resets at {resets_at.strftime('%Y-%m-%d %H:%M:%S')} UTC" in message
+    assert "(in 30 s)" in message or "(in 29 s)" in message
+    assert "DTM_RATE_LIMIT_WAIT" in message and "GET https://api.example.com/repos/octo/web" in message
+
+
+def test_a_403_that_is_not_a_rate_limit_is_a_refusal_and_is_not_retried() -> None:
+    server = Server(httpx.Response(403, json={"message": "Must have admin rights"}), httpx.Response(200))
+    sleeps: list[float] = []
+
+    response = client_for(server, sleeps).get("/x")
+
+    assert response.status_code == 403 and server.calls == 1 and sleeps == []
+    with pytest.raises(PermanentError) as failed:
+        raise_for_status(response)
+    assert not isinstance(failed.value, RateLimitError)
+
+
+@pytest.mark.parametrize("value", ["soon", "-1"])
+def test_a_wrong_rate_limit_wait_setting_is_named(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("DTM_RATE_LIMIT_WAIT", value)
+    with pytest.raises(PermanentError, match=f"DTM_RATE_LIMIT_WAIT='{value}'"):
+        client_for(Server(httpx.Response(200)), [])
 
 
 def test_retry_after_as_an_http_date() -> None:

@@ -18,7 +18,8 @@ from devstream.plugin.registry import PluginRegistry
 
 def test_the_sdk_exports_what_a_plugin_needs_and_nothing_of_dtm_s_insides():
     assert set(sdk.__all__) == {"Field", "PermanentError", "Plugin", "PluginContext", "PluginError", "PluginOptions",
-                                "ResourceStatus", "SecretStr", "TransientError", "http_client", "raise_for_status"}
+                                "RateLimitError", "ResourceStatus", "SecretStr", "TransientError", "http_client",
+                                "raise_for_status"}
     assert all(hasattr(sdk, name) for name in sdk.__all__)
 
 

@@ -183,3 +183,37 @@ def test_what_the_config_drops_is_removed_and_what_was_added_by_hand_stays(
     assert run.destroy(config_path=config, yes=True) == 0
     assert set(standin.files("octo/web")) == {"README.md", ".github/workflows/hand.yml"}
     assert sorted(standin.repo("octo/web").secrets) == ["HAND_MADE"]
+
+
+def test_planning_reads_outlast_a_github_that_answers_503_then_200(serve_standin: GitHubStandIn, config: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    standin = serve_standin
+    standin.add_repo("octo/web", files={"README.md": b"# web\n"})
+    assert run.apply(config_path=config, yes=True) == 0
+    monkeypatch.setenv("DTM_RETRY_DELAY", "0.01")
+    # GitHub answers 503 to every attempt the HTTP layer makes (3 with this transport), then recovers: the read
+    # fails transiently once, and the retry policy reads again, as a flow's read task would.
+    standin.inject("GET", r"^/repos/octo/web", 503, times=3)
+    assert run.plan(config_path=config, detailed_exitcode=True) == 0
+    assert run.verify(config_path=config) == 0
+    assert not [r for r in standin.injected if r.times]
+
+
+def test_a_rate_limit_resetting_in_an_hour_fails_the_plan_at_once_naming_the_reset(
+        serve_standin: GitHubStandIn, config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from devstream.errors import RateLimitError
+
+    standin = serve_standin
+    standin.add_repo("octo/web", files={"README.md": b"# web\n"})
+    assert run.apply(config_path=config, yes=True) == 0
+    monkeypatch.setenv("DTM_RETRY_DELAY", "0.01")
+    reset = str(int(time.time()) + 3600)
+    standin.inject("GET", r"^/repos/octo/web", 403, headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset},
+                   message="API rate limit exceeded", times=100)
+    asked = len(standin.requests)
+
+    with pytest.raises(RateLimitError, match=r"rate limited \(403\); the limit resets at .* UTC \(in 60 min\)"):
+        run.plan(config_path=config)
+    assert len(standin.requests) == asked + 1 and standin.sleeps == []  # asked once: no retry hammers GitHub

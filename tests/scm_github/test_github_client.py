@@ -11,7 +11,7 @@ from github_openapi import OpenAPIChecker
 from github_standin import GitHubStandIn, Secret
 from github_testkit import TOKEN, client_factory, make_standin
 
-from devstream.errors import PermanentError, TransientError
+from devstream.errors import PermanentError, RateLimitError, TransientError
 from devstream.plugin import PluginContext
 from devstream.plugins.scm.base import RepoSpec, ScmClient, git_blob_sha
 from devstream.plugins.scm.factory import scm_client
@@ -263,18 +263,32 @@ def test_5xx_after_the_retries_is_transient(client: GitHubClient, standin: GitHu
         client.list_files()
 
 
-def test_secondary_rate_limits_are_transient(client: GitHubClient, standin: GitHubStandIn) -> None:
-    standin.inject("GET", r"^/repos/octo/web$", 403, headers={"retry-after": "60"},
+def test_rate_limits_are_waited_out_when_the_reset_is_near(client: GitHubClient, standin: GitHubStandIn) -> None:
+    standin.add_repo("octo/web")
+    standin.inject("GET", r"^/repos/octo/web$", 403, headers={"retry-after": "45"},
                    message="You have exceeded a secondary rate limit")
-    with pytest.raises(TransientError, match="rate limited by GitHub"):
-        client.describe_repo()
-    reset = str(int(time.time()) + 120)
+    assert client.describe_repo() is not None
+    reset = str(int(time.time()) + 30)
     standin.inject("GET", r"^/repos/octo/web$", 403, headers={"x-ratelimit-remaining": "0",
                                                               "x-ratelimit-reset": reset},
                    message="API rate limit exceeded")
-    with pytest.raises(TransientError, match="rate limited by GitHub"):
+    assert client.describe_repo() is not None
+    assert standin.sleeps[0] == 45.0 and 28 <= standin.sleeps[1] <= 30
+
+
+def test_a_rate_limit_resetting_later_fails_at_once_naming_the_reset(client: GitHubClient,
+                                                                     standin: GitHubStandIn) -> None:
+    standin.inject("GET", r"^/repos/octo/web$", 403, headers={"retry-after": "3600"},
+                   message="You have exceeded a secondary rate limit")
+    with pytest.raises(RateLimitError, match=r"GitHub octo/web: .*rate limited \(403\); the limit resets at .* UTC"):
         client.describe_repo()
-    assert standin.sleeps == []  # a 403 is not the transport's to retry
+    reset = str(int(time.time()) + 1800)
+    standin.inject("GET", r"^/repos/octo/web$", 403, headers={"x-ratelimit-remaining": "0",
+                                                              "x-ratelimit-reset": reset},
+                   message="API rate limit exceeded")
+    with pytest.raises(RateLimitError, match=r"\(in 30 min\)"):
+        client.describe_repo()
+    assert standin.sleeps == []  # nothing waited, nothing asked again
 
 
 def test_a_plain_403_is_permanent(client: GitHubClient, standin: GitHubStandIn) -> None:
