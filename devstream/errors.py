@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,6 +35,7 @@ __all__ = [
     "StateLockedError",
     "TransientError",
     "UnknownDependencyError",
+    "describe_os_error",
 ]
 
 
@@ -125,3 +128,34 @@ class RateLimitError(PermanentError):
 
 class TransientError(PluginError):
     """A plugin call failed in a way that may pass when retried (timeout, 429, 5xx, a busy lock)."""
+
+
+# What a user can do about the errors the environment gives most often.
+_OS_ADVICE = {
+    errno.ENOSPC: "free some space on that disk, then run dtm again",
+    errno.EDQUOT: "free some space within your disk quota, then run dtm again",
+    errno.EFBIG: "the file grew past the size this process may write (ulimit -f); raise that limit",
+    errno.EACCES: "give your user access to it (see its owner and mode with `ls -ld`), or use another path",
+    errno.EPERM: "give your user access to it (see its owner and mode with `ls -ld`), or use another path",
+    errno.EROFS: "the file system is read-only; use a path on a writable one",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; fix the path",
+    errno.ELOOP: "a symbolic link on the path points back at itself; fix or remove the link",
+    errno.EISDIR: "it is a folder; give a file",
+    errno.EEXIST: "a file stands where a folder is needed; move it or fix the path",
+}
+
+
+def describe_os_error(exc: OSError, doing: str | None = None) -> str:
+    """`cannot write /x/state: No space left on device (ENOSPC); free some space...`: an OSError for a user.
+
+    `doing` says what dtm was doing ("write the state file"); the path comes from the error itself.
+    """
+    code = exc.errno if isinstance(exc.errno, int) else None
+    cause = exc.strerror or str(exc)
+    if code is not None and code in errno.errorcode:
+        cause = f"{cause} ({errno.errorcode[code]})"
+    paths = [os.fsdecode(p) for p in (exc.filename, exc.filename2) if p is not None]
+    subject = f"cannot {doing}" if doing else "the system refused an operation"
+    where = f": {' -> '.join(paths)}" if paths else ""
+    advice = _OS_ADVICE.get(code) if code is not None else None
+    return f"{subject}{where}: {cause}" + (f"; {advice}" if advice else "")

@@ -1,7 +1,8 @@
 """`dtm`: the command line. Typer options live here; the work is in run.py and inspect.py.
 
-One exit path: a DtmError prints one red message and exits 1; Ctrl-C exits 130; anything else is a bug,
-exits 3 and writes a report (versions and traceback) whose path is printed.
+One exit path: a DtmError prints one red message and exits 1; a usage error prints typer's message (exit 2);
+an OSError (the disk, a permission) names the path and the cause and exits 1; Ctrl-C exits 130; anything
+else is a bug, exits 3 and writes a report (versions and traceback) whose path is printed.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.exceptions import TyperException
 
 from devstream.cli import drift as drift_cli
 from devstream.cli import inspect, render, run, server
 from devstream.cli import serve as serve_cli
-from devstream.errors import DtmError
+from devstream.errors import DtmError, describe_os_error
 
 app = typer.Typer(name="dtm", help="DevStream: declare your DevOps toolchain in YAML; dtm makes it real, on Prefect.",
                   no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -197,14 +199,19 @@ def main() -> None:
     except KeyboardInterrupt:
         render.err_console.print("Interrupted.")
         sys.exit(130)
+    except (typer.Abort, EOFError):  # a confirmation answered with Ctrl-D
+        sys.exit(1)
+    except TyperException as exc:  # a usage error: an unknown option, a value out of range
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            render.err_console.print(f"Error: {exc.format_message()}")
+        sys.exit(exc.exit_code)
+    except OSError as exc:  # the environment refused: a full disk, a permission, a path that cannot be
+        render.print_error(DtmError(describe_os_error(exc)))
+        sys.exit(1)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         report = _crash_report(exc)
         render.print_error(DtmError(f"internal error ({type(exc).__name__}: {exc}); this is a bug in dtm. "
                                     f"A report is in {report}; please attach it to an issue"))

@@ -30,10 +30,10 @@ from devstream.config.checks import (
     check_references,
     parse_tool,
 )
+from devstream.config.files import config_files, read_parts
 from devstream.config.merge import Entry, Merged, merge_parts
 from devstream.config.models import BACKENDS, DEFAULT_BACKEND, Config, StateConfig, ToolSpec
 from devstream.config.render import Renderer, render_tree, resolve_vars
-from devstream.config.source import config_files, read_parts
 from devstream.errors import ConfigError, Issue
 from devstream.plugin.registry import PluginRegistry, default_registry
 

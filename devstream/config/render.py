@@ -21,6 +21,7 @@ from typing import Any
 import jinja2
 from jinja2 import meta
 
+from devstream.config.limits import Limits, non_finite
 from devstream.config.source import FieldPath, Part, has_template, plain_scalar, restore, swap, walk_strings
 from devstream.errors import Issue
 from devstream.templates import SandboxViolation, sandboxed_environment
@@ -60,8 +61,9 @@ def _go_spelling(text: str) -> str:
 class Renderer:
     """Renders strings against a context of vars; `env` reads from the given environment."""
 
-    def __init__(self, environ: Mapping[str, str]):
+    def __init__(self, environ: Mapping[str, str], limits: Limits | None = None):
         self.environ = environ
+        self.limits = limits or Limits()
         self.jinja = sandboxed_environment(brackets=True, finalize=_finalize)  # config values are templates too
         self.jinja.globals["env"] = self._env
 
@@ -115,6 +117,17 @@ class Renderer:
         return plain_scalar(rendered.strip()) if plain else rendered
 
 
+def _unfit(value: Any, limits: Limits) -> str | None:
+    """Why a rendered value cannot stand in a config (JSON has no NaN; a value has a size limit), or None."""
+    if non_finite(value):
+        return ("the template renders to a value with NaN or infinity, which is not a number JSON can hold "
+                "(options are JSON); make it a finite number, or quote the template to keep the text")
+    longest = max((len(text) for _, text in walk_strings(value)), default=0)
+    if longest > limits.value_bytes.value:
+        return limits.value_bytes.exceeded(f"the template renders to a value of {longest:,} characters, which")
+    return None
+
+
 def part_from_data(data: Any, file: str) -> Part:
     """A Part for Python data given directly (no file, no lines); templated strings count as plain."""
 
@@ -140,11 +153,16 @@ def render_tree(value: Any, path: FieldPath, part: Part, renderer: Renderer,
         if not has_template(value):
             return value
         try:
-            return renderer.render(restore(value), context, plain=part.is_plain(path))
+            rendered = renderer.render(restore(value), context, plain=part.is_plain(path))
         except TemplateFailure as failure:
             line = part.line_mentioning(path, failure.word) if failure.word else None
             issues.append(part.issue(failure.message, path, line))
             return value
+        problem = _unfit(rendered, renderer.limits)
+        if problem:
+            issues.append(part.issue(problem, path))
+            return value
+        return rendered
     if isinstance(value, dict):
         return {k: render_tree(v, (*path, k), part, renderer, context, issues) for k, v in value.items()}
     if isinstance(value, list):

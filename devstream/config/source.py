@@ -10,27 +10,26 @@ same line, so line numbers stay exact); `restore` swaps them back before a strin
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from devstream.config.limits import MAX_DEPTH, Budget, BudgetExceeded, Limits
 from devstream.errors import ConfigError, Issue
 
 __all__ = [
     "FieldPath",
     "Part",
     "ScalarInfo",
-    "config_files",
     "format_path",
     "has_template",
     "parse_text",
     "plain_scalar",
-    "read_parts",
     "restore",
     "swap",
     "walk_strings",
@@ -152,42 +151,14 @@ def swap(text: str) -> str:
     return text
 
 
-def config_files(path: Path) -> list[Path]:
-    """The YAML files of a config: the file itself, or every *.yaml/*.yml under a folder, sorted."""
-    if not path.exists():
-        raise ConfigError(Issue(f"config path {str(path)!r} does not exist; give a YAML file or a folder of them",
-                                str(path)))
-    if path.is_file():
-        return [path]
-    files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    if not files:
-        raise ConfigError(Issue("the folder holds no *.yaml or *.yml file; add a config file to it", str(path)))
-    return files
+def parse_text(text: str, file: str, budget: Budget | None = None) -> list[Part]:
+    """The documents of one YAML text, each a located Part (empty documents are skipped).
 
-
-def read_parts(files: list[Path]) -> list[Part]:
-    """Parse every file; YAML errors of all files are reported together."""
-    parts: list[Part] = []
-    issues: list[Issue] = []
-    for f in files:
-        try:
-            text = f.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            issues.append(Issue(f"cannot read the file: {exc}", str(f)))
-            continue
-        try:
-            parts.extend(parse_text(text, str(f)))
-        except ConfigError as exc:
-            issues.extend(exc.issues)
-    if issues:
-        raise ConfigError(issues)
-    return parts
-
-
-def parse_text(text: str, file: str) -> list[Part]:
-    """The documents of one YAML text, each a located Part (empty documents are skipped)."""
+    `budget` bounds what the documents expand to (aliases counted each time they are used).
+    """
     loader = _Loader(swap(text))
     source = text.splitlines()
+    builder = _Builder(loader, budget or Budget(Limits()))
     parts: list[Part] = []
     try:
         while loader.check_node():
@@ -196,8 +167,12 @@ def parse_text(text: str, file: str) -> list[Part]:
                 continue
             part = Part(file, None, source=source)
             part.lines[()] = node.start_mark.line + 1
+            try:
+                builder.budget.reserve(*_expanded_size(node))
+            except BudgetExceeded as exc:
+                raise ConfigError(part.issue(exc.message, ())) from None
             issues: list[Issue] = []
-            part.data = _build(loader, node, (), part, issues)
+            part.data = builder.build(node, (), part, issues)
             if issues:
                 raise ConfigError(issues)
             if part.data is not None:
@@ -209,30 +184,150 @@ def parse_text(text: str, file: str) -> list[Part]:
                                 f"a missing ':' or '-')", file, mark.line + 1 if mark else None)) from None
     except yaml.YAMLError as exc:
         raise ConfigError(Issue(f"YAML error: {exc}", file)) from None
-    except RecursionError:
-        raise ConfigError(Issue("an alias (*name) refers to the map or list that contains it; a config "
-                                "cannot be infinitely deep", file)) from None
     finally:
         loader.dispose()
     return parts
 
 
-def _build(loader: _Loader, node: Node, path: FieldPath, part: Part, issues: list[Issue]) -> Any:
-    """Python data from a composed node, recording the line of every field on the way."""
-    if isinstance(node, ScalarNode):
-        value = loader.construct_object(node)
-        if isinstance(value, str) and has_template(value):
-            plain = not node.style  # None from PyYAML, "" from libyaml
-            part.templates[path] = ScalarInfo(node.start_mark.line + 1, node.end_mark.line + 1, plain)
+def _expanded_size(root: Node) -> tuple[int, int]:
+    """How many values and characters of text a document holds with every alias expanded.
+
+    Each node is measured once (an alias is the same node object again), so a billion laughs is measured
+    in microseconds, before anything is built. A loop or an excess of depth counts as small here: the
+    builder reports them with their lines.
+    """
+    sizes: dict[int, tuple[int, int]] = {}
+
+    def measure(node: Node, depth: int) -> tuple[int, int]:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, ScalarNode):
+            return 1, len(node.value)
+        sizes[id(node)] = (1, 0)  # while measuring: an alias to an ancestor adds nothing
+        values, text = 1, 0
+        if depth < MAX_DEPTH:
+            children = (c for pair in node.value for c in pair) if isinstance(node, MappingNode) else node.value
+            for child in children:
+                v, t = measure(child, depth + 1)
+                values, text = values + v, text + t
+        sizes[id(node)] = (values, text)
+        return values, text
+
+    return measure(root, 0)
+
+
+class _Stop(Exception):
+    """Building cannot go on (a limit passed, a value containing itself); the issue is already recorded."""
+
+
+# The tags of plain data. Any other (`!!python/object`, `!!binary`, `!!set`, `!Ref`) would make data that
+# is not JSON, or mean something dtm would silently ignore.
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq",
+                                                         "merge")}
+_UNCLOSED = re.compile(r"(\[\[|\[%|\[#)(?=[\sA-Za-z_.\"'(-])")
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+class _Builder:
+    """Python data from composed nodes, recording the line of every field and checking every value on the
+    way: only plain tags, finite numbers, no string over the size limit, no template left unclosed, no
+    deeper than MAX_DEPTH, and the whole within the budget."""
+
+    def __init__(self, loader: _Loader, budget: Budget):
+        self.loader = loader
+        self.budget = budget
+        self.limits = budget.limits
+        self.open: set[int] = set()  # the maps and lists being built: an alias to one of them is a loop
+
+    def build(self, node: Node, path: FieldPath, part: Part, issues: list[Issue]) -> Any:
+        try:
+            return self._build(node, path, part, issues)
+        except _Stop:
+            return None
+
+    def _stop(self, issues: list[Issue], issue: Issue) -> _Stop:
+        issues.append(issue)
+        return _Stop()
+
+    def _check_tag(self, node: Node, path: FieldPath, part: Part, issues: list[Issue]) -> bool:
+        if node.tag in _PLAIN_TAGS:
+            return True
+        issues.append(part.issue(f"the YAML tag {_short_tag(node.tag)} is not allowed: a config holds only maps, "
+                                 f"lists, strings, numbers, booleans and null; remove the tag (quote the value "
+                                 f"to keep it as text)", path, node.start_mark.line + 1))
+        return False
+
+    def _scalar(self, node: ScalarNode, path: FieldPath, part: Part, issues: list[Issue], *, key: bool = False) -> Any:
+        line = node.start_mark.line + 1
+        if len(node.value) > self.limits.value_bytes.value:
+            raise self._stop(issues, part.issue(self.limits.value_bytes.exceeded(
+                f"this value ({len(node.value):,} characters)"), path, line))
+        if not self._check_tag(node, path, part, issues):
+            return None
+        try:
+            value = self.loader.construct_object(node)
+        except ValueError as exc:  # Python refuses ints of more than 4,300 digits
+            issues.append(part.issue(f"cannot read this number: {exc.args[0].split(';')[0]}; quote it to keep it "
+                                     f"as text", path, line))
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            issues.append(part.issue(f"{node.value!r} is not a number JSON can hold (options are JSON, which has "
+                                     f"no NaN or infinity); use a finite number, or quote it to keep it as text",
+                                     path, line))
+            return None
+        if isinstance(value, str) and not key:
+            self._check_templates(node, path, part, issues)
+            if has_template(value):
+                plain = not node.style  # None from PyYAML, "" from libyaml
+                part.templates[path] = ScalarInfo(line, node.end_mark.line + 1, plain)
         return value
-    if isinstance(node, SequenceNode):
-        items = []
-        for i, child in enumerate(node.value):
-            part.lines.setdefault((*path, i), child.start_mark.line + 1)
-            items.append(_build(loader, child, (*path, i), part, issues))
-        return items
-    if isinstance(node, MappingNode):
-        loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+
+    def _check_templates(self, node: ScalarNode, path: FieldPath, part: Part, issues: list[Issue]) -> None:
+        """A `[[`, `[%` or `[#` left after the swap opened a template that was not closed on its line."""
+        found = _UNCLOSED.search(node.value)
+        if found is None:
+            return
+        opener = found.group(1)
+        closer = opener[1] + "]" if opener != "[[" else "]]"
+        first, last = node.start_mark.line + 1, node.end_mark.line + 1
+        line = next((n for n in range(first, last + 1)
+                     if 0 < n <= len(part.source) and _UNCLOSED.search(swap(part.source[n - 1]))), first)
+        issues.append(part.issue(f"{opener!r} opens a template that is not closed by {closer!r} on the same line; "
+                                 f"close it (a template stays on one line), or write [[ {opener!r} ]] for the "
+                                 f"text itself", path, line))
+
+    def _build(self, node: Node, path: FieldPath, part: Part, issues: list[Issue]) -> Any:
+        if isinstance(node, ScalarNode):
+            return self._scalar(node, path, part, issues)
+        line = node.start_mark.line + 1
+        if id(node) in self.open:
+            raise self._stop(issues, part.issue("an alias (*name) refers to the map or list that contains it; a "
+                                                "config cannot be infinitely deep", path, line))
+        if len(path) >= MAX_DEPTH:
+            raise self._stop(issues, part.issue(f"maps and lists nest more than {MAX_DEPTH} levels deep here; a "
+                                                f"config cannot be that deep", path, line))
+        if not self._check_tag(node, path, part, issues):
+            return None
+        self.open.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                items = []
+                for i, child in enumerate(node.value):
+                    part.lines.setdefault((*path, i), child.start_mark.line + 1)
+                    items.append(self._build(child, (*path, i), part, issues))
+                return items
+            if isinstance(node, MappingNode):
+                return self._mapping(node, path, part, issues)
+        finally:
+            self.open.discard(id(node))
+        return self.loader.construct_object(node)
+
+    def _mapping(self, node: MappingNode, path: FieldPath, part: Part, issues: list[Issue]) -> dict[Any, Any]:
+        self.loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
@@ -240,7 +335,10 @@ def _build(loader: _Loader, node: Node, path: FieldPath, part: Part, issues: lis
                 issues.append(Issue("a map key must be a plain value, not a list or a map", part.file, line,
                                     format_path(path)))
                 continue
-            key = loader.construct_object(key_node)
+            before = len(issues)
+            key = self._scalar(key_node, path, part, issues, key=True)
+            if len(issues) > before:
+                continue
             # Keys are names, never rendered: a template in a key is kept as written.
             key = restore(key) if isinstance(key, str) else str(key)
             child_path = (*path, key)
@@ -250,9 +348,8 @@ def _build(loader: _Loader, node: Node, path: FieldPath, part: Part, issues: lis
                                     format_path(child_path)))
                 continue
             part.lines[child_path] = line
-            out[key] = _build(loader, value_node, child_path, part, issues)
+            out[key] = self._build(value_node, child_path, part, issues)
         return out
-    return loader.construct_object(node)
 
 
 def walk_strings(value: Any, path: FieldPath = ()) -> Iterator[tuple[FieldPath, str]]:

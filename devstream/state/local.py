@@ -20,14 +20,15 @@ import logging
 import os
 import tempfile
 import threading
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from devstream.errors import StateError
+from devstream.errors import StateError, describe_os_error
 from devstream.state.base import StateRecord, first_error
 from devstream.state.lock import FileLock
 
@@ -89,6 +90,16 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+@contextmanager
+def _environment(doing: str) -> Iterator[None]:
+    """An OSError (a full disk, a folder that is a file, no permission) as a StateError that names the path,
+    the cause and what to do: the environment refused, dtm is not at fault."""
+    try:
+        yield
+    except OSError as exc:
+        raise StateError(describe_os_error(exc, doing)) from exc
+
+
 def _to_record(value: dict[str, Any]) -> StateRecord:
     # A Go nil slice or map may have been written as null; the record's defaults mean the same thing.
     cleaned = {k: v for k, v in value.items() if not (v is None and k in ("dependsOn", "options", "resourceStatus"))}
@@ -123,7 +134,7 @@ class LocalStateStore:
 
     def read(self) -> dict[str, StateRecord]:
         """Every record, by state key: the state file with the journal replayed on top."""
-        with self._lock:
+        with self._lock, _environment(f"read the state {self.path}"):
             return self._load()
 
     def put(self, record: StateRecord) -> None:
@@ -136,7 +147,18 @@ class LocalStateStore:
 
     def lock(self, command: str, timeout: float = 0) -> AbstractContextManager[None]:
         """Hold the state's lock file; the outermost exit compacts the journal, then releases."""
-        return self._file_lock.hold(command, timeout, on_release=self.flush)
+        return self._held(command, timeout)
+
+    @contextmanager
+    def _held(self, command: str, timeout: float) -> Iterator[None]:
+        # Only the lock's own file operations are translated: an OSError of the block is not the lock's.
+        with _environment(f"lock the state {self.path}"):
+            self._file_lock.acquire(command, timeout)
+        try:
+            yield
+        finally:
+            with _environment(f"release the lock of the state {self.path}"):
+                self._file_lock.release(self.flush)
 
     def force_unlock(self) -> dict[str, Any] | None:
         """Remove the lock file whoever holds it; returns its holder ({} if unreadable), None if none."""
@@ -144,7 +166,7 @@ class LocalStateStore:
 
     def flush(self) -> None:
         """Compact: write the merged state to the state file atomically, then drop the journal."""
-        with self._lock:
+        with self._lock, _environment(f"write the state file {self.path}"):
             if not self.journal_path.exists():
                 return  # nothing written since the last compaction
             data = self._render(self._load())
@@ -306,6 +328,10 @@ class LocalStateStore:
 
     def _append(self, entry: dict[str, Any]) -> None:
         line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        with _environment(f"write the state journal {self.journal_path}"):
+            self._append_line(line)
+
+    def _append_line(self, line: bytes) -> None:
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.journal_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
