@@ -58,7 +58,11 @@ class FileOptions(PluginOptions):
 
 
 class FilePlugin(Plugin[FileOptions]):
-    """Writes the file atomically; `read` hashes what is on disk, so a hand edit shows as drift."""
+    """Writes the file atomically; `read` hashes what is on disk, so a hand edit shows as drift.
+
+    The status dtm recorded (`ctx.prior`) says where the file is: an update that changes `path` moves the
+    file (the new one is written, then the recorded one removed), and delete removes the recorded file.
+    """
 
     name: ClassVar[str] = "file"
     Options: ClassVar[type[FileOptions]] = FileOptions
@@ -83,17 +87,17 @@ class FilePlugin(Plugin[FileOptions]):
         return _status(target, digest, f"{mode:04o}")
 
     def update(self, options: FileOptions, ctx: PluginContext) -> ResourceStatus:
-        return self.create(options, ctx)
+        status = self.create(options, ctx)
+        recorded = _recorded(ctx)
+        if recorded is not None and recorded != _target(options, ctx):
+            _remove(recorded)  # the path changed: the file moved, the old one goes
+            ctx.logger.info("file %s moved to %s", recorded, status["path"])
+        return status
 
     def delete(self, options: FileOptions, ctx: PluginContext) -> None:
-        target = _target(options, ctx)
-        try:
-            target.unlink()
-        except FileNotFoundError:
-            pass  # already gone is what we want
-        except OSError as exc:
-            raise PermanentError(f"file {target}: cannot remove it: {_reason(exc)}") from exc
-        # Parent folders are left alone: they may hold other files, and knowing which we made needs state.
+        recorded = _recorded(ctx)
+        _remove(recorded if recorded is not None else _target(options, ctx))
+        # Parent folders are left alone: they may hold other files.
 
     def output_keys(self, options: FileOptions) -> set[str] | None:
         return {"path", "sha256"}
@@ -102,6 +106,25 @@ class FilePlugin(Plugin[FileOptions]):
 def _target(options: FileOptions, ctx: PluginContext) -> Path:
     # abspath, not resolve: a symlinked folder stays as the user wrote it.
     return Path(os.path.abspath(ctx.path(options.path)))
+
+
+def _recorded(ctx: PluginContext) -> Path | None:
+    """The file dtm wrote last, as its recorded status says (None without a record)."""
+    path = (ctx.prior or {}).get("path")
+    return Path(path) if isinstance(path, str) and os.path.isabs(path) else None
+
+
+def _remove(target: Path) -> None:
+    """Remove the file; already gone is what we want. A folder there is not dtm's file, and is refused."""
+    try:
+        target.unlink()
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        raise PermanentError(f"file {target}: it is a folder now, not the file dtm wrote; remove it yourself "
+                             f"if it should go") from None
+    except OSError as exc:
+        raise PermanentError(f"file {target}: cannot remove it: {_reason(exc)}") from exc
 
 
 def _status(target: Path, sha256: str, mode: str) -> ResourceStatus:

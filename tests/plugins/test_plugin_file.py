@@ -151,3 +151,38 @@ def test_mode_is_normalised_and_empty_content_is_allowed() -> None:
     assert FileOptions(path="a", content="", mode="0o600").mode == "0600"
     for name, field in FileOptions.model_fields.items():
         assert field.description and field.description.endswith("."), name
+
+
+def test_an_update_to_a_new_path_moves_the_file(tmp_path: Path) -> None:
+    first = FilePlugin().create(FileOptions(path="a/old.txt", content="x\n"),
+                                PluginContext(name="file", instance_id="f", workdir=tmp_path))
+    moved = PluginContext(name="file", instance_id="f", workdir=tmp_path, prior=first)
+
+    status = FilePlugin().update(FileOptions(path="b/new.txt", content="x\n"), moved)
+
+    assert status["path"] == str(tmp_path / "b" / "new.txt")
+    assert (tmp_path / "b" / "new.txt").read_text() == "x\n"
+    assert not (tmp_path / "a" / "old.txt").exists()
+    assert (tmp_path / "a").is_dir()  # folders are left alone
+
+
+def test_delete_removes_the_file_the_state_records(tmp_path: Path) -> None:
+    recorded = FilePlugin().create(FileOptions(path="where-it-is.txt", content="x"),
+                                   PluginContext(name="file", instance_id="f", workdir=tmp_path))
+    ctx = PluginContext(name="file", instance_id="f", workdir=tmp_path, prior=recorded)
+
+    FilePlugin().delete(FileOptions(path="somewhere-else.txt", content="x"), ctx)
+
+    assert not (tmp_path / "where-it-is.txt").exists()
+
+
+def test_a_folder_where_the_recorded_file_was_is_left_alone(tmp_path: Path) -> None:
+    recorded = FilePlugin().create(FileOptions(path="thing", content="x"),
+                                   PluginContext(name="file", instance_id="f", workdir=tmp_path))
+    (tmp_path / "thing").unlink()
+    (tmp_path / "thing").mkdir()
+    ctx = PluginContext(name="file", instance_id="f", workdir=tmp_path, prior=recorded)
+
+    with pytest.raises(PermanentError, match="it is a folder now"):
+        FilePlugin().delete(FileOptions(path="thing", content="x"), ctx)
+    assert (tmp_path / "thing").is_dir()
