@@ -202,7 +202,10 @@ class CIGenericPlugin(Plugin[CIGenericOptions]):
             paths = ci_targets(options.ci.type, _sources(options, ctx))
             on_server = client.list_files("", branch)
             hooks = _live_webhooks(client, options.ci.webhooks) if options.ci.webhooks else None
-        return _status({p: on_server.get(p) for p in paths}, strip_userinfo(info.html_url), branch, hooks)
+        files = {p: on_server.get(p) for p in paths}
+        if not any(files.values()) and not any((hooks or {}).values()):
+            return None  # none of the CI files and webhooks is there: never created, or deleted
+        return _status(files, strip_userinfo(info.html_url), branch, hooks)
 
     def delete(self, options: CIGenericOptions, ctx: PluginContext) -> None:
         repo = options.repo

@@ -244,8 +244,11 @@ class GitHubActionsPlugin(Plugin[GitHubActionsOptions]):
             branch = options.scm.branch or info.default_branch
             there = client.list_files(WORKFLOWS, branch)
             existing = {name.upper() for name in client.list_secrets()} if wanted else set()
-        status = _status(options, branch, {path: there.get(path) for path in paths},
-                         [n for n in wanted if n in existing])
+        files = {path: there.get(path) for path in paths}
+        secrets = [n for n in wanted if n in existing]
+        if not any(files.values()) and not secrets:
+            return None  # none of the workflows and secrets is there: never created, or deleted
+        status = _status(options, branch, files, secrets)
         return as_recorded(status, ctx.prior, ("repository", "branch"))  # an older record: no drift
 
     def delete(self, options: GitHubActionsOptions, ctx: PluginContext) -> None:

@@ -199,6 +199,9 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
             live = gitlab.blob_id(CI_FILE, branch)
             present = set(gitlab.list_secrets()) if wanted else set()
         files = {CI_FILE: live} if live else {}
+        variables = sorted(set(wanted) & present)
+        if not files and not variables:
+            return None  # neither the CI file nor a variable is there: never created, or deleted
         try:
             rendered = git_blob_sha(_rendered(options, ctx))
         except PluginError as exc:
@@ -207,7 +210,7 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
             ctx.logger.warning("%s: cannot render the CI file to compare (%s); comparing the project only",
                                ctx.key, exc)
             rendered = live or ""
-        status = _status(options, branch, files, {CI_FILE: rendered}, sorted(set(wanted) & present))
+        status = _status(options, branch, files, {CI_FILE: rendered}, variables)
         return as_recorded(status, ctx.prior, _PLACE_FIELDS)
 
     def update(self, options: GitLabCIOptions, ctx: PluginContext) -> ResourceStatus:

@@ -136,10 +136,7 @@ def test_delete_removes_the_files_in_one_commit_and_the_secrets(ctx: PluginConte
     assert standin.files("octo/web") == {"README.md": b"# web\n"}
     assert len(standin.history("octo/web")) == 3  # seed, create, one delete commit
     assert sorted(standin.repo("octo/web").secrets) == ["SOMEONE_ELSES"]
-    assert PLUGIN.read(opts, ctx) == {"repository": "octo/web", "branch": "main",
-                                      "workflows": {PATH: None, ".github/workflows/release.yml": None},
-                                      "secrets": [], "outputs": {"workflows": [PATH,
-                                                                               ".github/workflows/release.yml"]}}
+    assert PLUGIN.read(opts, ctx) is None  # none of its workflows and secrets is left: the resource is gone
     PLUGIN.delete(opts, ctx)  # nothing left: no commit, no error
     assert len(standin.history("octo/web")) == 3
 
