@@ -30,6 +30,7 @@ __all__ = [
     "PermanentError",
     "PluginError",
     "PluginLoadError",
+    "PrefectUnavailableError",
     "RateLimitError",
     "StateError",
     "StateLockedError",
@@ -92,6 +93,10 @@ class UnknownDependencyError(GraphError):
 
 class StateError(DtmError):
     """The state cannot be read or written."""
+
+
+class PrefectUnavailableError(StateError):
+    """The Prefect server did not answer, or answered that it is busy (429, 502, 503), after dtm's retries."""
 
 
 class StateLockedError(StateError):

@@ -234,6 +234,9 @@ def _server_env(prefect_home: Path, port: int) -> dict[str, str]:
     for name in ("PREFECT_API_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL",
                  "PREFECT_PROFILES_PATH", "PREFECT_PROFILE", "PREFECT_UI_API_URL"):
         env.pop(name, None)
+    # Concurrency leases (the prefect state's lock) kept on disk rather than in memory survive a restart,
+    # so a lock does not outlive its holder's death by a lease the server forgot (a user's choice wins).
+    env.setdefault("PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", "prefect.server.concurrency.lease_storage.filesystem")
     # The UI finds the API through a setting, not through `--port`: left alone it would call port 4200.
     env.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                PREFECT_SERVER_API_HOST=HOST, PREFECT_SERVER_API_PORT=str(port),

@@ -4,16 +4,25 @@ Taking the lock is `POST /api/v2/concurrency_limits/increment-with-lease` on the
 with `limit: 1` when missing). The server answers with a lease id; a daemon thread renews the lease every
 third of its duration, so a long apply keeps it. If the holder dies, renewals stop and the server's
 repossessor service frees the slot once the lease has expired (lease durations are 60 s at least; the
-repossessor looks every `PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS`, 15 s by default). Leases live
-in the server's memory by default: a server restart forgets them while the slot stays taken, which only
-`dtm force-unlock` then frees.
+repossessor looks every `PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS`, 15 s by default).
+
+Leases live in the server's memory by default (dtm's local server keeps them on disk instead): a restart
+forgets them while their slots stay taken. dtm repairs both sides of that:
+- the holder's renewer, told the lease is gone while the holder record still names it, takes the slot
+  again with a new lease (`_recreate`);
+- a holder on this host whose process is gone is taken over at once, as the local lock does; when the
+  server lost its lease, its slot is given back by resetting the limit (`_revoke_stale_holder`).
+A holder on another host cannot be checked: its slot frees itself when its lease expires, if the server
+still has the lease; `dtm force-unlock` frees it in every case.
 
 Traps this module closes (see the server's `api/concurrency_limits_v2.py`):
 - a limit that does not exist, or is inactive, lets every caller in with a 200 and no slot taken: the
   limit is created first, checked to be active with `limit: 1` and no slot decay, and a grant that does
   not name it is an error;
 - a 423 LOCKED answer carries `Retry-After`; a caller with a timeout waits that long (never past its
-  deadline) before asking again.
+  deadline) before asking again;
+- a server that is busy (503) or away while a caller waits is asked again until the caller's deadline,
+  however long that is.
 
 Who holds the lock is kept beside it in a Prefect Variable (JSON, at most 5000 characters), so a refused
 run can name the holder:
@@ -37,7 +46,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from devstream.errors import StateError, StateLockedError
+from devstream.errors import PrefectUnavailableError, StateError, StateLockedError
 from devstream.plugin.http import parse_retry_after
 from devstream.state.holdings import ProcessHoldings
 from devstream.state.lock import describe_holder, holder_fields, pid_alive
@@ -55,6 +64,9 @@ DEFAULT_LEASE_SECONDS = 60.0
 DEFAULT_RETRY_SECONDS = 1.0
 # After a failed renewal, try again this much sooner than the regular interval (the lease is still valid).
 RENEW_RETRY_SECONDS = 2.0
+# A run that takes a slot records itself as the holder within milliseconds; a slot still taken this long
+# after a dead holder's lease was found gone, with that holder still on record, is the lost lease's slot.
+LOST_SLOT_CONFIRM_SECONDS = 1.0
 
 
 @dataclass
@@ -135,13 +147,26 @@ class LeaseLock:
             self.release()
 
     def acquire(self, command: str, timeout: float = 0) -> None:
-        """Take a slot of the limit, or enter again if this process holds it; StateLockedError if another does."""
+        """Take a slot of the limit, or enter again if this process holds it; StateLockedError if another does.
+
+        With a timeout, a server that is busy or away meanwhile is asked again until the deadline.
+        """
+        deadline = time.monotonic() + max(timeout, 0)
         with self._limit_lock():
             if _holdings.reenter(self._key):
                 return
-            self._ensure_limit()
-            self._revoke_stale_holder()
-            lease_id = self._take_slot(command, timeout)
+            while True:
+                try:
+                    self._ensure_limit()
+                    self._revoke_stale_holder()
+                    lease_id = self._take_slot(command, deadline, timeout)
+                    break
+                except PrefectUnavailableError as exc:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise
+                    logger.warning("waiting for the lock on state %s: %s", self.state_description, exc)
+                    time.sleep(min(DEFAULT_RETRY_SECONDS, remaining))
             try:
                 self._record_holder(command, lease_id)
             except BaseException:
@@ -205,12 +230,7 @@ class LeaseLock:
             if newer_lease and newer_lease != (holder or {}).get("lease_id"):
                 # Another run took the lock between our revocation and this check: it is theirs now.
                 return holder if holder is not None else {}
-            self.api.call(
-                "PATCH",
-                f"/v2/concurrency_limits/{self.limit_name}",
-                json={"active_slots": 0},
-                what="reset the state's lock",
-            )
+            self._reset_slots()
             logger.warning(
                 "reset the lock %s of state %s: its slot was taken with no live lease on record",
                 self.limit_name,
@@ -225,11 +245,14 @@ class LeaseLock:
     # -- internals --------------------------------------------------------------------------------------
 
     def _revoke_stale_holder(self) -> None:
-        """Revoke a lease left by a holder on this host whose process is gone, or by this process after a
-        release the server refused (e.g. busy): waiting for it to expire would cost up to a minute. The
-        local lock takes over a dead pid's lock file the same way."""
+        """Take over at once from a holder on this host whose process is gone, or from this process after a
+        release the server refused (e.g. busy): waiting for its lease to expire would cost up to a minute,
+        and forever when the server lost the lease (restarted). The local lock takes over a dead pid's lock
+        file the same way."""
         try:
             holder = self.holder()
+        except PrefectUnavailableError:
+            raise
         except StateError:
             return
         if not holder or holder.get("host") != socket.gethostname() or not holder.get("lease_id"):
@@ -241,10 +264,53 @@ class LeaseLock:
                     return  # alive (or someone else's): really held
             except (TypeError, ValueError):
                 return
+        lease_id = str(holder["lease_id"])
         logger.warning("taking over the lock of state %s from %s, whose process no longer holds it",
                        self.state_description, describe_holder(holder))
-        self._give_back(str(holder["lease_id"]))
+        if self._lease_exists(lease_id):
+            self._give_back(lease_id)
+        else:
+            self._free_lost_slot(lease_id)
         self._forget_holder()
+
+    def _lease_exists(self, lease_id: str) -> bool:
+        """Whether the server still has this lease (renewing the lease of a holder known dead harms nobody)."""
+        response = self.api.call(
+            "POST",
+            f"/v2/concurrency_limits/leases/{lease_id}/renew",
+            json={"lease_duration": MIN_LEASE_SECONDS},
+            ok=(404, 410, 422),
+            retry=True,
+            what="check the lease of the state's lock",
+        )
+        return response.status_code < 400
+
+    def _free_lost_slot(self, lease_id: str) -> None:
+        """Give back the slot of a lease the server no longer has, if the slot is still taken.
+
+        A lease that expired was freed by the server's repossessor already (no slot left). A slot still
+        taken while the holder record still names the lost lease is that lease's, kept by a server that
+        restarted: reset the limit, as force-unlock does. Checked twice, a moment apart, so a run that has
+        just taken the freed slot and not yet recorded itself is never reset.
+        """
+        for confirm in (False, True):
+            if confirm:
+                time.sleep(LOST_SLOT_CONFIRM_SECONDS)
+            limit = self._read_limit()
+            current = self.holder()
+            if limit is None or not int(limit.get("active_slots") or 0) or (current or {}).get("lease_id") != lease_id:
+                return
+        self._reset_slots()
+        logger.warning("freed the slot of the lock on state %s: the Prefect server no longer has the lease "
+                       "that held it (was it restarted?)", self.state_description)
+
+    def _reset_slots(self) -> None:
+        self.api.call(
+            "PATCH",
+            f"/v2/concurrency_limits/{self.limit_name}",
+            json={"active_slots": 0},
+            what="reset the state's lock",
+        )
 
     def _limit_lock(self) -> threading.Lock:
         return _holdings.serial(self._key)
@@ -287,14 +353,13 @@ class LeaseLock:
                 f"`prefect gcl update {self.limit_name} --enable --limit 1 --slot-decay-per-second 0`"
             )
 
-    def _take_slot(self, command: str, timeout: float) -> str:
-        """The lease id of a slot of the limit, waiting up to `timeout` seconds while it is taken."""
-        deadline = time.monotonic() + max(timeout, 0)
-        busy_retries = 5
+    def _take_slot(self, command: str, deadline: float, timeout: float) -> str:
+        """The lease id of a slot of the limit, waiting until `deadline` (monotonic) while it is taken."""
         while True:
-            # Not retried on other 5xx: a lost answer to a granted request would leave a slot we do not know
-            # of. A 503 is the server saying its database was busy: the transaction rolled back, nothing was
-            # granted, so asking again is safe (and a slot taken all the same would expire with its lease).
+            # Not retried on a 500 or 504: a lost answer to a granted request would leave a slot we do not
+            # know of. A 503 is the server saying its database was busy: the transaction rolled back,
+            # nothing was granted, so the API client asks again (and a slot taken all the same would expire
+            # with its lease).
             response = self.api.call(
                 "POST",
                 "/v2/concurrency_limits/increment-with-lease",
@@ -304,17 +369,9 @@ class LeaseLock:
                     "mode": "concurrency",
                     "lease_duration": self.lease_seconds,
                 },
-                ok=(423, 503),
+                ok=(423,),
                 what="take the state's lock",
             )
-            if response.status_code == 503 and busy_retries > 0:
-                busy_retries -= 1
-                time.sleep(DEFAULT_RETRY_SECONDS)
-                continue
-            if response.status_code == 503:
-                raise StateError(f"the Prefect server at {self.api.safe_url} stayed busy (503) while dtm took the "
-                                 f"lock of state {self.state_description}; try again, or use PostgreSQL for a "
-                                 "server under load")
             if response.status_code != 423:
                 body = response.json()
                 granted = [lim.get("name") for lim in body.get("limits") or [] if isinstance(lim, dict)]
@@ -373,8 +430,9 @@ class LeaseLock:
             if strict:
                 raise
             logger.warning(
-                "could not release the lock on state %s (%s); it frees itself when its lease expires, "
-                "within %gs plus the server's repossessor interval, or run `%s`",
+                "could not release the lock on state %s (%s); the next dtm run on this host takes it over "
+                "once this process has ended; elsewhere it is freed when its lease expires (%gs after its last "
+                "renewal, if the server still has the lease), or run `%s`",
                 self.state_description,
                 exc,
                 self.lease_seconds,
@@ -382,7 +440,7 @@ class LeaseLock:
             )
 
     def _renew_loop(self, holding: _Holding) -> None:
-        """Renew the lease until told to stop; a lease the server no longer has means the lock is lost."""
+        """Renew the lease until told to stop; a lease the server lost is taken again while still ours."""
         interval = self.renew_every
         while not holding.stop.wait(interval):
             try:
@@ -394,20 +452,56 @@ class LeaseLock:
                     retry=True,
                     what="renew the state's lock",
                 )
+                if response.status_code in (404, 410) and not self._recreate(holding):
+                    holding.lost.set()
+                    logger.error(
+                        "the lock on state %s was lost: the server no longer has its lease (it expired or was "
+                        "force-unlocked) and another run holds it or may take it; another run may now change "
+                        "the state",
+                        self.state_description,
+                    )
+                    return
             except StateError as exc:
                 # The lease is still valid for a while: try again sooner rather than give up.
                 logger.warning("could not renew the lock on state %s: %s", self.state_description, exc)
                 interval = min(self.renew_every, RENEW_RETRY_SECONDS)
                 continue
-            if response.status_code in (404, 410):
-                holding.lost.set()
-                logger.error(
-                    "the lock on state %s was lost: the server no longer has its lease (it expired or was "
-                    "force-unlocked); another run may now change the state",
-                    self.state_description,
-                )
-                return
             interval = self.renew_every
+
+    def _recreate(self, holding: _Holding) -> bool:
+        """Take the lock again with a new lease after the server lost ours (a restart forgets leases kept in
+        memory); True when this run holds the state again. Only while the holder record still names our
+        lease: if it names another run, a force-unlock broke our lock and the state is theirs."""
+        current = self.holder()
+        if not current or current.get("lease_id") != holding.lease_id:
+            return False
+        if holding.stop.is_set():
+            return True  # releasing: nothing to keep
+        self._free_lost_slot(holding.lease_id)
+        response = self.api.call(
+            "POST",
+            "/v2/concurrency_limits/increment-with-lease",
+            json={"names": [self.limit_name], "slots": 1, "mode": "concurrency",
+                  "lease_duration": self.lease_seconds},
+            ok=(423,),
+            what="take the state's lock again",
+        )
+        body = response.json() if response.status_code != 423 else {}
+        granted = [lim.get("name") for lim in body.get("limits") or [] if isinstance(lim, dict)]
+        if self.limit_name not in granted or not body.get("lease_id"):
+            return False
+        lease_id = str(body["lease_id"])
+        self.api.call(
+            "PATCH",
+            f"/variables/name/{self.variable_name}",
+            json={"value": {**current, "lease_id": lease_id}},
+            retry=True,
+            what="record who holds the state's lock",
+        )
+        holding.lease_id = lease_id
+        logger.warning("the Prefect server lost the lease of the lock on state %s (was it restarted?); this run "
+                       "took the lock again with a new lease", self.state_description)
+        return True
 
     def _locked_error(self, timeout: float) -> StateLockedError:
         try:
@@ -415,14 +509,17 @@ class LeaseLock:
         except StateError:
             holder = None
         waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
-        who = (
-            describe_holder(holder)
-            if holder
-            else f"an unknown holder (no holder is recorded in the Prefect variable {self.variable_name})"
-        )
-        return StateLockedError(
-            f"state {self.state_description} is locked by {who}{waited}; if that run is gone, its lock frees "
-            f"itself once its lease expires (within {self.lease_seconds:g}s plus the Prefect server's "
-            f"repossessor interval), or run `{self.unlock_hint}`",
-            holder=holder,
-        )
+        if not holder:
+            who = f"an unknown holder (no holder is recorded in the Prefect variable {self.variable_name})"
+            after = (f"if no run holds it, run `{self.unlock_hint}`")
+        elif holder.get("host") == socket.gethostname():
+            # A holder on this host whose process were gone would have been taken over already.
+            who = f"{describe_holder(holder)}, which is still running"
+            after = f"wait for it to finish, or stop it; `{self.unlock_hint}` breaks the lock"
+        else:
+            who = describe_holder(holder)
+            after = (f"dtm cannot tell from here whether that run is alive; if it is gone, the server frees its "
+                     f"slot once its lease expires ({self.lease_seconds:g}s after its last renewal, plus the "
+                     f"server's repossessor interval) unless the server was restarted since and lost the lease; "
+                     f"`{self.unlock_hint}` frees it now")
+        return StateLockedError(f"state {self.state_description} is locked by {who}{waited}; {after}", holder=holder)

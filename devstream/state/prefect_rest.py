@@ -3,9 +3,12 @@
 `devstream/` never imports prefect, so the backend speaks HTTP to the server named by `PREFECT_API_URL`
 (plus `PREFECT_API_KEY` as a Bearer token when set, as Prefect's own client does). Every call goes through
 `devstream.plugin.http.http_client`, whose transport retries connection failures, timeouts and 5xx for
-idempotent methods. Prefect answers its reads with POST (`.../filter`), and a busy SQLite database answers
-503 without `Retry-After`, which that transport rightly will not retry for a POST in general; calls that
-are safe to repeat say so (`retry=True`) and are retried here as well.
+idempotent methods. On top of that, as Prefect's own client does (PREFECT_CLIENT_MAX_RETRIES), every call
+is retried with backoff for up to `BUSY_SECONDS` while the server answers 429, 502 or 503: Prefect's
+server answers 503 only when its database was busy and the transaction rolled back, so nothing was done
+and any request may be sent again. 500 and 504 are retried only for calls that are safe to repeat
+(`retry=True`). A connection that fails after the server has answered once (the server restarting, a
+reset) is retried for up to `RECONNECT_SECONDS`; a server that never answered fails at once (a wrong URL).
 
 Failures become `StateError`s that name the server (never the API key) and what to check.
 """
@@ -21,9 +24,9 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 import httpx
-from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
+from tenacity import RetryCallState, Retrying, stop_after_delay, wait_random_exponential
 
-from devstream.errors import PermanentError, StateError, TransientError
+from devstream.errors import PermanentError, PrefectUnavailableError, StateError, TransientError
 from devstream.plugin.http import http_client, safe_url
 
 __all__ = ["PrefectApi", "api_url_from_env", "name_hash", "slug"]
@@ -33,9 +36,14 @@ logger = logging.getLogger("devstream.state")
 API_URL_ENV = "PREFECT_API_URL"
 API_KEY_ENV = "PREFECT_API_KEY"
 DEFAULT_TIMEOUT = 30.0
-# Statuses worth another try for a request that may safely be repeated: rate limits, and a server that
-# is restarting or whose SQLite database is busy.
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Answers that mean the request was not carried out: retried for every method.
+_BUSY_STATUSES = frozenset({429, 502, 503})
+# Also retried for a request that may safely be repeated (`retry=True`).
+_RETRY_STATUSES = _BUSY_STATUSES | {500, 504}
+# How long a busy server is given, as Prefect's client gives it (5 retries, 2 + 4 + 8 + 16 + 32 s).
+BUSY_SECONDS = 60.0
+# How long a server that answered before may take to come back (a restart takes 5-15 s).
+RECONNECT_SECONDS = 20.0
 
 _NEEDS_SERVER = (
     "the prefect state backend needs a Prefect server and PREFECT_API_URL is not set: start one "
@@ -82,11 +90,18 @@ class PrefectApi:
         timeout: float = DEFAULT_TIMEOUT,
         attempts: int = 4,
         sleep: Callable[[float], None] = time.sleep,
+        busy_seconds: float = BUSY_SECONDS,
+        reconnect_seconds: float = RECONNECT_SECONDS,
     ) -> None:
         self.url = (api_url or api_url_from_env()).rstrip("/")
         self.safe_url = safe_url(self.url)
         self.timeout = timeout
         self.attempts = max(1, attempts)
+        self.busy_seconds = busy_seconds
+        self.reconnect_seconds = reconnect_seconds
+        # Whether the server has answered this client once: only then is a failed connection worth waiting
+        # for (it is restarting); before, it is a wrong URL or a server that is not there.
+        self.answered = False
         self._sleep = sleep
         self._owns_client = client is None
         self.client = client if client is not None else http_client(timeout=timeout, attempts=attempts)
@@ -115,38 +130,51 @@ class PrefectApi:
         """Send one request; return the response if it succeeded or its status is in `ok`.
 
         `retry` marks a request that may be repeated safely (a read, a renewal, an idempotent write):
-        it is then retried on 429/5xx even as a POST. `what` says in errors what dtm was doing.
+        it is then retried on 500 and 504 too, even as a POST. `what` says in errors what dtm was doing.
+        Raises PrefectUnavailableError when the server stayed away or busy, StateError for other failures.
         """
         url = f"{self.url}{path}"
 
         def send() -> httpx.Response:
             try:
-                return self.client.request(method, url, json=json, headers=self._headers, timeout=self.timeout)
+                response = self.client.request(method, url, json=json, headers=self._headers, timeout=self.timeout)
             except (TransientError, PermanentError) as exc:
                 # The retrying transport has already tried; say what to check instead of how it failed.
-                raise StateError(
+                raise PrefectUnavailableError(
                     f"cannot reach the Prefect server at {self.safe_url} to {what}: {self._scrub(str(exc))}; "
                     f"check that the server is running and that {API_URL_ENV} points at its API "
                     "(e.g. http://127.0.0.1:4200/api)"
                 ) from exc
             except httpx.HTTPError as exc:  # a client passed in without dtm's transport
-                raise StateError(
+                raise PrefectUnavailableError(
                     f"cannot reach the Prefect server at {self.safe_url} to {what}: {type(exc).__name__}; "
                     f"check that the server is running and that {API_URL_ENV} points at its API"
                 ) from exc
+            self.answered = True
+            return response
 
-        if retry and method.upper() == "POST":
-            # GET and DELETE are retried by the transport already; one layer of retries is enough for them.
-            retrying = Retrying(
-                stop=stop_after_attempt(self.attempts),
-                retry=retry_if_result(lambda r: r.status_code in _RETRY_STATUSES),
-                wait=wait_random_exponential(multiplier=0.25, max=5.0),
-                sleep=self._sleep,
-                retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
-            )
-            response = retrying(send)
-        else:
-            response = send()
+        statuses = (_RETRY_STATUSES if retry else _BUSY_STATUSES) - set(ok)
+        started = time.monotonic()
+
+        def again(state: RetryCallState) -> bool:
+            outcome = state.outcome
+            if outcome is None:
+                return False
+            if outcome.failed:
+                reconnecting = self.answered and time.monotonic() - started < self.reconnect_seconds
+                return isinstance(outcome.exception(), PrefectUnavailableError) and reconnecting
+            return bool(outcome.result().status_code in statuses)
+
+        retrying = Retrying(
+            stop=stop_after_delay(self.busy_seconds),
+            retry=again,
+            wait=wait_random_exponential(multiplier=0.5, max=8.0),
+            sleep=self._sleep,
+            before_sleep=lambda state: logger.debug("the Prefect server is busy or away; trying again to %s", what),
+            # Out of time: the last response (a busy status becomes an error below) or the last exception.
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        )
+        response = retrying(send)
         if response.status_code < 400 or response.status_code in ok:
             return response
         raise self.error(response, what)
@@ -159,7 +187,12 @@ class PrefectApi:
         if status in (401, 403):
             hint = f"; check {API_KEY_ENV} (and that {API_URL_ENV} is the server you mean)"
             return StateError(f"{where} refused to {what}: {status} {detail}{hint}")
-        if status >= 500 or status == 429:
+        if status in _BUSY_STATUSES:
+            return PrefectUnavailableError(
+                f"{where} stayed busy for {self.busy_seconds:g} s and could not {what}: {status} {detail}; "
+                "try again later, or give the server more capacity (PostgreSQL for many concurrent runs)"
+            )
+        if status >= 500:
             return StateError(
                 f"{where} failed to {what}: {status} {detail} (after retries); check the server's logs "
                 "and that its database is reachable"
