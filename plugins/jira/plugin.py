@@ -104,6 +104,8 @@ class JiraPlugin(Plugin[JiraOptions]):
         github = _workflows(options).read(ctx, (ctx.prior or {}).get("github"))
         if github is None:
             return None
+        if ctx.prior is None and not any((github.get("workflows") or {}).values()):
+            return None  # no record and no workflow: nothing of this tool is there
         return _status(options, project, github)
 
     def delete(self, options: JiraOptions, ctx: PluginContext) -> None:

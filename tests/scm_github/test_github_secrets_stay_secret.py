@@ -2,12 +2,12 @@
 the flow and task runs' parameters and names, or what the CLI prints, even when GitHub's error messages quote
 them back.
 
-One app with a token, an Actions secret and a registry password, and a Jenkins webhook with its secret, a
-Trello board (its key and token) and a Jira integration (its token) on an older repository, are applied twice
-against the GitHub stand-in (Trello's and Jira's beside it): the first apply fails on a server error whose
-message repeats the token and the secret (dtm must scrub them from what it reports), the second succeeds. Then
-everything the session's Prefect server holds since the test began is read back through its REST API and
-searched for the secrets' values.
+One app with a token, an Actions secret and a registry password, and, on an older repository, a Jenkins
+webhook with its secret, a Trello board (its key and token), a Jira integration (its token) and a Jenkins job
+(the Jenkins password) are applied twice against the GitHub stand-in (Trello's, Jira's and Jenkins' beside it):
+the first apply fails on a server error whose message repeats the token and the secret (dtm must scrub them
+from what it reports), the second succeeds. Then everything the session's Prefect server holds since the test
+began is read back through its REST API and searched for the secrets' values.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import yaml
 from github_standin import GitHubStandIn
 from github_testkit import TOKEN
 from hosts import Hosts
+from jenkins_standin import JenkinsStandIn
 from jira_standin import JiraStandIn
 from trello_standin import API as TRELLO_API
 from trello_standin import TrelloStandIn
@@ -38,14 +39,15 @@ HOOK_SECRET = "hook-secret-c02d-never-shown"
 TRELLO_KEY = "trello-key-9e4b-never-shown"
 TRELLO_TOKEN = "trello-token-3a8f-never-shown"
 JIRA_TOKEN = "jira-token-c7d2-never-shown"
-SECRETS = (TOKEN, DEPLOY_KEY, PASSWORD, HOOK_SECRET, TRELLO_KEY, TRELLO_TOKEN, JIRA_TOKEN)
+JENKINS_PASSWORD = "jenkins-password-5b1a-never-shown"
+SECRETS = (TOKEN, DEPLOY_KEY, PASSWORD, HOOK_SECRET, TRELLO_KEY, TRELLO_TOKEN, JIRA_TOKEN, JENKINS_PASSWORD)
 
 
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name, value in (("GH_TOKEN_FOR_DTM", TOKEN), ("DEPLOY_KEY", DEPLOY_KEY), ("REGISTRY_PASSWORD", PASSWORD),
                         ("HOOK_SECRET", HOOK_SECRET), ("TRELLO_KEY", TRELLO_KEY), ("TRELLO_TOKEN", TRELLO_TOKEN),
-                        ("JIRA_TOKEN", JIRA_TOKEN)):
+                        ("JIRA_TOKEN", JIRA_TOKEN), ("JENKINS_PASSWORD_FOR_DTM", JENKINS_PASSWORD)):
         monkeypatch.setenv(name, value)
     (tmp_path / "template").mkdir()
     (tmp_path / "template" / "README.md.tpl").write_text("# [[ AppName ]]\n")
@@ -71,7 +73,12 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                   {"name": "jira", "instanceID": "issues", "options": {
                       "scm": {**repo, "name": "legacy"},
                       "jira": {"baseURL": "https://octo.atlassian.net", "userEmail": "dev@example.com",
-                               "projectKey": "HEAP", "token": '[[ env "JIRA_TOKEN" ]]'}}}],
+                               "projectKey": "HEAP", "token": '[[ env "JIRA_TOKEN" ]]'}}},
+                  {"name": "jenkins-pipeline", "instanceID": "legacy", "options": {
+                      "jenkins": {"url": "http://jenkins.example.com:8080",
+                                  "password": '[[ env "JENKINS_PASSWORD_FOR_DTM" ]]'},
+                      "scm": {**repo, "name": "legacy"},
+                      "pipeline": {"configContents": {"Jenkinsfile": "pipeline { agent any }\n"}}}}],
     }, sort_keys=False))
     return path
 
@@ -101,12 +108,13 @@ def everything_prefect_kept_since(started: datetime) -> str:
 
 @pytest.fixture
 def serve_standin(standin: GitHubStandIn, monkeypatch: pytest.MonkeyPatch) -> GitHubStandIn:
-    """GitHub's stand-in, and Trello's and Jira's beside it, serve every context the engine builds."""
+    """GitHub's stand-in, and Trello's, Jira's and Jenkins' beside it, serve every context the engine builds."""
     trello = TrelloStandIn(key=TRELLO_KEY, token=TRELLO_TOKEN)
     jira = JiraStandIn(token=JIRA_TOKEN)
     jira.add_project("HEAP")
-    Hosts({standin.api.host: standin.handler, TRELLO_API.host: trello.handler,
-           jira.host: jira.handler}).serve_to_the_engine(monkeypatch)
+    jenkins = JenkinsStandIn(password=JENKINS_PASSWORD)
+    Hosts({standin.api.host: standin.handler, TRELLO_API.host: trello.handler, jira.host: jira.handler,
+           jenkins.url.host: jenkins.handler}).serve_to_the_engine(monkeypatch)
     return standin
 
 
@@ -125,6 +133,7 @@ def test_no_secret_reaches_state_logs_artifacts_or_run_records(serve_standin: Gi
     assert serve_standin.secret_value("octo/shop", "DEPLOY_KEY") == DEPLOY_KEY  # the secrets did get through
     assert serve_standin.secret_value("octo/legacy", "TRELLO_TOKEN") == TRELLO_TOKEN
     assert serve_standin.secret_value("octo/legacy", "JIRA_API_TOKEN") == JIRA_TOKEN
+    assert "Jenkinsfile" in serve_standin.files("octo/legacy")
 
     kept = {
         "state file": (config.parent / "devstream.state").read_text(),
