@@ -225,3 +225,11 @@ def test_a_gitlab_repository_gets_the_gitlab_plugins_trigger_and_hook() -> None:
     assert _secret_token(gitlab) == _secret_token(gitlab.model_copy())
     other = gitlab.model_copy(update={"jenkins": gitlab.server.model_copy(update={"password": None})})
     assert _secret_token(other) != _secret_token(gitlab)
+
+
+def test_the_jenkinsfile_template_is_rendered_in_the_sandbox(ctx: PluginContext, jenkins: JenkinsStandIn) -> None:
+    """A Jenkinsfile fetched from a URL or a repository is untrusted: it cannot reach Python's internals."""
+    evil = {"Jenkinsfile": "[[ AppName.__class__.__mro__[1].__subclasses__() ]]"}
+    with pytest.raises(PermanentError, match="Jenkinsfile"):
+        PLUGIN.create(options(configLocation=None, configContents=evil), ctx)
+    assert jenkins.items == {}  # nothing was made in Jenkins
