@@ -119,9 +119,9 @@ def test_show_config_of_an_unknown_plugin_lists_the_installed_ones(dtm):
 
 def test_init_names_missing_plugins_and_how_to_install_them(dtm, tmp_path):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("tools:\n- name: jenkins-pipeline\n  instanceID: ci\n  options: {}\n")
+    cfg.write_text("tools:\n- name: acme-deployer\n  instanceID: ci\n  options: {}\n")
     code, out, err = dtm("init", "-f", str(cfg))
-    assert code == 1 and "jenkins-pipeline" in err and "pip install" in err
+    assert code == 1 and "acme-deployer" in err and "pip install" in err
 
 
 def test_force_unlock_releases_a_left_over_lock(dtm, config):
