@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from devstream.config.apps import AppExpander
 from devstream.config.checks import (
     Origin,
@@ -32,8 +34,9 @@ from devstream.config.checks import (
 )
 from devstream.config.files import config_files, read_parts
 from devstream.config.merge import Entry, Merged, merge_parts
-from devstream.config.models import BACKENDS, DEFAULT_BACKEND, Config, StateConfig, ToolSpec
+from devstream.config.models import BACKENDS, DEFAULT_BACKEND, STATE_OPTIONS, Config, StateConfig, ToolSpec
 from devstream.config.render import Renderer, render_tree, resolve_vars
+from devstream.config.source import FieldPath, Part
 from devstream.errors import ConfigError, Issue
 from devstream.plugin.registry import PluginRegistry, default_registry
 
@@ -131,7 +134,36 @@ def _state(entry: Entry | None, renderer: Renderer, vars_: Mapping[str, Any], is
     if not isinstance(options, dict):
         issues.append(part.issue("`config.state.options` must be a map", (*path, "state", "options")))
         options = {}
+    issues.extend(_state_option_issues(normal, options, part, (*path, "state", "options")))
     return StateConfig(backend=normal, options=options)
+
+
+def _state_option_issues(backend: str, options: dict[str, Any], part: Part, path: FieldPath) -> list[Issue]:
+    """The backend's options checked against its model, each problem at the line of its option."""
+    model = STATE_OPTIONS.get(backend)
+    if model is None:
+        return []
+    try:
+        model.model_validate(options)
+    except ValidationError as exc:
+        accepted = ", ".join(model.model_fields)
+        issues = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            name = str(loc[0]) if loc else ""
+            if err["type"] == "extra_forbidden":
+                message = f"unknown option {name!r} for state backend `{backend}`; it accepts: {accepted}"
+            else:
+                if err["type"] == "string_type":
+                    what = f"must be text, not {type(err['input']).__name__} (quote it if it is meant as text)"
+                elif err["type"] in ("string_too_short", "string_pattern_mismatch"):
+                    what = "must not be empty or blank"
+                else:
+                    what = err["msg"]
+                message = f"state option {name!r} of backend `{backend}` {what}"
+            issues.append(part.issue(message, (*path, *loc)))
+        return issues
+    return []
 
 
 def _tools(merged: Merged, renderer: Renderer, vars_: Mapping[str, Any],

@@ -5,16 +5,43 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Config", "Location", "StateConfig", "StateKey", "ToolKeys", "ToolSpec"]
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "STATE_OPTIONS", "Config", "LocalStateOptions", "Location",
+           "PrefectStateOptions", "StateConfig", "StateKey", "ToolKeys", "ToolSpec"]
 
 # Backends a config may name. `prefect` (the default) and `local` are built; s3 and k8s are accepted names
 # with a clear "not available yet" error from the state package.
 BACKENDS = ("local", "prefect", "s3", "k8s", "kubernetes")
 DEFAULT_BACKEND = "prefect"
+
+# Text that says something: a number or a blank where a name or a path belongs is a mistake to report.
+_Text = Annotated[str, StringConstraints(strict=True, min_length=1, pattern=r"\S")]
+
+
+class LocalStateOptions(BaseModel):
+    """`config.state.options` of the `local` backend."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stateFile: _Text = Field(default="devstream.state",
+                             description="The state file; a relative path is relative to the config's folder.")
+    name: _Text | None = Field(default=None, description="The state's name (the config's name by default).")
+
+
+class PrefectStateOptions(BaseModel):
+    """`config.state.options` of the `prefect` backend (the server is PREFECT_API_URL from the environment)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: _Text | None = Field(default=None, description="The state's name (the config file's or folder's "
+                                                          "name by default).")
+
+
+STATE_OPTIONS: dict[str, type[BaseModel]] = {"local": LocalStateOptions, "prefect": PrefectStateOptions}
+"""The options model of each built backend; the config loader checks `config.state.options` against it."""
 
 
 @dataclass(frozen=True)
