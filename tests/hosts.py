@@ -1,7 +1,7 @@
 """Several stand-ins behind one transport, each serving its own host: GitHub's beside Trello's, Jira's or
 Jenkins', for plugins that call two systems. Wrapped in dtm's retrying transport, as `ctx.http_client` does.
 
-(A module of its own, not conftest.py: see github_testkit.)
+(A module of its own, beside tests/conftest.py, so that every test folder can import it by name.)
 """
 
 from __future__ import annotations
