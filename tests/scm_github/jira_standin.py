@@ -38,8 +38,8 @@ class JiraStandIn:
     """One Jira Cloud site (`host`) and the one account (`email`, `token`) the tests use."""
 
     def __init__(self, *, host: str = "octo.atlassian.net", email: str = "dev@example.com",
-                 token: str = "jira-standin-token") -> None:
-        self.host, self.email, self.token = host, email, token
+                 token: str = "jira-standin-token", scheme: str = "https") -> None:
+        self.host, self.email, self.token, self.scheme = host, email, token, scheme
         self.projects: dict[str, dict[str, str]] = {}  # key -> {id, key, name}
         self.requests: list[Recorded] = []
         self._serving = threading.Lock()
@@ -47,7 +47,7 @@ class JiraStandIn:
 
     @property
     def url(self) -> str:
-        return f"https://{self.host}"
+        return f"{self.scheme}://{self.host}"
 
     def add_project(self, key: str, name: str = "") -> dict[str, str]:
         project = {"id": str(10000 + len(self.projects)), "key": key, "name": name or key.title()}
