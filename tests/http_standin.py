@@ -3,7 +3,7 @@ clients, dtm run as a subprocess and real command-line clients all reach it.
 
 A stand-in is any object with `handle(method, path, query, body, client) -> (status, answer, headers)`: `answer` a
 JSON-able value, a `str` (sent as text), None (no body) or a `Stream` (JSON lines sent one after the other);
-`client` is the request's User-Agent.
+`bytes` (sent as a raw stream), `client` is the request's User-Agent.
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(answer, Stream):
             payload = b"".join(json.dumps(line).encode() + b"\r\n" for line in answer.lines)
             content_type = "application/json"
+        elif isinstance(answer, bytes):
+            payload, content_type = answer, "application/vnd.docker.raw-stream"
         elif isinstance(answer, str):
             payload, content_type = answer.encode(), "text/plain; charset=utf-8"
         elif answer is None:

@@ -10,6 +10,7 @@ from devstream.plugins.docker.container import (
     container_status,
     ensure,
     remove_owned,
+    run_once,
     wait_healthy,
 )
 from devstream.plugins.docker.engine import API_VERSION, DockerEngine, engine_host, is_local
@@ -25,5 +26,6 @@ __all__ = [
     "ensure",
     "is_local",
     "remove_owned",
+    "run_once",
     "wait_healthy",
 ]

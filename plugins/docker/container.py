@@ -23,7 +23,8 @@ from devstream.errors import PermanentError, TransientError
 from devstream.plugin import PluginContext
 from devstream.plugins.docker.engine import DockerEngine
 
-__all__ = ["TOOL_LABEL", "ContainerSpec", "Port", "container_status", "ensure", "remove_owned", "wait_healthy"]
+__all__ = ["TOOL_LABEL", "ContainerSpec", "Port", "container_status", "ensure", "remove_owned", "run_once",
+           "wait_healthy"]
 
 TOOL_LABEL = "io.devstream.tool"
 
@@ -48,22 +49,24 @@ class ContainerSpec:
     tool: str
     hostname: str = ""
     ports: list[Port] = field(default_factory=list)
-    binds: dict[str, str] = field(default_factory=dict)  # host path -> container path
+    binds: list[str] = field(default_factory=list)  # HOST:CONTAINER[:MODE], as `docker run -v` takes them
     env: dict[str, str] = field(default_factory=dict)
     restart: str = "always"
     shm_size: int = 0
     network: str = ""
     aliases: list[str] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
+    host_extra: dict[str, Any] = field(default_factory=dict)  # further HostConfig: CapAdd, LogConfig, DnsSearch...
 
     def create_body(self) -> dict[str, Any]:
         host_config: dict[str, Any] = {
-            "Binds": [f"{src}:{dst}" for src, dst in self.binds.items()],
+            "Binds": list(self.binds),
             "PortBindings": {p.key: [{"HostIp": "", "HostPort": str(p.host)}] for p in self.ports},
             "RestartPolicy": {"Name": self.restart},
         }
         if self.shm_size:
             host_config["ShmSize"] = self.shm_size
+        host_config.update(self.host_extra)
         body: dict[str, Any] = {
             "Image": self.image,
             "Labels": {TOOL_LABEL: self.tool},
@@ -90,7 +93,7 @@ class ContainerSpec:
             found.append(f"hostname {config.get('Hostname')} (want {self.hostname})")
         if _ports(host) != {p.key: p.host for p in self.ports}:
             found.append(f"ports {_ports(host)} (want {({p.key: p.host for p in self.ports})})")
-        if sorted(host.get("Binds") or []) != sorted(f"{s}:{d}" for s, d in self.binds.items()):
+        if sorted(host.get("Binds") or []) != sorted(self.binds):
             found.append("volumes")
         live_env = set(config.get("Env") or [])
         if not {f"{k}={v}" for k, v in self.env.items()} <= live_env:
@@ -199,3 +202,23 @@ def remove_owned(engine: DockerEngine, name: str, tool: str, ctx: PluginContext)
         return False
     engine.remove(name)
     return True
+
+
+def run_once(engine: DockerEngine, spec: ContainerSpec, ctx: PluginContext, timeout: float) -> str:
+    """Run a one-shot container to its end (as `docker run --rm` does) and return what it printed; a non-zero exit
+    fails with the last lines it printed. A container left by an earlier, interrupted run is replaced."""
+    if (left := engine.inspect(spec.name)) is not None and owned(left, spec.tool):
+        engine.remove(spec.name)
+    if not engine.image_present(spec.image):
+        ctx.logger.info("%s: pulling %s", ctx.key, spec.image)
+        engine.pull(spec.image, lambda line: ctx.logger.info("%s: %s", ctx.key, line))
+    engine.create(spec.name, spec.create_body())
+    try:
+        engine.start(spec.name)
+        code = engine.wait(spec.name, timeout)
+        output = engine.logs(spec.name)
+    finally:
+        engine.remove(spec.name)
+    if code != 0:
+        raise PermanentError(f"{spec.image} exited with code {code}: {output.strip()[-600:]}")
+    return output

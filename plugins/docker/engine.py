@@ -163,6 +163,21 @@ class DockerEngine:
         self._call("DELETE", f"/containers/{quote(container, safe='')}",
                    params={"force": "true", "v": "true" if volumes else "false"}, ok=(404,))
 
+    def wait(self, container: str, timeout: float) -> int:
+        """Wait, at most `timeout` seconds, for the container to stop; its exit code."""
+        answer = self._call("POST", f"/containers/{quote(container, safe='')}/wait",
+                            params={"condition": "not-running"},
+                            timeout=httpx.Timeout(60.0, connect=10.0, read=timeout)).json()
+        if (answer.get("Error") or {}).get("Message"):
+            raise PermanentError(f"waiting for container {container} failed: {answer['Error']['Message']}")
+        return int(answer.get("StatusCode", -1))
+
+    def logs(self, container: str, tail: int = 40) -> str:
+        """The last lines the container wrote (stdout and stderr), demultiplexed from Docker's framed stream."""
+        raw = self._call("GET", f"/containers/{quote(container, safe='')}/logs",
+                         params={"stdout": "true", "stderr": "true", "tail": str(tail)}).content
+        return _demultiplex(raw).decode("utf-8", "replace")
+
     def containers(self, label: str) -> Iterator[dict[str, Any]]:
         """Every container, running or not, carrying the label (`key` or `key=value`)."""
         filters = json.dumps({"label": [label]})
@@ -179,6 +194,17 @@ class DockerEngine:
 
     def remove_network(self, name: str) -> None:
         self._call("DELETE", f"/networks/{quote(name, safe='')}", ok=(404,))
+
+
+def _demultiplex(raw: bytes) -> bytes:
+    """The payload of Docker's log stream: 8-byte frame headers (stream, 0, 0, 0, big-endian size) dropped. A
+    container with a TTY sends its output unframed, which is returned as it is."""
+    out, at = bytearray(), 0
+    while at + 8 <= len(raw) and raw[at] in (0, 1, 2) and raw[at + 1:at + 4] == b"\0\0\0":
+        size = int.from_bytes(raw[at + 4:at + 8], "big")
+        out += raw[at + 8:at + 8 + size]
+        at += 8 + size
+    return bytes(out) if at else raw
 
 
 def _json_line(line: str) -> dict[str, Any]:

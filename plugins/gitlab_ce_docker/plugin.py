@@ -34,12 +34,11 @@ from devstream.plugins.docker import (
     remove_owned,
     wait_healthy,
 )
+from devstream.plugins.docker.options import Hostname
 
 __all__ = ["GitLabCEDockerOptions", "GitLabCEDockerPlugin"]
 
 IMAGE = "gitlab/gitlab-ce"
-_HOSTNAME = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
-                       r"[A-Za-z0-9])?)*")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _SHM_SIZE = 256 * 1024 * 1024
 # GitLab's folders under gitlabHome and where the container mounts them.
@@ -49,7 +48,7 @@ VOLUMES = {"config": "/etc/gitlab", "data": "/var/opt/gitlab", "logs": "/var/log
 class GitLabCEDockerOptions(PluginOptions):
     """DevStream's options (with its defaults), and where the engine is and how long to wait for GitLab."""
 
-    hostname: str = Field(default="gitlab.example.com", description="GitLab's hostname, in its URLs and the "
+    hostname: Hostname = Field(default="gitlab.example.com", description="GitLab's hostname, in its URLs and the "
                           "container's hostname.")
     gitlabHome: str = Field(default="/srv/gitlab", description="The absolute folder on the Docker host holding "
                             "GitLab's config, data and logs folders.")
@@ -67,13 +66,6 @@ class GitLabCEDockerOptions(PluginOptions):
                                    "tcp://HOST:PORT; default DOCKER_HOST, else unix:///var/run/docker.sock.")
     healthTimeout: int = Field(default=900, ge=0, description="Seconds to wait for GitLab to be healthy after a "
                                "create or update (0: do not wait).")
-
-    @field_validator("hostname")
-    @classmethod
-    def _hostname(cls, value: str) -> str:
-        if not _HOSTNAME.fullmatch(value):
-            raise ValueError(f"{value!r} is not a hostname (letters, digits, hyphens and dots)")
-        return value
 
     @field_validator("gitlabHome")
     @classmethod
@@ -153,7 +145,7 @@ def container_spec(options: GitLabCEDockerOptions, tool: str) -> ContainerSpec:
         tool=tool,
         hostname=options.hostname,
         ports=[Port(options.sshPort, 22), Port(options.httpPort, 80), Port(options.httpsPort, 443)],
-        binds={str(PurePosixPath(options.gitlabHome) / folder): target for folder, target in VOLUMES.items()},
+        binds=[f"{PurePosixPath(options.gitlabHome) / folder}:{target}" for folder, target in VOLUMES.items()],
         env={"GITLAB_OMNIBUS_CONFIG": omnibus},
         restart="always",
         shm_size=_SHM_SIZE,

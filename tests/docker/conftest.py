@@ -34,7 +34,7 @@ def nonconforming(standin: DockerStandIn, api: Swagger2) -> list[str]:
         if not seen.client.startswith("Docker-Client/"):
             problems += api.request_problems(seen.method, seen.path, seen.query, seen.body)
         if seen.method != "HEAD":  # a JSON answer is held to its schema; a stream or text to its status only
-            answer = seen.answer if isinstance(seen.answer, dict | list) else None
+            answer = seen.answer if isinstance(seen.answer, dict | list) else None  # not text, bytes or a stream
             problems += api.response_problems(seen.method, seen.path, seen.status, answer)
     return problems
 

@@ -19,7 +19,7 @@ import itertools
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -58,6 +58,8 @@ class DockerStandIn:
 
     registry: dict[str, bool] = field(default_factory=dict)
     health_after: int = 3
+    # What a one-shot image does when its container starts: given the container, it returns (exit code, output).
+    programs: dict[str, Callable[[dict[str, Any]], tuple[int, str]]] = field(default_factory=dict)
     images: dict[str, Image] = field(default_factory=dict)
     containers: dict[str, dict[str, Any]] = field(default_factory=dict)
     networks: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -159,6 +161,7 @@ class DockerStandIn:
             "Mounts": [{"Type": "bind", "Source": b.split(":")[0], "Destination": b.split(":")[1], "Mode": "",
                         "RW": True, "Propagation": "rprivate"} for b in host.get("Binds") or []],
             "NetworkSettings": {"Ports": {}, "Networks": {}}, "_healthcheck": image.healthcheck, "_looks": 0,
+            "_output": "",
         }
         return 201, {"Id": cid, "Warnings": []}, {}
 
@@ -191,6 +194,13 @@ class DockerStandIn:
         if method == "POST" and action == "/start":
             if state["Running"]:
                 return 304, None, {}
+            program = next((run for prefix, run in self.programs.items()
+                            if record["Config"]["Image"].startswith(prefix)), None)
+            if program is not None:  # a one-shot container: it runs to its end at once
+                code, output = program(record)
+                state.update(Status="exited", Running=False, ExitCode=code, StartedAt=_WHEN)
+                record["_output"] = output
+                return 204, None, {}
             state.update(Status="running", Running=True, StartedAt=_WHEN)
             if record["_healthcheck"]:
                 state["Health"] = {"Status": "starting", "FailingStreak": 0, "Log": []}
@@ -203,6 +213,10 @@ class DockerStandIn:
             state.update(Status="exited", Running=False, ExitCode=0)
             state.pop("Health", None)
             return 204, None, {}
+        if method == "POST" and action == "/wait":
+            return 200, {"StatusCode": state.get("ExitCode", 0)}, {}
+        if method == "GET" and action == "/logs":
+            return 200, _framed(record.get("_output", "")), {}
         if method == "DELETE" and action == "":
             if state["Running"] and (query.get("force") or ["false"])[0] not in ("1", "true"):
                 return 409, {"message": f"You cannot remove a running container {record['Id']}. Stop the container "
@@ -238,6 +252,15 @@ class DockerStandIn:
             del self.networks[record["Name"]]
             return 204, None, {}
         return 404, {"message": "page not found"}, {}
+
+
+def _framed(text: str) -> bytes:
+    """Output as Docker frames it for a container without a TTY: one stdout frame per line."""
+    out = bytearray()
+    for line in text.splitlines(keepends=True):
+        data = line.encode()
+        out += b"\x01\x00\x00\x00" + len(data).to_bytes(4, "big") + data
+    return bytes(out)
 
 
 def _tagged(reference: str) -> str:
