@@ -60,6 +60,7 @@ from devstream.plugins.scm.base import (
     under,
     url_secrets,
 )
+from devstream.plugins.scm.github_answers import MAX_TREE_DEPTH, TreeItem, decode_base64, field, tree_items
 
 __all__ = ["API_URL", "API_VERSION", "GitHubClient", "api_url", "encrypt_secret"]
 
@@ -209,6 +210,9 @@ class GitHubClient:
                 return
             response = self._send("GET", next_page_url(following, self.api, f"GitHub {self.spec.full_name}: {doing}"))
 
+    def _where(self, doing: str) -> str:
+        return f"GitHub {self.spec.full_name}: {doing}"
+
     def _branch(self, branch: str | None) -> str:
         """The branch to use: the one asked for, else the spec's, else the repository's default branch."""
         if branch:
@@ -223,7 +227,7 @@ class GitHubClient:
         response = self._send("GET", self._repo)
         if response.status_code == 404:
             return None
-        return _repo_info(self._json(response, "describe the repository"))
+        return _repo_info(self._json(response, "describe the repository"), self._where("describe the repository"))
 
     def create_repo(self, *, private: bool = True, description: str = "") -> RepoInfo:
         body: dict[str, Any] = {"name": self.spec.name, "private": private, "auto_init": False}
@@ -239,7 +243,8 @@ class GitHubClient:
             existing = self.describe_repo()  # created earlier (perhaps by a try whose answer was lost)
             if existing is not None:
                 return existing
-        return _repo_info(self._json(response, "create the repository", ok=(201,)))
+        doing = "create the repository"
+        return _repo_info(self._json(response, doing, ok=(201,)), self._where(doing))
 
     def _check_owner(self) -> None:
         """POST /user/repos creates under the token's user: refuse when that is not the configured owner."""
@@ -270,15 +275,17 @@ class GitHubClient:
         data = self._json(response, f"read {path}")
         if not isinstance(data, dict) or data.get("type") != "file":
             return None  # a folder, a symlink or a submodule
+        where = self._where(f"read {path}")
+        sha = field(data, where, "sha")
         if data.get("encoding") == "base64" and data.get("content") is not None:
-            content = base64.b64decode(data["content"])
+            content = decode_base64(data["content"], where)
         else:  # files over 1 MB come without content
-            content = self._blob(str(data["sha"]))
-        return FileInfo(path=path, sha=str(data["sha"]), content=content)
+            content = self._blob(sha)
+        return FileInfo(path=path, sha=sha, content=content)
 
     def _blob(self, sha: str) -> bytes:
         data = self._json(self._send("GET", f"{self._repo}/git/blobs/{sha}"), f"read blob {sha}")
-        return base64.b64decode(data.get("content") or "")
+        return decode_base64(data.get("content") or "", self._where(f"read blob {sha}"))
 
     def list_files(self, prefix: str = "", branch: str | None = None) -> dict[str, str]:
         # One request, not three (ref, commit, tree): the trees API takes a branch name for the tree, and
@@ -298,7 +305,8 @@ class GitHubClient:
             raise _EmptyRepository
         if response.status_code == 404:
             return None
-        return str(self._json(response, f"read branch {branch}")["object"]["sha"])
+        return field(self._json(response, f"read branch {branch}"), self._where(f"read branch {branch}"), "object",
+                     "sha")
 
     def commit_on_branch(self, sha: str, branch: str | None = None) -> bool:
         """Whether the commit is the branch's head or an ancestor of it, by the compare API.
@@ -322,7 +330,7 @@ class GitHubClient:
 
     def _commit_tree(self, commit: str) -> str:
         data = self._json(self._send("GET", f"{self._repo}/git/commits/{commit}"), f"read commit {commit}")
-        return str(data["tree"]["sha"])
+        return field(data, self._where(f"read commit {commit}"), "tree", "sha")
 
     def _files(self, commit: str, wanted: Callable[[str], bool]) -> tuple[str, dict[str, _Entry]]:
         """The commit's tree SHA, and path -> entry of the files in it (only in the folders `wanted` accepts
@@ -335,21 +343,32 @@ class GitHubClient:
     def _entries(self, listing: dict[str, Any], wanted: Callable[[str], bool]) -> dict[str, _Entry]:
         """Path -> entry of the files of a recursive tree listing; when GitHub truncated it, the tree is read
         again folder by folder (only the folders `wanted` accepts)."""
+        where = self._where("list the files")
         if not listing.get("truncated"):
-            return {str(e["path"]): _Entry(str(e["mode"]), str(e["sha"]))
-                    for e in listing.get("tree", []) if e.get("type") == "blob"}
-        return self._walk(str(listing["sha"]), "", wanted)
+            return {e.path: _Entry(e.mode, e.sha) for e in tree_items(listing, where) if e.type == "blob"}
+        return self._walk(field(listing, where, "sha"), wanted)
 
-    def _walk(self, tree: str, folder: str, wanted: Callable[[str], bool]) -> dict[str, _Entry]:
-        """A tree too big for one recursive listing, read folder by folder (only the wanted folders)."""
-        data = self._json(self._send("GET", f"{self._repo}/git/trees/{tree}"), "list the files")
+    def _walk(self, root: str, wanted: Callable[[str], bool]) -> dict[str, _Entry]:
+        """A tree too big for one recursive listing, read folder by folder (only the wanted folders), each
+        distinct tree once, no deeper than MAX_TREE_DEPTH (a server could list a tree inside itself)."""
+        where = self._where("list the files")
+        listings: dict[str, list[TreeItem]] = {}
         found: dict[str, _Entry] = {}
-        for e in data.get("tree", []):
-            path = f"{folder}{e['path']}"
-            if e.get("type") == "blob":
-                found[path] = _Entry(str(e["mode"]), str(e["sha"]))
-            elif e.get("type") == "tree" and wanted(path):
-                found.update(self._walk(str(e["sha"]), path + "/", wanted))
+        todo = [(root, "", 0)]
+        while todo:
+            tree, folder, depth = todo.pop()
+            if depth > MAX_TREE_DEPTH:
+                raise PermanentError(f"{where}: the tree is more than {MAX_TREE_DEPTH} folders deep at "
+                                     f"{folder[:80]}...; no real repository is, so dtm stopped reading it")
+            if tree not in listings:
+                listings[tree] = tree_items(self._json(self._send("GET", f"{self._repo}/git/trees/{tree}"),
+                                                       "list the files"), where)
+            for e in listings[tree]:
+                path = f"{folder}{e.path}"
+                if e.type == "blob":
+                    found[path] = _Entry(e.mode, e.sha)
+                elif e.type == "tree" and wanted(path):
+                    todo.append((e.sha, path + "/", depth + 1))
         return found
 
     def push_files(self, files: dict[str, bytes], message: str, branch: str | None = None,
@@ -407,7 +426,7 @@ class GitHubClient:
                                          body={"content": base64.b64encode(content).decode("ascii"),
                                                "encoding": "base64"}),
                               f"store {path}", ok=(201,))
-            return {"path": path, "mode": mode, "type": "blob", "sha": str(blob["sha"])}
+            return {"path": path, "mode": mode, "type": "blob", "sha": field(blob, self._where(f"store {path}"), "sha")}
         return {"path": path, "mode": mode, "type": "blob", "content": text}
 
     def _commit(self, message: str, tree: list[dict[str, Any]], base: tuple[str, str] | None) -> str:
@@ -420,9 +439,10 @@ class GitHubClient:
                               ok=(201,))
         parents = [base[0]] if base is not None else []
         made = self._json(self._send("POST", f"{self._repo}/git/commits",
-                                     body={"message": message, "tree": str(new_tree["sha"]), "parents": parents}),
+                                     body={"message": message, "tree": field(new_tree, self._where("write the tree"),
+                                                                             "sha"), "parents": parents}),
                           "write the commit", ok=(201,))
-        return str(made["sha"])
+        return field(made, self._where("write the commit"), "sha")
 
     def _move_branch(self, branch: str, commit: str, *, force: bool) -> None:
         response = self._send("PATCH", f"{self._repo}/git/refs/heads/{quote(branch, safe='/')}",
@@ -450,7 +470,8 @@ class GitHubClient:
         if response.status_code == 422 and "sha" in _message(response):
             raise TransientError(f"GitHub {self.spec.full_name}: {first} appeared while dtm was making the first "
                                  f"commit; try again")
-        seed = str(self._json(response, f"write {first}", ok=(200, 201))["commit"]["sha"])
+        seed = field(self._json(response, f"write {first}", ok=(200, 201)), self._where(f"write {first}"), "commit",
+                     "sha")
         if len(paths) == 1:
             return seed
         commit = self._commit(message, [self._tree_entry(p, files[p], "100644") for p in paths], base=None)
@@ -465,7 +486,7 @@ class GitHubClient:
         names: list[str] = []
         try:
             for page in self._pages(f"{self._repo}/actions/secrets", {}, "list the Actions secrets"):
-                names.extend(str(s["name"]) for s in page.get("secrets", []))
+                names.extend(field(s, self._where("list the Actions secrets"), "name") for s in page.get("secrets", []))
         except PermanentError:
             if self.describe_repo() is None:
                 return []  # no repository, no secrets
@@ -483,7 +504,8 @@ class GitHubClient:
         if self._public_key is None:
             data = self._json(self._send("GET", f"{self._repo}/actions/secrets/public-key"),
                               "read the Actions public key")
-            self._public_key = (str(data["key_id"]), str(data["key"]))
+            where = self._where("read the Actions public key")
+            self._public_key = (field(data, where, "key_id"), field(data, where, "key"))
         return self._public_key
 
     def delete_secret(self, name: str) -> None:
@@ -493,13 +515,17 @@ class GitHubClient:
 
     # -- webhooks --------------------------------------------------------------------------------------
     def list_webhooks(self) -> list[WebhookInfo]:
-        return [_webhook_info(h) for h in self._hooks("list the webhooks")]
+        return [_webhook_info(h, self._where("list the webhooks")) for h in self._hooks("list the webhooks")]
 
     def _hooks(self, doing: str) -> list[dict[str, Any]]:
         """The repository's hooks as GitHub lists them ([] when the repository does not exist)."""
         hooks: list[dict[str, Any]] = []
         for page in self._pages(f"{self._repo}/hooks", {}, doing, missing=lambda: self._hooks_404(doing, ok=True)):
-            hooks.extend(h for h in page if isinstance(h, dict))
+            for hook in (h for h in page if isinstance(h, dict)):
+                if not field(hook, self._where(doing), "id").isdigit():
+                    raise PermanentError(f"{self._where(doing)}: GitHub's answer holds a webhook id that is "
+                                         f"not a number")
+                hooks.append(hook)
         return hooks
 
     def _hooks_404(self, doing: str, *, ok: bool) -> None:
@@ -528,14 +554,14 @@ class GitHubClient:
             if response.status_code == 422 and "already exists" in _message(response).lower():
                 raise TransientError(f"GitHub {self.spec.full_name}: {doing}: the webhook appeared while dtm was "
                                      f"creating it; try again")
-            info = _webhook_info(self._json(response, doing, ok=(201,), secrets=masked))
+            info = _webhook_info(self._json(response, doing, ok=(201,), secrets=masked), self._where(doing))
             verb = "created"
         else:
             response = self._send("PATCH", f"{self._repo}/hooks/{int(existing['id'])}", body=body)
             if response.status_code == 404:
                 raise TransientError(f"GitHub {self.spec.full_name}: {doing}: webhook {existing['id']} went away "
                                      f"while dtm was updating it; try again")
-            info = _webhook_info(self._json(response, doing, secrets=masked))
+            info = _webhook_info(self._json(response, doing, secrets=masked), self._where(doing))
             verb = "updated"
         self.ctx.logger.info("GitHub %s: %s webhook %s for %s (%s)", self.spec.full_name, verb, info.id,
                              safe_url(hook.url), ", ".join(info.events))
@@ -555,8 +581,8 @@ class GitHubClient:
 
 # -- helpers ---------------------------------------------------------------------------------------------
 
-def _repo_info(data: Mapping[str, Any]) -> RepoInfo:
-    return RepoInfo(full_name=str(data["full_name"]), default_branch=str(data.get("default_branch") or "main"),
+def _repo_info(data: Mapping[str, Any], where: str) -> RepoInfo:
+    return RepoInfo(full_name=field(data, where, "full_name"), default_branch=str(data.get("default_branch") or "main"),
                     clone_url=str(data.get("clone_url", "")), html_url=str(data.get("html_url", "")),
                     id=str(data["id"]) if data.get("id") is not None else None)
 
@@ -601,14 +627,15 @@ def _hook_url(hook: Mapping[str, Any]) -> str:
     return str(config.get("url") or "") if isinstance(config, dict) else ""
 
 
-def _webhook_info(hook: Mapping[str, Any]) -> WebhookInfo:
+def _webhook_info(hook: Mapping[str, Any], where: str) -> WebhookInfo:
     raw = hook.get("config")
     config: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
     try:  # "0"/"1", or a number
         insecure = float(config.get("insecure_ssl") or 0) != 0
     except (TypeError, ValueError):
         insecure = False
-    return WebhookInfo(id=str(hook["id"]), url=_hook_url(hook), events=sorted({str(e) for e in hook.get("events", [])}),
+    return WebhookInfo(id=field(hook, where, "id"), url=_hook_url(hook),
+                       events=sorted({str(e) for e in hook.get("events", [])}),
                        active=bool(hook.get("active", True)), insecure_ssl=insecure,
                        content_type=str(config.get("content_type") or "form"),  # form: GitHub's default
                        has_secret=bool(config.get("secret")))  # GitHub shows a set secret as "********"

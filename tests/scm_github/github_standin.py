@@ -76,7 +76,7 @@ class Injected:
     pattern: re.Pattern[str]
     status: int
     headers: dict[str, str]
-    body: dict[str, Any]
+    body: Any
     times: int
 
 
@@ -270,10 +270,11 @@ class GitHubStandIn:
         return httpx.MockTransport(self.handler)
 
     def inject(self, method: str, path: str, status: int, *, headers: dict[str, str] | None = None,
-               message: str = "injected failure", times: int = 1) -> None:
-        """Answer the next `times` requests whose method matches and whose API path matches the regex."""
+               message: str = "injected failure", times: int = 1, body: Any = None) -> None:
+        """Answer the next `times` requests whose method matches and whose API path matches the regex: with an
+        error carrying `message`, or with `body` when given (an answer GitHub may give but seldom does)."""
         self.injected.append(Injected(method.upper(), re.compile(path), status, dict(headers or {}),
-                                      _error(message), times))
+                                      _error(message) if body is None else body, times))
 
     def add_repo(self, full_name: str, *, files: dict[str, bytes] | None = None, branch: str = "main",
                  private: bool = True) -> Repo:
