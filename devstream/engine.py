@@ -66,6 +66,9 @@ class Workspace:
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # Told (key, result) as each change ends; the CLI draws its progress bar from it.
     on_change_end: Callable[[str, str], None] | None = field(default=None, repr=False)
+    # State keys of records the store holds with secrets in clear (DevStream v0.12 wrote tokens so); this
+    # process sees them fingerprinted, and `seal_records` writes them so.
+    unsealed: set[str] = field(default_factory=set, repr=False)
 
     def notify(self, key: str, result: str) -> None:
         if self.on_change_end is not None:
@@ -74,14 +77,45 @@ class Workspace:
     def records(self, reload: bool = False) -> dict[str, StateRecord]:
         with self._guard:
             if reload:
-                self._records = dict(self.store.read())
+                self._records = self._read_store()
             return dict(self._loaded())
 
     def _loaded(self) -> dict[str, StateRecord]:
         """The records, read from the store on first use. Call it holding `_guard`."""
         if self._records is None:
-            self._records = dict(self.store.read())
+            self._records = self._read_store()
         return self._records
+
+    def _read_store(self) -> dict[str, StateRecord]:
+        """The store's records with every secret in their options fingerprinted, whoever wrote them: plans,
+        status, artifacts and deletes never see a secret a record holds in clear. Such records are noted in
+        `unsealed`. Call it holding `_guard`."""
+        records: dict[str, StateRecord] = {}
+        self.unsealed.clear()
+        for key, rec in self.store.read().items():
+            try:
+                sealed = self.stored_form(rec.name, dict(rec.options))
+            except Exception:  # a plugin that is not installed: its record is left as it is (and fails later)
+                sealed = rec.options
+            if normalize(sealed) != normalize(rec.options):
+                self.unsealed.add(key)
+                rec = rec.model_copy(update={"options": sealed})
+            records[key] = rec
+        return records
+
+    def seal_records(self) -> list[str]:
+        """Write the records that the store holds with secrets in clear again, fingerprints only (no plugin
+        call: the options are the same); returns their keys."""
+        with self._guard:
+            keys = sorted(self.unsealed)
+            records = self._loaded()
+            sealed = [records[k] for k in keys if k in records]
+        for record in sealed:
+            self._save(record)
+            log.info("%s: state record rewritten with its secrets as fingerprints", record.key)
+        with self._guard:
+            self.unsealed.difference_update(keys)
+        return [r.key for r in sealed]
 
     def _record(self, state_key: str) -> StateRecord | None:
         with self._guard:

@@ -46,6 +46,7 @@ def apply(config: str, plan: Plan | None = None, targets: list[str] | None = Non
         if plan is None:
             records = ws.records(reload=True)
             plan = ws.plan(records, refresh(ws, records, parallelism))
+        ws.seal_records()  # records with secrets in clear (DevStream's) are written with fingerprints only
         if targets:
             plan = plan.only(targets)
         return _run(ws, plan, parallelism, retries, retry_delay)

@@ -50,12 +50,14 @@ def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out
     if not json_out:
         render.print_plan(plan)
     if plan.empty:
+        _seal(ws, json_out)
         if json_out:
             render.print_json({"plan": plan.as_json(), "results": []})
         return 0
     if not _confirm(plan, yes or json_out):
         render.console.print("Nothing changed.")
         return 1
+    _seal(ws, json_out)
     try:
         summary = _run_flow(ws, plan, parallelism, retry_delay)
         code = 0
@@ -66,6 +68,20 @@ def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out
     else:
         render.print_summary(summary)
     return code
+
+
+def _seal(ws: Workspace, json_out: bool) -> None:
+    """Rewrite the records that hold secrets in clear (DevStream v0.12 wrote tokens so) with fingerprints."""
+    sealed = ws.seal_records()
+    if sealed and not json_out:
+        render.console.print(f"Rewrote {len(sealed)} state record(s) that held secrets in clear (as DevStream "
+                             f"wrote them) with fingerprints only: {', '.join(sealed)}.")
+
+
+def _unsealed_notice(ws: Workspace) -> None:
+    if ws.unsealed:
+        render.err_console.print(f"Note: {len(ws.unsealed)} state record(s) hold secrets in clear (as DevStream wrote "
+                                 f"them); they are shown as fingerprints, and the next apply rewrites them so.")
 
 
 def apply(*, config_path: Path, yes: bool = False, parallelism: int = 10, targets: list[str] | None = None,
@@ -100,8 +116,10 @@ def destroy(*, config_path: Path, yes: bool = False, parallelism: int = 10, json
 
 def plan(*, config_path: Path, json_out: bool = False, detailed_exitcode: bool = False, parallelism: int = 10) -> int:
     """Show what apply would do. Exit 0; with --detailed-exitcode, 2 when there are changes."""
-    the_plan = open_workspace(config_path).current_plan(parallelism)
+    ws = open_workspace(config_path)
+    the_plan = ws.current_plan(parallelism)
     render.print_json(the_plan.as_json()) if json_out else render.print_plan(the_plan)
+    _unsealed_notice(ws)
     return 2 if detailed_exitcode and not the_plan.empty else 0
 
 
