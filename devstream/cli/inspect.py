@@ -19,6 +19,7 @@ from devstream.errors import ConfigError, DtmError
 from devstream.jsonish import diff_paths, normalize
 from devstream.outputs import resolve
 from devstream.plugin.registry import default_registry
+from devstream.state import describe_holder
 
 __all__ = ["force_unlock", "init", "list_plugins", "show_config", "show_status", "validate", "version"]
 
@@ -191,7 +192,9 @@ def force_unlock(*, config_path: Path) -> int:
     if holder is None:
         render.console.print(f"{ws.store.description} was not locked.")
     else:
-        render.console.print(f"Released the lock of {ws.store.description}, held by {holder}.")
+        # A holder's record is a dict for dtm, never for the user: say who it was, or that nobody said.
+        who = describe_holder(holder) if holder else "a holder that left no record of itself"
+        render.console.print(f"Released the lock of {ws.store.description}, held by {who}.")
     return 0
 
 

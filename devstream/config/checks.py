@@ -210,9 +210,10 @@ def _option_message(err: Mapping[str, Any], plugin: str) -> str:
 
 def check_references(tools: Located, outputs: Mapping[str, set[str] | None]) -> list[Issue]:
     """`${{ name.instanceID.outputs.key }}` must name a defined tool and, when known, one of its outputs."""
-    issues = []
+    issues: list[Issue] = []
     for tool, origin in tools:
         for path, text in walk_strings(tool.options, ("options",)):
+            issues.extend(origin.issue(problem, path, tool) for problem in _malformed_references(text, outputs))
             for m in REFERENCE.finditer(text):
                 target, key = f"{m['name']}.{m['instance']}", m["key"]
                 ref = m.group(0)
@@ -226,6 +227,30 @@ def check_references(tools: Located, outputs: Mapping[str, set[str] | None]) -> 
                     issues.append(origin.issue(f"{ref}: tool {target!r} does not return output "
                                                f"{key.split('.')[0]!r}; its outputs are: {have}", path, tool))
     return issues
+
+
+_EXPRESSION = re.compile(r"\$\{\{(.*?)(\}\}|$)", re.S)
+
+
+def _malformed_references(text: str, tools: Mapping[str, object]) -> list[str]:
+    """What a typo left of a reference: a `${{` never closed by `}}`, or an expression that starts with a
+    tool's key but is not `${{ name.instanceID.outputs.key }}` (CI expressions such as `${{ github.sha }}`
+    name no tool, so they pass through)."""
+    problems = []
+    for m in _EXPRESSION.finditer(text):
+        inner = m.group(1).strip()
+        shown = inner if len(inner) <= 60 else inner[:57] + "..."
+        if not m.group(2):
+            problems.append(f"'${{{{ {shown}' is not closed by '}}}}'; an output reference is "
+                            f"${{{{ name.instanceID.outputs.key }}}}")
+            continue
+        if REFERENCE.fullmatch(m.group(0)):
+            continue
+        target = next((key for key in tools if inner.startswith(key + ".")), None)
+        if target is not None:
+            problems.append(f"'${{{{ {shown} }}}}' names tool {target!r} but is not an output reference; write "
+                            f"${{{{ {target}.outputs.<key> }}}}")
+    return problems
 
 
 def check_dependencies(tools: Located) -> list[Issue]:

@@ -124,3 +124,42 @@ def test_a_usage_error_is_not_reported_as_a_bug(tmp_path):
     assert done.code == 2 and not done.crash_reports and "No such option: --no-such-option" in done.text
     done = run_dtm("plan", "-f", "x.yaml", "--parallelism", "0")
     assert done.code == 2 and not done.crash_reports and "--parallelism" in done.text
+
+
+def test_a_misspelt_output_reference_is_an_error_at_its_line(tmp_path):
+    config = write(tmp_path, """\
+        config: {state: {backend: local}}
+        tools:
+        - name: noop
+          instanceID: a
+          options: {outputs: {x: 1}}
+        - name: noop
+          instanceID: b
+          options:
+            triggers:
+              unbalanced: "${{ noop.a.outputs.x }"
+              misspelt: "${{ noop.a.output.x }}"
+              ci: "${{ github.sha }} and ${{ steps.build.outputs.digest }}"
+              good: "${{ noop.a.outputs.x }}"
+        """)
+    done = run_dtm("validate", "-f", str(config))
+    assert done.code == 1 and not done.crash_reports, done.err
+    assert f"{config}:10: tools[1].options.triggers.unbalanced: '${{{{ noop.a.outputs.x }}' is not closed by " \
+           "'}}'" in done.text
+    assert f"{config}:11: tools[1].options.triggers.misspelt: '${{{{ noop.a.output.x }}}}' names tool 'noop.a' " \
+           "but is not an output reference; write ${{ noop.a.outputs.<key> }}" in done.text
+    assert "triggers.ci" not in done.text and "triggers.good" not in done.text
+
+
+def test_force_unlock_names_the_holder_never_a_raw_record(tmp_path):
+    config = write(tmp_path, "config: {state: {backend: local}}\ntools:\n- name: noop\n  instanceID: a\n")
+    lock = tmp_path / "devstream.state.lock"
+    lock.write_text("")  # a holder that crashed before writing who it was
+    done = run_dtm("force-unlock", "-f", str(config))
+    assert done.code == 0, done.err
+    assert "held by a holder that left no record of itself" in done.text and "{}" not in done.text
+    assert not lock.exists()
+    lock.write_text('{"host": "build-7", "pid": 4242, "command": "dtm apply", "since": "2026-01-02T03:04:05+00:00"}')
+    done = run_dtm("force-unlock", "-f", str(config))
+    assert "held by `dtm apply` (pid 4242 on host build-7) since 2026-01-02T03:04:05+00:00" in done.text
+    assert "{" not in done.text
