@@ -23,6 +23,7 @@ from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+from config_schema_check import watch_loaded_configs  # noqa: E402, F401 - autouse for every test
 
 
 @pytest.fixture(autouse=True)

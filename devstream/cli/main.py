@@ -20,6 +20,7 @@ from typer.exceptions import TyperException
 
 from devstream.cli import drift as drift_cli
 from devstream.cli import inspect, render, run, server
+from devstream.cli import schema as schema_cli
 from devstream.cli import serve as serve_cli
 from devstream.errors import DtmError, describe_os_error
 
@@ -123,6 +124,14 @@ def validate(config: ConfigOpt, json_out: JsonOpt = False) -> None:
 def init(config: ConfigOpt) -> None:
     """Check that every plugin the config needs is installed."""
     _exit(inspect.init(config_path=config))
+
+
+@app.command()
+def schema(plugin: Annotated[str | None, typer.Option("-p", "--plugin", help="Only this plugin's options.")] = None,
+           output: Annotated[Path | None, typer.Option("-o", "--output", help="Write it to this file.")] = None
+           ) -> None:
+    """Print the JSON Schema of a config, with every installed plugin's options, for editors and checks."""
+    _exit(schema_cli.schema(plugin=plugin, output=output))
 
 
 @app.command("force-unlock")
