@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 from typer.exceptions import TyperException
 
+from devstream.cli import develop as develop_cli
 from devstream.cli import drift as drift_cli
 from devstream.cli import inspect, render, run, server
 from devstream.cli import schema as schema_cli
@@ -132,6 +133,25 @@ def schema(plugin: Annotated[str | None, typer.Option("-p", "--plugin", help="On
            ) -> None:
     """Print the JSON Schema of a config, with every installed plugin's options, for editors and checks."""
     _exit(schema_cli.schema(plugin=plugin, output=output))
+
+
+develop_app = typer.Typer(help="Write and check plugins.", no_args_is_help=True)
+app.add_typer(develop_app, name="develop")
+
+
+@develop_app.command("create-plugin")
+def develop_create_plugin(
+        name: Annotated[str, typer.Argument(help="The plugin's name, as configs will write it (e.g. my-tool).")],
+        directory: Annotated[Path, typer.Option("--dir", help="Where to write the package folder.")] = Path("."),
+) -> None:
+    """Write a plugin package: pyproject with the entry point, Options, create/read/update/delete, tests."""
+    _exit(develop_cli.create_plugin(name=name, directory=directory))
+
+
+@develop_app.command("validate-plugin")
+def develop_validate_plugin(name: Annotated[str, typer.Argument(help="An installed plugin's name.")]) -> None:
+    """Run the conformance suite against an installed plugin (exit 1 when a check fails)."""
+    _exit(develop_cli.validate_plugin(name=name))
 
 
 @app.command("force-unlock")
