@@ -21,7 +21,7 @@ from devstream.outputs import resolve
 from devstream.plugin.registry import default_registry
 from devstream.state import describe_holder
 
-__all__ = ["force_unlock", "init", "list_plugins", "show_config", "show_status", "validate", "version"]
+__all__ = ["force_unlock", "list_plugins", "show_config", "show_status", "validate", "version"]
 
 
 def validate(*, config_path: Path, json_out: bool = False) -> int:
@@ -165,24 +165,6 @@ def list_plugins(*, regex: str | None = None) -> int:
             description = f"[broken] {exc}"
         table.add_row(name, description, registry.source(name))
     render.console.print(table)
-    return 0
-
-
-def init(*, config_path: Path) -> int:
-    """Check that every plugin the config needs is installed, and say how to install the missing ones."""
-    config = load_config(config_path, validate_plugins=False)
-    registry = default_registry()
-    needed = sorted({t.name for t in config.tools})
-    missing = [n for n in needed if n not in registry]
-    for name in needed:
-        mark = "[red]missing[/]" if name in missing else "[green]installed[/]"
-        render.console.print(f"  {name}: {mark}")
-    if missing:
-        raise DtmError(
-            f"{len(missing)} plugin(s) the config needs are not installed: {', '.join(missing)}. Install the "
-            f"package that provides each (it registers a `devstream.plugins` entry point), e.g. "
-            f"`pip install dtm-plugin-{missing[0]}`, then run `dtm list plugins`")
-    render.console.print(f"[green]Ready:[/] all {len(needed)} plugins the config needs are installed.")
     return 0
 
 

@@ -20,10 +20,11 @@ from typer.exceptions import TyperException
 
 from devstream.cli import develop as develop_cli
 from devstream.cli import drift as drift_cli
-from devstream.cli import inspect, render, run, server
+from devstream.cli import inspect, plugins_install, render, run, server
 from devstream.cli import schema as schema_cli
 from devstream.cli import serve as serve_cli
 from devstream.errors import DtmError, describe_os_error
+from devstream.plugin.registry import use_plugin_dir
 
 app = typer.Typer(name="dtm", help="DevStream: declare your DevOps toolchain in YAML; dtm makes it real, on Prefect.",
                   no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -122,9 +123,37 @@ def validate(config: ConfigOpt, json_out: JsonOpt = False) -> None:
 
 
 @app.command()
-def init(config: ConfigOpt) -> None:
-    """Check that every plugin the config needs is installed."""
-    _exit(inspect.init(config_path=config))
+def init(
+        config: Annotated[Path | None, typer.Option("-f", "--config-file",
+                                                    help="A config file, or a folder of them.")] = None,
+        plugins: Annotated[str | None, typer.Option("-p", "--plugins", help="Plugins to install: a,b,c.")] = None,
+        install_all: Annotated[bool, typer.Option("-a", "--all", help="Every plugin in the index.")] = False,
+        download_only: Annotated[bool, typer.Option("--download-only",
+                                                    help="Fetch the wheels (into -d, else ./dtm-plugins) only.")
+                                 ] = False,
+        plugin_dir: Annotated[Path | None, typer.Option("-d", "--plugin-dir",
+                                                        help="Install into this folder instead of dtm's "
+                                                             "environment.")] = None,
+        index: Annotated[list[Path] | None, typer.Option("--index", help="A plugin index file (repeatable).")
+                         ] = None,
+        find_links: Annotated[list[str] | None, typer.Option("--find-links",
+                                                             help="A folder or page of wheels (repeatable).")
+                              ] = None,
+        index_url: Annotated[str | None, typer.Option("--index-url", help="A package index instead of PyPI.")
+                             ] = None,
+) -> None:
+    """Install the plugins the config names that are missing (pip, pinned versions, hashes checked)."""
+    _exit(plugins_install.init(config_path=config, plugins=[p for p in (plugins or "").split(",") if p.strip()],
+                               install_all=install_all, download_only=download_only, plugin_dir=plugin_dir,
+                               indexes=index or [], find_links=find_links or [], index_url=index_url))
+
+
+@app.callback()
+def _everywhere(plugin_dir: Annotated[Path | None, typer.Option(
+        "--plugin-dir", envvar="DTM_PLUGIN_DIR",
+        help="A folder of plugins (dtm init -d) to use besides dtm's environment.")] = None) -> None:
+    if plugin_dir is not None:
+        use_plugin_dir(plugin_dir)
 
 
 @app.command()

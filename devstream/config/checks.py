@@ -168,10 +168,11 @@ def check_plugins(tools: Located, registry: PluginRegistry) -> tuple[dict[str, s
         outputs[tool.key] = None
         if tool.name not in registry:
             installed = ", ".join(registry.names()) or "none"
+            where = f" -f {origin.location.file}" if origin.location.file else ""
             issues.append(origin.issue(
-                f"unknown plugin {tool.name!r}; installed plugins: {installed}. Check the spelling, or "
-                f"`pip install` the package that provides it (it registers the plugin under the "
-                f"{ENTRY_POINT_GROUP!r} entry point group); `dtm list plugins` shows what is installed",
+                f"plugin {tool.name!r} is not installed (installed: {installed}). Install the plugins the config "
+                f"names with `dtm init{where}` (from dtm's plugin index, or `config.pluginIndex`), or check the "
+                f"spelling; a plugin is a package registering the {ENTRY_POINT_GROUP!r} entry point",
                 ("name",), tool))
             continue
         try:

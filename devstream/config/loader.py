@@ -38,9 +38,11 @@ from devstream.config.models import BACKENDS, DEFAULT_BACKEND, STATE_OPTIONS, Co
 from devstream.config.render import Renderer, render_tree, resolve_vars
 from devstream.config.source import FieldPath, Part
 from devstream.errors import ConfigError, Issue
-from devstream.plugin.registry import PluginRegistry, default_registry
+from devstream.plugin.registry import PluginRegistry, default_registry, use_plugin_dir
 
-__all__ = ["load_config"]
+__all__ = ["PLUGIN_SETTINGS", "load_config"]
+
+PLUGIN_SETTINGS = ("pluginDir", "pluginIndex")
 
 _BACKEND_ALIASES = {"kubernetes": "k8s"}
 _VALID_BACKENDS = ", ".join(dict.fromkeys(_BACKEND_ALIASES.get(b, b) for b in BACKENDS))
@@ -77,6 +79,10 @@ def load_config(path: str | Path, *, registry: PluginRegistry | None = None,
         raise ConfigError(issues)
 
     state = _state(merged.config, renderer, vars_, issues)
+    workdir = (root if root.is_dir() else root.parent).resolve()
+    plugin_dir, plugin_index = _plugin_settings(merged.config, workdir, issues)
+    if plugin_dir is not None:
+        use_plugin_dir(plugin_dir)  # before the plugins are looked up: the folder's plugins count as installed
     located = _tools(merged, renderer, vars_, issues)
     issues.extend(check_duplicates(located))
     outputs: dict[str, set[str] | None] = {t.key: None for t, _ in located}
@@ -100,7 +106,22 @@ def load_config(path: str | Path, *, registry: PluginRegistry | None = None,
         tools=[t for t, _ in located],
         files=[f.resolve() for f in files],
         locations={t.key: origin.location for t, origin in located},
+        plugin_dir=plugin_dir,
+        plugin_index=plugin_index,
     )
+
+
+def _plugin_settings(entry: Entry | None, workdir: Path, issues: list[Issue]) -> tuple[Path | None, Path | None]:
+    """`config.pluginDir` and `config.pluginIndex`: paths relative to the config's folder."""
+    found: list[Path | None] = []
+    for key in PLUGIN_SETTINGS:
+        value = entry.value.get(key) if entry is not None and isinstance(entry.value, dict) else None
+        if value is not None and not isinstance(value, str):
+            assert entry is not None
+            issues.append(entry.part.issue(f"`config.{key}` must be a path (a string)", (*entry.path, key)))
+            value = None
+        found.append(workdir / Path(value).expanduser() if value else None)
+    return found[0], found[1]
 
 
 def _state(entry: Entry | None, renderer: Renderer, vars_: Mapping[str, Any], issues: list[Issue]) -> StateConfig:
@@ -110,9 +131,9 @@ def _state(entry: Entry | None, renderer: Renderer, vars_: Mapping[str, Any], is
     part, path = entry.part, entry.path
     config = render_tree(entry.value, path, part, renderer, vars_, issues)
     for key in config:
-        if key != "state":
-            issues.append(part.issue(f"unknown key {key!r} in `config`; it holds only `state` "
-                                     f"(backend and options)", (*path, key)))
+        if key != "state" and key not in PLUGIN_SETTINGS:
+            issues.append(part.issue(f"unknown key {key!r} in `config`; it holds `state` (backend and options), "
+                                     f"`pluginDir` and `pluginIndex`", (*path, key)))
     state = config.get("state")
     if state is None:
         return StateConfig()

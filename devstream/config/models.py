@@ -113,6 +113,8 @@ class Config:
     tools: list[ToolSpec]
     files: list[Path] = field(default_factory=list)
     locations: dict[str, Location] = field(default_factory=dict)
+    plugin_dir: Path | None = None  # config.pluginDir: a folder of plugins (`dtm init -d`), on sys.path
+    plugin_index: Path | None = None  # config.pluginIndex: a plugin index file `dtm init` reads besides dtm's
 
     def tool(self, key: str) -> ToolSpec:
         for t in self.tools:

@@ -129,6 +129,12 @@ def _config_section() -> dict[str, Any]:
                                                                  "local."},
                 },
             },
+            "pluginDir": {"type": "string",
+                          "description": "A folder of plugins (`dtm init -d`), relative to the config's folder; "
+                                         "every dtm command run with this config finds its plugins there."},
+            "pluginIndex": {"type": "string",
+                            "description": "A plugin index file, relative to the config's folder, that `dtm init` "
+                                           "reads after dtm's own: plugin name -> distribution, versions, hashes."},
         },
     }
 

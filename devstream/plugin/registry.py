@@ -6,14 +6,17 @@ loaded on its own: one broken plugin is reported, it does not hide the others.
 
 from __future__ import annotations
 
+import importlib
+import sys
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 
 from pydantic import BaseModel
 
 from devstream.errors import PluginLoadError
 from devstream.plugin.base import Plugin
 
-__all__ = ["ENTRY_POINT_GROUP", "PluginRegistry", "check_plugin_class", "default_registry"]
+__all__ = ["ENTRY_POINT_GROUP", "PluginRegistry", "check_plugin_class", "default_registry", "use_plugin_dir"]
 
 ENTRY_POINT_GROUP = "devstream.plugins"
 
@@ -26,11 +29,19 @@ class PluginRegistry:
         for name, cls in self._classes.items():
             check_plugin_class(cls, name, getattr(cls, "__qualname__", repr(cls)))
         self._entry_points: dict[str, EntryPoint] = {}
+        self._use_entry_points = use_entry_points
         if use_entry_points:
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 self._entry_points.setdefault(ep.name, ep)
         self._instances: dict[str, Plugin] = {}
         self.load_errors: dict[str, str] = {}
+
+    def rescan(self) -> None:
+        """Find entry points installed since this registry was made (e.g. a plugin folder added to sys.path)."""
+        if not self._use_entry_points:
+            return
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            self._entry_points.setdefault(ep.name, ep)
 
     def register(self, cls: type[Plugin], name: str | None = None) -> None:
         check_plugin_class(cls, name or cls.name, f"{cls.__module__}:{cls.__qualname__}")
@@ -97,6 +108,17 @@ def check_plugin_class(cls: object, name: str, where: str) -> None:
 
 
 _default: PluginRegistry | None = None
+
+
+def use_plugin_dir(path: str | Path) -> Path:
+    """Put a plugin folder (`dtm init -d`) on sys.path and let the registry find the plugins installed there."""
+    folder = Path(path).expanduser().resolve()
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+        importlib.invalidate_caches()
+        if _default is not None:
+            _default.rescan()
+    return folder
 
 
 def default_registry() -> PluginRegistry:

@@ -108,9 +108,8 @@ def test_an_unknown_plugin_lists_the_installed_ones_and_how_to_install(write, pr
     issue = problem(path)
 
     assert (issue.file, issue.line, issue.field) == (str(path), 2, "tools[0].name")
-    assert "unknown plugin 'greeterr'" in issue.message
-    assert "installed plugins: anything, greeter" in issue.message
-    assert "pip install" in issue.message and "devstream.plugins" in issue.message
+    assert "plugin 'greeterr' is not installed (installed: anything, greeter)" in issue.message
+    assert f"`dtm init -f {path}`" in issue.message and "devstream.plugins" in issue.message
 
 
 def test_options_are_checked_against_the_plugin_model_for_every_tool(write, problems):
