@@ -53,7 +53,7 @@ def _harness_factory(name: str) -> Callable[[Path], Harness] | None:
             except Exception as exc:
                 raise DtmError(f"the conformance harness of plugin {name!r} ({ep.value}) failed to load: "
                                f"{exc}") from exc
-            return factory  # type: ignore[no-any-return]
+            return factory
     return None
 
 
