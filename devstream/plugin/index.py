@@ -17,6 +17,7 @@ in hash-checking mode: a file whose hash the index does not list is refused.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import yaml
@@ -25,6 +26,7 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from devstream.errors import PluginLoadError
+from devstream.plugin.registry import ENTRY_POINT_GROUP
 
 __all__ = ["SHIPPED_INDEX", "IndexEntry", "load_index", "requirement"]
 
@@ -85,6 +87,10 @@ def _read(path: Path) -> dict[str, IndexEntry]:
 def load_index(extra: Iterable[Path] = ()) -> dict[str, IndexEntry]:
     """dtm's own index, then each extra file in order (a later entry replaces an earlier one of its name)."""
     index = _read(SHIPPED_INDEX)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):  # a plugin that ships with dtm is in its index
+        dist = getattr(ep, "dist", None)
+        if dist is not None and dist.name == "dtm" and ep.name not in index:
+            index[ep.name] = IndexEntry(distribution="dtm", builtin=True)
     for path in extra:
         index.update(_read(path))
     return index
