@@ -69,10 +69,38 @@ class Workspace:
     # State keys of records the store holds with secrets in clear (DevStream v0.12 wrote tokens so); this
     # process sees them fingerprinted, and `seal_records` writes them so.
     unsealed: set[str] = field(default_factory=set, repr=False)
+    # How each change of this process's runs ended ("succeeded", "unchanged", "failed"), by tool key.
+    ended: dict[str, str] = field(default_factory=dict, repr=False)
+    # Changes inside run_change now; once `stopped` says why, no new change starts (see stop_changes).
+    _in_flight: set[str] = field(default_factory=set, repr=False)
+    _in_flight_changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    stopped: str | None = field(default=None, repr=False)
 
     def notify(self, key: str, result: str) -> None:
+        self.ended[key] = result
         if self.on_change_end is not None:
             self.on_change_end(key, result)
+
+    def stop_changes(self, reason: str, wait: float) -> set[str]:
+        """Let no change start from now on (they fail with `reason`); wait up to `wait` seconds for the
+        changes under way to end, and return the keys of those still running then."""
+        with self._in_flight_changed:
+            self.stopped = reason
+            self._in_flight_changed.wait_for(lambda: not self._in_flight, timeout=wait)
+            return set(self._in_flight)
+
+    @contextmanager
+    def _under_way(self, key: str) -> Iterator[None]:
+        with self._in_flight_changed:
+            if self.stopped is not None:
+                raise PermanentError(f"{key}: not run: {self.stopped}")
+            self._in_flight.add(key)
+        try:
+            yield
+        finally:
+            with self._in_flight_changed:
+                self._in_flight.discard(key)
+                self._in_flight_changed.notify_all()
 
     def records(self, reload: bool = False) -> dict[str, StateRecord]:
         with self._guard:
@@ -242,6 +270,10 @@ class Workspace:
 
         Outputs of dependencies come from the records, which each finished change updated.
         """
+        with self._under_way(change.key):
+            return self._run_change(change, logger, attempt)
+
+    def _run_change(self, change: Change, logger: logging.Logger | None, attempt: int) -> ChangeOutcome:
         if change.action is Action.DELETE:
             return self._delete(change, logger, attempt)
         tool = self.config.by_key[change.key]

@@ -12,6 +12,8 @@ from devstream.cli.render import console
 from devstream.cli.workspace import use_prefect_server
 from devstream.engine import Workspace
 
+CLIENT_MAX_RETRIES = 7
+
 
 def quiet_console_logs() -> None:
     """Keep Prefect's per-task INFO lines off the terminal; they still reach the Prefect UI.
@@ -22,12 +24,25 @@ def quiet_console_logs() -> None:
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
 
 
+def patient_client() -> None:
+    """Give a busy Prefect server more time than Prefect's client does by default.
+
+    Prefect's client retries 429, 502, 503 and dropped connections 5 times (2 + 4 + ... + 32 s); a
+    SQLite server under ten concurrent 100-tool applies stayed busy longer than that, and 2 of 10 runs
+    failed on a 503 for a task's concurrency slot. 7 retries wait up to 254 s. A server that is gone
+    rather than busy does not hold a run that long: dtm's server watch ends it (see server_watch.py).
+    A user's own PREFECT_CLIENT_MAX_RETRIES wins; like every setting, set before prefect is imported.
+    """
+    os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", str(CLIENT_MAX_RETRIES))
+
+
 @contextmanager
 def flow_session() -> Iterator[None]:
     """The one way a command that runs a flow gets Prefect ready, whatever its state backend: console logs
     quieted, the server chosen (PREFECT_API_URL, else dtm's local server, started if need be, see
     devstream/cli/server.py), the CLI's run settings. Enter it before importing `devstream.flows`."""
     quiet_console_logs()
+    patient_client()
     use_prefect_server()
     with cli_run_settings():
         yield

@@ -7,6 +7,7 @@ The confirmed plan is handed to the flow, which runs it as one flow run.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -32,8 +33,10 @@ def _confirm(plan: Plan, yes: bool) -> bool:
     return typer.confirm(f"Do you want to {plan.operation} these changes?", default=False)
 
 
-def _run_flow(ws: Workspace, plan: Plan, parallelism: int, retry_delay: float | None) -> RunSummary:
+def _run_flow(ws: Workspace, plan: Plan, parallelism: int, retry_delay: float | None,
+              json_out: bool = False) -> RunSummary:
     from devstream.cli.prefect_setup import flow_session, progress
+    from devstream.cli.server_watch import watching
 
     with flow_session():
         from devstream import flows
@@ -41,7 +44,8 @@ def _run_flow(ws: Workspace, plan: Plan, parallelism: int, retry_delay: float | 
         by_operation: dict[str, Callable[..., RunSummary]] = {
             "apply": flows.apply, "delete": flows.delete, "destroy": flows.destroy}
         flow = by_operation[plan.operation]
-        with progress(ws, len(plan.changes)):
+        # A server that goes away ends the run within a bound (see server_watch.py), not minutes later.
+        with progress(ws, len(plan.changes)), watching(ws, plan, os.environ.get("PREFECT_API_URL"), json_out):
             return flow(config=str(ws.config.path), plan=plan, parallelism=parallelism, retry_delay=retry_delay)
 
 
@@ -59,7 +63,7 @@ def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out
         return 1
     _seal(ws, json_out)
     try:
-        summary = _run_flow(ws, plan, parallelism, retry_delay)
+        summary = _run_flow(ws, plan, parallelism, retry_delay, json_out)
         code = 0
     except ChangesFailed as failed:
         summary, code = failed.summary, 1
