@@ -13,7 +13,6 @@ with DTM_SLOW_TESTS=1 (each needs more server starts).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -26,6 +25,7 @@ import pytest
 import yaml
 
 from devstream.cli import server
+from devstream.state.prefect_api import PrefectStateStore
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="finds servers through /proc (Linux)")
 
@@ -138,11 +138,12 @@ def test_a_server_killed_mid_apply_ends_the_run_with_its_finished_work_in_state(
 def test_with_prefect_state_a_killed_server_ends_the_run_and_the_next_apply_converges(
     home: Path, tmp_path: Path
 ) -> None:
-    config = write_config(tmp_path, 12, {"backend": "prefect", "options": {"name": f"faults-{tmp_path.name}"}})
+    name = f"faults-{tmp_path.name}"
+    config = write_config(tmp_path, 12, {"backend": "prefect", "options": {"name": name}})
 
     def records() -> int:
-        shown = dtm(home, "show", "status", "-f", str(config), "--json")
-        return len(json.loads(shown.stdout)) if shown.returncode == 0 and shown.stdout.strip() else 0
+        info = server.read_server_info(home)
+        return len(PrefectStateStore(name, api_url=info.url).read()) if info is not None else 0
 
     done = apply_and_kill_the_server(home, config, started=lambda: records() >= 2)
     text = " ".join((done.stdout + done.stderr).split())
