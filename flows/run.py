@@ -15,6 +15,7 @@ from prefect.runtime import flow_run
 from devstream.engine import Workspace
 from devstream.flows.artifacts import publish_plan, publish_results, publish_state
 from devstream.flows.execute import refresh, run_plan
+from devstream.flows.predecessor import bury_predecessor, note_this_run
 from devstream.plan import Plan, plan_delete, plan_destroy
 from devstream.summary import ChangesFailed, RunSummary
 
@@ -26,6 +27,9 @@ def _holder(operation: str) -> str:
 
 def _run(ws: Workspace, plan: Plan, parallelism: int, retries: int | None, retry_delay: float | None
          ) -> RunSummary:
+    # Under the lock: this run is on record as its holder, and a killed predecessor is marked Crashed.
+    note_this_run(ws)
+    bury_predecessor(ws)
     publish_plan(plan, ws.config.name)
     summary = run_plan(ws, plan, parallelism=parallelism, retries=retries, retry_delay=retry_delay)
     summary.flow_run_id = flow_run.get_id()

@@ -69,6 +69,14 @@ class StateStore(Protocol):
         """Release the lock whoever holds it; returns who held it, or None."""
         ...
 
+    def note_holder(self, **fields: str) -> None:
+        """Add `fields` (e.g. the flow run) to this process's holder record; nothing if it does not hold the lock."""
+        ...
+
+    def taken_over(self) -> dict[str, Any] | None:
+        """The holder record of a gone run whose lock this process took over, once; None if it took none."""
+        ...
+
     def flush(self) -> None:
         """Make everything written so far durable in the backend's canonical form."""
         ...

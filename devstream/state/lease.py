@@ -113,6 +113,8 @@ class LeaseLock:
         self.lease_seconds = lease_seconds
         self.renew_every = renew_every if renew_every is not None else lease_seconds / 3
         self._key = f"{api.url}|{limit_name}"
+        # The record of the last gone holder this object took the lock over from (see `taken_over`).
+        self.last_taken_over: dict[str, Any] | None = None
 
     # -- reading --------------------------------------------------------------------------------------
 
@@ -212,6 +214,21 @@ class LeaseLock:
                 logger.warning("could not clear the holder of the lock on state %s: %s", self.state_description, exc)
             self._give_back(held.lease_id)
 
+    def annotate(self, **fields: str) -> None:
+        """Add fields to the holder record while this process holds the lock."""
+        with self._limit_lock():
+            held = _holdings.get(self._key)
+            current = self.holder() if held is not None else None
+            if held is None or not current or current.get("lease_id") != held.lease_id:
+                return
+            self.api.call("PATCH", f"/variables/name/{self.variable_name}", json={"value": {**current, **fields}},
+                          retry=True, what="record who holds the state's lock")
+
+    def taken_over(self) -> dict[str, Any] | None:
+        """The record of the gone holder whose lock was last taken over here, handed out once."""
+        taken, self.last_taken_over = self.last_taken_over, None
+        return taken
+
     def force_unlock(self) -> dict[str, Any] | None:
         """Free the lock whoever holds it; returns its recorded holder ({} if none was recorded), None if free.
 
@@ -272,6 +289,7 @@ class LeaseLock:
         else:
             self._free_lost_slot(lease_id)
         self._forget_holder()
+        self.last_taken_over = holder
 
     def _lease_exists(self, lease_id: str) -> bool:
         """Whether the server still has this lease (renewing the lease of a holder known dead harms nobody)."""

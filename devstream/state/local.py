@@ -164,6 +164,14 @@ class LocalStateStore:
         """Remove the lock file whoever holds it; returns its holder ({} if unreadable), None if none."""
         return self._file_lock.force_unlock()
 
+    def note_holder(self, **fields: str) -> None:
+        """Add fields (the flow run) to this process's record as the lock's holder."""
+        self._file_lock.annotate(**fields)
+
+    def taken_over(self) -> dict[str, Any] | None:
+        """The holder record of a gone run whose lock this process took over, once."""
+        return self._file_lock.taken_over()
+
     def flush(self) -> None:
         """Compact: write the merged state to the state file atomically, then drop the journal."""
         with self._lock, _environment(f"write the state file {self.path}"):

@@ -104,6 +104,8 @@ class FileLock:
         self.unlock_hint = unlock_hint
         self.unreadable_stale_after = unreadable_stale_after
         self._key = str(self.path)
+        # The record of the last gone holder this object took the lock over from (see `taken_over`).
+        self.last_taken_over: dict[str, Any] | None = None
 
     # -- reading --------------------------------------------------------------------------------------
 
@@ -168,6 +170,22 @@ class FileLock:
                     on_release()
             finally:
                 self.path.unlink(missing_ok=True)
+
+    def annotate(self, **fields: str) -> None:
+        """Add fields to the lock file while this process holds it (a rename: readers see old or new)."""
+        with self._path_lock():
+            held = _holdings.get(self._key)
+            current = self.holder()
+            if held is None or not current or current.get("id") != held.lock_id:
+                return
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({**current, **fields}))
+            os.replace(tmp, self.path)
+
+    def taken_over(self) -> dict[str, Any] | None:
+        """The record of the gone holder whose lock was last taken over here, handed out once."""
+        taken, self.last_taken_over = self.last_taken_over, None
+        return taken
 
     def force_unlock(self) -> dict[str, Any] | None:
         """Remove the lock file whoever holds it; returns its holder ({} if unreadable), None if none."""
@@ -255,6 +273,7 @@ class FileLock:
                     describe_holder(stale),
                 )
                 self.path.unlink(missing_ok=True)
+                self.last_taken_over = stale
         finally:
             guard.unlink(missing_ok=True)
 

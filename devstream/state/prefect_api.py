@@ -213,6 +213,14 @@ class PrefectStateStore:
         """Free the state's lock whoever holds it; returns its recorded holder ({} if unknown), None if free."""
         return self._lock.force_unlock()
 
+    def note_holder(self, **fields: str) -> None:
+        """Add fields (the flow run) to this process's record as the lock's holder."""
+        self._lock.annotate(**fields)
+
+    def taken_over(self) -> dict[str, Any] | None:
+        """The holder record of a gone run whose lock this process took over, once."""
+        return self._lock.taken_over()
+
     def flush(self) -> None:
         """Nothing to do: every put and delete was durable on the server when it returned."""
 
