@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from devstream.config.checks import RFC1123_RULE, Origin, is_rfc1123_subdomain, validation_issues
 from devstream.config.merge import Entry
 from devstream.config.models import ToolSpec
-from devstream.config.render import Renderer, part_from_data, render_tree
+from devstream.config.render import Renderer, part_from_data, render_tree, reserved_var
 from devstream.config.source import has_template
 from devstream.errors import ConfigError, Issue
 
@@ -366,6 +366,11 @@ class AppExpander:
             self.issues.append(entry.part.issue(f"pipelineTemplate {pipeline.templateName!r} is not defined "
                                                 f"(defined: {defined}); add it under `pipelineTemplates` or fix "
                                                 f"the name", (*path, "templateName")))
+            return None
+        reserved = [(name, why) for name in pipeline.vars or {} if (why := reserved_var(name)) is not None]
+        for name, why in reserved:
+            self.issues.append(entry.part.issue(why, (*path, "vars", name)))
+        if reserved:
             return None
         context = {**self.vars, "language": app.spec.language, "framework": app.spec.framework,
                    "appName": app.name, **(pipeline.vars or {})}

@@ -34,7 +34,16 @@ from devstream.config.checks import (
 )
 from devstream.config.files import config_files, read_parts
 from devstream.config.merge import Entry, Merged, merge_parts
-from devstream.config.models import BACKENDS, DEFAULT_BACKEND, STATE_OPTIONS, Config, StateConfig, ToolSpec
+from devstream.config.models import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    NOT_YET_BACKENDS,
+    STATE_OPTIONS,
+    Config,
+    StateConfig,
+    ToolSpec,
+    backend_not_available,
+)
 from devstream.config.render import Renderer, render_tree, resolve_vars
 from devstream.config.source import FieldPath, Part
 from devstream.errors import ConfigError, Issue
@@ -45,7 +54,7 @@ __all__ = ["PLUGIN_SETTINGS", "load_config"]
 PLUGIN_SETTINGS = ("pluginDir", "pluginIndex")
 
 _BACKEND_ALIASES = {"kubernetes": "k8s"}
-_VALID_BACKENDS = ", ".join(dict.fromkeys(_BACKEND_ALIASES.get(b, b) for b in BACKENDS))
+_VALID_BACKENDS = ", ".join(b for b in BACKENDS if b not in NOT_YET_BACKENDS)
 
 
 def load_config(path: str | Path, *, registry: PluginRegistry | None = None,
@@ -151,6 +160,9 @@ def _state(entry: Entry | None, renderer: Renderer, vars_: Mapping[str, Any], is
         issues.append(part.issue(f"unknown state backend {backend!r}; use one of: {_VALID_BACKENDS}",
                                  (*path, "state", "backend")))
         normal = DEFAULT_BACKEND
+    elif normal in NOT_YET_BACKENDS:
+        # Refused now, not at plan time: the same message the state package gives.
+        issues.append(part.issue(backend_not_available(normal), (*path, "state", "backend")))
     options = state.get("options") or {}
     if not isinstance(options, dict):
         issues.append(part.issue("`config.state.options` must be a map", (*path, "state", "options")))

@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-__all__ = ["BACKENDS", "DEFAULT_BACKEND", "STATE_OPTIONS", "Config", "LocalStateOptions", "Location",
-           "PrefectStateOptions", "StateConfig", "StateKey", "ToolKeys", "ToolSpec"]
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "NOT_YET_BACKENDS", "STATE_OPTIONS", "Config", "LocalStateOptions",
+           "Location", "PrefectStateOptions", "StateConfig", "StateKey", "ToolKeys", "ToolSpec",
+           "backend_not_available"]
 
-# Backends a config may name. `prefect` (the default) and `local` are built; s3 and k8s are accepted names
-# with a clear "not available yet" error from the state package.
+# Backends a config may name. `prefect` (the default) and `local` are built; s3 and k8s (DevStream's other
+# names) are refused by validate and by the state package with the one message below.
 BACKENDS = ("local", "prefect", "s3", "k8s", "kubernetes")
+NOT_YET_BACKENDS = ("s3", "k8s", "kubernetes")
 DEFAULT_BACKEND = "prefect"
 
 # Text that says something: a number or a blank where a name or a path belongs is a mistake to report.
@@ -42,6 +44,12 @@ class PrefectStateOptions(BaseModel):
 
 STATE_OPTIONS: dict[str, type[BaseModel]] = {"local": LocalStateOptions, "prefect": PrefectStateOptions}
 """The options model of each built backend; the config loader checks `config.state.options` against it."""
+
+
+def backend_not_available(backend: str) -> str:
+    """Why a backend DevStream knew cannot be used yet, and what to use instead."""
+    return (f"state backend `{backend}` is not available yet in this version of dtm; use `prefect` (the default: "
+            "state on the Prefect server) or `local` (state: {backend: local, options: {stateFile: devstream.state}})")
 
 
 @dataclass(frozen=True)

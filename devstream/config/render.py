@@ -26,7 +26,20 @@ from devstream.config.source import FieldPath, Part, has_template, plain_scalar,
 from devstream.errors import Issue
 from devstream.templates import SandboxViolation, sandboxed_environment
 
-__all__ = ["Renderer", "TemplateFailure", "part_from_data", "render_tree", "resolve_vars"]
+__all__ = ["RESERVED_NAMES", "Renderer", "TemplateFailure", "part_from_data", "reserved_var", "render_tree",
+           "resolve_vars"]
+
+# Names templates call as functions: a var of that name would hide the function (`[[ env "X" ]]` would call
+# the var's value), so defining one is refused where it is written.
+RESERVED_NAMES = ("env",)
+
+
+def reserved_var(name: str) -> str | None:
+    """Why `name` cannot be a var, or None when it can."""
+    if name not in RESERVED_NAMES:
+        return None
+    return (f"`{name}` is a reserved name: it is the function of [[ {name} \"NAME\" ]], which reads an "
+            f"environment variable; rename this var (e.g. `{name}_name`)")
 
 # Go's call syntax `[[ env "NAME" ]]` and DevStream's `[[ env NAME ]]` -> jinja's `[[ env("NAME") ]]`
 _ENV_CALL = re.compile(r"""(\[\[-?\s*)env\s+(?:"([^"]*)"|'([^']*)'|([A-Za-z_][A-Za-z0-9_]*))(?=\s*-?\]\])""")
@@ -187,6 +200,10 @@ def resolve_vars(defined: Mapping[str, VarSource], renderer: Renderer,
     uses: dict[str, set[str]] = {}
     for name, (part, path, raw) in defined.items():
         uses[name] = set()
+        if (why := reserved_var(name)) is not None:
+            issues.append(part.issue(why, path))
+            failed.add(name)
+            continue
         for sub, text in walk_strings(raw, path):
             if not has_template(text):
                 continue

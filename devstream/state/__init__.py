@@ -2,7 +2,7 @@
 
 `open_store(config)` picks the backend named in `config.state`: `local` (DevStream's YAML state file) or
 `prefect` (one Prefect artifact per record, on the server at PREFECT_API_URL); the other backend names
-DevStream knew are accepted by the config and refused here with a clear message.
+DevStream knew are refused, here and by `load_config`, with one clear message.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from devstream.config.models import Config
+from devstream.config.models import NOT_YET_BACKENDS, Config, backend_not_available
 from devstream.errors import StateError
 from devstream.state.base import StateRecord, StateStore
 from devstream.state.local import LocalStateStore
@@ -22,7 +22,6 @@ __all__ = ["FileLock", "LocalStateStore", "StateRecord", "StateStore", "describe
 DEFAULT_STATE_FILE = "devstream.state"
 _LOCAL_OPTIONS = ("stateFile", "name")
 _PREFECT_OPTIONS = ("name",)
-_NOT_YET = ("s3", "k8s", "kubernetes")
 
 
 def _check_options(backend: str, options: Mapping[str, object], accepted: Sequence[str], note: str = "") -> None:
@@ -52,9 +51,6 @@ def open_store(config: Config) -> StateStore:
         if not isinstance(name, str) or not name.strip():
             raise StateError("state option name must be a non-empty string")
         return PrefectStateStore(name, config_path=config.path)
-    if backend in _NOT_YET:
-        raise StateError(
-            f"state backend `{backend}` is not available yet in this version of dtm; "
-            "use `local` (state: {backend: local, options: {stateFile: devstream.state}})"
-        )
-    raise StateError(f"unknown state backend `{backend}`; use `local`")
+    if backend in NOT_YET_BACKENDS:
+        raise StateError(backend_not_available(backend))
+    raise StateError(f"unknown state backend `{backend}`; use `prefect` or `local`")

@@ -156,6 +156,16 @@ def test_a_missing_var_in_a_template_points_at_the_template_and_names_the_app(wr
     assert f"app 'shop' at {path}:15" in issue.message
 
 
+def test_a_pipeline_var_named_env_is_refused_naming_the_reserved_name(write, problem):
+    path = write("c.yaml", CONFIG.replace("vars: {registry: ghcr.io/acme}",
+                                          "vars: {registry: ghcr.io/acme, env: prod}"))
+
+    issue = problem(path, validate_plugins=False)
+
+    assert (issue.file, issue.line, issue.field) == (str(path), 17, "apps[0].ci[0].vars.env")
+    assert "`env` is a reserved name" in issue.message
+
+
 def test_app_mistakes_are_reported_with_their_lines(write, problems):
     path = write("c.yaml", """
         apps:

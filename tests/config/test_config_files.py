@@ -5,7 +5,9 @@ Every error names the file, the line and the field, and says what to write inste
 
 from __future__ import annotations
 
-from devstream.config.models import Location
+import pytest
+
+from devstream.config.models import Location, backend_not_available
 
 
 def test_a_single_file_gives_its_tools_state_name_and_folder(write, load):
@@ -43,18 +45,35 @@ def test_without_a_config_section_the_state_is_kept_on_the_prefect_server(write,
     assert load(path).state.backend == "prefect"
 
 
-def test_backend_names_are_case_insensitive_and_kubernetes_means_k8s(write, load):
+def test_backend_names_are_case_insensitive(write, load):
     path = write("c.yaml", """
         config:
-          state: {backend: Kubernetes, options: {name: team-a}}
+          state: {backend: Local, options: {name: team-a}}
         tools:
         - {name: greeter, instanceID: a, options: {path: a}}
         """)
 
     config = load(path)
 
-    assert config.state.backend == "k8s"
+    assert config.state.backend == "local"
     assert config.name == "team-a"  # state.options.name wins over the file's stem
+
+
+@pytest.mark.parametrize(("written", "named"), [("s3", "s3"), ("k8s", "k8s"), ("Kubernetes", "k8s")])
+def test_backends_not_built_yet_are_refused_when_the_config_is_loaded(write, problem, written, named):
+    """`dtm validate` must not pass a config that `dtm plan` then refuses: same message, with its place."""
+    path = write("c.yaml", f"""
+        config:
+          state:
+            backend: {written}
+        tools:
+        - {{name: greeter, instanceID: a, options: {{path: a}}}}
+        """)
+
+    issue = problem(path)
+
+    assert (issue.file, issue.line, issue.field) == (str(path), 3, "config.state.backend")
+    assert issue.message == backend_not_available(named)
 
 
 def test_an_unknown_backend_lists_the_valid_ones(write, problem):
@@ -70,7 +89,7 @@ def test_an_unknown_backend_lists_the_valid_ones(write, problem):
 
     assert (issue.file, issue.line, issue.field) == (str(path), 3, "config.state.backend")
     assert "'etcd'" in issue.message
-    assert "local, prefect, s3, k8s" in issue.message
+    assert "use one of: local, prefect" in issue.message
 
 
 def test_a_folder_is_merged_section_by_section(tmp_path, write, load):

@@ -246,3 +246,23 @@ def test_a_value_reaching_for_python_internals_is_refused_on_its_line(write, pro
 
     assert [(i.line, i.field) for i in issues] == [(7, "tools[0].options.one"), (8, "tools[0].options.two")]
     assert all("unsafe access refused by the template sandbox" in i.message for i in issues)
+
+
+def test_a_var_named_env_is_refused_where_it_is_defined(write, problems):
+    """A var `env` would hide the function: `[[ env "X" ]]` would call a string."""
+    path = write("c.yaml", """
+        vars:
+          region: eu
+          env: prod
+        tools:
+        - name: anything
+          instanceID: a
+          options:
+            token: [[ env "TOKEN" ]]
+            where: "[[ region ]]"
+        """)
+
+    (issue,) = problems(path, {"TOKEN": "t"})
+
+    assert (issue.file, issue.line, issue.field) == (str(path), 3, "vars.env")
+    assert "`env` is a reserved name" in issue.message and "rename this var" in issue.message
