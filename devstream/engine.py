@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from devstream.config import load_config
 from devstream.config.models import Config, ToolSpec
-from devstream.errors import PermanentError, PluginError, TransientError
+from devstream.errors import DtmError, PermanentError, PluginError, TransientError
 from devstream.jsonish import diff_paths, normalize
 from devstream.outputs import UnresolvedReferenceError, find_references, resolve
 from devstream.plan import Action, Change, Plan, plan_apply, read_targets
@@ -340,12 +341,22 @@ class Workspace:
     @staticmethod
     @contextmanager
     def _translated(key: str, action: str, model: BaseModel) -> Iterator[None]:
-        """Turn whatever a plugin raised into a PluginError whose message holds no secret."""
+        """Turn whatever a plugin raised into a PluginError whose message holds no secret.
+
+        An exception dtm's errors do not cover (a plugin's bug, an SDK's error) keeps its type in the message
+        (`KeyError: 'sha256'`, not `'sha256'`) and its traceback, secrets masked, for `dtm --debug`.
+        """
         try:
             yield
         except Exception as exc:
-            text = scrub(str(exc) or type(exc).__name__, secret_paths(model).values())
+            secrets = secret_paths(model).values()
+            text = scrub(str(exc) or type(exc).__name__, secrets)
             if isinstance(exc, PluginError) and text == str(exc):
                 raise
+            if not isinstance(exc, DtmError):
+                text = f"{type(exc).__name__}: {text}" if str(exc) else text
             kind = TransientError if is_transient(exc) else PermanentError
-            raise kind(f"{key}: {action} failed: {text}") from None
+            error = kind(f"{key}: {action} failed: {text}")
+            if not isinstance(exc, DtmError):
+                error.traceback_text = scrub("".join(traceback.format_exception(exc)), secrets)
+            raise error from None

@@ -108,7 +108,13 @@ class StateLockedError(StateError):
 
 
 class PluginError(DtmError):
-    """A plugin failed, or cannot be loaded."""
+    """A plugin failed, or cannot be loaded.
+
+    `traceback_text`: when the cause was an exception dtm did not expect (a plugin's bug), its traceback with
+    secrets masked; `dtm --debug` prints it.
+    """
+
+    traceback_text: str | None = None
 
 
 class PluginLoadError(PluginError):

@@ -19,6 +19,8 @@ class ChangeResult(BaseModel):
     result: Result
     message: str = ""
     seconds: float | None = None
+    # A plugin bug's traceback (secrets masked), for `dtm --debug`; kept out of JSON and artifacts.
+    traceback: str | None = Field(default=None, exclude=True)
 
 
 class RunSummary(BaseModel):

@@ -14,6 +14,7 @@ from typing import Any
 from prefect import flow
 from prefect.events import emit_event
 from prefect.runtime import flow_run
+from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from devstream.config.models import ToolSpec
@@ -95,7 +96,8 @@ def _remediate(ws: Workspace, report: DriftReport, records: dict[str, StateRecor
 
 
 @flow(name="dtm-drift-check", validate_parameters=False)
-def drift_check(config: str, remediate: bool = False, parallelism: int = 10, lock_timeout: float = 0) -> DriftReport:
+def drift_check(config: str, remediate: bool = False, parallelism: int = 10, lock_timeout: float = 0
+                ) -> DriftReport | State[Any]:
     """Compare every resource in state with the config and with its live status; with `remediate`,
     re-apply the drifted and missing ones (waiting up to `lock_timeout` seconds for the state's lock).
     Publishes the report as artifacts and announces drift as events.
@@ -120,6 +122,8 @@ def drift_check(config: str, remediate: bool = False, parallelism: int = 10, loc
                 report = _remediate(ws, report, records, live, parallelism)
     publish_drift(report)
     if report.failed:
-        # Raising (not returning) is what makes the run Failed; the report travels on the exception.
-        raise DriftCheckFailed(report)
+        # A Failed state ends the run Failed without a Prefect traceback of our own report in the terminal and
+        # the logs; calling the flow raises the DriftCheckFailed it carries, with the report.
+        failed = DriftCheckFailed(report)
+        return Failed(message=str(failed), data=failed)
     return report

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Mapping
 from typing import Any
+from uuid import UUID
 
+import httpx
 from prefect import Task
 from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFuture, wait
+from prefect.states import Cancelled
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
@@ -18,6 +23,8 @@ from devstream.state import StateRecord
 from devstream.summary import ChangeResult, RunSummary
 from devstream.tasks.change import apply_change
 from devstream.tasks.read import read_resource
+
+log = logging.getLogger("devstream")
 
 
 class TaskVariants:
@@ -85,6 +92,35 @@ def refresh(ws: Workspace, records: dict[str, StateRecord], parallelism: int = 1
         return {k: f.result() for k, f in futures.items()}
 
 
+def end_not_run(not_run: Mapping[UUID, str], patience: float = 30.0) -> None:
+    """Give each task run Prefect left NotReady (Pending, drawn as a bar that never ends in the UI) a final
+    Cancelled state saying why it did not run.
+
+    Task runs reach the server as events, so a task run may not be recorded yet: it is waited for (at most
+    `patience` seconds in all). The server keeps the newest state, so a NotReady event arriving later does
+    not undo this. Never worth failing the run over: the results are already known.
+    """
+    if not not_run:
+        return
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + patience
+    try:
+        with get_client(sync_client=True) as client:
+            for task_run_id, message in not_run.items():
+                while True:
+                    try:
+                        client.set_task_run_state(task_run_id, Cancelled(message=message), force=True)
+                        break
+                    except (ObjectNotFound, httpx.HTTPStatusError) as exc:
+                        missing = not isinstance(exc, httpx.HTTPStatusError) or exc.response.status_code == 404
+                        if not missing or time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.2)
+    except Exception as exc:
+        log.warning("could not mark the changes that did not run as Cancelled in Prefect: %s", exc)
+
+
 def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int | None = None,
              retry_delay: float | None = None) -> RunSummary:
     """Submit every change with `wait_for` its dependencies; a failure stops only its own dependents.
@@ -107,6 +143,7 @@ def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int |
         wait(list(futures.values()))
 
     results: dict[str, ChangeResult] = {}
+    not_run: dict[UUID, str] = {}
     for change in plan.changes:
         future = futures[change.key]
         state = future.state
@@ -120,10 +157,14 @@ def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int |
             exc = future.result(raise_on_failure=False)
             result.result = "failed"
             result.message = str(exc) if isinstance(exc, BaseException) else state.message or ""
+            result.traceback = getattr(exc, "traceback_text", None)
         else:
-            # Prefect never ran it: an upstream change did not complete (the task is left NotReady).
-            blocked = [k for k in change.waits_for if k in results and results[k].result in ("failed", "skipped")]
-            result.message = f"not run: {', '.join(blocked) or 'a dependency'} did not succeed"
+            # Prefect never ran it: a change it depends on did not complete (the task is left NotReady).
+            why = [f"{k} {'failed' if results[k].result == 'failed' else 'was not run'}"
+                   for k in change.waits_for if k in results and results[k].result in ("failed", "skipped")]
+            result.message = f"not run: {', '.join(why) or 'a change it depends on did not complete'}"
+            not_run[future.task_run_id] = result.message
         results[change.key] = result
+    end_not_run(not_run)
     return RunSummary(operation=plan.operation, results=list(results.values()),
                       seconds=round(time.monotonic() - started, 3))

@@ -9,8 +9,11 @@ DTM_RETRY_DELAY), the one that also retries reads outside a flow.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow
 from prefect.runtime import flow_run
+from prefect.states import Failed, State
 
 from devstream.engine import Workspace
 from devstream.flows.artifacts import publish_plan, publish_results, publish_state
@@ -26,7 +29,7 @@ def _holder(operation: str) -> str:
 
 
 def _run(ws: Workspace, plan: Plan, parallelism: int, retries: int | None, retry_delay: float | None
-         ) -> RunSummary:
+         ) -> RunSummary | State[Any]:
     # Under the lock: this run is on record as its holder, and a killed predecessor is marked Crashed.
     note_this_run(ws)
     bury_predecessor(ws)
@@ -36,14 +39,18 @@ def _run(ws: Workspace, plan: Plan, parallelism: int, retries: int | None, retry
     publish_results(summary, ws.config.name)
     publish_state(ws.records(), ws.config.name, ws.store.description)
     if not summary.ok:
-        # Returning normally would end the run Completed even though changes failed.
-        raise ChangesFailed(summary)
+        # The run must end Failed. Returning a Failed state (rather than raising) spares the terminal and the
+        # run's logs a Prefect traceback of our own summary; calling the flow still raises ChangesFailed, which
+        # carries the summary the CLI prints.
+        failed = ChangesFailed(summary)
+        return Failed(message=str(failed), data=failed)
     return summary
 
 
 @flow(name="dtm-apply", validate_parameters=False)
 def apply(config: str, plan: Plan | None = None, targets: list[str] | None = None, parallelism: int = 10,
-          retries: int | None = None, retry_delay: float | None = None, lock_timeout: float = 0) -> RunSummary:
+          retries: int | None = None, retry_delay: float | None = None, lock_timeout: float = 0
+          ) -> RunSummary | State[Any]:
     """Make the toolchain match the config: create, update and delete, concurrently, dependencies first."""
     ws = Workspace.open(config)
     with ws.store.lock(_holder("apply"), timeout=lock_timeout):
@@ -58,7 +65,8 @@ def apply(config: str, plan: Plan | None = None, targets: list[str] | None = Non
 
 @flow(name="dtm-delete", validate_parameters=False)
 def delete(config: str, plan: Plan | None = None, force: bool = False, parallelism: int = 10,
-           retries: int | None = None, retry_delay: float | None = None, lock_timeout: float = 0) -> RunSummary:
+           retries: int | None = None, retry_delay: float | None = None, lock_timeout: float = 0
+          ) -> RunSummary | State[Any]:
     """Delete the config's tools, dependents first."""
     ws = Workspace.open(config)
     with ws.store.lock(_holder("delete"), timeout=lock_timeout):
@@ -68,7 +76,7 @@ def delete(config: str, plan: Plan | None = None, force: bool = False, paralleli
 
 @flow(name="dtm-destroy", validate_parameters=False)
 def destroy(config: str, plan: Plan | None = None, parallelism: int = 10, retries: int | None = None,
-            retry_delay: float | None = None, lock_timeout: float = 0) -> RunSummary:
+            retry_delay: float | None = None, lock_timeout: float = 0) -> RunSummary | State[Any]:
     """Delete everything in the state, dependents first."""
     ws = Workspace.open(config)
     with ws.store.lock(_holder("destroy"), timeout=lock_timeout):

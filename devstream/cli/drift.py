@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import cast
 
 from rich.table import Table
 from rich.text import Text
@@ -78,11 +79,17 @@ def drift(*, config_path: Path, remediate: bool = False, json_out: bool = False,
         from devstream.flows.drift import drift_check
 
         try:
-            report = drift_check(config=str(config_path), remediate=remediate, parallelism=parallelism)
+            # A failed check's flow returns a Failed state, which a call like this raises as DriftCheckFailed.
+            report = cast(DriftReport, drift_check(config=str(config_path), remediate=remediate,
+                                                   parallelism=parallelism))
         except DriftCheckFailed as failed:
             report = failed.report
+    from devstream.cli.prefect_setup import flow_run_link
+
+    link = flow_run_link(report.flow_run_id)
     if json_out:
-        render.print_json(report.as_json())
+        render.print_json({**report.as_json(), **link})
     else:
         print_report(report)
+        render.print_run_link(link)
     return report.exit_code()

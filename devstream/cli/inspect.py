@@ -84,12 +84,14 @@ def show_status(*, config_path: Path, plugin: str | None = None, instance_id: st
 
 
 SAMPLE = """\
-# dtm config: https://github.com/ (DevStream's format)
+# A dtm config, in DevStream's format:
+#   https://github.com/devstream-io/devstream/blob/main/docs/core-concepts/config.md
+# `dtm validate -f FILE` checks it; `dtm show config -p PLUGIN` lists a plugin's options.
 config:
   state:
-    backend: local              # local (more backends come with later releases)
-    options:
-      stateFile: devstream.state
+    backend: prefect            # the default: one Prefect artifact per resource, on the server at
+    options:                    # PREFECT_API_URL (or dtm's local server). For a YAML file beside the config:
+      name: my-toolchain        # backend: local, options: {stateFile: devstream.state}
 
 vars:
   greeting: hello

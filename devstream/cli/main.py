@@ -1,8 +1,9 @@
 """`dtm`: the command line. Typer options live here; the work is in run.py and inspect.py.
 
-One exit path: a DtmError prints one red message and exits 1; a usage error prints typer's message (exit 2);
-an OSError (the disk, a permission) names the path and the cause and exits 1; Ctrl-C exits 130; anything
-else is a bug, exits 3 and writes a report (versions and traceback) whose path is printed.
+One exit path: typer reports usage errors (unknown flag or command, missing value) and exits 2; a DtmError
+prints one red message and exits 1; an OSError (the disk, a permission) names the path and the cause and
+exits 1; Ctrl-C exits 130; anything else is a bug, exits 3 and writes a report (versions and traceback)
+whose path is printed. `--debug` also prints the traceback of an error.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import sys
 import tempfile
 import time
 import traceback
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from typer.exceptions import TyperException
 
 from devstream.cli import develop as develop_cli
 from devstream.cli import drift as drift_cli
@@ -38,7 +40,11 @@ app.add_typer(server_app, name="server")
 
 ConfigOpt = Annotated[Path, typer.Option("-f", "--config-file", help="A config file, or a folder of them.")]
 YesOpt = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")]
-ParOpt = Annotated[int, typer.Option("--parallelism", min=1, max=1000, help="How many changes run at once.")]
+ParOpt = Annotated[int, typer.Option("--parallelism", min=1, max=1000,
+                                     help="How many changes (and, while planning, live reads) run at once.")]
+# Commands that change nothing use it for their live reads only.
+ReadParOpt = Annotated[int, typer.Option("--parallelism", min=1, max=1000,
+                                         help="How many live reads of resources run at once.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 LockOpt = Annotated[float, typer.Option(
     "--lock-timeout", min=0,
@@ -47,6 +53,13 @@ LockOpt = Annotated[float, typer.Option(
 
 def _exit(code: int) -> None:
     raise typer.Exit(code)
+
+
+@app.callback()
+def _global_options(debug: Annotated[bool, typer.Option(
+        "--debug", envvar="DTM_DEBUG",
+        help="Print the traceback of an error (a failed change's too) and Prefect's INFO logs.")] = False) -> None:
+    render.debug = debug
 
 
 @app.command()
@@ -60,7 +73,7 @@ def apply(config: ConfigOpt, yes: YesOpt = False, parallelism: ParOpt = 10,
 
 
 @app.command()
-def plan(config: ConfigOpt, json_out: JsonOpt = False, parallelism: ParOpt = 10,
+def plan(config: ConfigOpt, json_out: JsonOpt = False, parallelism: ReadParOpt = 10,
          detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
                                                          help="Exit 2 when there are changes.")] = False) -> None:
     """Show what apply would change, without changing anything."""
@@ -69,7 +82,7 @@ def plan(config: ConfigOpt, json_out: JsonOpt = False, parallelism: ParOpt = 10,
 
 
 @app.command()
-def verify(config: ConfigOpt, parallelism: ParOpt = 10) -> None:
+def verify(config: ConfigOpt, parallelism: ReadParOpt = 10) -> None:
     """Exit 0 when config, state and live resources agree; 2 when changes are pending."""
     _exit(run.verify(config_path=config, parallelism=parallelism))
 
@@ -96,7 +109,11 @@ def drift(config: ConfigOpt,
           remediate: Annotated[bool, typer.Option(
               "--remediate", help="Re-apply the drifted and missing tools (holds the state's lock); the exit code "
                                   "is still 2, and the report lists what was re-applied.")] = False,
-          json_out: JsonOpt = False, parallelism: ParOpt = 10, lock_timeout: LockOpt = 0) -> None:
+          json_out: JsonOpt = False,
+          parallelism: Annotated[int, typer.Option(
+              "--parallelism", min=1, max=1000,
+              help="How many live reads (and, with --remediate, changes) run at once.")] = 10,
+          lock_timeout: LockOpt = 0) -> None:
     """Check every resource in state against the config and its live status.
 
     Exit 0 when all are in sync; 2 when something drifted, went missing, changed in the config or left it
@@ -235,41 +252,49 @@ def server_status(json_out: JsonOpt = False) -> None:
     _exit(server.server_status(json_out=json_out))
 
 
-def _crash_report(exc: BaseException) -> Path:
-    from devstream import __version__
+def _version_of(package: str) -> str:
+    try:
+        return package_version(package)
+    except PackageNotFoundError:
+        return "not installed"
 
+
+def _crash_report(exc: BaseException) -> Path:
     path = Path(tempfile.gettempdir()) / f"dtm-crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
     path.write_text(
-        f"dtm {__version__}, Python {platform.python_version()} on {platform.platform()}\n"
+        f"dtm {_version_of('dtm')}, Prefect {_version_of('prefect')}, typer {_version_of('typer')}, "
+        f"Python {platform.python_version()} on {platform.platform()}\n"
         f"command: {' '.join(sys.argv)}\n\n" + "".join(traceback.format_exception(exc)))
     return path
 
 
+def _print_traceback(exc: BaseException) -> None:
+    """With --debug: where an error came from (a plugin's own traceback first, when it carries one)."""
+    if not render.debug:
+        return
+    if (plugin_traceback := getattr(exc, "traceback_text", None)) is not None:
+        render.err_console.print(plugin_traceback, markup=False, highlight=False, end="")
+    render.err_console.print("".join(traceback.format_exception(exc)), markup=False, highlight=False, end="")
+
+
 def main() -> None:
+    # Standalone mode: typer itself prints usage errors with the command's usage line and exits 2, and turns
+    # Ctrl-C inside a command into exit 130. What it lets through is dtm's to report.
     try:
-        code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        app()
     except DtmError as exc:
+        _print_traceback(exc)
         render.print_error(exc)
         sys.exit(1)
     except KeyboardInterrupt:
         render.err_console.print("Interrupted.")
         sys.exit(130)
-    except (typer.Abort, EOFError):  # a confirmation answered with Ctrl-D
-        sys.exit(1)
-    except TyperException as exc:  # a usage error: an unknown option, a value out of range
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        else:
-            render.err_console.print(f"Error: {exc.format_message()}")
-        sys.exit(exc.exit_code)
     except OSError as exc:  # the environment refused: a full disk, a permission, a path that cannot be
+        _print_traceback(exc)
         render.print_error(DtmError(describe_os_error(exc)))
         sys.exit(1)
     except Exception as exc:
+        _print_traceback(exc)
         report = _crash_report(exc)
         render.print_error(DtmError(f"internal error ({type(exc).__name__}: {exc}); this is a bug in dtm. "
                                     f"A report is in {report}; please attach it to an issue"))

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from devstream.cli import render
 from devstream.cli.render import console
 from devstream.cli.workspace import use_prefect_server
 from devstream.engine import Workspace
@@ -19,9 +20,9 @@ def quiet_console_logs() -> None:
     """Keep Prefect's per-task INFO lines off the terminal; they still reach the Prefect UI.
 
     Prefect reads its logging config when it is first imported, so this must run before that; a user's
-    own PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL wins.
+    own PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL wins; `dtm --debug` keeps them.
     """
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if render.debug else "WARNING")
 
 
 def patient_client() -> None:
@@ -80,3 +81,12 @@ def progress(ws: Workspace, total: int) -> Iterator[None]:
             yield
         finally:
             ws.on_change_end = None
+
+
+def flow_run_link(flow_run_id: str | None) -> dict[str, str | None]:
+    """The run's id and its address in the Prefect UI (None when Prefect knows no UI, e.g. ephemeral)."""
+    if flow_run_id is None:
+        return {"flow_run_id": None, "flow_run_url": None}
+    from prefect.utilities.urls import url_for
+
+    return {"flow_run_id": str(flow_run_id), "flow_run_url": url_for("flow-run", obj_id=str(flow_run_id))}

@@ -14,10 +14,13 @@ from devstream.jsonish import diff_items
 from devstream.plan import Action, Plan
 from devstream.summary import RunSummary
 
-__all__ = ["RESULT_STYLE", "console", "err_console", "print_error", "print_json", "print_plan", "print_summary"]
+__all__ = ["RESULT_STYLE", "console", "err_console", "print_error", "print_json", "print_plan", "print_run_link",
+           "print_summary"]
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+# `dtm --debug`: errors come with their tracebacks.
+debug = False
 
 _STYLE = {Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"), Action.DELETE: ("-", "red")}
 # A change's result, and a drift remediation's (devstream/cli/drift.py).
@@ -63,10 +66,23 @@ def print_summary(summary: RunSummary) -> None:
             table.add_row(r.key, r.action, Text(r.result, RESULT_STYLE[r.result]),
                           "" if r.seconds is None else f"{r.seconds:.2f}", r.message)
         console.print(table)
+    if debug:
+        for r in summary.of("failed"):
+            if r.traceback:
+                err_console.print(f"{r.key}: {r.action} failed; the plugin's traceback:", style="bold red")
+                err_console.print(r.traceback, markup=False, highlight=False, end="")
     colour = "green" if summary.ok else "red"
     took = f" in {summary.seconds:.1f} s" if summary.seconds is not None else ""
     console.print(f"[{colour}]{summary.operation.capitalize()} {'complete' if summary.ok else 'failed'}[/]: "
                   f"{summary.line()}{took}.")
+
+
+def print_run_link(link: dict[str, str | None]) -> None:
+    """Where the run is in the Prefect UI (its id when Prefect knows no UI address)."""
+    if link["flow_run_url"]:
+        console.print(f"Prefect flow run: {link['flow_run_url']}", soft_wrap=True)
+    elif link["flow_run_id"]:
+        console.print(f"Prefect flow run id: {link['flow_run_id']}", soft_wrap=True)
 
 
 def print_error(exc: DtmError) -> None:

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from devstream.cli import render
 from devstream.cli.workspace import open_workspace
@@ -28,9 +29,16 @@ def _confirm(plan: Plan, yes: bool) -> bool:
     if not sys.stdin.isatty():
         raise DtmError("refusing to change anything without confirmation: stdin is not a terminal; "
                        "review the plan with `dtm plan` and pass -y to apply it")
-    import typer
+    from rich.prompt import Confirm
 
-    return typer.confirm(f"Do you want to {plan.operation} these changes?", default=False)
+    try:
+        return Confirm.ask(f"Do you want to {plan.operation} these changes?", default=False, console=render.console)
+    except EOFError:  # Ctrl-D: no answer is a no
+        render.console.print()
+        return False
+    except KeyboardInterrupt:  # Ctrl-C: the CLI exits 130
+        render.console.print("\nInterrupted: nothing changed.")
+        raise
 
 
 def _run_flow(ws: Workspace, plan: Plan, parallelism: int, retry_delay: float | None,
@@ -41,12 +49,15 @@ def _run_flow(ws: Workspace, plan: Plan, parallelism: int, retry_delay: float | 
     with flow_session():
         from devstream import flows
 
-        by_operation: dict[str, Callable[..., RunSummary]] = {
+        # A flow returns a Failed state when changes failed; called like this, it raises ChangesFailed instead.
+        by_operation: dict[str, Callable[..., Any]] = {
             "apply": flows.apply, "delete": flows.delete, "destroy": flows.destroy}
         flow = by_operation[plan.operation]
         # A server that goes away ends the run within a bound (see server_watch.py), not minutes later.
         with progress(ws, len(plan.changes)), watching(ws, plan, os.environ.get("PREFECT_API_URL"), json_out):
-            return flow(config=str(ws.config.path), plan=plan, parallelism=parallelism, retry_delay=retry_delay)
+            summary: RunSummary = flow(config=str(ws.config.path), plan=plan, parallelism=parallelism,
+                                       retry_delay=retry_delay)
+            return summary
 
 
 def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out: bool,
@@ -67,10 +78,15 @@ def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out
         code = 0
     except ChangesFailed as failed:
         summary, code = failed.summary, 1
+    from devstream.cli.prefect_setup import flow_run_link
+
+    link = flow_run_link(summary.flow_run_id)
     if json_out:
-        render.print_json({"plan": plan.as_json(), "results": summary.model_dump()["results"], "ok": summary.ok})
+        render.print_json({"plan": plan.as_json(), "results": summary.model_dump()["results"], "ok": summary.ok,
+                           **link})
     else:
         render.print_summary(summary)
+        render.print_run_link(link)
     return code
 
 

@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -105,11 +107,29 @@ def test_list_plugins_shows_the_built_ins(dtm):
     assert "file" in out and "noop" not in out
 
 
-def test_show_config_prints_a_sample_and_a_plugins_options(dtm):
+def test_show_config_prints_a_sample_and_a_plugins_options(dtm, tmp_path):
     code, out, _ = dtm("show", "config")
+    (tmp_path / "sample.yaml").write_text(out)
+    assert dtm("validate", "-f", str(tmp_path / "sample.yaml"))[0] == 0
     assert code == 0 and yaml.safe_load(out)["tools"]
+    # The sample names the real default backend, and its links lead somewhere.
+    assert yaml.safe_load(out)["config"]["state"]["backend"] == "prefect"
+    assert "later releases" not in out
+    links = re.findall(r"https?://\S+", out)
+    assert links and all(urlsplit(link).path.strip("/") for link in links)
     code, out, _ = dtm("show", "config", "-p", "file")
     assert code == 0 and "path:" in out and "content:" in out
+
+
+@pytest.mark.parametrize(("command", "says"), [
+    ("plan", "How many live reads of resources run at once."),
+    ("verify", "How many live reads of resources run at once."),
+    ("drift", "How many live reads (and, with --remediate, changes) run at once."),
+    ("apply", "How many changes (and, while planning, live reads) run at once."),
+])
+def test_parallelism_says_what_it_does_for_each_command(dtm, command, says):
+    code, out, _ = dtm(command, "--help")
+    assert code == 0 and says in " ".join(out.split())
 
 
 def test_show_config_of_an_unknown_plugin_lists_the_installed_ones(dtm):

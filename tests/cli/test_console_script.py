@@ -1,0 +1,142 @@
+"""The installed `dtm` command as a shell runs it: usage errors, the confirmation prompt, exit codes.
+
+These run the console script in a subprocess, so the real typer and click stand between the user and
+dtm's code (an in-process call would miss what they do with usage errors and Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from devstream.config.models import backend_not_available
+
+DTM = str(Path(sys.executable).with_name("dtm"))
+
+
+def run_dtm(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([DTM, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=cwd,
+                          env={**os.environ, "COLUMNS": "200", **(env or {})}, timeout=120)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "dtm.yaml"
+    path.write_text(yaml.safe_dump({"config": {"state": {"backend": "local"}},
+                                    "tools": [{"name": "noop", "instanceID": "a"}]}))
+    return path
+
+
+def no_crash_report(result: subprocess.CompletedProcess[str]) -> None:
+    assert "internal error" not in result.stderr and "dtm-crash-" not in result.stderr
+    assert "this is a bug in dtm" not in result.stderr
+
+
+@pytest.mark.parametrize(("args", "says", "with_usage"), [
+    (["apply", "--bogus"], "No such option: --bogus", True),
+    (["bogus"], "No such command 'bogus'", True),
+    (["apply"], "Missing option '-f'", True),
+    (["apply", "-f"], "Option '-f' requires an argument", False),  # click's parser gives no usage line here
+    (["plan", "-f", "x.yaml", "--parallelism"], "Option '--parallelism' requires an argument", False),
+    (["plan", "-f", "x.yaml", "--parallelism", "0"], "Invalid value for '--parallelism'", True),
+])
+def test_usage_errors_exit_2_with_clicks_message(args: list[str], says: str, with_usage: bool,
+                                                  tmp_path: Path) -> None:
+    result = run_dtm(*args, cwd=tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    assert f"Error: {says}" in result.stderr
+    assert ("Usage: dtm" in result.stderr) is with_usage
+    no_crash_report(result)
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_validate_refuses_a_backend_that_plan_would_refuse(tmp_path: Path) -> None:
+    path = tmp_path / "dtm.yaml"
+    path.write_text("config:\n  state:\n    backend: s3\ntools:\n- {name: noop, instanceID: a}\n")
+
+    result = run_dtm("validate", "-f", str(path))
+
+    assert result.returncode == 1
+    assert f"{path}:3: config.state.backend: {backend_not_available('s3')}" in " ".join(result.stderr.split())
+
+
+def test_a_var_named_env_is_a_clear_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "dtm.yaml"
+    path.write_text('vars:\n  env: prod\ntools:\n- {name: noop, instanceID: a, options: {triggers: '
+                    '{home: "[[ env \\"HOME\\" ]]"}}}\n')
+
+    result = run_dtm("validate", "-f", str(path))
+
+    assert result.returncode == 1
+    assert f"{path}:2: vars.env: `env` is a reserved name" in result.stderr
+    no_crash_report(result)
+
+
+class Terminal:
+    """`dtm` on a pseudo-terminal, so it asks for confirmation as it would in a shell."""
+
+    def __init__(self, *args: str, cwd: Path):
+        self.master, slave = os.openpty()
+        self.process = subprocess.Popen([DTM, *args], stdin=slave, stdout=slave, stderr=slave, cwd=cwd,
+                                        env={**os.environ, "COLUMNS": "200"}, start_new_session=True)
+        os.close(slave)
+        self.output = ""
+
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            assert time.monotonic() < deadline, f"{text!r} never came; the terminal shows:\n{self.output}"
+            ready, _, _ = select.select([self.master], [], [], 0.5)
+            if ready:
+                try:
+                    self.output += os.read(self.master, 4096).decode(errors="replace")
+                except OSError:  # the process closed the terminal
+                    break
+
+    def type(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    def exit_code(self) -> int:
+        """Wait for the process to end, keeping all it wrote."""
+        code = self.process.wait(timeout=60)
+        while select.select([self.master], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:  # the terminal's other end is closed: all was read
+                break
+            if not chunk:
+                break
+            self.output += chunk.decode(errors="replace")
+        os.close(self.master)
+        return code
+
+
+@pytest.mark.parametrize(("answer", "code", "says"), [
+    ("n\r", 1, "Nothing changed."),
+    ("\x04", 1, "Nothing changed."),  # Ctrl-D
+    (signal.SIGINT, 130, "Interrupted: nothing changed."),  # Ctrl-C: what the terminal sends
+])
+def test_at_the_confirmation_prompt_no_answer_changes_nothing(config: Path, answer: str | signal.Signals,
+                                                               code: int, says: str) -> None:
+    terminal = Terminal("apply", "-f", str(config), cwd=config.parent)
+    terminal.wait_for("Do you want to apply these changes?")
+
+    if isinstance(answer, signal.Signals):
+        terminal.process.send_signal(answer)
+    else:
+        terminal.type(answer)
+
+    assert terminal.exit_code() == code
+    assert says in terminal.output
+    assert "internal error" not in terminal.output and "Traceback" not in terminal.output
+    assert not (config.parent / "devstream.state").exists()  # nothing applied, no state written
