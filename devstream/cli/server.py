@@ -113,6 +113,7 @@ def _write_server_info(home: Path, info: ServerInfo) -> None:
     with os.fdopen(fd, "w") as f:
         json.dump(asdict(info), f, indent=2)
     os.replace(tmp, _state_path(home))
+    (home / "server.port").write_text(f"{info.port}\n")
 
 
 def _prefect_version() -> str:
@@ -226,6 +227,34 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _last_port(home: Path) -> int | None:
+    """The port the last server listened on (kept after `dtm server stop`, so UI bookmarks keep working)."""
+    try:
+        port = int((home / "server.port").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return port if 0 < port < 65536 else None
+
+
+def _port_is_free(port: int) -> bool:
+    """Whether the server could listen on `port` now (as uvicorn binds: with SO_REUSEADDR, so connections
+    of the previous server still closing do not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+def _choose_port(home: Path, first_attempt: bool) -> int:
+    last = _last_port(home)
+    if first_attempt and last is not None and _port_is_free(last):
+        return last
+    return _free_port()
+
+
 def _server_env(prefect_home: Path, port: int) -> dict[str, str]:
     env = dict(os.environ)
     # The server is dtm's private one: its database lives in dtm's home, whatever the caller's environment
@@ -258,8 +287,8 @@ def _spawn(home: Path) -> ServerInfo:
     log = home / "server.log"
     if log.exists():  # keep the previous server's log: it may say why that one died
         os.replace(log, home / "server.log.1")
-    for _attempt in range(3):
-        port = _free_port()
+    for attempt in range(3):
+        port = _choose_port(home, first_attempt=attempt == 0)
         url = f"http://{HOST}:{port}/api"
         with open(log, "ab") as out:
             # A new session: Ctrl-C in the user's terminal must not reach the server, which outlives dtm.

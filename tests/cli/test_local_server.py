@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -228,6 +229,28 @@ def test_stop_ends_the_process_and_forgets_it(in_spare_home, capsys):
     assert "Stopped" in capsys.readouterr().out
     assert server.server_stop() == 0 and "not running" in capsys.readouterr().out
     assert server.server_status() == 1
+
+
+def test_a_restart_listens_on_the_last_port_when_it_is_free(in_spare_home):
+    """UI bookmarks of runs keep working across `dtm server stop` / start (and a reboot)."""
+    server.ensure_server()
+    first = server.read_server_info()
+    assert first is not None
+    server.server_stop()
+
+    server.ensure_server()
+    again = server.read_server_info()
+    assert again is not None and again.pid != first.pid
+    assert again.port == first.port and again.url == first.url and _health(again.url) == 200
+
+    # Taken by another program meanwhile: any free port rather than no server.
+    server.server_stop()
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", first.port))
+        other.listen()
+        server.ensure_server()
+        moved = server.read_server_info()
+    assert moved is not None and moved.port != first.port and _health(moved.url) == 200
 
 
 def test_the_module_does_not_import_prefect():
