@@ -246,6 +246,7 @@ def test_a_restart_listens_on_the_last_port_when_it_is_free(in_spare_home):
     # Taken by another program meanwhile: any free port rather than no server.
     server.server_stop()
     with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the stopped server's connections linger
         other.bind(("127.0.0.1", first.port))
         other.listen()
         server.ensure_server()

@@ -283,9 +283,10 @@ def test_json_output_shape(write_config, tmp_path, capsys):
     code, report = json_report(config, capsys)
     assert code == report["exit_code"] == 2
     assert set(report) == {"format_version", "config", "config_name", "state", "checked_at", "flow_run_id",
-                           "in_sync", "exit_code", "counts", "drifted", "remediate", "remediated", "resources"}
+                           "flow_run_url", "in_sync", "exit_code", "counts", "drifted", "remediate", "remediated",
+                           "resources"}
     assert report["format_version"] == "1" and report["config"] == str(config) and report["config_name"] == "dtm"
-    assert report["flow_run_id"]
+    assert report["flow_run_id"] and report["flow_run_url"].endswith(f"/runs/flow-run/{report['flow_run_id']}")
     assert report["counts"] == {"in_sync": 1, "drifted": 1, "missing": 0, "config_changed": 0,
                                 "not_in_config": 0, "error": 0}
     for r in report["resources"]:
