@@ -68,7 +68,7 @@ def drift(*, config_path: Path, remediate: bool = False, json_out: bool = False,
     left it, also after `--remediate` re-applied it (the remediated tools are listed); 1 when a read or a
     remediation failed. Only `--remediate` takes the state's lock (waiting up to `lock_timeout` seconds).
     """
-    from devstream.cli.prefect_setup import flow_session
+    from devstream.cli.prefect_setup import flow_run_link, flow_session
 
     ws = open_workspace(config_path)
     # Activated, the flow uses this workspace (same records, same re-entrant lock); a remediating check
@@ -84,8 +84,6 @@ def drift(*, config_path: Path, remediate: bool = False, json_out: bool = False,
                                                    parallelism=parallelism))
         except DriftCheckFailed as failed:
             report = failed.report
-    from devstream.cli.prefect_setup import flow_run_link
-
     link = flow_run_link(report.flow_run_id)
     if json_out:
         render.print_json({**report.as_json(), **link})
