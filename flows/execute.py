@@ -10,6 +10,7 @@ from uuid import UUID
 
 import httpx
 from prefect import Task
+from prefect.client.orchestration import SyncPrefectClient
 from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFuture, wait
 from prefect.states import Cancelled
@@ -92,13 +93,14 @@ def refresh(ws: Workspace, records: dict[str, StateRecord], parallelism: int = 1
         return {k: f.result() for k, f in futures.items()}
 
 
-def end_not_run(not_run: Mapping[UUID, str], patience: float = 30.0) -> None:
+def end_not_run(not_run: Mapping[UUID, tuple[str, str]], patience: float = 30.0) -> None:
     """Give each task run Prefect left NotReady (Pending, drawn as a bar that never ends in the UI) a final
     Cancelled state saying why it did not run.
 
-    Task runs reach the server as events, so a task run may not be recorded yet: it is waited for (at most
-    `patience` seconds in all). The server keeps the newest state, so a NotReady event arriving later does
-    not undo this. Never worth failing the run over: the results are already known.
+    Task runs reach the server as events, recorded a little later; the server keeps a run's newest state and
+    ignores older events. So each run (`not_run`: id -> its name and why it did not run) is first waited for
+    (at most `patience` seconds in all) until the server has recorded its NotReady state and its name: set
+    earlier, Cancelled would shut out those events. Never worth failing the run over: the results are known.
     """
     if not not_run:
         return
@@ -107,18 +109,26 @@ def end_not_run(not_run: Mapping[UUID, str], patience: float = 30.0) -> None:
     deadline = time.monotonic() + patience
     try:
         with get_client(sync_client=True) as client:
-            for task_run_id, message in not_run.items():
-                while True:
-                    try:
-                        client.set_task_run_state(task_run_id, Cancelled(message=message), force=True)
-                        break
-                    except (ObjectNotFound, httpx.HTTPStatusError) as exc:
-                        missing = not isinstance(exc, httpx.HTTPStatusError) or exc.response.status_code == 404
-                        if not missing or time.monotonic() > deadline:
-                            raise
-                        time.sleep(0.2)
+            for task_run_id, (name, message) in not_run.items():
+                while not _recorded_not_ready(client, task_run_id, name):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"task run {task_run_id} was not recorded within {patience:.0f} s")
+                    time.sleep(0.2)
+                client.set_task_run_state(task_run_id, Cancelled(message=message), force=True)
     except Exception as exc:
         log.warning("could not mark the changes that did not run as Cancelled in Prefect: %s", exc)
+
+
+def _recorded_not_ready(client: SyncPrefectClient, task_run_id: UUID, name: str) -> bool:
+    try:
+        task_run = client.read_task_run(task_run_id)
+    except ObjectNotFound:
+        return False
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code == 404:
+            return False
+        raise
+    return task_run.name == name and task_run.state is not None and task_run.state.name == "NotReady"
 
 
 def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int | None = None,
@@ -143,7 +153,7 @@ def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int |
         wait(list(futures.values()))
 
     results: dict[str, ChangeResult] = {}
-    not_run: dict[UUID, str] = {}
+    not_run: dict[UUID, tuple[str, str]] = {}
     for change in plan.changes:
         future = futures[change.key]
         state = future.state
@@ -163,7 +173,7 @@ def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int |
             why = [f"{k} {'failed' if results[k].result == 'failed' else 'was not run'}"
                    for k in change.waits_for if k in results and results[k].result in ("failed", "skipped")]
             result.message = f"not run: {', '.join(why) or 'a change it depends on did not complete'}"
-            not_run[future.task_run_id] = result.message
+            not_run[future.task_run_id] = (change.title, result.message)
         results[change.key] = result
     end_not_run(not_run)
     return RunSummary(operation=plan.operation, results=list(results.values()),
