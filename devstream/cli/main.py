@@ -55,13 +55,6 @@ def _exit(code: int) -> None:
     raise typer.Exit(code)
 
 
-@app.callback()
-def _global_options(debug: Annotated[bool, typer.Option(
-        "--debug", envvar="DTM_DEBUG",
-        help="Print the traceback of an error (a failed change's too) and Prefect's INFO logs.")] = False) -> None:
-    render.debug = debug
-
-
 @app.command()
 def apply(config: ConfigOpt, yes: YesOpt = False, parallelism: ParOpt = 10,
           target: Annotated[list[str] | None, typer.Option("--target", help="Only this tool (name.instanceID) and "
@@ -168,7 +161,13 @@ def init(
 @app.callback()
 def _everywhere(plugin_dir: Annotated[Path | None, typer.Option(
         "--plugin-dir", envvar="DTM_PLUGIN_DIR",
-        help="A folder of plugins (dtm init -d) to use besides dtm's environment.")] = None) -> None:
+        help="A folder of plugins (dtm init -d) to use besides dtm's environment.")] = None,
+        debug: Annotated[bool, typer.Option(
+            "--debug", envvar="DTM_DEBUG",
+            help="Print the traceback of an error (a failed change's too) and Prefect's INFO logs.")] = False,
+        ) -> None:
+    """Options for every command (`dtm --debug apply ...`)."""
+    render.debug = debug
     if plugin_dir is not None:
         use_plugin_dir(plugin_dir)
 

@@ -140,3 +140,18 @@ def test_at_the_confirmation_prompt_no_answer_changes_nothing(config: Path, answ
     assert says in terminal.output
     assert "internal error" not in terminal.output and "Traceback" not in terminal.output
     assert not (config.parent / "devstream.state").exists()  # nothing applied, no state written
+
+
+def test_debug_adds_the_traceback_to_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "dtm.yaml"
+    path.write_text("tools:\n- {name: noop, instanceID: Not_Valid}\n")
+
+    plain = run_dtm("validate", "-f", str(path))
+    debug = run_dtm("--debug", "validate", "-f", str(path))
+    from_env = run_dtm("validate", "-f", str(path), env={"DTM_DEBUG": "1"})
+
+    assert plain.returncode == debug.returncode == from_env.returncode == 1
+    assert "Traceback" not in plain.stderr
+    for result in (debug, from_env):
+        assert "Traceback (most recent call last)" in result.stderr and "ConfigError" in result.stderr
+        assert "instanceID" in result.stderr.rsplit("ConfigError", 1)[1]
