@@ -33,6 +33,7 @@ from devstream.plugin.registry import PluginRegistry, default_registry
 from devstream.retry import RetryPolicy, is_transient
 from devstream.secrets import redact, redact_by_schema, scrub, secret_paths, without_fingerprints
 from devstream.state import StateRecord, StateStore, open_store
+from devstream.state.base import ChangeNote, FlowRunRef
 
 __all__ = ["ChangeOutcome", "RetryPolicy", "Workspace", "is_transient"]
 
@@ -65,6 +66,8 @@ class Workspace:
     # change never re-reads the whole state (an apply stays O(N)).
     _records: dict[str, StateRecord] | None = field(default=None, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # The flow run making changes now (set by the flows): each record written names it.
+    flow_run: FlowRunRef | None = field(default=None, repr=False)
     # Told (key, result) as each change ends; the CLI draws its progress bar from it.
     on_change_end: Callable[[str, str], None] | None = field(default=None, repr=False)
     # State keys of records the store holds with secrets in clear (DevStream v0.12 wrote tokens so); this
@@ -157,14 +160,17 @@ class Workspace:
             records = self._loaded()
             return {rec.key: rec.outputs for k in wanted if (rec := records.get(k)) is not None}
 
-    def _save(self, record: StateRecord) -> None:
-        self.store.put(record)
+    def _note(self, action: str) -> ChangeNote:
+        return ChangeNote(action=action, flow_run=self.flow_run)
+
+    def _save(self, record: StateRecord, action: str) -> None:
+        self.store.put(record, self._note(action))
         with self._guard:
             if self._records is not None:
                 self._records[record.state_key] = record
 
     def _forget(self, state_key: str) -> None:
-        self.store.delete(state_key)
+        self.store.delete(state_key, self._note("delete"))
         with self._guard:
             if self._records is not None:
                 self._records.pop(state_key, None)
@@ -297,7 +303,7 @@ class Workspace:
         record = StateRecord(name=tool.name, instanceID=tool.instanceID,
                              dependsOn=sorted(set(tool.dependsOn) | set(implicit)),
                              options=stored, resourceStatus=status)
-        self._save(record)
+        self._save(record, change.action.value)
         return ChangeOutcome(change.key, change.action.value, record.outputs)
 
     @staticmethod

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from prefect import Task
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFuture, wait
+from prefect.runtime import flow_run
 from prefect.states import Cancelled
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
@@ -21,6 +23,7 @@ from devstream.config.models import ToolSpec
 from devstream.engine import ChangeOutcome, RetryPolicy, Workspace
 from devstream.plan import Plan, read_targets
 from devstream.state import StateRecord
+from devstream.state.base import FlowRunRef
 from devstream.summary import ChangeResult, RunSummary
 from devstream.tasks.change import apply_change
 from devstream.tasks.read import read_resource
@@ -131,6 +134,18 @@ def _recorded_not_ready(client: SyncPrefectClient, task_run_id: UUID, name: str)
     return task_run.name == name and task_run.state is not None and task_run.state.name == "NotReady"
 
 
+@contextmanager
+def _records_name_this_run(ws: Workspace) -> Iterator[None]:
+    """While changes run, each state record written names this flow run (its page in the UI)."""
+    run_id = flow_run.get_id()
+    this = FlowRunRef(id=str(run_id), name=flow_run.get_name(), url=flow_run.get_flow_run_ui_url()) if run_id else None
+    previous, ws.flow_run = ws.flow_run, this
+    try:
+        yield
+    finally:
+        ws.flow_run = previous
+
+
 def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int | None = None,
              retry_delay: float | None = None) -> RunSummary:
     """Submit every change with `wait_for` its dependencies; a failure stops only its own dependents.
@@ -142,7 +157,7 @@ def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int |
                          delay=ws.retry.delay if retry_delay is None else retry_delay)
     variant = TaskVariants(**policy.task_options())
     runner: ThreadPoolTaskRunner[Any]
-    with ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
+    with _records_name_this_run(ws), ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
         for change in plan.changes:
             # Ordering only: a finished dependency's outputs are read from the workspace's records, which
             # its task updated before it completed. (Passing futures as arguments would make Prefect fetch

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from devstream.config.models import ToolKeys
 
-__all__ = ["StateRecord", "StateStore", "first_error"]
+__all__ = ["ChangeNote", "FlowRunRef", "StateRecord", "StateStore", "first_error"]
 
 
 class StateRecord(ToolKeys, BaseModel):
@@ -33,6 +35,30 @@ class StateRecord(ToolKeys, BaseModel):
         return out if isinstance(out, dict) else {}
 
 
+@dataclass(frozen=True)
+class FlowRunRef:
+    """The flow run a change was part of, as a person finds it: its id, its name and its page in the UI."""
+
+    id: str
+    name: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeNote:
+    """What wrote a record: the change's action, and its flow run when there was one. A backend that can keep
+    it (the `prefect` one) shows it beside the record; DevStream's state file has no place for it."""
+
+    action: str
+    flow_run: FlowRunRef | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        note: dict[str, Any] = {"action": self.action, "at": datetime.now(UTC).isoformat(timespec="seconds")}
+        if self.flow_run is not None:
+            note["flowRun"] = {"id": self.flow_run.id, "name": self.flow_run.name, "url": self.flow_run.url}
+        return note
+
+
 def first_error(exc: ValidationError) -> str:
     """`loc.path: message` of a record's first validation error, as corruption messages quote it."""
     err = exc.errors()[0]
@@ -53,11 +79,11 @@ class StateStore(Protocol):
         """Every record, by state key (`name_instanceID`)."""
         ...
 
-    def put(self, record: StateRecord) -> None:
-        """Save one record (create or replace)."""
+    def put(self, record: StateRecord, note: ChangeNote | None = None) -> None:
+        """Save one record (create or replace); `note` says what change wrote it."""
         ...
 
-    def delete(self, state_key: str) -> None:
+    def delete(self, state_key: str, note: ChangeNote | None = None) -> None:
         """Forget one record; forgetting a missing record is not an error."""
         ...
 

@@ -29,7 +29,7 @@ import yaml
 from pydantic import ValidationError
 
 from devstream.errors import StateError, describe_os_error
-from devstream.state.base import StateRecord, first_error
+from devstream.state.base import ChangeNote, StateRecord, first_error
 from devstream.state.lock import FileLock
 
 __all__ = ["LocalStateStore"]
@@ -137,11 +137,11 @@ class LocalStateStore:
         with self._lock, _environment(f"read the state {self.path}"):
             return self._load()
 
-    def put(self, record: StateRecord) -> None:
-        """Save one record by appending it to the journal."""
+    def put(self, record: StateRecord, note: ChangeNote | None = None) -> None:
+        """Save one record by appending it to the journal (DevStream's format has no place for the note)."""
         self._append({"op": "put", "key": record.state_key, "record": record.model_dump(mode="json")})
 
-    def delete(self, state_key: str) -> None:
+    def delete(self, state_key: str, note: ChangeNote | None = None) -> None:
         """Forget one record by appending its removal to the journal (missing records are fine)."""
         self._append({"op": "delete", "key": state_key})
 

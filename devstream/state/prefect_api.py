@@ -7,11 +7,16 @@ and the record's `name_instanceID`, slugged to what artifact keys allow and made
     dtm-state-<slug(state)>-<hash(state)>-<slug(name_instanceID)>-<hash(state, name_instanceID)>
 
 All keys of one state share the prefix `dtm-state-<slug(state)>-<hash(state)>-`, which is how `read()`
-finds them (states whose names slug alike differ in the hash). Each version's `data` is an envelope that
-names its state and key, so nothing is parsed back out of artifact keys:
+finds them (states whose names slug alike differ in the hash). Each version is a markdown artifact: the
+Prefect UI shows it as a page a person reads at a glance (see `devstream.state.record_doc`), ending in one
+fenced JSON block, the envelope dtm reads back; it names its state and key, so nothing is parsed back out
+of artifact keys, and it records the change that wrote it and its flow run:
 
-    {"format": 1, "state": "demo", "key": "repo_default", "record": {"name": "repo", ...}}
-    {"format": 1, "state": "demo", "key": "repo_old", "deleted": true, "deletedAt": "2026-..."}
+    {"format": 1, "state": "demo", "key": "repo_default", "record": {"name": "repo", ...}, "change": {...}}
+    {"format": 1, "state": "demo", "key": "repo_old", "deleted": true, "deletedAt": "2026-...", "change": {...}}
+
+Versions written before records were markdown (type `dtm-state`, the envelope as the artifact's `data`)
+are read as well.
 
 The second is a tombstone: `delete()` adds one as the key's newest version, so the history stays and
 `read()` skips the record. Artifacts are written with no flow or task run, so the server's clean-up of old
@@ -22,6 +27,7 @@ The lock is a Prefect global concurrency limit with a lease (see `devstream.stat
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -34,13 +40,15 @@ import httpx
 from pydantic import ValidationError
 
 from devstream.errors import StateError
-from devstream.state.base import StateRecord, first_error
+from devstream.state import record_doc
+from devstream.state.base import ChangeNote, StateRecord, first_error
 from devstream.state.lease import DEFAULT_LEASE_SECONDS, LeaseLock
 from devstream.state.prefect_rest import PrefectApi, name_hash, slug
 
 __all__ = ["ARTIFACT_TYPE", "PrefectStateStore", "artifact_key", "state_prefix", "summary_table"]
 
-ARTIFACT_TYPE = "dtm-state"
+ARTIFACT_TYPE = "markdown"
+LEGACY_TYPE = "dtm-state"  # records written as a JSON `data` object, before they were markdown
 FORMAT = 1
 # The server's default and maximum page size (PREFECT_SERVER_API_DEFAULT_LIMIT, 200); a server configured
 # lower says so in a 422, and read() adapts to the number it names.
@@ -61,8 +69,15 @@ def artifact_key(state_name: str, state_key: str) -> str:
     return f"{state_prefix(state_name)}{slug(state_key, _KEY_SLUG)}-{name_hash(state_name, state_key)}"
 
 
+def _short(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = " ".join(text.split("\n"))
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def summary_table(records: Mapping[str, StateRecord] | Iterable[StateRecord]) -> list[dict[str, str]]:
-    """Rows for a table artifact of the whole state: one per record, in key order, text cells only.
+    """Rows for a table artifact of the whole state: one per record, in key order, text cells only, each
+    output with its value (cut short).
 
     Records already hold secrets as fingerprints only, so every cell is safe to publish.
     """
@@ -72,8 +87,9 @@ def summary_table(records: Mapping[str, StateRecord] | Iterable[StateRecord]) ->
         rows.append(
             {
                 "tool": rec.key,
+                "plugin": rec.name,
                 "dependsOn": ", ".join(rec.dependsOn),
-                "outputs": ", ".join(sorted(rec.outputs)),
+                "outputs": "; ".join(f"{k} = {_short(v)}" for k, v in sorted(rec.outputs.items())),
             }
         )
     return rows
@@ -152,7 +168,7 @@ class PrefectStateStore:
                 json={
                     # The key filter is an SQL ILIKE '%text%': it narrows the scan, the exact prefix is
                     # checked below. Sorting by key keeps pages stable while nothing writes (the lock).
-                    "artifacts": {"key": {"like_": self.prefix}, "type": {"any_": [ARTIFACT_TYPE]}},
+                    "artifacts": {"key": {"like_": self.prefix}, "type": {"any_": [ARTIFACT_TYPE, LEGACY_TYPE]}},
                     "sort": "KEY_ASC",
                     "limit": page,
                     "offset": offset,
@@ -175,25 +191,28 @@ class PrefectStateStore:
             offset += len(items)
         return dict(sorted(records.items()))
 
-    def put(self, record: StateRecord) -> None:
+    def put(self, record: StateRecord, note: ChangeNote | None = None) -> None:
         """Save one record: a new version of its artifact key, and nothing else."""
         state_key = record.state_key
         self._write(
             state_key,
             {"format": FORMAT, "state": self.state_name, "key": state_key, "record": record.model_dump(mode="json")},
+            note,
         )
 
-    def delete(self, state_key: str) -> None:
-        """Forget one record: a tombstone as its newest version (a missing or deleted record is left alone)."""
+    def delete(self, state_key: str, note: ChangeNote | None = None) -> None:
+        """Forget one record: a tombstone as its newest version (a missing or deleted record is left alone).
+        The tombstone keeps the record's name and plugin, so its page still says what it was."""
         key = self.artifact_key(state_key)
         response = self.api.call(
             "GET", f"/artifacts/{key}/latest", ok=(404,), what=f"read record {state_key} of state {self.state_name}"
         )
         if response.status_code == 404:
             return
-        data = response.json().get("data")
-        if isinstance(data, dict) and data.get("deleted"):
+        data = _envelope(response.json())
+        if data is None or data.get("deleted"):
             return
+        gone = {k: v for k, v in (data.get("record") or {}).items() if k in ("name", "instanceID")}
         self._write(
             state_key,
             {
@@ -202,7 +221,9 @@ class PrefectStateStore:
                 "key": state_key,
                 "deleted": True,
                 "deletedAt": datetime.now(UTC).isoformat(timespec="seconds"),
+                **({"record": gone} if gone else {}),
             },
+            note,
         )
 
     def lock(self, command: str, timeout: float = 0) -> AbstractContextManager[None]:
@@ -226,16 +247,20 @@ class PrefectStateStore:
 
     # -- internals --------------------------------------------------------------------------------------
 
-    def _write(self, state_key: str, data: dict[str, Any]) -> None:
+    def _write(self, state_key: str, envelope: dict[str, Any], note: ChangeNote | None) -> None:
+        if note is not None:
+            envelope["change"] = note.as_json()
+        rec = envelope.get("record") or {}
+        tool = f"{rec['name']}.{rec['instanceID']}" if rec.get("name") and rec.get("instanceID") else state_key
+        what = "deleted" if envelope.get("deleted") else (f"{note.action}d" if note else "saved")
         response = self.api.call(
             "POST",
             "/artifacts/",
             json={
                 "key": self.artifact_key(state_key),
                 "type": ARTIFACT_TYPE,
-                "description": f"dtm state record `{state_key}` of state `{self.state_name}`",
-                # A dict, not a JSON string: the server stores it as JSON and reads it back as a dict.
-                "data": data,
+                "description": f"dtm state record `{state_key}` of state `{self.state_name}`: `{tool}`, {what}",
+                "data": record_doc.render(envelope),
             },
             # A repeat after a lost answer adds an identical version at worst; the newest still wins.
             retry=True,
@@ -249,8 +274,8 @@ class PrefectStateStore:
         if not isinstance(item, dict):
             return
         key = item.get("key")
-        data = item.get("data")
-        if not isinstance(key, str) or not key.startswith(self.prefix) or not isinstance(data, dict):
+        data = _envelope(item)
+        if not isinstance(key, str) or not key.startswith(self.prefix) or data is None:
             return
         if data.get("state") != self.state_name or not isinstance(data.get("key"), str):
             return
@@ -280,3 +305,11 @@ class PrefectStateStore:
             return None
         match = _PAGE_LIMIT_RE.search(detail)
         return int(match.group(1)) if match else None
+
+
+def _envelope(item: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The envelope of a record's artifact: parsed from its markdown, or its `data` as older versions held it."""
+    data = item.get("data")
+    if isinstance(data, str):
+        return record_doc.parse(data)
+    return data if isinstance(data, dict) else None

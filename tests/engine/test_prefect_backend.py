@@ -61,3 +61,23 @@ def test_each_run_publishes_the_state_it_left(tmp_path):
     rows = json.loads(table.data) if isinstance(table.data, str) else table.data
     assert {r["tool"] for r in rows} == {"noop.registry", "file.readme", "noop.deploy"}
     assert table.flow_run_id is not None  # linked to the run, unlike the records themselves
+
+
+def test_each_record_names_the_change_and_the_flow_run_that_wrote_it(tmp_path):
+    import httpx
+    from prefect.client.orchestration import get_client
+
+    from devstream.state import record_doc
+
+    config = config_without_a_state_section(tmp_path)
+    store = PrefectStateStore(config.stem)
+    assert run.apply(config_path=config, yes=True) == 0
+    latest = httpx.get(f"{store.api.url}/artifacts/{store.artifact_key('noop_registry')}/latest", timeout=30).json()
+    envelope = record_doc.parse(latest["data"])
+    assert envelope is not None and envelope["change"]["action"] == "create"
+    flow_run = envelope["change"]["flowRun"]
+    with get_client(sync_client=True) as client:
+        made_by = client.read_flow_run(flow_run["id"])
+    assert made_by.name == flow_run["name"] and flow_run["url"].endswith(f"/flow-run/{flow_run['id']}")
+    assert "| `url` | `r.example/app` |" in latest["data"] and f"by flow run [{made_by.name}]" in latest["data"]
+    assert latest["flow_run_id"] is None  # named, not attached: run clean-ups never take state with them

@@ -22,7 +22,8 @@ import pytest
 from devstream.config.models import Config, StateConfig
 from devstream.errors import StateError
 from devstream.plugin.http import http_client
-from devstream.state import StateRecord, open_store
+from devstream.state import StateRecord, open_store, record_doc
+from devstream.state.base import ChangeNote, FlowRunRef
 from devstream.state.prefect_api import ARTIFACT_TYPE, PrefectStateStore, artifact_key, state_prefix, summary_table
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -102,8 +103,10 @@ def test_each_record_is_an_artifact_of_its_own_that_names_its_state_and_key() ->
     assert "repo_default" in latest["description"]
     # Not attached to any run, so the server's clean-up of old flow runs never removes state.
     assert latest["flow_run_id"] is None and latest["task_run_id"] is None
-    # Stored as JSON (a dict), with the state and key inside, so reading never parses artifact keys.
-    assert latest["data"] == {
+    # Markdown for the UI, ending in the envelope dtm reads back, with the state and key inside, so reading
+    # never parses artifact keys.
+    assert latest["data"].startswith("# `repo.default`\n")
+    assert record_doc.parse(latest["data"]) == {
         "format": 1,
         "state": store.state_name,
         "key": "repo_default",
@@ -120,16 +123,46 @@ def test_a_delete_is_a_tombstone_version_so_history_stays() -> None:
     store.put(record("repo", owner="v2"))
     store.delete("repo_default")
 
-    newest, second, first = versions(store, "repo_default")
-    assert newest["data"]["deleted"] is True and newest["data"]["key"] == "repo_default"
-    assert second["data"]["record"]["options"] == {"owner": "v2"}
-    assert first["data"]["record"]["options"] == {"owner": "v1"}
+    newest, second, first = (record_doc.parse(v["data"]) or {} for v in versions(store, "repo_default"))
+    assert newest["deleted"] is True and newest["key"] == "repo_default"
+    assert newest["record"] == {"name": "repo", "instanceID": "default"}  # its page still says what it was
+    assert second["record"]["options"] == {"owner": "v2"}
+    assert first["record"]["options"] == {"owner": "v1"}
     assert "repo_default" not in store.read()
 
     # Putting it again after a delete brings it back as a fourth version.
     store.put(record("repo", owner="v3"))
     assert store.read()["repo_default"].options == {"owner": "v3"}
     assert len(versions(store, "repo_default")) == 4
+
+
+def test_a_change_note_names_the_action_and_the_flow_run_that_made_it() -> None:
+    store = PrefectStateStore(unique("noted"))
+    run = FlowRunRef(id="0b8f6a3e-0000-4000-8000-000000000001", name="crimson-fox",
+                     url="http://127.0.0.1:4200/runs/flow-run/0b8f6a3e-0000-4000-8000-000000000001")
+    store.put(record("repo"), ChangeNote("update", run))
+    store.delete("repo_default", ChangeNote("delete"))
+
+    deleted, updated = versions(store, "repo_default")
+    change = (record_doc.parse(updated["data"]) or {})["change"]
+    assert change["action"] == "update" and change["flowRun"] == {"id": run.id, "name": "crimson-fox", "url": run.url}
+    assert "| last change | update at " in updated["data"]
+    assert f"by flow run [crimson-fox]({run.url})" in updated["data"]
+    assert updated["description"].endswith("`repo.default`, updated")
+    assert deleted["description"].endswith("`repo.default`, deleted")
+    assert "| status | deleted" in deleted["data"] and "outside a flow run" in deleted["data"]
+
+
+def test_records_written_before_they_were_markdown_still_read_and_delete() -> None:
+    store = PrefectStateStore(unique("legacy"))
+    old = {"format": 1, "state": store.state_name, "key": "repo_default",
+           "record": record("repo").model_dump(mode="json")}
+    httpx.post(f"{store.api.url}/artifacts/", json={"key": store.artifact_key("repo_default"), "type": "dtm-state",
+                                                     "data": old}, timeout=30).raise_for_status()
+    assert store.read() == {"repo_default": record("repo")}
+    store.delete("repo_default")
+    assert store.read() == {}
+    assert (record_doc.parse(versions(store, "repo_default")[0]["data"]) or {})["deleted"] is True
 
 
 # -- isolation --------------------------------------------------------------------------------------------
@@ -180,7 +213,7 @@ def test_each_put_sends_one_record_so_bytes_grow_linearly_with_the_number_of_cha
     large, large_bodies = apply_bytes(200)
     ratio = large / small
     print(f"\nrequest bytes: N=50 {small} B, N=200 {large} B, ratio {ratio:.2f} (ideal 4.00)")
-    assert max(large_bodies) < 1024  # one small record, never the whole state
+    assert max(large_bodies) < 2048  # one small record (its page and its JSON), never the whole state
     assert max(large_bodies) - min(small_bodies) < 64  # the 200th write is as small as the first
     assert 3.6 < ratio < 4.4
 
@@ -232,11 +265,16 @@ def test_pages_of_any_size_add_up_and_an_oversized_page_shrinks_to_the_servers_l
 # -- a summary for the run's table artifact -----------------------------------------------------------------
 
 
-def test_summary_table_has_one_text_row_per_record_in_key_order() -> None:
-    rows = summary_table({"repo_default": record("repo"), "base_default": record("base")})
+def test_summary_table_has_one_text_row_per_record_in_key_order_with_each_outputs_value() -> None:
+    long = record("long")
+    long.resourceStatus["outputs"] = {"notes": "line one\nline two " + "x" * 100, "replicas": 3}
+    rows = summary_table({"repo_default": record("repo"), "base_default": record("base"), "long_default": long})
     assert rows == [
-        {"tool": "base.default", "dependsOn": "", "outputs": "url"},
-        {"tool": "repo.default", "dependsOn": "base.default", "outputs": "url"},
+        {"tool": "base.default", "plugin": "base", "dependsOn": "", "outputs": "url = https://example.invalid/base/default"},
+        {"tool": "long.default", "plugin": "long", "dependsOn": "base.default",
+         "outputs": f"notes = line one line two {'x' * 62}…; replicas = 3"},
+        {"tool": "repo.default", "plugin": "repo", "dependsOn": "base.default",
+         "outputs": "url = https://example.invalid/repo/default"},
     ]
     assert summary_table([]) == []
 
