@@ -143,7 +143,7 @@ class Workspace:
             records = self._loaded()
             sealed = [records[k] for k in keys if k in records]
         for record in sealed:
-            self._save(record)
+            self._save(record, "rewrite (secrets fingerprinted)")
             log.info("%s: state record rewritten with its secrets as fingerprints", record.key)
         with self._guard:
             self.unsealed.difference_update(keys)

@@ -56,6 +56,7 @@ PAGE_SIZE = 200
 # Slug lengths keep keys readable in the UI and under 130 characters; the hashes carry the uniqueness.
 _STATE_SLUG = 40
 _KEY_SLUG = 60
+_DONE = {"create": "created", "update": "updated"}  # a change's action as the record's description says it
 _PAGE_LIMIT_RE = re.compile(r"less than or equal to (\d+)")
 
 
@@ -252,7 +253,7 @@ class PrefectStateStore:
             envelope["change"] = note.as_json()
         rec = envelope.get("record") or {}
         tool = f"{rec['name']}.{rec['instanceID']}" if rec.get("name") and rec.get("instanceID") else state_key
-        what = "deleted" if envelope.get("deleted") else (f"{note.action}d" if note else "saved")
+        what = "deleted" if envelope.get("deleted") else (_DONE.get(note.action, note.action) if note else "saved")
         response = self.api.call(
             "POST",
             "/artifacts/",
