@@ -38,7 +38,6 @@ from devstream.state.base import ChangeNote, FlowRunRef
 __all__ = ["ChangeOutcome", "RetryPolicy", "Workspace", "is_transient"]
 
 log = logging.getLogger("devstream")
-_active: dict[str, Workspace] = {}
 
 
 @dataclass
@@ -177,23 +176,11 @@ class Workspace:
 
     @classmethod
     def open(cls, path: str | Path, registry: PluginRegistry | None = None) -> Workspace:
-        """The workspace of a config: the one the caller activated for this path, else a new one."""
-        active = _active.get(str(Path(path).resolve()))
-        if active is not None:
-            return active
+        """A new workspace of the config at `path`. (A flow the CLI starts is handed the CLI's own workspace
+        instead: see flows/run.py run_confirmed.)"""
         registry = registry or default_registry()
         config = load_config(path, registry=registry)
         return cls(config=config, store=open_store(config), registry=registry)
-
-    @contextmanager
-    def activate(self) -> Iterator[Workspace]:
-        """Let flows run in this process use this workspace (same store, same records, same lock)."""
-        key = str(self.config.path.resolve())
-        _active[key] = self
-        try:
-            yield self
-        finally:
-            _active.pop(key, None)
 
     # -- options -------------------------------------------------------------------------------------
     def plugin(self, name: str) -> Plugin:

@@ -15,6 +15,8 @@ updates, so a resource renamed in the config is never created and then deleted.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import StrEnum
 from typing import Any, Literal
@@ -90,6 +92,12 @@ class Plan(BaseModel):
                 for c in self.changes
             ],
         }
+
+    def fingerprint(self) -> str:
+        """sha256 of the whole plan (every change, with its before and after): names a plan without holding
+        its values, e.g. in a flow run's parameters."""
+        data = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), default=str)
+        return "sha256:" + hashlib.sha256(data.encode()).hexdigest()
 
     def only(self, keys: Iterable[str]) -> Plan:
         """The part of the plan that `--target KEY` asks for: those keys and the changes they wait for."""

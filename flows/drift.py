@@ -25,7 +25,7 @@ from devstream.flows.execute import run_plan, submit_read
 from devstream.secrets import scrub, secret_paths
 from devstream.state import StateRecord
 
-__all__ = ["DRIFT_EVENT", "drift_check", "drift_resource_id", "read_everything"]
+__all__ = ["DRIFT_EVENT", "check_workspace", "drift_check", "drift_resource_id", "read_everything"]
 
 DRIFT_EVENT = "dtm.drift.detected"
 
@@ -95,14 +95,8 @@ def _remediate(ws: Workspace, report: DriftReport, records: dict[str, StateRecor
     return report.with_remediation(outcomes)
 
 
-@flow(name="dtm-drift-check", validate_parameters=False)
-def drift_check(config: str, remediate: bool = False, parallelism: int = 10, lock_timeout: float = 0
-                ) -> DriftReport | State[Any]:
-    """Compare every resource in state with the config and with its live status; with `remediate`,
-    re-apply the drifted and missing ones (waiting up to `lock_timeout` seconds for the state's lock).
-    Publishes the report as artifacts and announces drift as events.
-    """
-    ws = Workspace.open(config)
+def _check(ws: Workspace, config: str, remediate: bool, parallelism: int, lock_timeout: float
+           ) -> DriftReport | State[Any]:
     # A look-only check takes no lock, like `dtm plan`, so a schedule never collides with an apply. A
     # remediating one holds it from the reads to the last write: what it re-applies is planned from
     # statuses that no other run can change in between.
@@ -126,4 +120,31 @@ def drift_check(config: str, remediate: bool = False, parallelism: int = 10, loc
         # the logs; calling the flow raises the DriftCheckFailed it carries, with the report.
         failed = DriftCheckFailed(report)
         return Failed(message=str(failed), data=failed)
+    return report
+
+
+@flow(name="dtm-drift-check", validate_parameters=False)
+def drift_check(config: str, remediate: bool = False, parallelism: int = 10, lock_timeout: float = 0
+                ) -> DriftReport | State[Any]:
+    """Compare every resource in state with the config and with its live status; with `remediate`,
+    re-apply the drifted and missing ones (waiting up to `lock_timeout` seconds for the state's lock).
+    Publishes the report as artifacts and announces drift as events.
+    """
+    return _check(Workspace.open(config), config, remediate, parallelism, lock_timeout)
+
+
+def check_workspace(ws: Workspace, *, config: str | None = None, remediate: bool = False, parallelism: int = 10,
+                    lock_timeout: float = 0) -> DriftReport:
+    """The drift check as one `dtm-drift-check` flow run in this process, on the caller's own workspace (its
+    records and the lock it may hold), handed over as the object it is rather than as a parameter. `config`
+    is how the caller named the config (the report keeps it); by default, the config's path. A failed check
+    raises DriftCheckFailed, which carries the report."""
+    def body(config: str, remediate: bool, parallelism: int, lock_timeout: float) -> DriftReport | State[Any]:
+        return _check(ws, config, remediate, parallelism, lock_timeout)
+
+    run = flow(name="dtm-drift-check", validate_parameters=False,
+               description="dtm drift check started by `dtm drift`")(body)
+    report = run(config=config or str(ws.config.path), remediate=remediate, parallelism=parallelism,
+                 lock_timeout=lock_timeout)
+    assert isinstance(report, DriftReport)  # a run that ended Failed raised its DriftCheckFailed instead
     return report

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import cast
 
 from rich.table import Table
 from rich.text import Text
@@ -71,17 +70,16 @@ def drift(*, config_path: Path, remediate: bool = False, json_out: bool = False,
     from devstream.cli.prefect_setup import flow_run_link, flow_session
 
     ws = open_workspace(config_path)
-    # Activated, the flow uses this workspace (same records, same re-entrant lock); a remediating check
-    # takes the lock here first so that a busy state fails before the flow starts.
+    # The flow is handed this workspace (same records, same re-entrant lock); a remediating check takes the
+    # lock here first so that a busy state fails before the flow starts.
     lock: AbstractContextManager[None] = (
         ws.store.lock("dtm drift --remediate", timeout=lock_timeout) if remediate else nullcontext())
-    with ws.activate(), lock, flow_session():
-        from devstream.flows.drift import drift_check
+    with lock, flow_session():
+        from devstream.flows.drift import check_workspace
 
         try:
             # A failed check's flow returns a Failed state, which a call like this raises as DriftCheckFailed.
-            report = cast(DriftReport, drift_check(config=str(config_path), remediate=remediate,
-                                                   parallelism=parallelism))
+            report = check_workspace(ws, config=str(config_path), remediate=remediate, parallelism=parallelism)
         except DriftCheckFailed as failed:
             report = failed.report
     link = flow_run_link(report.flow_run_id)

@@ -2,16 +2,14 @@
 
 Each is a plain function returning an exit code, so tests can call it directly. Planning happens here,
 with the state locked, before any Prefect flow starts: a plan with no changes never starts Prefect at all.
-The confirmed plan is handed to the flow, which runs it as one flow run.
+The confirmed plan is handed to the flow (not as a parameter), which runs it as one flow run.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from devstream.cli import render
 from devstream.cli.workspace import open_workspace
@@ -47,17 +45,14 @@ def _run_flow(ws: Workspace, plan: Plan, parallelism: int, retry_delay: float | 
     from devstream.cli.server_watch import watching
 
     with flow_session():
-        from devstream import flows
+        from devstream.flows.run import run_confirmed
 
-        # A flow returns a Failed state when changes failed; called like this, it raises ChangesFailed instead.
-        by_operation: dict[str, Callable[..., Any]] = {
-            "apply": flows.apply, "delete": flows.delete, "destroy": flows.destroy}
-        flow = by_operation[plan.operation]
         # A server that goes away ends the run within a bound (see server_watch.py), not minutes later.
         with progress(ws, len(plan.changes)), watching(ws, plan, os.environ.get("PREFECT_API_URL"), json_out):
-            summary: RunSummary = flow(config=str(ws.config.path), plan=plan, parallelism=parallelism,
-                                       retry_delay=retry_delay)
-            return summary
+            # The workspace (its records, its held lock) and the confirmed plan go to the flow as they are,
+            # not as flow-run parameters: see flows/run.py. A flow that ends Failed (changes failed) raises
+            # ChangesFailed here.
+            return run_confirmed(ws, plan, parallelism=parallelism, retry_delay=retry_delay)
 
 
 def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out: bool,
@@ -111,7 +106,7 @@ def apply(*, config_path: Path, yes: bool = False, parallelism: int = 10, target
     if unknown:
         raise DtmError(f"--target {', '.join(unknown)}: no such tool in the config; "
                        f"targets are name.instanceID, e.g. {ws.config.tools[0].key}")
-    with ws.activate(), ws.store.lock("dtm apply", timeout=lock_timeout):
+    with ws.store.lock("dtm apply", timeout=lock_timeout):
         the_plan = ws.current_plan(parallelism)
         if targets:
             the_plan = the_plan.only(targets)
@@ -121,7 +116,7 @@ def apply(*, config_path: Path, yes: bool = False, parallelism: int = 10, target
 def delete(*, config_path: Path, yes: bool = False, force: bool = False, parallelism: int = 10,
            json_out: bool = False, lock_timeout: float = 0) -> int:
     ws = open_workspace(config_path)
-    with ws.activate(), ws.store.lock("dtm delete", timeout=lock_timeout):
+    with ws.store.lock("dtm delete", timeout=lock_timeout):
         the_plan = plan_delete(ws.config, ws.records(), ws.stored_form, force=force)
         return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out)
 
@@ -129,7 +124,7 @@ def delete(*, config_path: Path, yes: bool = False, force: bool = False, paralle
 def destroy(*, config_path: Path, yes: bool = False, parallelism: int = 10, json_out: bool = False,
             lock_timeout: float = 0) -> int:
     ws = open_workspace(config_path)
-    with ws.activate(), ws.store.lock("dtm destroy", timeout=lock_timeout):
+    with ws.store.lock("dtm destroy", timeout=lock_timeout):
         the_plan = plan_destroy(ws.records())
         return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out)
 
