@@ -5,6 +5,7 @@
     ├── GraphError
     │   ├── DependencyCycleError  the whole cycle is named
     │   └── UnknownDependencyError
+    ├── RunInterrupted            Ctrl-C stopped a run; carries what finished and what did not (exit 130)
     ├── StateError                the state cannot be read or written
     │   └── StateLockedError      another run holds the state's lock; names the holder
     └── PluginError
@@ -20,6 +21,10 @@ import errno
 import os
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from devstream.summary import RunSummary
 
 __all__ = [
     "ConfigError",
@@ -32,6 +37,7 @@ __all__ = [
     "PluginLoadError",
     "PrefectUnavailableError",
     "RateLimitError",
+    "RunInterrupted",
     "StateError",
     "StateLockedError",
     "TransientError",
@@ -89,6 +95,15 @@ class DependencyCycleError(GraphError):
 
 class UnknownDependencyError(GraphError):
     """A dependsOn entry or an output reference names a tool that is not in the config."""
+
+
+class RunInterrupted(DtmError):
+    """Ctrl-C stopped a run: no change started after it, those in flight finished and are in the state.
+    `summary` says which changes finished and which did not."""
+
+    def __init__(self, summary: RunSummary):
+        self.summary = summary
+        super().__init__(f"{summary.operation} interrupted: {summary.line()}")
 
 
 class StateError(DtmError):

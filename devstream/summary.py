@@ -28,6 +28,8 @@ class RunSummary(BaseModel):
     results: list[ChangeResult] = Field(default_factory=list)
     seconds: float | None = None
     flow_run_id: str | None = None
+    # Ctrl-C stopped the run: the changes not run were never started (see flows/execute.py run_plan).
+    interrupted: bool = False
 
     def of(self, result: Result) -> list[ChangeResult]:
         return [r for r in self.results if r.result == result]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ import httpx
 from prefect import Task
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.exceptions import ObjectNotFound
-from prefect.futures import PrefectFuture, wait
+from prefect.futures import PrefectConcurrentFuture, PrefectFuture, wait
 from prefect.runtime import flow_run
 from prefect.states import Cancelled
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -21,7 +22,7 @@ from prefect.utilities.annotations import quote
 
 from devstream.config.models import ToolSpec
 from devstream.engine import ChangeOutcome, RetryPolicy, Workspace
-from devstream.plan import Plan, read_targets
+from devstream.plan import Change, Plan, read_targets
 from devstream.state import StateRecord
 from devstream.state.base import FlowRunRef
 from devstream.summary import ChangeResult, RunSummary
@@ -146,12 +147,34 @@ def _records_name_this_run(ws: Workspace) -> Iterator[None]:
         ws.flow_run = previous
 
 
+def _wait_unless_stopped(runner: ThreadPoolTaskRunner[Any], futures: list[PrefectConcurrentFuture[Any]],
+                         stop: threading.Event | None) -> bool:
+    """Wait for every change; True when `stop` was set before they all ended. Then no change starts any more:
+    those queued or waiting for a dependency are cancelled, those in flight finish (and write their records).
+    """
+    if stop is None:
+        wait(list[PrefectFuture[Any]](futures))
+        return False
+    for future in futures:  # one at a time, with a timeout: Prefect's wait(timeout=) adds a callback per call
+        while not future.wrapped_future.done():
+            if stop.is_set():
+                runner.cancel_all()  # Prefect's own: queued tasks never start, waiting ones end before their call
+                return True
+            future.wait(timeout=_STOP_POLL_S)
+    return False
+
+
+_STOP_POLL_S = 0.25
+
+
 def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int | None = None,
-             retry_delay: float | None = None) -> RunSummary:
+             retry_delay: float | None = None, stop: threading.Event | None = None) -> RunSummary:
     """Submit every change with `wait_for` its dependencies; a failure stops only its own dependents.
 
-    Changes are retried as the workspace's policy says; `retries` and `retry_delay` override it."""
-    futures: dict[str, PrefectFuture[ChangeOutcome]] = {}
+    Changes are retried as the workspace's policy says; `retries` and `retry_delay` override it. Setting
+    `stop` (the CLI does on Ctrl-C) starts no further change and ends the summary `interrupted`.
+    """
+    futures: dict[str, PrefectConcurrentFuture[ChangeOutcome]] = {}
     started = time.monotonic()
     policy = RetryPolicy(retries=ws.retry.retries if retries is None else retries,
                          delay=ws.retry.delay if retry_delay is None else retry_delay)
@@ -159,37 +182,53 @@ def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int |
     runner: ThreadPoolTaskRunner[Any]
     with _records_name_this_run(ws), ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
         for change in plan.changes:
+            if stop is not None and stop.is_set():
+                break
             # Ordering only: a finished dependency's outputs are read from the workspace's records, which
             # its task updated before it completed. (Passing futures as arguments would make Prefect fetch
             # each upstream result through its event loop: 40% of the per-task cost at 500 tools.)
             upstream = [futures[k] for k in change.waits_for if k in futures]
             futures[change.key] = runner.submit(variant(apply_change, change.name, ws.systems(change)),
                                                 {"workspace": quote(ws), "change": quote(change)}, wait_for=upstream)
-        wait(list(futures.values()))
+        interrupted = _wait_unless_stopped(runner, list(futures.values()), stop)
 
     results: dict[str, ChangeResult] = {}
     not_run: dict[UUID, tuple[str, str]] = {}
     for change in plan.changes:
-        future = futures[change.key]
-        state = future.state
-        result = ChangeResult(key=change.key, action=change.action.value, result="skipped")
-        # future.result(), not state.result(): the latter is a coroutine inside an async flow.
-        if state.is_completed():
-            outcome: ChangeOutcome = future.result()
-            result.result = "succeeded" if outcome.changed else "unchanged"
-            result.message, result.seconds = outcome.note, outcome.seconds
-        elif state.is_failed() or state.is_crashed():
-            exc = future.result(raise_on_failure=False)
-            result.result = "failed"
-            result.message = str(exc) if isinstance(exc, BaseException) else state.message or ""
-            result.traceback = getattr(exc, "traceback_text", None)
-        else:
-            # Prefect never ran it: a change it depends on did not complete (the task is left NotReady).
-            why = [f"{k} {'failed' if results[k].result == 'failed' else 'was not run'}"
-                   for k in change.waits_for if k in results and results[k].result in ("failed", "skipped")]
-            result.message = f"not run: {', '.join(why) or 'a change it depends on did not complete'}"
-            not_run[future.task_run_id] = (change.title, result.message)
-        results[change.key] = result
+        results[change.key] = _result(change, futures.get(change.key), results, interrupted, not_run)
     end_not_run(not_run)
     return RunSummary(operation=plan.operation, results=list(results.values()),
-                      seconds=round(time.monotonic() - started, 3))
+                      seconds=round(time.monotonic() - started, 3), interrupted=interrupted)
+
+
+def _result(change: Change, future: PrefectConcurrentFuture[ChangeOutcome] | None, earlier: dict[str, ChangeResult],
+            interrupted: bool, not_run: dict[UUID, tuple[str, str]]) -> ChangeResult:
+    """What one change's task did. Never asks the server about a task that never ran (cancelled in the queue).
+    A task Prefect left NotReady is added to `not_run`, to be ended Cancelled."""
+    result = ChangeResult(key=change.key, action=change.action.value, result="skipped")
+    ran = future is not None and not future.wrapped_future.cancelled()
+    state = None
+    if future is not None and ran and future.wrapped_future.exception() is None:
+        future.wait()
+        state = future.state
+    # future.result(), not state.result(): the latter is a coroutine inside an async flow.
+    if future is not None and state is not None and state.is_completed():
+        outcome: ChangeOutcome = future.result()
+        result.result = "succeeded" if outcome.changed else "unchanged"
+        result.message, result.seconds = outcome.note, outcome.seconds
+    elif interrupted and (state is None or not state.is_failed()):
+        # Stopped before its call (cancelled in the queue or while waiting for a dependency): it never ran.
+        result.message = "not run: interrupted"
+    elif future is not None and ran and (state is None or state.is_failed() or state.is_crashed()):
+        exc = future.result(raise_on_failure=False) if state is not None else future.wrapped_future.exception()
+        result.result = "failed"
+        result.message = str(exc) if isinstance(exc, BaseException) else (state.message if state else "") or ""
+        result.traceback = getattr(exc, "traceback_text", None)
+    else:
+        # Prefect never ran it: a change it depends on did not complete (the task is left NotReady).
+        why = [f"{k} {'failed' if earlier[k].result == 'failed' else 'was not run'}"
+               for k in change.waits_for if k in earlier and earlier[k].result in ("failed", "skipped")]
+        result.message = f"not run: {', '.join(why) or 'a change it depends on did not complete'}"
+        if future is not None:
+            not_run[future.task_run_id] = (change.title, result.message)
+    return result

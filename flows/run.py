@@ -13,14 +13,15 @@ retries reads outside a flow.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from prefect import flow
 from prefect.runtime import flow_run
-from prefect.states import Failed, State
+from prefect.states import Cancelled, Failed, State
 
 from devstream.engine import Workspace
-from devstream.errors import DtmError
+from devstream.errors import DtmError, RunInterrupted
 from devstream.flows.artifacts import publish_plan, publish_results, publish_state
 from devstream.flows.execute import refresh, run_plan
 from devstream.flows.predecessor import bury_predecessor, note_this_run
@@ -35,16 +36,20 @@ def _holder(operation: str) -> str:
     return f"dtm {operation} (flow run {flow_run.get_name() or '?'} {flow_run.get_id() or ''})".replace(" )", ")")
 
 
-def _run(ws: Workspace, plan: Plan, parallelism: int, retries: int | None, retry_delay: float | None
-         ) -> RunSummary | State[Any]:
+def _run(ws: Workspace, plan: Plan, parallelism: int, retries: int | None, retry_delay: float | None,
+         stop: threading.Event | None = None) -> RunSummary | State[Any]:
     # Under the lock: this run is on record as its holder, and a killed predecessor is marked Crashed.
     note_this_run(ws)
     bury_predecessor(ws)
     publish_plan(plan, ws.config.name)
-    summary = run_plan(ws, plan, parallelism=parallelism, retries=retries, retry_delay=retry_delay)
+    summary = run_plan(ws, plan, parallelism=parallelism, retries=retries, retry_delay=retry_delay, stop=stop)
     summary.flow_run_id = flow_run.get_id()
     publish_results(summary, ws.config.name)
     publish_state(ws.records(), ws.config.name, ws.store.description)
+    if summary.interrupted:
+        # The run ends Cancelled (what it is), quietly; calling the flow raises the RunInterrupted it carries.
+        interrupted = RunInterrupted(summary)
+        return Cancelled(message=str(interrupted), data=interrupted)
     if not summary.ok:
         # The run must end Failed. Returning a Failed state (rather than raising) spares the terminal and the
         # run's logs a Prefect traceback of our own summary; calling the flow still raises ChangesFailed, which
@@ -55,12 +60,14 @@ def _run(ws: Workspace, plan: Plan, parallelism: int, retries: int | None, retry
 
 
 def run_confirmed(ws: Workspace, confirmed: Plan, *, parallelism: int = 10, retries: int | None = None,
-                  retry_delay: float | None = None, lock_timeout: float = 0) -> RunSummary:
+                  retry_delay: float | None = None, lock_timeout: float = 0, stop: threading.Event | None = None
+                  ) -> RunSummary:
     """Run a plan the user confirmed, in this process, as one flow run named `dtm-<operation>`.
 
     The flow is built around this workspace and this plan (a closure: the explicit hand-over, no registry
     of open workspaces). Its parameters record the plan's fingerprint, and the flow refuses to run a plan
-    whose fingerprint differs: the run in Prefect's history is the plan the user saw.
+    whose fingerprint differs: the run in Prefect's history is the plan the user saw. Setting `stop` (Ctrl-C)
+    starts no further change; the changes in flight finish and the call raises RunInterrupted.
     """
     def body(config: str, plan_fingerprint: str, changes: int, parallelism: int, retries: int | None,
              retry_delay: float | None, lock_timeout: float) -> RunSummary | State[Any]:
@@ -68,13 +75,13 @@ def run_confirmed(ws: Workspace, confirmed: Plan, *, parallelism: int = 10, retr
             raise DtmError(f"refusing to {confirmed.operation}: the plan handed to this flow run is not the plan "
                            f"that was confirmed (fingerprint {plan_fingerprint}); nothing was changed")
         with ws.store.lock(_holder(confirmed.operation), timeout=lock_timeout):
-            return _run(ws, confirmed, parallelism, retries, retry_delay)
+            return _run(ws, confirmed, parallelism, retries, retry_delay, stop)
 
     run = flow(name=f"dtm-{confirmed.operation}", validate_parameters=False,
                description=f"dtm {confirmed.operation} of a plan confirmed in the CLI")(body)
     outcome = run(config=str(ws.config.path), plan_fingerprint=confirmed.fingerprint(), changes=len(confirmed.changes),
                   parallelism=parallelism, retries=retries, retry_delay=retry_delay, lock_timeout=lock_timeout)
-    assert isinstance(outcome, RunSummary)  # a run that ended Failed raised its ChangesFailed instead
+    assert isinstance(outcome, RunSummary)  # a run that ended Cancelled or Failed raised its exception instead
     return outcome
 
 

@@ -1,8 +1,11 @@
-"""What the CLI does around Prefect: quieter console logs and a progress bar for long runs."""
+"""What the CLI does around Prefect: quieter console logs, a progress bar for long runs, Ctrl-C."""
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -90,3 +93,33 @@ def flow_run_link(flow_run_id: str | None) -> dict[str, str | None]:
     from prefect.utilities.urls import url_for
 
     return {"flow_run_id": str(flow_run_id), "flow_run_url": url_for("flow-run", obj_id=str(flow_run_id))}
+
+
+@contextmanager
+def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C of a run sets `stop`: no further change starts, those in flight finish and are recorded,
+    and the CLI prints what finished and what did not. From then on Prefect's console lines are hushed (they
+    still reach the UI), so that summary is all the terminal shows. A second Ctrl-C interrupts at once.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread; elsewhere Ctrl-C is not ours to handle
+        return
+    hushed: list[tuple[logging.Handler, int]] = []
+
+    def on_ctrl_c(signum: int, frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        from prefect.logging.handlers import PrefectConsoleHandler
+
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, PrefectConsoleHandler):
+                hushed.append((handler, handler.level))
+                handler.setLevel(logging.CRITICAL + 1)
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for handler, level in hushed:
+            handler.setLevel(level)

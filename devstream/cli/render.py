@@ -57,6 +57,8 @@ def print_plan(plan: Plan) -> None:
 
 
 def print_summary(summary: RunSummary) -> None:
+    if summary.interrupted:
+        console.print("[bold yellow]Interrupted[/] (Ctrl-C): no change started after it; those in flight finished.")
     shown = [r for r in summary.results if r.result != "succeeded"] if len(summary.results) > 30 else summary.results
     if shown:
         table = Table(title=f"dtm {summary.operation}: results", show_lines=False)
@@ -71,8 +73,15 @@ def print_summary(summary: RunSummary) -> None:
             if r.traceback:
                 err_console.print(f"{r.key}: {r.action} failed; the plugin's traceback:", style="bold red")
                 err_console.print(r.traceback, markup=False, highlight=False, end="")
-    colour = "green" if summary.ok else "red"
     took = f" in {summary.seconds:.1f} s" if summary.seconds is not None else ""
+    if summary.interrupted:
+        not_run = len(summary.of("skipped"))
+        kinds = ", ".join(f"{len(summary.of(r))} {r}" for r in ("succeeded", "unchanged", "failed") if summary.of(r))
+        console.print(f"[yellow]{summary.operation.capitalize()} interrupted[/]: "
+                      f"{len(summary.results) - not_run} finished ({kinds or 'none'}), {not_run} not run{took}. "
+                      f"What finished is in the state; run `dtm {summary.operation}` again for the rest.")
+        return
+    colour = "green" if summary.ok else "red"
     console.print(f"[{colour}]{summary.operation.capitalize()} {'complete' if summary.ok else 'failed'}[/]: "
                   f"{summary.line()}{took}.")
 

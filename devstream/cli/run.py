@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 from devstream.cli import render
 from devstream.cli.workspace import open_workspace
 from devstream.engine import Workspace
-from devstream.errors import DtmError
+from devstream.errors import DtmError, RunInterrupted
 from devstream.plan import Plan, plan_delete, plan_destroy
 from devstream.summary import ChangesFailed, RunSummary
 
@@ -41,18 +42,20 @@ def _confirm(plan: Plan, yes: bool) -> bool:
 
 def _run_flow(ws: Workspace, plan: Plan, parallelism: int, retry_delay: float | None,
               json_out: bool = False) -> RunSummary:
-    from devstream.cli.prefect_setup import flow_session, progress
+    from devstream.cli.prefect_setup import ctrl_c_stops, flow_session, progress
     from devstream.cli.server_watch import watching
 
     with flow_session():
         from devstream.flows.run import run_confirmed
 
         # A server that goes away ends the run within a bound (see server_watch.py), not minutes later.
-        with progress(ws, len(plan.changes)), watching(ws, plan, os.environ.get("PREFECT_API_URL"), json_out):
+        stop = threading.Event()
+        with progress(ws, len(plan.changes)), watching(ws, plan, os.environ.get("PREFECT_API_URL"), json_out), \
+                ctrl_c_stops(stop):
             # The workspace (its records, its held lock) and the confirmed plan go to the flow as they are,
             # not as flow-run parameters: see flows/run.py. A flow that ends Failed (changes failed) raises
-            # ChangesFailed here.
-            return run_confirmed(ws, plan, parallelism=parallelism, retry_delay=retry_delay)
+            # ChangesFailed here; one that ends Cancelled (Ctrl-C) raises RunInterrupted.
+            return run_confirmed(ws, plan, parallelism=parallelism, retry_delay=retry_delay, stop=stop)
 
 
 def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out: bool,
@@ -73,12 +76,14 @@ def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out
         code = 0
     except ChangesFailed as failed:
         summary, code = failed.summary, 1
+    except RunInterrupted as interrupted:
+        summary, code = interrupted.summary, 130
     from devstream.cli.prefect_setup import flow_run_link
 
     link = flow_run_link(summary.flow_run_id)
     if json_out:
         render.print_json({"plan": plan.as_json(), "results": summary.model_dump()["results"], "ok": summary.ok,
-                           **link})
+                           **link, **({"interrupted": True} if summary.interrupted else {})})
     else:
         render.print_summary(summary)
         render.print_run_link(link)
