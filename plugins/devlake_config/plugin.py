@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from devstream.plugin import Plugin, PluginContext, PluginOptions, ResourceStatus
 from devstream.plugins.devlake_config.client import DevLakeClient
@@ -104,12 +104,20 @@ class Blueprint(_Strict):
 
 
 class DevLakeConfigOptions(PluginOptions):
-    devlakeAddr: str = Field(validation_alias=AliasChoices("devlakeAddr", "devlakeURL"), pattern=r"^https?://",
-                             description="DevLake's API address, e.g. http://devlake:8080 or config-ui's "
-                             "http://HOST:4000/api (devlakeURL is accepted too).")
+    devlakeAddr: str = Field(default="", pattern=r"^(https?://.*)?$", description="DevLake's API address, e.g. "
+                             "http://devlake:8080 or config-ui's http://HOST:4000/api; or give devlakeURL.")
+    devlakeURL: str | None = Field(default=None, pattern=r"^https?://", description="The same as devlakeAddr, "
+                                   "under the name an output reference reads well with.")
     plugins: list[DataSource] = Field(min_length=1, description="The data sources and their connections.")
     blueprint: Blueprint | None = Field(default=None, description="A blueprint collecting from every connection "
                                         "declared here, on a schedule.")
+
+    @model_validator(mode="after")
+    def _one_address(self) -> DevLakeConfigOptions:
+        if bool(self.devlakeAddr) == bool(self.devlakeURL):
+            raise ValueError("give DevLake's address once: devlakeAddr (DevStream's name) or devlakeURL")
+        self.devlakeAddr = self.devlakeAddr or str(self.devlakeURL)
+        return self
 
     @model_validator(mode="after")
     def _unique_sources(self) -> DevLakeConfigOptions:

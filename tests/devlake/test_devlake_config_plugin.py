@@ -142,3 +142,6 @@ def test_auth_must_be_one_complete_method(auth: dict[str, str], message: str) ->
 def test_devlake_url_is_taken_for_devlake_addr() -> None:
     opts = DevLakeConfigOptions.model_validate({"devlakeURL": "http://devlake:8080", "plugins": [{"name": "github"}]})
     assert opts.devlakeAddr == "http://devlake:8080"
+    for both_or_none in ({"devlakeURL": "http://a:1", "devlakeAddr": "http://a:1"}, {}):
+        with pytest.raises(ValueError, match="give DevLake's address once"):
+            DevLakeConfigOptions.model_validate({**both_or_none, "plugins": [{"name": "github"}]})
