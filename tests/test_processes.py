@@ -18,8 +18,8 @@ CHILD = """
 import signal, sys, time
 for name in sys.argv[1:]:
     signal.signal(getattr(signal, name), signal.SIG_IGN)
-print("ready", flush=True)
-try:
+try:  # "ready" inside the try: a SIGINT may come the moment the parent reads it
+    print("ready", flush=True)
     time.sleep(120)
 except KeyboardInterrupt:
     print("stopped cleanly", flush=True)
