@@ -82,13 +82,31 @@ def _model_schema(model: type[BaseModel], prefix: str, defs: dict[str, Any]) -> 
     return _with_expressions(schema)
 
 
+def _with_alias_choices(model: type[BaseModel], schema: dict[str, Any]) -> dict[str, Any]:
+    """Every spelling an option accepts (`AliasChoices`), not only the first one pydantic's schema shows."""
+    props, required = schema.get("properties", {}), schema.get("required", [])
+    for info in model.model_fields.values():
+        choices = getattr(info.validation_alias, "choices", None)
+        names = [c for c in choices or () if isinstance(c, str)]
+        if len(names) < 2 or names[0] not in props:
+            continue
+        for other in names[1:]:
+            props.setdefault(other, props[names[0]])
+        if names[0] in required:
+            required.remove(names[0])
+            schema.setdefault("allOf", []).append({"anyOf": [{"required": [n]} for n in names]})
+    if not required:
+        schema.pop("required", None)
+    return schema
+
+
 def _tool_schema(plugins: dict[str, type[BaseModel]], descriptions: dict[str, str], defs: dict[str, Any]
                  ) -> dict[str, Any]:
     names = sorted(plugins)
     branches = []
     for name in names:
         ref = f"plugin.{name}"
-        defs[ref] = _model_schema(plugins[name], f"{ref}.", defs)
+        defs[ref] = _with_alias_choices(plugins[name], _model_schema(plugins[name], f"{ref}.", defs))
         branches.append({"if": {"properties": {"name": {"const": name}}, "required": ["name"]},
                          "then": {"properties": {"options": {"$ref": f"#/$defs/{ref}"}}}})
     name_schema: dict[str, Any] = {"type": "string", "description": "The plugin this tool is an instance of."}
