@@ -110,6 +110,17 @@ class ServerWatch:
                 return
 
 
+def _busy_answer(exc: BaseException) -> bool:
+    """Whether an exception (or one it was raised from) is Prefect's client giving up on a 503."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        response = getattr(seen, "response", None)
+        if isinstance(response, httpx.Response) and response.status_code == 503:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _process_alive(pid: int) -> bool:
     from devstream.cli.server import _alive
 
@@ -188,6 +199,14 @@ def watching(ws: Workspace, plan: Plan, url: str | None, json_out: bool = False,
     except DtmError:
         raise
     except Exception as exc:
+        # A server that stayed busy (503) past every retry of Prefect's client is not a bug in dtm.
+        if _busy_answer(exc):
+            done = sum(1 for r in ws.ended.values() if r in ("succeeded", "unchanged"))
+            raise DtmError(f"the Prefect server at {url} stayed busy (503) past Prefect's client retries "
+                           f"(PREFECT_CLIENT_MAX_RETRIES) during dtm {plan.operation}: {done} of {len(plan.changes)} "
+                           f"changes finished and are in state. Run `dtm {plan.operation} -f {ws.config.path}` again "
+                           "to do what is left; for many concurrent runs give the server PostgreSQL, or run "
+                           "fewer at once") from exc
         # Prefect's client fails at once (it does not retry) when the server was gone before the flow's
         # first call: that is not a bug in dtm either.
         if watch.probe() is None:
