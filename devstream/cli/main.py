@@ -38,7 +38,9 @@ server_app = typer.Typer(help="dtm's local Prefect server, which runs the flows 
                          no_args_is_help=True)
 app.add_typer(server_app, name="server")
 
-ConfigOpt = Annotated[Path, typer.Option("-f", "--config-file", help="A config file, or a folder of them.")]
+# readable=False: dtm checks the path itself, so an unreadable config is named with its cause (exit 1).
+ConfigOpt = Annotated[Path, typer.Option("-f", "--config-file", readable=False,
+                                         help="A config file, or a folder of them.")]
 YesOpt = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")]
 ParOpt = Annotated[int, typer.Option("--parallelism", min=1, max=1000,
                                      help="How many changes (and, while planning, live reads) run at once.")]

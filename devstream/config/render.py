@@ -98,6 +98,19 @@ class Renderer:
             raise TemplateFailure(f"template syntax error in {text.strip()!r}: {exc.message}") from None
         return set(meta.find_undeclared_variables(ast)) - set(self.jinja.globals)
 
+    def _bounded(self, template: jinja2.Template, context: Mapping[str, Any]) -> str:
+        """The template's text, stopped as soon as it passes DTM_MAX_VALUE_BYTES (loops in loops would
+        otherwise build gigabytes before any check could see them)."""
+        limit = self.limits.value_bytes
+        pieces: list[str] = []
+        size = 0
+        for piece in template.generate(**context):
+            size += len(piece)
+            if size > limit.value:
+                raise TemplateFailure(limit.exceeded("the template renders to a value that"))
+            pieces.append(piece)
+        return "".join(pieces)
+
     def render(self, text: str, context: Mapping[str, Any], *, plain: bool) -> Any:
         """The rendered value of `text` (delimiters already restored)."""
         for name in sorted(self.names(text)):
@@ -114,7 +127,7 @@ class Renderer:
                     value._fail_with_undefined_error()
                 # Text (an env var, a quoted var) is typed as if written in place, as DevStream did.
                 return plain_scalar(value) if isinstance(value, str) else value
-            rendered = self.jinja.from_string(source).render(**context)
+            rendered = self._bounded(self.jinja.from_string(source), context)
         except TemplateFailure:
             raise
         except jinja2.TemplateSyntaxError as exc:

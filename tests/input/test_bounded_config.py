@@ -99,3 +99,21 @@ def test_an_alias_inside_what_it_names_is_named_as_a_loop(tmp_path):
     done = run_dtm("validate", "-f", str(config))
     assert done.code == 1 and not done.crash_reports, done.err
     assert f"{config}:2: vars.loop.again: an alias (*name) refers to the map or list that contains it" in done.text
+
+
+def test_a_template_that_renders_too_much_is_stopped_at_the_limit(tmp_path):
+    """Loops in loops would build ten gigabytes of text; rendering stops as soon as one value passes the limit."""
+    config = write(tmp_path, """\
+        vars:
+          n: 100000
+        tools:
+        - name: noop
+          instanceID: a
+          options:
+            triggers:
+              big: "[% for i in range(n) %][% for j in range(n) %]xxxxxxxxxx[% endfor %][% endfor %]"
+        """)
+    done = run_dtm("validate", "-f", str(config), timeout=60)
+    assert done.code == 1 and not done.crash_reports, done.err
+    assert f"{config}:8: tools[0].options.triggers.big: the template renders to a value that exceeds the limit " \
+           "of 1,048,576 bytes (DTM_MAX_VALUE_BYTES)" in done.text
