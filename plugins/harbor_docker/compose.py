@@ -80,12 +80,13 @@ def _spec(name: str, service: Mapping[str, Any], folder: Path, tool: str, networ
     )
 
 
-def _as_list(value: Any) -> list[str]:
+def _as_list(value: Any) -> list[Any]:
+    """A compose field that takes one item or a list, as a list (a volume's long syntax stays a map)."""
     if value is None:
         return []
     if isinstance(value, str):
         return [value] if value else []
-    return [str(v) if not isinstance(v, dict) else v for v in value]  # type: ignore[misc]
+    return [v if isinstance(v, dict) else str(v) for v in value]
 
 
 def _port(value: Any) -> Port:
