@@ -49,3 +49,38 @@ def test_the_package_type_checks(tmp_path):
                "--cache-dir", str(tmp_path / "cache")]
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _plain_jinja2_constructions(source: str) -> list[int]:
+    """Lines where a jinja2 Environment or Template is built directly (a call), not through the sandbox factory.
+    A type annotation such as `jinja2.Template` is not a construction."""
+    import ast
+
+    tree = ast.parse(source)
+    unsafe = {"Environment", "Template"}
+    imported = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                and node.module == "jinja2" for alias in node.names if alias.name in unsafe}
+    lines = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if (isinstance(func, ast.Attribute) and func.attr in unsafe and isinstance(func.value, ast.Name)
+                and func.value.id == "jinja2") or (isinstance(func, ast.Name) and func.id in imported):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_the_template_check_sees_constructions_and_not_annotations():
+    assert _plain_jinja2_constructions("import jinja2\nenv = jinja2.Environment()\n") == [2]
+    assert _plain_jinja2_constructions("from jinja2 import Template as T\nT('x')\n") == [2]
+    assert _plain_jinja2_constructions("import jinja2\ndef f(t: jinja2.Template) -> None: ...\n") == []
+
+
+def test_every_template_renders_through_the_sandbox_factory():
+    # Templates are untrusted input: a plain jinja2 Environment lets one run commands (issue 8, item 1).
+    root = Path(__file__).resolve().parent.parent
+    offenders = [f"{p.relative_to(root)}:{line}" for folder in ("devstream", "plugins", "flows", "tasks")
+                 for p in sorted((root / folder).rglob("*.py")) if p.name != "templates.py"
+                 for line in _plain_jinja2_constructions(p.read_text(encoding="utf-8"))]
+    assert offenders == [], "render templates with devstream.templates' sandboxed environment instead"
