@@ -1,0 +1,57 @@
+"""dtm saves Prefect one concurrency-limit lookup per tagged task (flows/execute.py `_skip_tag_limit_lookups`).
+
+Prefect offers no public way to do that, so dtm writes to a private Prefect cache, in that one function. These
+tests watch Prefect's public client method that asks the server for a task's tag limits: after dtm has said
+the tags have no limit, a tagged task runs without asking. If a Prefect upgrade renames the cache or stops
+reading it, they fail, and the shortcut is never lost silently.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from prefect import flow, task
+from prefect.client.orchestration import PrefectClient
+
+from devstream.flows.execute import _skip_tag_limit_lookups
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+@task
+def touch() -> str:
+    return "done"
+
+
+def lookups_made_by_a_task_tagged(tags: list[str], monkeypatch: pytest.MonkeyPatch, dtm_says_no_limit: bool) -> int:
+    """How often Prefect asked the server for the tags' limits while running one task with those tags."""
+    asked: list[object] = []
+    real = PrefectClient.increment_concurrency_slots_with_lease
+
+    async def counting(self: PrefectClient, *args: object, **kwargs: object) -> object:
+        asked.append(kwargs.get("names"))
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(PrefectClient, "increment_concurrency_slots_with_lease", counting)
+
+    @flow
+    def one_tagged_task() -> str:
+        # Right before the task, as dtm does when it submits one (Prefect forgets the answer after 5 s).
+        if dtm_says_no_limit:
+            assert _skip_tag_limit_lookups(tags) is True
+        return touch.with_options(tags=tags)()
+
+    assert one_tagged_task() == "done"
+    return len(asked)
+
+
+def test_a_tagged_task_asks_prefect_for_its_limits_when_dtm_said_nothing(monkeypatch):
+    # The control: without dtm's word, Prefect looks the tags up (so the next test can fail).
+    tags = [f"dtm-plugin-{uuid.uuid4().hex[:8]}"]
+    assert lookups_made_by_a_task_tagged(tags, monkeypatch, dtm_says_no_limit=False) >= 1
+
+
+def test_after_dtm_says_the_tags_have_no_limit_the_task_does_not_ask(monkeypatch):
+    tags = [f"dtm-plugin-{uuid.uuid4().hex[:8]}", "dtm-system-github"]
+    assert lookups_made_by_a_task_tagged(tags, monkeypatch, dtm_says_no_limit=True) == 0
