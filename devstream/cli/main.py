@@ -22,9 +22,10 @@ import typer
 
 from devstream.cli import develop as develop_cli
 from devstream.cli import drift as drift_cli
-from devstream.cli import inspect, plugins_install, render, run, server
+from devstream.cli import inspect, plugins_install, render, run, server, state_app
 from devstream.cli import schema as schema_cli
 from devstream.cli import serve as serve_cli
+from devstream.cli.options import ConfigOpt, JsonOpt, LockOpt
 from devstream.errors import DtmError, describe_os_error
 from devstream.plugin.registry import use_plugin_dir
 
@@ -37,20 +38,14 @@ app.add_typer(list_app, name="list")
 server_app = typer.Typer(help="dtm's local Prefect server, which runs the flows when PREFECT_API_URL is unset.",
                          no_args_is_help=True)
 app.add_typer(server_app, name="server")
+state_app.register(app)
 
-# readable=False: dtm checks the path itself, so an unreadable config is named with its cause (exit 1).
-ConfigOpt = Annotated[Path, typer.Option("-f", "--config-file", readable=False,
-                                         help="A config file, or a folder of them.")]
 YesOpt = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")]
 ParOpt = Annotated[int, typer.Option("--parallelism", min=1, max=1000,
                                      help="How many changes (and, while planning, live reads) run at once.")]
 # Commands that change nothing use it for their live reads only.
 ReadParOpt = Annotated[int, typer.Option("--parallelism", min=1, max=1000,
                                          help="How many live reads of resources run at once.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-LockOpt = Annotated[float, typer.Option(
-    "--lock-timeout", min=0,
-    help="Seconds to wait for another run's lock on the state (default: fail at once).")]
 
 
 def _exit(code: int) -> None:

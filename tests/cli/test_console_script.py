@@ -44,7 +44,7 @@ def no_crash_report(result: subprocess.CompletedProcess[str]) -> None:
 @pytest.mark.parametrize(("args", "says", "with_usage"), [
     (["apply", "--bogus"], "No such option: --bogus", True),
     (["bogus"], "No such command 'bogus'", True),
-    (["apply"], "Missing option '-f'", True),
+    (["apply"], "Invalid value for '-f' / '--config-file': missing: there is no config.yaml", True),
     (["apply", "-f"], "Option '-f' requires an argument", False),  # click's parser gives no usage line here
     (["plan", "-f", "x.yaml", "--parallelism"], "Option '--parallelism' requires an argument", False),
     (["plan", "-f", "x.yaml", "--parallelism", "0"], "Invalid value for '--parallelism'", True),
