@@ -25,9 +25,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from devstream.config.models import Config, StateKey, ToolSpec
-from devstream.errors import DtmError
+from devstream.errors import DriftCheckFailed, UnresolvedReferenceError
 from devstream.jsonish import diff_paths, normalize
-from devstream.outputs import UnresolvedReferenceError, resolve
+from devstream.outputs import resolve
 from devstream.plan import Plan, StoredForm, desired_options, record_outputs, resolvable_in_state
 from devstream.state.base import StateRecord
 
@@ -199,21 +199,6 @@ class DriftReport(BaseModel):
         if len(shown) < len(self.resources):
             body += f"\n…and {len(self.resources) - len(shown)} more resource(s) in sync.\n"
         return head + body
-
-
-class DriftCheckFailed(DtmError):
-    """A drift check could not read everything (or its remediation failed); the report says which."""
-
-    def __init__(self, report: DriftReport):
-        self.report = report
-        errors = ", ".join(r.key for r in report.of(DriftKind.ERROR))
-        failed = ", ".join(r.key for r in report.resources if r.remediation in ("failed", "skipped"))
-        parts = [f"drift check of {report.config_name} failed: {report.line()}"]
-        if errors:
-            parts.append(f"could not read: {errors}")
-        if failed:
-            parts.append(f"remediation did not succeed for: {failed}")
-        super().__init__(". ".join(parts))
 
 
 def _cell(text: str) -> str:

@@ -24,9 +24,9 @@ from pydantic import BaseModel, ValidationError
 
 from devstream.config import load_config
 from devstream.config.models import Config, ToolSpec
-from devstream.errors import DtmError, PermanentError, PluginError, TransientError
+from devstream.errors import DtmError, PermanentError, PluginError, TransientError, UnresolvedReferenceError
 from devstream.jsonish import diff_paths, normalize
-from devstream.outputs import UnresolvedReferenceError, find_references, resolve
+from devstream.outputs import find_references, resolve
 from devstream.plan import Action, Change, Plan, plan_apply, read_targets
 from devstream.plugin.base import Plugin, PluginContext
 from devstream.plugin.registry import PluginRegistry, default_registry

@@ -1,18 +1,30 @@
 """The one error hierarchy of dtm.
 
-    DtmError                      every error a user can act on; the CLI exits 1 with its message
-    ├── ConfigError               the config is wrong; carries one Issue per problem (file, line, field)
-    ├── GraphError
-    │   ├── DependencyCycleError  the whole cycle is named
-    │   └── UnknownDependencyError
-    ├── RunInterrupted            Ctrl-C stopped a run; carries what finished and what did not (exit 130)
-    ├── StateError                the state cannot be read or written
-    │   └── StateLockedError      another run holds the state's lock; names the holder
+    DtmError                        every error a user can act on; the CLI exits 1 with its message
+    ├── ConfigError                 the config is wrong; carries one Issue per problem (file, line, field)
+    │   └── GraphError              the tools' dependencies do not form a graph
+    │       ├── DependencyCycleError    the whole cycle is named
+    │       └── UnknownDependencyError
+    ├── UnresolvedReferenceError    an output reference names an output its tool does not have
+    ├── RunInterrupted              Ctrl-C stopped a run; carries what finished and what did not (exit 130)
+    ├── ChangesFailed               some changes of a run failed; carries the run's summary
+    ├── DriftCheckFailed            a drift check could not read everything; carries its report
+    ├── LocalServerError            dtm's local Prefect server could not be started or stopped
+    ├── StateError                  the state cannot be read or written
+    │   ├── PrefectUnavailableError     the Prefect server is gone or busy past dtm's retries
+    │   └── StateLockedError        another run holds the state's lock; names the holder
     └── PluginError
-        ├── PluginLoadError       a plugin is not installed or cannot be imported
-        ├── PermanentError        a plugin call failed and retrying will not help
-        │   └── RateLimitError    rate limited until a reset too far away to wait for; names the reset
-        └── TransientError        a plugin call failed and may succeed when retried
+        ├── PluginLoadError         a plugin is not installed or cannot be imported
+        ├── PermanentError          a plugin call failed and retrying will not help
+        │   └── RateLimitError      rate limited until a reset too far away to wait for; names the reset
+        └── TransientError          a plugin call failed and may succeed when retried
+
+    Exception (internal: caught inside the config loader and turned into a ConfigError with file and line)
+    ├── BudgetExceeded              a config expanded past one of its limits
+    └── TemplateFailure             a `[[ ]]` template could not be rendered
+
+tests/test_layout.py checks that this tree is the classes' true one and that no module defines an exception
+class of its own (private control-flow exceptions, named with a leading underscore, excepted).
 """
 
 from __future__ import annotations
@@ -24,14 +36,21 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from devstream.drift import DriftReport
+    from devstream.outputs import Reference
     from devstream.summary import RunSummary
 
 __all__ = [
+    "BudgetExceeded",
+    "ChangesFailed",
     "ConfigError",
     "DependencyCycleError",
+    "describe_os_error",
+    "DriftCheckFailed",
     "DtmError",
     "GraphError",
     "Issue",
+    "LocalServerError",
     "PermanentError",
     "PluginError",
     "PluginLoadError",
@@ -40,9 +59,10 @@ __all__ = [
     "RunInterrupted",
     "StateError",
     "StateLockedError",
+    "TemplateFailure",
     "TransientError",
     "UnknownDependencyError",
-    "describe_os_error",
+    "UnresolvedReferenceError",
 ]
 
 
@@ -106,6 +126,48 @@ class RunInterrupted(DtmError):
         super().__init__(f"{summary.operation} interrupted: {summary.line()}")
 
 
+class UnresolvedReferenceError(DtmError):
+    """A reference names an output the referenced tool does not have (or has not produced)."""
+
+    def __init__(self, ref: Reference, reason: str):
+        self.ref = ref
+        super().__init__(f"{ref.path}: cannot resolve {ref}: {reason}")
+
+
+class ChangesFailed(DtmError):
+    """Some changes failed (and their dependents were skipped); the summary says which."""
+
+    def __init__(self, summary: RunSummary):
+        self.summary = summary
+        failed = ", ".join(r.key for r in summary.of("failed"))
+        skipped = ", ".join(r.key for r in summary.of("skipped"))
+        text = f"{summary.operation} failed: {summary.line()}. Failed: {failed or '-'}"
+        if skipped:
+            text += f". Skipped (they depend on a failed change): {skipped}"
+        super().__init__(text)
+
+
+class DriftCheckFailed(DtmError):
+    """A drift check could not read everything (or its remediation failed); the report says which."""
+
+    def __init__(self, report: DriftReport):
+        self.report = report
+        from devstream.drift import DriftKind  # here: devstream.drift imports this module
+
+        errors = ", ".join(r.key for r in report.of(DriftKind.ERROR))
+        failed = ", ".join(r.key for r in report.resources if r.remediation in ("failed", "skipped"))
+        parts = [f"drift check of {report.config_name} failed: {report.line()}"]
+        if errors:
+            parts.append(f"could not read: {errors}")
+        if failed:
+            parts.append(f"remediation did not succeed for: {failed}")
+        super().__init__(". ".join(parts))
+
+
+class LocalServerError(DtmError):
+    """dtm's local Prefect server could not be started or stopped; the message says how to do without it."""
+
+
 class StateError(DtmError):
     """The state cannot be read or written."""
 
@@ -154,6 +216,23 @@ class RateLimitError(PermanentError):
 
 class TransientError(PluginError):
     """A plugin call failed in a way that may pass when retried (timeout, 429, 5xx, a busy lock)."""
+
+
+class BudgetExceeded(Exception):
+    """A config expanded past one of its limits; `message` says which and how to raise it."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class TemplateFailure(Exception):
+    """A string could not be rendered. `word` helps find the line inside a multi-line string."""
+
+    def __init__(self, message: str, word: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.word = word
 
 
 # What a user can do about the errors the environment gives most often.

@@ -14,9 +14,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from devstream.errors import DtmError
+from devstream.errors import UnresolvedReferenceError
 
-__all__ = ["CI_EXPRESSION_ROOTS", "REFERENCE", "Reference", "UnresolvedReferenceError", "find_references", "resolve"]
+__all__ = ["CI_EXPRESSION_ROOTS", "REFERENCE", "Reference", "find_references", "resolve"]
 
 # Plugin names have no dots; an instanceID is an RFC 1123 subdomain, so it may have dots: it runs up
 # to the literal `.outputs.`. GitHub Actions and Gitea use the same brackets for `steps.<id>.outputs.<k>`,
@@ -42,14 +42,6 @@ class Reference:
 
     def __str__(self) -> str:
         return f"${{{{ {self.tool_key}.outputs.{self.key} }}}}"
-
-
-class UnresolvedReferenceError(DtmError):
-    """A reference names an output the referenced tool does not have (or has not produced)."""
-
-    def __init__(self, ref: Reference, reason: str):
-        self.ref = ref
-        super().__init__(f"{ref.path}: cannot resolve {ref}: {reason}")
 
 
 def _walk(value: Any, path: str) -> Iterator[tuple[str, str]]:

@@ -24,9 +24,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from devstream.config.models import Config, StateKey, ToolSpec
+from devstream.errors import UnresolvedReferenceError
 from devstream.graph import Graph
 from devstream.jsonish import diff_paths, normalize
-from devstream.outputs import UnresolvedReferenceError, find_references, resolve
+from devstream.outputs import find_references, resolve
 from devstream.state.base import StateRecord
 
 __all__ = [

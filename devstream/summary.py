@@ -6,9 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from devstream.errors import DtmError
-
-__all__ = ["ChangeResult", "ChangesFailed", "RunSummary"]
+__all__ = ["ChangeResult", "RunSummary"]
 
 Result = Literal["succeeded", "unchanged", "failed", "skipped"]
 
@@ -43,14 +41,3 @@ class RunSummary(BaseModel):
         return ", ".join(f"{n} {r}" for r, n in counts.items() if n) or "nothing to do"
 
 
-class ChangesFailed(DtmError):
-    """Some changes failed (and their dependents were skipped); the summary says which."""
-
-    def __init__(self, summary: RunSummary):
-        self.summary = summary
-        failed = ", ".join(r.key for r in summary.of("failed"))
-        skipped = ", ".join(r.key for r in summary.of("skipped"))
-        text = f"{summary.operation} failed: {summary.line()}. Failed: {failed or '-'}"
-        if skipped:
-            text += f". Skipped (they depend on a failed change): {skipped}"
-        super().__init__(text)

@@ -18,8 +18,9 @@ from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from devstream.config.models import ToolSpec
-from devstream.drift import DriftCheckFailed, DriftKind, DriftReport, build_report, drift_targets, remediation_plan
+from devstream.drift import DriftKind, DriftReport, build_report, drift_targets, remediation_plan
 from devstream.engine import Workspace
+from devstream.errors import DriftCheckFailed
 from devstream.flows.artifacts import publish_drift
 from devstream.flows.execute import run_plan, submit_read
 from devstream.secrets import scrub, secret_paths

@@ -21,12 +21,12 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled, Failed, State
 
 from devstream.engine import Workspace
-from devstream.errors import DtmError, RunInterrupted
+from devstream.errors import ChangesFailed, DtmError, RunInterrupted
 from devstream.flows.artifacts import publish_plan, publish_results, publish_state
 from devstream.flows.execute import refresh, run_plan
 from devstream.flows.predecessor import bury_predecessor, note_this_run
 from devstream.plan import Plan, plan_delete, plan_destroy
-from devstream.summary import ChangesFailed, RunSummary
+from devstream.summary import RunSummary
 
 __all__ = ["apply", "delete", "destroy", "plan", "run_confirmed"]
 

@@ -84,3 +84,47 @@ def test_every_template_renders_through_the_sandbox_factory():
                  for p in sorted((root / folder).rglob("*.py")) if p.name != "templates.py"
                  for line in _plain_jinja2_constructions(p.read_text(encoding="utf-8"))]
     assert offenders == [], "render templates with devstream.templates' sandboxed environment instead"
+
+
+def _drawn_tree(docstring: str) -> dict[str, str]:
+    """{class: parent} as errors.py's docstring draws it (a root's parent is the name it stands under)."""
+    import re
+
+    parents: dict[str, str] = {}
+    stack: list[tuple[int, str]] = []
+    for line in docstring.splitlines():
+        match = re.match(r"^(\s*)(?:[│ ]*[├└]── )?([A-Z]\w+)(?:\s|$)", line)
+        if not match or not re.search(r"(Error|Exception|Failed|Failure|Exceeded|Interrupted)\b", match.group(2)):
+            continue
+        depth = len(line) - len(line.lstrip(" │├└─"))
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        if stack:
+            parents[match.group(2)] = stack[-1][1]
+        stack.append((depth, match.group(2)))
+    return parents
+
+
+def test_every_exception_lives_in_errors_py_and_its_drawn_tree_is_true():
+    import ast
+    import inspect
+
+    import devstream.errors as errors
+
+    root = Path(__file__).resolve().parent.parent
+    elsewhere = [f"{p.relative_to(root)}:{node.lineno} {node.name}"
+                 for folder in ("devstream", "plugins", "flows", "tasks") for p in sorted((root / folder).rglob("*.py"))
+                 if p != root / "devstream" / "errors.py"
+                 for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+                 if isinstance(node, ast.ClassDef) and not node.name.startswith("_")
+                 and any(isinstance(b, ast.Name) and b.id.endswith(("Error", "Exception", "Failed"))
+                         or isinstance(b, ast.Attribute) and b.attr.endswith(("Error", "Exception"))
+                         for b in node.bases)]
+    assert elsewhere == [], "define exception classes in devstream/errors.py (and draw them in its tree)"
+
+    classes = {name: cls for name, cls in inspect.getmembers(errors, inspect.isclass)
+               if issubclass(cls, BaseException) and cls.__module__ == errors.__name__}
+    true_parents = {name: cls.__bases__[0].__name__ for name, cls in classes.items()}
+    drawn = _drawn_tree(errors.__doc__ or "")
+    drawn_parents = {name: drawn.get(name, "Exception") for name in set(classes) | set(drawn)}
+    assert drawn_parents == true_parents

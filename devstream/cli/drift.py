@@ -14,7 +14,8 @@ from rich.text import Text
 
 from devstream.cli import render
 from devstream.cli.workspace import open_workspace
-from devstream.drift import DriftCheckFailed, DriftKind, DriftReport
+from devstream.drift import DriftKind, DriftReport
+from devstream.errors import DriftCheckFailed
 
 __all__ = ["drift", "print_report"]
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from devstream.cli import render
 from devstream.cli.workspace import open_workspace
 from devstream.engine import Workspace
-from devstream.errors import DtmError, RunInterrupted
+from devstream.errors import ChangesFailed, DtmError, RunInterrupted
 from devstream.plan import Plan, plan_delete, plan_destroy
-from devstream.summary import ChangesFailed, RunSummary
+from devstream.summary import RunSummary
 
 __all__ = ["apply", "delete", "destroy", "plan", "verify"]
 

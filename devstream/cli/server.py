@@ -38,7 +38,7 @@ from typing import Any
 from rich.markup import escape
 
 from devstream.cli import render
-from devstream.errors import DtmError
+from devstream.errors import LocalServerError
 
 __all__ = ["LocalServerError", "ServerInfo", "dtm_home", "ensure_server", "read_server_info", "server_start",
            "server_status", "server_stop"]
@@ -55,10 +55,6 @@ _STARTING = "Starting dtm's local Prefect server (first time takes ~15 s; `dtm s
 # Detached servers outlive this process on purpose; holding their Popen objects keeps Python from warning
 # that they are "still running" when the objects would otherwise be collected mid-run.
 _detached: list[subprocess.Popen[bytes]] = []
-
-
-class LocalServerError(DtmError):
-    """dtm's local Prefect server could not be started or stopped; the message says how to do without it."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from devstream.errors import BudgetExceeded
+
 __all__ = ["Budget", "Limit", "Limits", "MAX_DEPTH", "non_finite"]
 
 MAX_DEPTH = 100
@@ -68,14 +70,6 @@ class Limits:
         """Maps, lists and scalars, counting what an alias repeats each time it is used."""
         self.value_bytes = found["DTM_MAX_VALUE_BYTES"]
         """One string, as written or as rendered."""
-
-
-class BudgetExceeded(Exception):
-    """A config expanded past one of its limits; `message` says which and how to raise it."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class Budget:

@@ -23,10 +23,10 @@ from jinja2 import meta
 
 from devstream.config.limits import Limits, non_finite
 from devstream.config.source import FieldPath, Part, has_template, plain_scalar, restore, swap, walk_strings
-from devstream.errors import Issue
+from devstream.errors import Issue, TemplateFailure
 from devstream.templates import SandboxViolation, sandboxed_environment
 
-__all__ = ["RESERVED_NAMES", "Renderer", "TemplateFailure", "part_from_data", "reserved_var", "render_tree",
+__all__ = ["RESERVED_NAMES", "Renderer", "part_from_data", "reserved_var", "render_tree",
            "resolve_vars"]
 
 # Names templates call as functions: a var of that name would hide the function (`[[ env "X" ]]` would call
@@ -47,15 +47,6 @@ _EXPRESSION = re.compile(r"(\[\[|\[%)(.*?)(\]\]|%\])", re.S)
 # A Go-template field `.name` at the start of an operand -> `name`.
 _GO_DOT = re.compile(r"(^|[\s(,|\[=!<>+*/-])\.(?=[A-Za-z_])")
 _WHOLE = re.compile(r"\[\[-?(.*?)-?\]\]", re.S)
-
-
-class TemplateFailure(Exception):
-    """A string could not be rendered. `word` helps find the line inside a multi-line string."""
-
-    def __init__(self, message: str, word: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.word = word
 
 
 def _finalize(value: Any) -> Any:

@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from devstream.config.limits import MAX_DEPTH, Budget, BudgetExceeded, Limits
-from devstream.errors import ConfigError, Issue
+from devstream.config.limits import MAX_DEPTH, Budget, Limits
+from devstream.errors import BudgetExceeded, ConfigError, Issue
 
 __all__ = [
     "FieldPath",

@@ -11,7 +11,8 @@ import copy
 
 import pytest
 
-from devstream.outputs import Reference, UnresolvedReferenceError, find_references, resolve
+from devstream.errors import UnresolvedReferenceError
+from devstream.outputs import Reference, find_references, resolve
 
 # -- finding references -----------------------------------------------------------------------------------
 

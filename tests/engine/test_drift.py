@@ -23,8 +23,8 @@ from pydantic import Field, SecretStr
 
 from devstream.cli import run
 from devstream.cli.drift import drift
-from devstream.drift import DriftCheckFailed, DriftKind, DriftReport, remediation_plan
-from devstream.errors import StateLockedError
+from devstream.drift import DriftKind, DriftReport, remediation_plan
+from devstream.errors import DriftCheckFailed, StateLockedError
 from devstream.flows import drift as drift_flow
 from devstream.plan import Action, Change, Plan
 from devstream.plugin import Plugin, PluginContext
