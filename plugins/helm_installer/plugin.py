@@ -1,0 +1,118 @@
+"""helm-installer: a Helm chart installed as a release, as DevStream v0.12 did it, through the real helm 3 CLI.
+
+The options are DevStream's; what they leave empty comes from the instance default that the instanceID starts
+with (`defaults`). Create and update run `helm upgrade --install` with exactly the configured values (values set
+by hand since are dropped); an update to options the release already has changes nothing. Read is `helm status`:
+no release is None (uninstalled by hand), and the status records what a hand-made change alters: the values'
+fingerprint, the revision and its description (an upgrade or `helm rollback`), the chart and app versions, and
+DevStream's `workflows` (each Deployment, StatefulSet and DaemonSet and whether it is ready). Delete uninstalls
+the release (already gone is fine); the namespace stays, as in DevStream.
+
+Outputs: release, namespace, revision, chart, chartVersion, appVersion, and what DevStream's status getter of the
+instance gave: `jenkins_url` (jenkins), `devlake_url` (devlake).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import yaml
+
+from devstream.errors import PermanentError
+from devstream.plugin.base import Plugin, PluginContext, ResourceStatus
+from devstream.plugins.helm import Helm, ReleaseSpec, ensure_release, release_status, remove_release
+from devstream.plugins.helm_installer.defaults import GENERIC, INSTANCES, Instance, instance_for
+from devstream.plugins.helm_installer.options import HelmInstallerOptions, is_inline_yaml
+
+__all__ = ["HelmInstallerPlugin", "release_spec"]
+
+
+def _values_yaml(options: HelmInstallerOptions, ctx: PluginContext) -> str:
+    text = options.valuesYaml or options.chart.valuesYaml
+    if not text or is_inline_yaml(text):
+        return text
+    path = ctx.path(text)
+    try:
+        content = path.read_text()
+    except OSError as exc:
+        raise PermanentError(f"{ctx.key}: cannot read the values file {path} (valuesYaml): {exc.strerror}") from None
+    try:
+        loaded = yaml.safe_load(content)
+    except yaml.YAMLError as exc:
+        raise PermanentError(f"{ctx.key}: the values file {path} is not valid YAML: {exc}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise PermanentError(f"{ctx.key}: the values file {path} must hold a YAML map of values")
+    return content
+
+
+def release_spec(options: HelmInstallerOptions, ctx: PluginContext) -> tuple[ReleaseSpec, Instance | None]:
+    """The release the options describe, the instance default of the tool's instanceID filled in."""
+    instance = instance_for(ctx.instance_id)
+    if instance is not None:
+        options = options.filled(instance.options)
+    chart = options.chart.filled(GENERIC)
+    repo = options.repo
+    if chart.chartPath:
+        path = ctx.path(chart.chartPath)
+        if not path.exists():
+            raise PermanentError(f"{ctx.key}: chart.chartPath {path} does not exist; give a packaged chart (.tgz) "
+                                 "or a chart folder")
+        reference, repo_name, repo_url = str(path), None, None
+    else:
+        if not (repo.name and repo.url and chart.chartName):
+            raise PermanentError(
+                f"{ctx.key}: with no chart.chartPath, repo.name, repo.url and chart.chartName must all be set "
+                f"(or use an instanceID that starts with one of {', '.join(INSTANCES)} to take its defaults)")
+        reference = chart.chartName if "/" in chart.chartName else f"{repo.name}/{chart.chartName}"
+        repo_name, repo_url = repo.name, repo.url
+    if not chart.releaseName:
+        raise PermanentError(f"{ctx.key}: chart.releaseName is not set (only the instances "
+                             f"{', '.join(INSTANCES)} have a default)")
+    spec = ReleaseSpec(
+        release=chart.releaseName, namespace=chart.namespace or "default", chart=reference,
+        values_yaml=_values_yaml(options, ctx), version=chart.version or None, repo_name=repo_name,
+        repo_url=repo_url, wait=bool(chart.wait), timeout=chart.timeout or "10m",
+        create_namespace=chart.createNamespace is not False, upgrade_crds=bool(chart.upgradeCRDs))
+    return spec, instance
+
+
+class HelmInstallerPlugin(Plugin[HelmInstallerOptions]):
+    name: ClassVar[str] = "helm-installer"
+    Options: ClassVar[type[HelmInstallerOptions]] = HelmInstallerOptions
+    description: ClassVar[str] = ("A Helm chart installed as a release with the helm 3 CLI; DevStream's ten "
+                                  "instance defaults (argocd, jenkins, harbor...) by instanceID prefix.")
+
+    def create(self, options: HelmInstallerOptions, ctx: PluginContext) -> ResourceStatus:
+        return self._apply(options, ctx)
+
+    def update(self, options: HelmInstallerOptions, ctx: PluginContext) -> ResourceStatus:
+        return self._apply(options, ctx)
+
+    def read(self, options: HelmInstallerOptions, ctx: PluginContext) -> ResourceStatus | None:
+        spec, instance = release_spec(options, ctx)
+        live = self._helm(options).status(spec.release, spec.namespace)
+        return None if live is None else _with_outputs(release_status(live, spec.source), spec, instance, live)
+
+    def delete(self, options: HelmInstallerOptions, ctx: PluginContext) -> None:
+        spec, _ = release_spec(options, ctx)
+        remove_release(self._helm(options), spec, ctx.logger)
+
+    def systems(self, options: Any) -> set[str]:
+        return {"kubernetes"}
+
+    def _helm(self, options: HelmInstallerOptions) -> Helm:
+        return Helm()
+
+    def _apply(self, options: HelmInstallerOptions, ctx: PluginContext) -> ResourceStatus:
+        spec, instance = release_spec(options, ctx)
+        helm = self._helm(options)
+        live = ensure_release(helm, spec, ctx.logger, ctx.prior)
+        return _with_outputs(release_status(live, spec.source), spec, instance, live)
+
+
+def _with_outputs(status: ResourceStatus, spec: ReleaseSpec, instance: Instance | None,
+                  live: dict[str, Any]) -> ResourceStatus:
+    if instance is not None and instance.outputs is not None:
+        status["outputs"].update(instance.outputs(spec, live))
+    return status
+
