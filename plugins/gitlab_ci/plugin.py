@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from devstream.errors import PermanentError, PluginError
 from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
 from devstream.plugin.http import safe_url
+from devstream.plugins.gitlab_ci.runner import RunnerOptions, delete_runner, ensure_runner, read_runner
 from devstream.plugins.scm.base import RepoSpec, git_blob_sha
 from devstream.plugins.scm.cifiles import load_ci_files, render
 from devstream.plugins.scm.gitlab import GitLabClient, api_url, project_path
@@ -109,12 +110,6 @@ class DingTalkOptions(_Loose):
     atUsers: str | None = Field(default=None, description="Users to mention in the message.")
 
 
-class RunnerOptions(_Loose):
-    """DevStream's GitLab Runner install (Helm); accepted for old configs and not acted on."""
-
-    enable: bool = Field(default=False, description="Ignored: dtm does not install runners; a warning is logged.")
-
-
 class PipelineOptions(BaseModel):
     """Where the CI file comes from, what renders it, and the CI/CD variables to set."""
 
@@ -137,7 +132,8 @@ class PipelineOptions(BaseModel):
     dingTalk: DingTalkOptions | None = Field(
         default=None, description="DingTalk notifications; the webhook token and secret become CI/CD variables.")
     test: dict[str, Any] | None = Field(default=None, description="DevStream's test step settings, for the template.")
-    runner: RunnerOptions | None = Field(default=None, description="Ignored (DevStream's Helm runner install).")
+    runner: RunnerOptions | None = Field(default=None, description="A GitLab Runner for the project, installed on "
+                                         "Kubernetes with Helm (as the top-level runner).")
 
     @field_validator("variables")
     @classmethod
@@ -166,7 +162,8 @@ class GitLabCIOptions(PluginOptions):
     scm: RepoSpec = Field(description="The GitLab project (scmType gitlab) that gets the pipeline.")
     pipeline: PipelineOptions = Field(description="The CI file and the CI/CD variables.")
     runner: RunnerOptions | None = Field(
-        default=None, description="Ignored: DevStream's GitLab Runner install, accepted for old configs.")
+        default=None, description="A GitLab Runner for the project on Kubernetes (DevStream's runner.enable): the "
+        "GitLab Runner Helm chart, registered with the project; uninstalled by delete.")
 
     @model_validator(mode="after")
     def _gitlab_only(self) -> GitLabCIOptions:
@@ -211,12 +208,16 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
                                ctx.key, exc)
             rendered = live or ""
         status = _status(options, branch, files, {CI_FILE: rendered}, variables)
+        runner = _runner(options)
+        if runner is not None:
+            status["runner"] = read_runner(runner, _gitlab(options), project_path(options.scm))
         return as_recorded(status, ctx.prior, _PLACE_FIELDS)
 
     def update(self, options: GitLabCIOptions, ctx: PluginContext) -> ResourceStatus:
         return self._put(options, ctx, prior=ctx.prior)
 
     def delete(self, options: GitLabCIOptions, ctx: PluginContext) -> None:
+        _remove_runner(ctx)
         marker = _marker(ctx)
         with GitLabClient(options.scm, ctx) as gitlab:
             if gitlab.describe_repo() is None:
@@ -234,12 +235,13 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
         return {"ciFile"}
 
     def systems(self, options: Mapping[str, Any]) -> set[str]:
-        return {"gitlab"}
+        runners = [options.get("runner"), (options.get("pipeline") or {}).get("runner")]
+        enabled = any(isinstance(r, Mapping) and r.get("enable") for r in runners)
+        return {"gitlab", "kubernetes"} if enabled else {"gitlab"}
 
     def _put(self, options: GitLabCIOptions, ctx: PluginContext, prior: ResourceStatus | None) -> ResourceStatus:
         """Commit the file and set the variables, removing ours that the options dropped. A prior status of
         another place is only warned about: what it names there is left alone."""
-        _warn_about_runner(options, ctx)
         content = _rendered(options, ctx)
         wanted = _variables(options)
         marker = _marker(ctx)
@@ -255,8 +257,17 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
             for name in stale:
                 gitlab.delete_secret(name)
                 ctx.logger.info("gitlab %s: removed CI/CD variable %s (no longer in the config)", gitlab.path, name)
+            runner = _runner(options)
+            recorded = (ctx.prior or {}).get("runner")
+            ran = (ensure_runner(runner, gitlab, _gitlab(options), project_path(options.scm), ctx, recorded)
+                   if runner is not None else None)
+        if runner is None:
+            _remove_runner(ctx)
         sha = git_blob_sha(content)
-        return _status(options, branch, {CI_FILE: sha}, {CI_FILE: sha}, sorted(wanted))
+        status = _status(options, branch, {CI_FILE: sha}, {CI_FILE: sha}, sorted(wanted))
+        if runner is not None:
+            status["runner"] = ran
+        return status
 
 
 def _status(options: GitLabCIOptions, branch: str, files: dict[str, str], rendered: dict[str, str],
@@ -293,11 +304,17 @@ def _marker(ctx: PluginContext) -> str:
     return f"Managed by dtm ({ctx.key})."
 
 
-def _warn_about_runner(options: GitLabCIOptions, ctx: PluginContext) -> None:
-    runners = [r for r in (options.runner, options.pipeline.runner) if r is not None and r.enable]
-    if runners:
-        ctx.logger.warning("%s: runner.enable is ignored: dtm does not install GitLab Runners (DevStream did it "
-                           "with Helm); register a runner for the project, or use GitLab's shared runners", ctx.key)
+def _runner(options: GitLabCIOptions) -> RunnerOptions | None:
+    """The runner the options enable (top-level `runner`, else the pipeline's), or None."""
+    return next((r for r in (options.runner, options.pipeline.runner) if r is not None and r.enable), None)
+
+
+def _remove_runner(ctx: PluginContext) -> None:
+    """Uninstall the runner dtm recorded installing (the tool goes, or its options no longer enable it)."""
+    recorded = (ctx.prior or {}).get("runner")
+    if not isinstance(recorded, Mapping) or not recorded.get("release"):
+        return
+    delete_runner(str(recorded["release"]), str(recorded["namespace"]), ctx)
 
 
 def _pick_ci_file(files: dict[str, str]) -> tuple[str, str]:

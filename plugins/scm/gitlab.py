@@ -485,6 +485,22 @@ class GitLabClient:
         self._call("DELETE", self._project_url("variables", quote(name, safe="")),
                    params={"filter[environment_scope]": _ALL_ENVIRONMENTS}, missing_ok=True)
 
+    # -- runners ---------------------------------------------------------------------------------------------
+    def reset_runner_registration_token(self) -> str:
+        """A new registration token for the project's runners (the old one stops registering new runners; runners
+        already registered go on). Never logged: it registers runners."""
+        response = self._call("POST", self._project_url("runners_reset_registration_token"))
+        assert response is not None
+        token = str(response.json().get("token") or "")
+        if not token:
+            raise PermanentError(f"gitlab {self.path}: GitLab returned no runner registration token")
+        return token
+
+    def set_shared_runners(self, enabled: bool) -> None:
+        """Turn the instance's shared runners on or off for the project."""
+        self._call("PUT", self._project_url(), json={"shared_runners_enabled": enabled})
+        self._project_cache = None
+
     # -- webhooks --------------------------------------------------------------------------------------------
     def list_webhooks(self) -> list[WebhookInfo]:
         """The project's hooks ([] when the project does not exist); events are dtm's names of their flags."""

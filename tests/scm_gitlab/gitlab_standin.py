@@ -22,6 +22,8 @@ What it keeps like GitLab does:
   PUT/DELETE of a missing one, 409 when a key has several scopes and no filter is given;
 - project hooks: 400 without `url`, 422 `Invalid url given`, `push_events` and `enable_ssl_verification` on
   unless sent false, the `token` kept but never shown, a paginated listing, 404 for a missing hook;
+- the project's runner registration token (`runners_token`, shown to maintainers), a new one on each
+  `POST runners_reset_registration_token`; `shared_runners_enabled`, set with `PUT /projects/:id`;
 - 401 without the right PRIVATE-TOKEN; 429 with Retry-After (or 503) on demand (`fail_next`); chosen requests
   refused on demand (`refuse`), for a call that fails midway.
 """
@@ -87,6 +89,8 @@ class Project:
     hooks: list[dict[str, Any]] = field(default_factory=list)  # as stored: with the `token`
     # every commit by SHA, those no branch reaches any more (after a force-push) included, as git keeps them
     history: dict[str, Commit] = field(default_factory=dict)
+    runners_token: str = "GR1348941standin-initial"
+    shared_runners_enabled: bool = True
 
     @property
     def empty(self) -> bool:
@@ -254,6 +258,14 @@ class GitLabStandIn:
                 return httpx.Response(200, json=self._project_json(project))
             case [], "DELETE":
                 return self._delete_project(project)
+            case [], "PUT":
+                if "shared_runners_enabled" in body:
+                    project.shared_runners_enabled = bool(body["shared_runners_enabled"])
+                return httpx.Response(200, json=self._project_json(project))
+            case ["runners_reset_registration_token"], "POST":
+                project.runners_token = f"GR1348941standin-{next(self._shas):06d}"
+                return httpx.Response(201, json={"token": project.runners_token,
+                                                 "token_expires_at": None})
             case ["repository", "files", file_path], "GET" | "HEAD":
                 return self._get_file(project, file_path, query, head=method == "HEAD")
             case ["repository", "tree"], "GET":
@@ -299,6 +311,7 @@ class GitLabStandIn:
             "empty_repo": project.empty, "http_url_to_repo": f"{self.base_url}/{project.path}.git",
             "web_url": f"{self.base_url}/{project.path}",
             "marked_for_deletion_at": "2030-01-01" if project.marked_for_deletion else None,
+            "runners_token": project.runners_token, "shared_runners_enabled": project.shared_runners_enabled,
         }
 
     def _create_project(self, body: dict[str, Any]) -> httpx.Response:

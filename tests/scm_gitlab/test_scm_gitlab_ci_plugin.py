@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from gitlab_standin import GitLabStandIn
 from plugin_calls import recorded
 from pydantic import ValidationError
 
-from devstream.errors import PermanentError
+from devstream.errors import PermanentError, TransientError
 from devstream.plugin.base import PluginContext
 from devstream.plugin.registry import default_registry
 from devstream.plugins.gitlab_ci import GitLabCIOptions, GitLabCIPlugin
@@ -285,17 +286,31 @@ def test_devstreams_step_options_become_variables(gitlab: GitLabStandIn, ctx: Pl
     assert gitlab.file(project, ".gitlab-ci.yml", "master") == b"sonar: $SONAR_SECRET_TOKEN\n"
 
 
-def test_a_runner_is_accepted_with_a_warning(ctx: PluginContext, project: str,
-                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_a_runner_is_installed_on_kubernetes_so_an_unreachable_cluster_is_a_transient_failure(
+        ctx: PluginContext, project: str, gitlab: GitLabStandIn, helm_binary: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """runner.enable installs the GitLab Runner chart with helm (tests/helm covers it on a cluster); with no cluster
+    answering, the change fails as retryable, before the project's registration token is reset."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "down",
+        "clusters": [{"name": "down", "cluster": {"server": "http://127.0.0.1:9"}}],
+        "users": [{"name": "down", "user": {"token": "t"}}],
+        "contexts": [{"name": "down", "context": {"cluster": "down", "user": "down"}}]}))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("DTM_HELM", str(helm_binary))
+    monkeypatch.setenv("DTM_HELM_HOME", str(tmp_path / "helm"))
     raw = options().model_dump(mode="python")
     raw["scm"]["token"] = TOKEN
     raw["pipeline"] = {"configContents": {".gitlab-ci.yml": "a: 1\n"}, "runner": {"enable": True}}
-    opts = GitLabCIOptions.model_validate(raw | {"runner": {"enable": True}})
-    caplog.set_level(logging.WARNING)
+    opts = GitLabCIOptions.model_validate(raw)
+    token = gitlab.project(project).runners_token
 
-    PLUGIN.create(opts, ctx)
+    with pytest.raises(TransientError, match="connection refused"):
+        PLUGIN.create(opts, ctx)
 
-    assert "runner.enable is ignored" in caplog.text
+    assert gitlab.project(project).runners_token == token
+    assert PLUGIN.systems(raw) == {"gitlab", "kubernetes"}
 
 
 # -- where dtm put things: the recorded status (ctx.prior) ------------------------------------------------------
