@@ -22,10 +22,10 @@ import typer
 
 from devstream.cli import develop as develop_cli
 from devstream.cli import drift as drift_cli
-from devstream.cli import inspect, plugins_install, render, run, server, state_app
+from devstream.cli import inspect, plans, plugins_install, render, run, server, state_app
 from devstream.cli import schema as schema_cli
 from devstream.cli import serve as serve_cli
-from devstream.cli.options import ConfigOpt, JsonOpt, LockOpt
+from devstream.cli.options import ConfigOpt, JsonOpt, LockOpt, default_config
 from devstream.errors import DtmError, describe_os_error
 from devstream.plugin.registry import use_plugin_dir
 
@@ -48,27 +48,49 @@ ReadParOpt = Annotated[int, typer.Option("--parallelism", min=1, max=1000,
                                          help="How many live reads of resources run at once.")]
 
 
+ExcludeOpt = Annotated[list[str] | None, typer.Option(
+    "--exclude", help="Leave this tool (name.instanceID) out, and every change that needs it; repeatable.")]
+
+
 def _exit(code: int) -> None:
     raise typer.Exit(code)
 
 
 @app.command()
-def apply(config: ConfigOpt, yes: YesOpt = False, parallelism: ParOpt = 10,
+def apply(plan_file: Annotated[Path | None, typer.Argument(
+              metavar="PLANFILE", help="A plan saved by `dtm plan -o`: apply exactly it (no prompt), or refuse "
+                                         "when config or state changed since.")] = None,
+          config: Annotated[Path | None, typer.Option(
+              "-f", "--config-file", readable=False,
+              help="A config file, or a folder of them (default: with PLANFILE the plan's own, else ./config.yaml "
+                   "when it exists).")] = None,
+          yes: YesOpt = False, parallelism: ParOpt = 10,
           target: Annotated[list[str] | None, typer.Option("--target", help="Only this tool (name.instanceID) and "
                                                            "what it depends on; repeatable.")] = None,
-          json_out: JsonOpt = False, lock_timeout: LockOpt = 0) -> None:
-    """Create, update and delete so that the toolchain matches the config."""
+          exclude: ExcludeOpt = None, json_out: JsonOpt = False, lock_timeout: LockOpt = 0) -> None:
+    """Create, update and delete so that the toolchain matches the config (or as a saved plan says)."""
+    if plan_file is not None:
+        if target or exclude:
+            raise typer.BadParameter("a saved plan is applied whole; give --target/--exclude to `dtm plan -o`",
+                                     param_hint="'--target' / '--exclude'")
+        _exit(plans.apply_saved(plan_path=plan_file, config_path=config, parallelism=parallelism,
+                                json_out=json_out, lock_timeout=lock_timeout))
+    if config is None:
+        config = default_config()
     _exit(run.apply(config_path=config, yes=yes, parallelism=parallelism, targets=target, json_out=json_out,
-                    lock_timeout=lock_timeout))
+                    lock_timeout=lock_timeout, excludes=exclude))
 
 
 @app.command()
 def plan(config: ConfigOpt, json_out: JsonOpt = False, parallelism: ReadParOpt = 10,
          detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
-                                                         help="Exit 2 when there are changes.")] = False) -> None:
+                                                         help="Exit 2 when there are changes.")] = False,
+         exclude: ExcludeOpt = None,
+         out: Annotated[Path | None, typer.Option("-o", "--out", help="Save the plan to this file, for "
+                                                                     "`dtm apply PLANFILE`.")] = None) -> None:
     """Show what apply would change, without changing anything."""
     _exit(run.plan(config_path=config, json_out=json_out, detailed_exitcode=detailed_exitcode,
-                   parallelism=parallelism))
+                   parallelism=parallelism, excludes=exclude, out=out))
 
 
 @app.command()
@@ -80,18 +102,21 @@ def verify(config: ConfigOpt, parallelism: ReadParOpt = 10) -> None:
 @app.command()
 def delete(config: ConfigOpt, yes: YesOpt = False, parallelism: ParOpt = 10, json_out: JsonOpt = False,
            force: Annotated[bool, typer.Option("--force", help="Also call delete for tools not in state.")] = False,
-           lock_timeout: LockOpt = 0) -> None:
+           exclude: ExcludeOpt = None, lock_timeout: LockOpt = 0) -> None:
     """Delete the tools of the config, dependents first."""
     _exit(run.delete(config_path=config, yes=yes, force=force, parallelism=parallelism, json_out=json_out,
-                     lock_timeout=lock_timeout))
+                     lock_timeout=lock_timeout, excludes=exclude))
 
 
 @app.command()
 def destroy(config: ConfigOpt, yes: YesOpt = False, parallelism: ParOpt = 10, json_out: JsonOpt = False,
-            lock_timeout: LockOpt = 0) -> None:
+            force: Annotated[bool, typer.Option("--force", help="Also call delete for the config's tools that are "
+                                                               "not in state (DevStream's destroy by config).")
+                             ] = False,
+            exclude: ExcludeOpt = None, lock_timeout: LockOpt = 0) -> None:
     """Delete everything in the state, dependents first."""
     _exit(run.destroy(config_path=config, yes=yes, parallelism=parallelism, json_out=json_out,
-                      lock_timeout=lock_timeout))
+                      lock_timeout=lock_timeout, force=force, excludes=exclude))
 
 
 @app.command()

@@ -12,7 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
-from devstream.cli import render
+from devstream.cli import plans, render
 from devstream.cli.workspace import open_workspace
 from devstream.engine import Workspace
 from devstream.errors import ChangesFailed, DtmError, RunInterrupted
@@ -105,7 +105,8 @@ def _unsealed_notice(ws: Workspace) -> None:
 
 
 def apply(*, config_path: Path, yes: bool = False, parallelism: int = 10, targets: list[str] | None = None,
-          json_out: bool = False, retry_delay: float | None = None, lock_timeout: float = 0) -> int:
+          json_out: bool = False, retry_delay: float | None = None, lock_timeout: float = 0,
+          excludes: list[str] | None = None) -> int:
     ws = open_workspace(config_path)
     unknown = [t for t in targets or [] if t not in ws.config.by_key]
     if unknown:
@@ -115,29 +116,36 @@ def apply(*, config_path: Path, yes: bool = False, parallelism: int = 10, target
         the_plan = ws.current_plan(parallelism)
         if targets:
             the_plan = the_plan.only(targets)
+        the_plan = plans.excluded(ws, the_plan, excludes, json_out)
         return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out, retry_delay=retry_delay)
 
 
 def delete(*, config_path: Path, yes: bool = False, force: bool = False, parallelism: int = 10,
-           json_out: bool = False, lock_timeout: float = 0) -> int:
+           json_out: bool = False, lock_timeout: float = 0, excludes: list[str] | None = None) -> int:
     ws = open_workspace(config_path)
     with ws.store.lock("dtm delete", timeout=lock_timeout):
         the_plan = plan_delete(ws.config, ws.records(), ws.stored_form, force=force)
+        the_plan = plans.excluded(ws, the_plan, excludes, json_out)
         return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out)
 
 
 def destroy(*, config_path: Path, yes: bool = False, parallelism: int = 10, json_out: bool = False,
-            lock_timeout: float = 0) -> int:
+            lock_timeout: float = 0, force: bool = False, excludes: list[str] | None = None) -> int:
     ws = open_workspace(config_path)
     with ws.store.lock("dtm destroy", timeout=lock_timeout):
-        the_plan = plan_destroy(ws.records())
+        the_plan = plans.force_destroy_plan(ws) if force else plan_destroy(ws.records())
+        the_plan = plans.excluded(ws, the_plan, excludes, json_out)
         return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out)
 
 
-def plan(*, config_path: Path, json_out: bool = False, detailed_exitcode: bool = False, parallelism: int = 10) -> int:
-    """Show what apply would do. Exit 0; with --detailed-exitcode, 2 when there are changes."""
+def plan(*, config_path: Path, json_out: bool = False, detailed_exitcode: bool = False, parallelism: int = 10,
+         excludes: list[str] | None = None, out: Path | None = None) -> int:
+    """Show what apply would do. Exit 0; with --detailed-exitcode, 2 when there are changes. `out`: save it for
+    `dtm apply PLANFILE`."""
     ws = open_workspace(config_path)
-    the_plan = ws.current_plan(parallelism)
+    the_plan = plans.excluded(ws, ws.current_plan(parallelism), excludes, json_out)
+    if out is not None:
+        plans.save_plan(ws, the_plan, out, excludes)
     render.print_json(the_plan.as_json()) if json_out else render.print_plan(the_plan)
     _unsealed_notice(ws)
     return 2 if detailed_exitcode and not the_plan.empty else 0
