@@ -75,8 +75,12 @@ def apply(plan_file: Annotated[Path | None, typer.Argument(
                                      param_hint="'--target' / '--exclude'")
         _exit(plans.apply_saved(plan_path=plan_file, config_path=config, parallelism=parallelism,
                                 json_out=json_out, lock_timeout=lock_timeout))
-    if config is None:
-        config = default_config()
+    if config is None:  # -f is optional here only because of PLANFILE: the same default, the same words
+        try:
+            config = default_config()
+        except typer.BadParameter as missing:
+            missing.param_hint = "'-f' / '--config-file'"
+            raise
     _exit(run.apply(config_path=config, yes=yes, parallelism=parallelism, targets=target, json_out=json_out,
                     lock_timeout=lock_timeout, excludes=exclude))
 
