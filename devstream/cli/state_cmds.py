@@ -50,8 +50,9 @@ def state_list(*, config_path: Path, json_out: bool = False) -> int:
     """Every record in the state: its tool, plugin, whether the config has it, what it depends on."""
     ws = open_workspace(config_path)
     records = sorted(ws.records().values(), key=lambda r: r.key)
-    rows: list[dict[str, Any]] = [{"key": r.key, "plugin": r.name, "instanceID": r.instanceID, "inConfig": r.key in ws.config.by_key,
-             "dependsOn": r.dependsOn, "outputs": sorted(r.outputs)} for r in records]
+    rows: list[dict[str, Any]] = [
+        {"key": r.key, "plugin": r.name, "instanceID": r.instanceID, "inConfig": r.key in ws.config.by_key,
+         "dependsOn": r.dependsOn, "outputs": sorted(r.outputs)} for r in records]
     if json_out:
         render.print_json(rows)
         return 0
