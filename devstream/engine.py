@@ -34,6 +34,7 @@ from devstream.retry import RetryPolicy, is_transient
 from devstream.secrets import redact, redact_by_schema, scrub, secret_paths, without_fingerprints
 from devstream.state import StateRecord, StateStore, open_store
 from devstream.state.base import ChangeNote, FlowRunRef
+from devstream.state.migrate import adopt_live_status, without_injected_instance_id
 
 __all__ = ["ChangeOutcome", "RetryPolicy", "Workspace", "is_transient"]
 
@@ -72,6 +73,10 @@ class Workspace:
     # State keys of records the store holds with secrets in clear (DevStream v0.12 wrote tokens so); this
     # process sees them fingerprinted, and `seal_records` writes them so.
     unsealed: set[str] = field(default_factory=set, repr=False)
+    # State keys of records DevStream v0.12.1 wrote (see devstream/state/migrate.py), and those records with
+    # the status a plan read live, which `seal_records` writes in dtm's form.
+    from_devstream: set[str] = field(default_factory=set, repr=False)
+    _adopted: dict[str, StateRecord] = field(default_factory=dict, repr=False)
     # How each change of this process's runs ended ("succeeded", "unchanged", "failed"), by tool key.
     ended: dict[str, str] = field(default_factory=dict, repr=False)
     # Changes inside run_change now; once `stopped` says why, no new change starts (see stop_changes).
@@ -123,8 +128,13 @@ class Workspace:
         `unsealed`. Call it holding `_guard`."""
         records: dict[str, StateRecord] = {}
         self.unsealed.clear()
+        self.from_devstream.clear()
+        self._adopted.clear()
         for key, rec in self.store.read().items():
             try:
+                if (migrated := without_injected_instance_id(rec, self.plugin(rec.name).Options)) is not None:
+                    rec = migrated
+                    self.from_devstream.add(key)
                 sealed = self.stored_form(rec.name, dict(rec.options))
             except Exception:  # a plugin that is not installed: its record is left as it is (and fails later)
                 sealed = rec.options
@@ -135,17 +145,21 @@ class Workspace:
         return records
 
     def seal_records(self) -> list[str]:
-        """Write the records that the store holds with secrets in clear again, fingerprints only (no plugin
+        """Write the records that the store holds with secrets in clear, or in DevStream's form, again: secrets
+        as fingerprints, DevStream's injected instanceID dropped, the status the last plan read live (no plugin
         call: the options are the same); returns their keys."""
         with self._guard:
-            keys = sorted(self.unsealed)
+            keys = sorted(self.unsealed | self.from_devstream)
             records = self._loaded()
-            sealed = [records[k] for k in keys if k in records]
+            sealed = [self._adopted.get(k, records[k]) for k in keys if k in records]
         for record in sealed:
-            self._save(record, "rewrite (secrets fingerprinted)")
-            log.info("%s: state record rewritten with its secrets as fingerprints", record.key)
+            self._save(record, "rewrite (migrated from DevStream)" if record.state_key in self.from_devstream
+                       else "rewrite (secrets fingerprinted)")
+            log.info("%s: state record rewritten in dtm's form (secrets as fingerprints)", record.key)
         with self._guard:
             self.unsealed.difference_update(keys)
+            self.from_devstream.difference_update(keys)
+            self._adopted.clear()
         return [r.key for r in sealed]
 
     def _record(self, state_key: str) -> StateRecord | None:
@@ -251,6 +265,11 @@ class Workspace:
             return {k: f.result() for k, f in futures.items()}
 
     def plan(self, records: Mapping[str, StateRecord], live: Mapping[str, Any]) -> Plan:
+        if self.from_devstream:  # DevStream's statuses are not dtm's: the live one is the baseline
+            adopted = adopt_live_status(records, live, self.from_devstream)
+            with self._guard:
+                self._adopted.update(adopted)
+            records = {**records, **adopted}
         return plan_apply(self.config, records, live, self.stored_form)
 
     def current_plan(self, parallelism: int = 10) -> Plan:

@@ -92,13 +92,21 @@ def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out
 
 def _seal(ws: Workspace, json_out: bool) -> None:
     """Rewrite the records that hold secrets in clear (DevStream v0.12 wrote tokens so) with fingerprints."""
-    sealed = ws.seal_records()
+    devstream = sorted(r.key for k, r in ws.records().items() if k in ws.from_devstream)
+    sealed = [k for k in ws.seal_records() if k not in devstream]
+    if devstream and not json_out:
+        render.console.print(f"Migrated {len(devstream)} state record(s) written by DevStream v0.12.1 to dtm's form "
+                             f"(its injected options.instanceID dropped, secrets as fingerprints, the status as "
+                             f"read now): {', '.join(devstream)}.")
     if sealed and not json_out:
         render.console.print(f"Rewrote {len(sealed)} state record(s) that held secrets in clear (as DevStream "
                              f"wrote them) with fingerprints only: {', '.join(sealed)}.")
 
 
 def _unsealed_notice(ws: Workspace) -> None:
+    if ws.from_devstream:
+        render.err_console.print(f"Note: {len(ws.from_devstream)} state record(s) were written by DevStream v0.12.1; "
+                                 f"the next apply migrates them to dtm's form.")
     if ws.unsealed:
         render.err_console.print(f"Note: {len(ws.unsealed)} state record(s) hold secrets in clear (as DevStream wrote "
                                  f"them); they are shown as fingerprints, and the next apply rewrites them so.")
