@@ -13,7 +13,14 @@ An app names a repository, the template it is scaffolded from, and its CI and CD
   entry's own `vars`, and deep-merges the entry's `options` over the template's.
 
 Every generated tool has the app's name as instanceID, depends on the app's repo-scaffolding tool (if any)
-and on every top-level tool, as DevStream did.
+and on every top-level tool, as DevStream did; a `cd` tool also depends on the app's `ci` tools (both commit
+to the app's repository, and the Application deploys what CI builds), so an apply makes the repository, then
+CI, then the Application, and a destroy takes them away in the reverse order.
+
+An `argocdapp` entry gets DevStream's defaults: the Application named after the app in namespace argocd,
+deploying to namespace default of the cluster Argo CD runs in, the chart at `helm/<app>` (values.yaml) of the
+app's repository (its URL, branch, token, and scmType and apiURL, which the URL may not tell), and the
+`imageRepo` of the app's CI (without its password).
 """
 
 from __future__ import annotations
@@ -322,6 +329,7 @@ class AppExpander:
                                            "vars": copy.deepcopy(app.repoTemplate.vars or {})}))
             scaffolding = [tools[0].key]
         image_repo: Any = None
+        ci_tools: list[str] = []  # CD waits for CI: both commit to the app's repository, CI first
         pipelines = [("ci", j, p) for j, p in enumerate(app.ci or [])]
         pipelines += [("cd", j, p) for j, p in enumerate(app.cd or [])]
         for section, j, pipeline in pipelines:
@@ -332,8 +340,11 @@ class AppExpander:
             if plugin != "argocdapp" and options.get("imageRepo") is not None:
                 image_repo = options["imageRepo"]  # a later argocdapp deploys the image CI builds
             final = self._plugin_options(plugin, options, app, repo, image_repo)
-            tools.append(ToolSpec(name=plugin, instanceID=app.name, dependsOn=scaffolding + self.after,
-                                  options=final))
+            waits = scaffolding + (ci_tools if section == "cd" else []) + self.after
+            tool = ToolSpec(name=plugin, instanceID=app.name, dependsOn=list(dict.fromkeys(waits)), options=final)
+            if section == "ci":
+                ci_tools.append(tool.key)
+            tools.append(tool)
         if len(self.issues) > before:
             return []  # the problems are reported; half an app would only add follow-on errors
         return [(t, origin) for t in tools]
@@ -406,14 +417,16 @@ class AppExpander:
         source: dict[str, Any] = {"valuefile": "values.yaml", "path": f"helm/{app.name}"}
         if "repoURL" not in (options.get("source") or {}):
             source |= {"repoURL": repo["url"], "repoBranch": repo["branch"]}
-            if "token" in repo:
-                source["token"] = repo["token"]
+            # What the URL alone may not tell the chart push: the system, and its API (GitHub Enterprise...).
+            source |= {k: repo[k] for k in ("token", "scmType", "apiURL") if k in repo}
         defaults: dict[str, Any] = {
             "app": {"name": app.name, "namespace": "argocd"},
             "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"},
             "source": source,
         }
-        if image_repo is not None:
+        if isinstance(image_repo, Mapping):  # the image, not the CI's registry password
+            defaults["imageRepo"] = {k: copy.deepcopy(v) for k, v in image_repo.items() if k != "password"}
+        elif image_repo is not None:
             defaults["imageRepo"] = copy.deepcopy(image_repo)
         return deep_merge(defaults, options)
 

@@ -85,12 +85,13 @@ def test_an_app_expands_into_repo_scaffolding_and_pipeline_tools(write, load):
     }
 
     cd = tools["argocdapp.shop"]
-    assert cd.dependsOn == ["repo-scaffolding.shop", "greeter.base"]
+    # CD waits for CI: both commit to the repository, and a destroy takes the Application away first.
+    assert cd.dependsOn == ["repo-scaffolding.shop", "github-actions.shop", "greeter.base"]
     assert cd.options == {
         "app": {"name": "shop", "namespace": "argocd"},
         "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"},
         "source": {"valuefile": "values.yaml", "path": "helm/shop", "repoURL": "https://github.com/acme/shop",
-                   "repoBranch": "main"},
+                   "repoBranch": "main", "scmType": "github"},
     }
 
     # Errors about a generated tool point at its app.
@@ -103,7 +104,8 @@ def test_expand_apps_takes_plain_data():
             "name": "web",
             "spec": {"language": "go", "framework": "gin"},
             "repo": {"url": "https://gitlab.example.com/team/web-app.git"},
-            "ci": [{"type": "gitlab-ci", "options": {"runner": {"enable": True}, "imageRepo": {"user": "team"}}}],
+            "ci": [{"type": "gitlab-ci", "options": {"runner": {"enable": True},
+                                                     "imageRepo": {"user": "team", "password": "s3cret"}}}],
             "cd": [{"type": "argocdapp", "options": {"destination": {"namespace": "web"}}}],
         }],
         after=["greeter.base"],
@@ -116,7 +118,32 @@ def test_expand_apps_takes_plain_data():
     assert gitlab.options["scm"] == repo  # owner, name and GitLab read from the url; master is GitLab's branch
     assert gitlab.options["runner"] == {"enable": True}  # gitlab-ci also wants `runner` at the top
     assert argocd.options["destination"] == {"server": "https://kubernetes.default.svc", "namespace": "web"}
-    assert argocd.options["imageRepo"] == {"user": "team"}  # what CI builds, CD deploys
+    assert argocd.options["imageRepo"] == {"user": "team"}  # what CI builds, CD deploys (not the CI's password)
+    assert argocd.dependsOn == ["gitlab-ci.web", "greeter.base"]
+
+
+def test_a_cd_template_expands_into_an_argocdapp_with_the_apps_defaults():
+    tools = expand_apps(
+        [{"name": "api", "spec": {"language": "python", "framework": "flask"},
+          "repo": {"owner": "acme", "scmType": "github", "apiURL": "https://ghe.example.com/api/v3",
+                   "token": "ghp_x"},
+          "ci": [{"type": "github-actions", "options": {"imageRepo": {"user": "acme", "url": "ghcr.io"}}}],
+          "cd": [{"type": "template", "templateName": "deploy", "vars": {"stage": "staging"}}]}],
+        [{"name": "deploy", "type": "argocdapp",
+          "options": {"destination": {"namespace": "[[ appName ]]-[[ stage ]]"}, "cascade": "background"}}],
+    )
+
+    ci, cd = tools
+    assert (cd.key, cd.dependsOn) == ("argocdapp.api", ["github-actions.api"])
+    assert cd.options == {
+        "app": {"name": "api", "namespace": "argocd"},
+        "destination": {"server": "https://kubernetes.default.svc", "namespace": "api-staging"},
+        "source": {"valuefile": "values.yaml", "path": "helm/api", "repoURL": "https://ghe.example.com/acme/api",
+                   "repoBranch": "main", "token": "ghp_x", "scmType": "github",
+                   "apiURL": "https://ghe.example.com/api/v3"},
+        "imageRepo": {"user": "acme", "url": "ghcr.io"},
+        "cascade": "background",
+    }
 
 
 def test_a_missing_pipeline_template_lists_the_defined_ones(write, problem):
