@@ -16,8 +16,11 @@
     └── PluginError
         ├── PluginLoadError         a plugin is not installed or cannot be imported
         ├── PermanentError          a plugin call failed and retrying will not help
-        │   └── RateLimitError      rate limited until a reset too far away to wait for; names the reset
+        │   ├── RateLimitError      rate limited until a reset too far away to wait for; names the reset
+        │   └── KubernetesError     the Kubernetes API refused a request; carries its Status (code, reason)
         └── TransientError          a plugin call failed and may succeed when retried
+            ├── KubernetesConflictError  409 Conflict: the object changed since it was read; read it again
+            └── KubernetesTimeoutError   a bounded wait (rollout, CRD established, deletion) ran out
 
     Exception (internal: caught inside the config loader and turned into a ConfigError with file and line)
     ├── BudgetExceeded              a config expanded past one of its limits
@@ -49,6 +52,9 @@ __all__ = [
     "DriftCheckFailed",
     "DtmError",
     "GraphError",
+    "KubernetesConflictError",
+    "KubernetesError",
+    "KubernetesTimeoutError",
     "Issue",
     "LocalServerError",
     "PermanentError",
@@ -216,6 +222,31 @@ class RateLimitError(PermanentError):
 
 class TransientError(PluginError):
     """A plugin call failed in a way that may pass when retried (timeout, 429, 5xx, a busy lock)."""
+
+
+class KubernetesError(PermanentError):
+    """The Kubernetes API refused a request: `code` is the HTTP status, `reason` and `status` Kubernetes' own
+    (NotFound, Invalid, Forbidden, AlreadyExists...); the message quotes the Status message."""
+
+    def __init__(self, message: str, *, code: int = 0, reason: str = "", status: dict[str, object] | None = None):
+        self.code = code
+        self.reason = reason
+        self.status = status or {}
+        super().__init__(message)
+
+
+class KubernetesConflictError(TransientError):
+    """409 Conflict: the object changed since it was read (a stale resourceVersion). Transient: read it again,
+    then write again, which the one retry policy does."""
+
+    def __init__(self, message: str, *, status: dict[str, object] | None = None):
+        self.status = status or {}
+        super().__init__(message)
+
+
+class KubernetesTimeoutError(TransientError):
+    """A bounded wait on Kubernetes (a rollout, a CRD becoming established, a deletion) ran out; the message
+    says what was still awaited. Transient: the change's retry looks again."""
 
 
 class BudgetExceeded(Exception):
