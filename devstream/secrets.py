@@ -137,10 +137,14 @@ def _redact_as(value: Any, annotation: Any) -> Any:
     return value
 
 
-def scrub(text: str, secrets: Iterable[str | bytes]) -> str:
-    """`text` with every secret value (4 characters or more) replaced by `***`."""
-    for s in sorted({s.decode(errors="ignore") if isinstance(s, bytes) else s for s in secrets}, key=len,
-                    reverse=True):
-        if len(s) >= 4:
-            text = text.replace(s, "***")
+def scrub(text: str, secrets: Iterable[str | bytes | None], min_length: int = 4) -> str:
+    """`text` with every secret value of `min_length` characters or more replaced by `***`, the longest first.
+
+    The default leaves shorter values alone, so a short option value marked secret ("yes") does not mask
+    every "yes" of an unrelated message; a credential dtm holds itself (a token, an API key) passes 1.
+    """
+    values = {s.decode(errors="ignore") if isinstance(s, bytes) else s for s in secrets if s}
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= max(1, min_length):
+            text = text.replace(value, "***")
     return text

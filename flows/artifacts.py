@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from devstream.drift import DriftReport
 from devstream.plan import Plan
-from devstream.state import StateRecord
+from devstream.state import StateRecord, prefect_rest
 from devstream.state.prefect_api import summary_table
 from devstream.summary import RunSummary
 
 
 def slug(text: str) -> str:
     """Artifact keys allow lowercase letters, digits and dashes only."""
-    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", text.lower())).strip("-") or "default"
+    return prefect_rest.slug(text, empty="default")
 
 
 def _cell(text: str) -> str:

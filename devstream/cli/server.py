@@ -24,7 +24,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import tomllib
 import urllib.error
@@ -39,6 +38,7 @@ from rich.markup import escape
 
 from devstream.cli import render
 from devstream.errors import LocalServerError
+from devstream.osutil import command_line, pid_alive, write_atomically
 
 __all__ = ["LocalServerError", "ServerInfo", "dtm_home", "ensure_server", "read_server_info", "server_start",
            "server_status", "server_stop"]
@@ -104,11 +104,7 @@ def read_server_info(home: Path | None = None) -> ServerInfo | None:
 
 
 def _write_server_info(home: Path, info: ServerInfo) -> None:
-    # Written to a temporary file and renamed, so a reader never sees half a record.
-    fd, tmp = tempfile.mkstemp(dir=home, prefix=".server.json.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(asdict(info), f, indent=2)
-    os.replace(tmp, _state_path(home))
+    write_atomically(_state_path(home), json.dumps(asdict(info), indent=2).encode())
     (home / "server.port").write_text(f"{info.port}\n")
 
 
@@ -121,41 +117,14 @@ def _prefect_version() -> str:
 
 def _alive(pid: int) -> bool:
     """Whether pid runs, as a process this user may signal."""
-    # A server started by this very process becomes a zombie when it dies, and signal 0 still reaches a
-    # zombie: reap it first (ChildProcessError means it is not our child, which is the usual case).
-    with contextlib.suppress(ChildProcessError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        # Another user's process has the pid now: not the server this user started, and not ours to signal.
-        return False
-    # An orphan whose new parent (a container's init, say) does not reap is a zombie for good: dead too.
-    with contextlib.suppress(OSError, IndexError):
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
-
-
-def _command_line(pid: int) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        pass
-    try:  # no /proc (macOS)
-        out = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.split() or None
+    return pid_alive(pid, ours=True)
 
 
 def _is_our_server(info: ServerInfo) -> bool:
     """Whether info.pid is still the server dtm started, and not a process that reused the pid since."""
     if not _alive(info.pid):
         return False
-    args = _command_line(info.pid)
+    args = command_line(info.pid)
     if args is None:
         return _healthy(info.url)
     port_given = any(a == "--port" and b == str(info.port) for a, b in zip(args, args[1:], strict=False))

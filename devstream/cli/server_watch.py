@@ -34,6 +34,7 @@ import httpx
 from devstream.cli import render
 from devstream.engine import Workspace
 from devstream.errors import DtmError
+from devstream.osutil import pid_alive
 from devstream.plan import Plan
 from devstream.summary import ChangeResult, RunSummary
 
@@ -77,7 +78,7 @@ class ServerWatch:
     def probe(self) -> str | None:
         """None when the server answers; else "dead" (dtm's local server's process is gone), "unreachable"
         (it refused or dropped the connection) or "silent" (no answer in time)."""
-        if self.pid is not None and not _process_alive(self.pid):
+        if self.pid is not None and not pid_alive(self.pid, ours=True):
             return "dead"
         try:
             self._client.get(f"{self.url}/health")
@@ -119,12 +120,6 @@ def _busy_answer(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-def _process_alive(pid: int) -> bool:
-    from devstream.cli.server import _alive
-
-    return _alive(pid)
 
 
 def _local_server_pid(url: str) -> int | None:

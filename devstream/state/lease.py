@@ -47,9 +47,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devstream.errors import PrefectUnavailableError, StateError, StateLockedError
+from devstream.osutil import pid_alive
 from devstream.plugin.http import parse_retry_after
 from devstream.state.holdings import ProcessHoldings
-from devstream.state.lock import describe_holder, holder_fields, pid_alive
+from devstream.state.lock import describe_holder, holder_fields
 from devstream.state.prefect_rest import PrefectApi
 
 __all__ = ["MIN_LEASE_SECONDS", "LeaseLock"]

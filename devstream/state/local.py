@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -29,6 +28,7 @@ import yaml
 from pydantic import ValidationError
 
 from devstream.errors import StateError, describe_os_error
+from devstream.osutil import fsync_dir, write_atomically
 from devstream.state.base import ChangeNote, StateRecord, first_error
 from devstream.state.lock import FileLock
 
@@ -68,20 +68,6 @@ class _StateDumper(yaml.SafeDumper):
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         return super().increase_indent(flow, False)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a file's creation, replacement or removal in `folder` durable (a no-op where unsupported)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -178,26 +164,11 @@ class LocalStateStore:
             if not self.journal_path.exists():
                 return  # nothing written since the last compaction
             data = self._render(self._load())
-            folder = self.path.parent
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
-            try:
-                try:
-                    # Keep the mode of the file we replace; mkstemp's 0600 would surprise its owner.
-                    os.fchmod(fd, self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644)
-                    _write_all(fd, data)
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.replace(tmp_name, self.path)
-            except BaseException:
-                Path(tmp_name).unlink(missing_ok=True)
-                raise
-            _fsync_dir(folder)
+            write_atomically(self.path, data)
             self.bytes_written += len(data)
             # A crash before this line leaves a journal that replays onto the records it already holds.
             self.journal_path.unlink(missing_ok=True)
-            _fsync_dir(folder)
+            fsync_dir(self.path.parent)
 
     # -- reading ----------------------------------------------------------------------------------------
 
@@ -357,7 +328,7 @@ class LocalStateStore:
         finally:
             os.close(fd)
         if size == 0:
-            _fsync_dir(self.path.parent)  # a new journal must survive a crash as much as its content
+            fsync_dir(self.path.parent)  # a new journal must survive a crash as much as its content
 
     def _repair_tail(self, fd: int, size: int) -> bytes:
         """Make the journal end at a line boundary before appending, so a new line never joins a torn one.

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from devstream.errors import StateLockedError
+from devstream.osutil import pid_alive, write_atomically
 from devstream.state.holdings import ProcessHoldings
 
 __all__ = ["FileLock", "describe_holder", "holder_fields", "pid_alive"]
@@ -69,19 +70,6 @@ def holder_fields(command: str) -> dict[str, Any]:
         "command": command,
         "since": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, it is just someone else's
-        return True
-    except OSError:
-        return True  # when in doubt, never steal a lock
-    return True
 
 
 class FileLock:
@@ -178,9 +166,7 @@ class FileLock:
             current = self.holder()
             if held is None or not current or current.get("id") != held.lock_id:
                 return
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({**current, **fields}))
-            os.replace(tmp, self.path)
+            write_atomically(self.path, json.dumps({**current, **fields}).encode())
 
     def taken_over(self) -> dict[str, Any] | None:
         """The record of the gone holder whose lock was last taken over here, handed out once."""

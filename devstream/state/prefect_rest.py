@@ -28,6 +28,7 @@ from tenacity import RetryCallState, Retrying, stop_after_delay, wait_random_exp
 
 from devstream.errors import PermanentError, PrefectUnavailableError, StateError, TransientError
 from devstream.plugin.http import http_client, safe_url
+from devstream.secrets import scrub
 
 __all__ = ["PrefectApi", "api_url_from_env", "name_hash", "slug"]
 
@@ -60,14 +61,15 @@ def api_url_from_env() -> str:
     return url.rstrip("/")
 
 
-def slug(text: str, max_length: int) -> str:
-    """Lowercase letters, digits and single dashes only (what artifact keys allow), at most `max_length`.
+def slug(text: str, max_length: int | None = None, empty: str = "x") -> str:
+    """Lowercase letters, digits and single dashes only (what artifact keys allow), at most `max_length`;
+    `empty` when nothing is left.
 
     Different texts may share a slug ("My App", "my_app"); callers add `name_hash` to keep them apart.
     """
     out = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     out = out[:max_length].rstrip("-")
-    return out or "x"
+    return out or empty
 
 
 def name_hash(*parts: str) -> str:
@@ -216,4 +218,4 @@ class PrefectApi:
 
     def _scrub(self, text: str) -> str:
         """Mask the API key, should a server or proxy ever echo it back."""
-        return text.replace(self._api_key, "***") if self._api_key else text
+        return scrub(text, [self._api_key], min_length=1)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -14,6 +12,7 @@ import jinja2
 from pydantic import Field, field_validator, model_validator
 
 from devstream.errors import PermanentError
+from devstream.osutil import write_atomically
 from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
 from devstream.templates import failure, sandboxed_environment, template_line
 
@@ -156,19 +155,7 @@ def _render(options: FileOptions, ctx: PluginContext, target: Path) -> str:
 def _write_atomically(target: Path, data: bytes, mode: int) -> None:
     """Write to a temporary file beside the target, then rename: a reader never sees half a file."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, mode)  # explicit, so the umask does not decide the mode
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomically(target, data, mode)
     except OSError as exc:
         raise PermanentError(f"file {target}: cannot write it: {_reason(exc)}") from exc
 

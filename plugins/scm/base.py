@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from devstream.config.apps import is_local_url, repo_from_url
 from devstream.errors import PermanentError
 from devstream.plugin.http import safe_url
+from devstream.secrets import scrub
 
 __all__ = ["FULL_SHA", "WEBHOOK_EVENTS", "EventMapping", "FileInfo", "RepoInfo", "RepoSpec", "ScmClient", "Webhook",
            "WebhookInfo", "api_systems", "file_mode", "git_blob_sha", "mask", "next_page_url", "one_hook_per_url",
@@ -65,11 +66,9 @@ def file_mode(existing: str | None) -> str:
 
 
 def mask(text: str, secrets: Sequence[str]) -> str:
-    """`text` with every non-empty value of `secrets` replaced by `***`, the longest first. Unlike
-    `devstream.secrets.scrub`, a value shorter than 4 characters is masked too."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    """`text` with every non-empty value of `secrets` replaced by `***`, the longest first: credentials dtm
+    holds itself, so a value shorter than 4 characters is masked too."""
+    return scrub(text, secrets, min_length=1)
 
 
 def url_secrets(url: str) -> list[str]:
