@@ -154,7 +154,10 @@ def show_config(*, plugin: str | None = None) -> int:
 
 def list_plugins(*, regex: str | None = None) -> int:
     registry = default_registry()
-    pattern = re.compile(regex) if regex else None
+    try:
+        pattern = re.compile(regex) if regex else None
+    except re.error as exc:
+        raise DtmError(f"--filter {regex!r} is not a regular expression: {exc}") from None
     table = Table(title="dtm plugins")
     for col in ("plugin", "description", "provided by"):
         table.add_column(col)

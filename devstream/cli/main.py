@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import traceback
+from enum import StrEnum
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -22,7 +23,7 @@ import typer
 
 from devstream.cli import develop as develop_cli
 from devstream.cli import drift as drift_cli
-from devstream.cli import inspect, plans, plugins_install, render, run, server, state_app
+from devstream.cli import inspect, plans, plugins_install, render, run, samples, server, state_app
 from devstream.cli import schema as schema_cli
 from devstream.cli import serve as serve_cli
 from devstream.cli.options import ConfigOpt, JsonOpt, LockOpt, default_config
@@ -231,6 +232,21 @@ def force_unlock(config: ConfigOpt) -> None:
     _exit(inspect.force_unlock(config_path=config))
 
 
+class Shell(StrEnum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+    powershell = "powershell"
+    pwsh = "pwsh"
+
+
+@app.command()
+def completion(shell: Annotated[Shell, typer.Argument(help="The shell to complete dtm's commands in.")]) -> None:
+    """Print the shell completion script (bash: `source <(dtm completion bash)`; zsh, fish, powershell alike)."""
+    # The script typer writes for `dtm --show-completion SHELL`: asked for through the same public option.
+    app(["--show-completion", shell.value], prog_name="dtm")
+
+
 @app.command()
 def version() -> None:
     """Print dtm's version."""
@@ -241,20 +257,33 @@ def version() -> None:
 def show_status(config: ConfigOpt,
                 plugin: Annotated[str | None, typer.Option("-p", "--plugin", help="Only this plugin.")] = None,
                 instance_id: Annotated[str | None, typer.Option("-i", "--id", help="Only this instanceID.")] = None,
+                show_all: Annotated[bool, typer.Option("-a", "--all", help="Every resource in state (the default "
+                                                                           "without -p and -i).")] = False,
                 json_out: JsonOpt = False) -> None:
     """Each resource in state, read live, with what drifted."""
+    if show_all and (plugin or instance_id):
+        raise typer.BadParameter("--all shows every resource; leave out -p/-i, or --all", param_hint="'-a' / '--all'")
     _exit(inspect.show_status(config_path=config, plugin=plugin, instance_id=instance_id, json_out=json_out))
 
 
 @show_app.command("config")
-def show_config(plugin: Annotated[str | None, typer.Option("-p", "--plugin", help="A plugin's options.")] = None
-                ) -> None:
-    """Print a sample config, or a plugin's options."""
+def show_config(plugin: Annotated[str | None, typer.Option("-p", "--plugin", help="A plugin's options.")] = None,
+                template: Annotated[str | None, typer.Option(
+                    "-t", "--template", help="One of DevStream's template configs: quickstart, gitops, apps.")
+                                    ] = None) -> None:
+    """Print a sample config, a template config, or a plugin's options."""
+    if template is not None:
+        if plugin is not None:
+            raise typer.BadParameter("give a template or a plugin, not both", param_hint="'-t' / '--template'")
+        print(samples.template(template), end="")
+        _exit(0)
     _exit(inspect.show_config(plugin=plugin))
 
 
 @list_app.command("plugins")
-def list_plugins(regex: Annotated[str | None, typer.Option("-r", "--regex", help="Filter names.")] = None) -> None:
+def list_plugins(regex: Annotated[str | None, typer.Option("-r", "--regex", "--filter",
+                                                           help="Only names this regular expression finds.")
+                                      ] = None) -> None:
     """List the installed plugins."""
     _exit(inspect.list_plugins(regex=regex))
 
