@@ -24,7 +24,14 @@ from pydantic import BaseModel, ValidationError
 
 from devstream.config import load_config
 from devstream.config.models import Config, ToolSpec
-from devstream.errors import DtmError, PermanentError, PluginError, TransientError, UnresolvedReferenceError
+from devstream.errors import (
+    DtmError,
+    ImportNotSupportedError,
+    PermanentError,
+    PluginError,
+    TransientError,
+    UnresolvedReferenceError,
+)
 from devstream.jsonish import diff_paths, normalize
 from devstream.outputs import find_references, resolve
 from devstream.plan import Action, Change, Plan, plan_apply, read_targets
@@ -311,6 +318,35 @@ class Workspace:
                              options=stored, resourceStatus=status)
         self._save(record, change.action.value)
         return ChangeOutcome(change.key, change.action.value, record.outputs)
+
+    def import_tool(self, tool: ToolSpec, resource_id: str, *, owned: bool = False,
+                    logger: logging.Logger | None = None) -> StateRecord:
+        """Adopt the existing resource `resource_id` as `tool` (`dtm import`): the plugin reads it, and its record
+        is written as if dtm had created it, with the config's options. Hold the state's lock around it."""
+        if (rec := self._record(tool.state_key)) is not None:
+            raise DtmError(f"{tool.key} is in the state already; `dtm state rm {tool.key}` first to import it anew")
+        plugin = self.plugin(tool.name)
+        if not plugin.import_id:
+            raise ImportNotSupportedError(f"{tool.key}: the {tool.name} plugin cannot import an existing resource; "
+                                          f"`dtm apply` creates it (adopting what exists where the plugin can)")
+        implicit = self._implicit_deps(tool)
+        try:
+            resolved = resolve(tool.options, self._outputs(implicit), "options")
+        except UnresolvedReferenceError as exc:
+            raise DtmError(f"{tool.key}: {exc}; import (or apply) the tools it references first") from None
+        model = self.model(tool.name, resolved, tool.key)
+        ctx = self.context(tool.name, tool.instanceID, "import", logger, record=rec)
+        ctx.owned = owned
+        with self._translated(tool.key, "import", model):
+            status = plugin.import_resource(resource_id, model, ctx)
+        if status is None:
+            raise PermanentError(f"{tool.key}: nothing to import: {resource_id} does not exist "
+                                 f"(the {tool.name} plugin's ID is {plugin.import_id})")
+        record = StateRecord(name=tool.name, instanceID=tool.instanceID,
+                             dependsOn=sorted(set(tool.dependsOn) | set(implicit)),
+                             options=normalize(redact(resolved, model)), resourceStatus=normalize(status))
+        self._save(record, "import")
+        return record
 
     @staticmethod
     def _implicit_deps(tool: ToolSpec) -> list[str]:

@@ -48,6 +48,7 @@ __all__ = [
     "ChangesFailed",
     "ConfigError",
     "DependencyCycleError",
+    "ImportNotSupportedError",
     "describe_os_error",
     "DriftCheckFailed",
     "DtmError",
@@ -206,6 +207,10 @@ class PluginLoadError(PluginError):
 
 class PermanentError(PluginError):
     """A plugin call failed in a way that retrying will not fix (bad input, conflict, denied)."""
+
+
+class ImportNotSupportedError(PermanentError):
+    """`dtm import` of a tool whose plugin cannot adopt an existing resource."""
 
 
 class RateLimitError(PermanentError):

@@ -147,6 +147,7 @@ def show_config(*, plugin: str | None = None) -> int:
         return 0
     cls = default_registry().plugin_class(plugin)
     print(f"# {plugin}: {cls.description or cls.__doc__ or ''}".strip())
+    print(f"# `dtm import KEY ID` takes as ID: {cls.import_id or 'nothing, this plugin cannot import resources'}")
     print(f"- name: {plugin}\n  instanceID: default\n  options:")
     print(_model_sample(cls.Options, "    "))
     return 0

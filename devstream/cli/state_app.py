@@ -1,4 +1,4 @@
-"""The typer side of `dtm state ...` and `dtm output`; the work is in state_cmds.py."""
+"""The typer side of `dtm state ...`, `dtm output` and `dtm import`; the work is in state_cmds.py."""
 
 from __future__ import annotations
 
@@ -54,7 +54,22 @@ def output(config: ConfigOpt,
     _exit(state_cmds.output(config_path=config, key=key, json_out=json_out))
 
 
+def import_(key: Annotated[str, typer.Argument(help="The tool of the config it becomes, as name.instanceID.")],
+            resource_id: Annotated[str, typer.Argument(
+                metavar="ID", help="The existing resource, as the tool's plugin names it (a file's path, a "
+                                   "repository's owner/name...; `dtm show config -p PLUGIN` says which).")],
+            config: ConfigOpt,
+            owned: Annotated[bool, typer.Option(
+                "--owned", help="dtm owns the resource from now on: delete and destroy remove it, as if dtm had "
+                                "created it.")] = False,
+            lock_timeout: LockOpt = 0) -> None:
+    """Adopt an existing resource into the state as a tool of the config; the next plan shows what differs."""
+    _exit(state_cmds.import_resource(config_path=config, key=key, resource_id=resource_id, owned=owned,
+                                     lock_timeout=lock_timeout))
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to `dtm`."""
     app.add_typer(state, name="state")
     app.command("output")(output)
+    app.command("import")(import_)

@@ -25,7 +25,7 @@ from devstream.errors import DtmError
 from devstream.state import StateRecord
 from devstream.state.base import ChangeNote
 
-__all__ = ["find_record", "output", "state_list", "state_mv", "state_rm", "state_show"]
+__all__ = ["find_record", "import_resource", "output", "state_list", "state_mv", "state_rm", "state_show"]
 
 
 def find_record(records: Mapping[str, StateRecord], key: str) -> StateRecord:
@@ -183,4 +183,27 @@ def _print_outputs(outputs: dict[str, dict[str, Any]], json_out: bool, ws: Works
             shown = value if isinstance(value, str) else json.dumps(value, default=str)
             table.add_row(f"${{{{ {tool}.outputs.{name} }}}}", Text(shown))
     render.console.print(table)
+    return 0
+
+
+def import_resource(*, config_path: Path, key: str, resource_id: str, owned: bool = False,
+                    lock_timeout: float = 0) -> int:
+    """Adopt an existing resource as a tool of the config: the plugin reads it by `resource_id`, and the record
+    is written as if dtm had created it; the next plan shows only real differences."""
+    ws = open_workspace(config_path)
+    tool = ws.config.by_key.get(key) or next((t for t in ws.config.tools if t.state_key == key), None)
+    if tool is None:
+        known = [t.key for t in ws.config.tools]
+        near = difflib.get_close_matches(key, known, n=3)
+        hint = f"did you mean {' or '.join(near)}?" if near else f"the config has {', '.join(known[:10])}"
+        raise DtmError(f"{key}: no such tool in the config; import adopts a resource as a tool the config "
+                       f"describes (name.instanceID): {hint}")
+    with ws.store.lock("dtm import", timeout=lock_timeout):
+        ws.records(reload=True)
+        record = ws.import_tool(tool, resource_id, owned=owned)
+        ws.store.flush()
+    kept = ("dtm owns it now: delete and destroy remove it" if owned else
+            "dtm did not create it, so delete and destroy leave it in place (--owned says otherwise)")
+    render.console.print(f"Imported {resource_id} as {record.key}; {kept}. `dtm plan` shows what differs from "
+                         f"the config.")
     return 0

@@ -12,6 +12,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from devstream.errors import ImportNotSupportedError
+
 __all__ = ["Plugin", "PluginContext", "PluginOptions", "ResourceStatus"]
 
 ResourceStatus = dict[str, Any]
@@ -42,6 +44,8 @@ class PluginContext:
             no record). Read, update and delete use it to know what dtm itself made: the files it wrote,
             whether it created a repository or adopted one, the secrets it set, so that an update removes
             what the options dropped and a delete removes only what dtm created.
+        owned: for `import_resource` only: the user said dtm owns the resource it adopts (`dtm import
+            --owned`), so a later delete removes it as if dtm had created it.
     """
 
     name: str
@@ -52,6 +56,7 @@ class PluginContext:
     attempt: int = 1
     client_factory: Callable[..., httpx.Client] | None = None
     prior: ResourceStatus | None = None
+    owned: bool = False
 
     @property
     def key(self) -> str:
@@ -88,6 +93,9 @@ class Plugin(ABC, Generic[OptionsT]):
     name: ClassVar[str] = ""
     Options: ClassVar[type[BaseModel]] = PluginOptions
     description: ClassVar[str] = ""
+    import_id: ClassVar[str] = ""
+    """What `dtm import KEY ID` takes as ID for this plugin's resource ("the file's path", "the repository as
+    owner/name"); empty when the plugin cannot import (then `import_resource` is not overridden)."""
 
     @abstractmethod
     def create(self, options: OptionsT, ctx: PluginContext) -> ResourceStatus:
@@ -126,6 +134,22 @@ class Plugin(ABC, Generic[OptionsT]):
         Receives: `ctx.prior`, the recorded status (None for `dtm delete --force` of a tool not in state):
         remove only what dtm made, which the prior says. Returns nothing; after it, `read` returns None.
         """
+
+    def import_resource(self, resource_id: str, options: OptionsT, ctx: PluginContext) -> ResourceStatus | None:
+        """Adopt the existing resource `resource_id` names into dtm's state (`dtm import`); `import_id` says
+        what the ID is.
+
+        Receives: the options of the tool it becomes (the resource must be the one they describe: raise
+        PermanentError naming both when it is not); `ctx.prior` is None; `ctx.owned` is True when the user said
+        dtm owns the resource. Must not change anything. Returns: the status `create` would have returned had it
+        made this resource from these options, so that the next plan's `read` shows where the resource differs
+        from the options as drift (and only that), which apply then repairs with `update`; the status records
+        that dtm did not create the resource (unless `ctx.owned`), so that `delete` leaves it in place. None
+        when nothing is there.
+        """
+        raise ImportNotSupportedError(f"the {self.name or type(self).__name__} plugin cannot import an existing "
+                                      f"resource; apply the tool to create it, or adopt it the way the plugin "
+                                      f"documents")
 
     def output_keys(self, options: OptionsT) -> set[str] | None:
         """The output keys create/update will return, or None when they cannot be known in advance."""

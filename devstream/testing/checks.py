@@ -50,6 +50,8 @@ class Harness:
             options changes nothing; without it only the returned status is compared.
         secrets: further values that must never appear in a status or an error (e.g. a token the context
             carries rather than the options).
+        import_id: the `dtm import` ID of the resource the options describe (a path, `owner/name`...), for a
+            plugin that can import; None skips the import check.
     """
 
     plugin: Plugin
@@ -59,6 +61,7 @@ class Harness:
         default_factory=dict)
     snapshot: Callable[[], Any] | None = None
     secrets: Sequence[str] = ()
+    import_id: str | None = None
 
     def model(self, options: Mapping[str, Any] | None = None) -> BaseModel:
         options = self.options if options is None else options
@@ -298,6 +301,24 @@ def secrets_never_show(harness: Harness) -> str | None:
     return None
 
 
+def import_adopts_without_owning(harness: Harness) -> str | None:
+    if not type(harness.plugin).import_id:
+        return f"{harness.name} cannot import (its import_id is empty), and `dtm import` says so"
+    if harness.import_id is None:
+        return "the harness gives no import_id (the ID of the resource its options describe)"
+    model = harness.model()
+    _create(harness)  # made outside dtm's record, as an existing resource is
+    imported = harness.plugin.import_resource(harness.import_id, model, harness.ctx(None))
+    assert imported is not None, f"import of {harness.import_id!r}, which exists, returned None"
+    _status_problem(imported, "import", harness, harness.secret_values(model))
+    _same(imported, harness.plugin.read(model, harness.ctx(imported)), "read right after import (the next plan "
+                                                                       "would see drift)")
+    harness.plugin.delete(model, harness.ctx(imported))
+    assert harness.plugin.read(model, harness.ctx(imported)) is not None, (
+        "delete removed a resource dtm imported without --owned: an imported resource is not dtm's to delete")
+    return None
+
+
 CHECKS: tuple[Check, ...] = (
     Check("plugin_loads", "the class is a Plugin with the four methods, a name, a description and an Options "
           "model", plugin_loads, needs_system=False),
@@ -317,6 +338,8 @@ CHECKS: tuple[Check, ...] = (
     Check("secrets_never_show", "secret options never appear in a status", secrets_never_show),
     Check("transient_failure", "a transient failure raises TransientError (and quotes no secret)",
           _failure("transient", TransientError)),
+    Check("import_adopts_without_owning", "import reads an existing resource as read would, and delete leaves it",
+          import_adopts_without_owning),
     Check("permanent_failure", "a permanent failure raises PermanentError (and quotes no secret)",
           _failure("permanent", PermanentError)),
 )

@@ -61,11 +61,14 @@ class FilePlugin(Plugin[FileOptions]):
 
     The status dtm recorded (`ctx.prior`) says where the file is: an update that changes `path` moves the
     file (the new one is written, then the recorded one removed), and delete removes the recorded file.
+    A file adopted by `dtm import` (without --owned) is marked `adopted` in its status: dtm writes its content
+    as the options say, but never removes it (neither delete nor a move does).
     """
 
     name: ClassVar[str] = "file"
     Options: ClassVar[type[FileOptions]] = FileOptions
     description: ClassVar[str] = "A local file from inline content or a jinja2 template."
+    import_id: ClassVar[str] = "the file's path (as the options' path, relative to the config's folder)"
 
     def create(self, options: FileOptions, ctx: PluginContext) -> ResourceStatus:
         target = _target(options, ctx)
@@ -75,31 +78,67 @@ class FilePlugin(Plugin[FileOptions]):
 
     def read(self, options: FileOptions, ctx: PluginContext) -> ResourceStatus | None:
         target = _target(options, ctx)
-        try:
-            with target.open("rb") as f:
-                mode = os.fstat(f.fileno()).st_mode & 0o7777
-                digest = hashlib.file_digest(f, "sha256").hexdigest()
-        except FileNotFoundError:
+        status = _read(target)
+        return None if status is None else _keep_adopted(status, ctx)
+
+    def import_resource(self, resource_id: str, options: FileOptions, ctx: PluginContext) -> ResourceStatus | None:
+        target, given = _target(options, ctx), Path(os.path.abspath(ctx.path(resource_id)))
+        if given != target:
+            raise PermanentError(f"file {given} is not the file {ctx.key} describes ({target}); import that path, "
+                                 f"or change the tool's path in the config")
+        if _read(target) is None:
             return None
-        except OSError as exc:
-            raise PermanentError(f"file {target}: cannot read it: {_reason(exc)}") from exc
-        return _status(target, digest, f"{mode:04o}")
+        # As create would have written it: the next read shows a content or mode that differs as drift.
+        data = _render(options, ctx, target).encode("utf-8")
+        status = _status(target, hashlib.sha256(data).hexdigest(), options.mode)
+        return status if ctx.owned else {**status, "adopted": True}
 
     def update(self, options: FileOptions, ctx: PluginContext) -> ResourceStatus:
         status = self.create(options, ctx)
         recorded = _recorded(ctx)
         if recorded is not None and recorded != _target(options, ctx):
+            if _adopted(ctx):  # dtm did not make it: it stays, and the file at the new path is dtm's own
+                ctx.logger.info("file %s was adopted by dtm import, so it is left in place; %s is dtm's now",
+                                recorded, status["path"])
+                return status
             _remove(recorded)  # the path changed: the file moved, the old one goes
             ctx.logger.info("file %s moved to %s", recorded, status["path"])
-        return status
+        return _keep_adopted(status, ctx)
 
     def delete(self, options: FileOptions, ctx: PluginContext) -> None:
         recorded = _recorded(ctx)
+        if _adopted(ctx):
+            ctx.logger.warning("file %s was adopted by dtm import, not created by dtm, so it is left in place; remove "
+                               "it yourself if it should go", recorded)
+            return
         _remove(recorded if recorded is not None else _target(options, ctx))
         # Parent folders are left alone: they may hold other files.
 
     def output_keys(self, options: FileOptions) -> set[str] | None:
         return {"path", "sha256"}
+
+
+def _adopted(ctx: PluginContext) -> bool:
+    return bool((ctx.prior or {}).get("adopted"))
+
+
+def _keep_adopted(status: ResourceStatus, ctx: PluginContext) -> ResourceStatus:
+    """The status, still marked adopted when the recorded one was and the file is the same one."""
+    if _adopted(ctx) and _recorded(ctx) == Path(status["path"]):
+        status["adopted"] = True
+    return status
+
+
+def _read(target: Path) -> ResourceStatus | None:
+    try:
+        with target.open("rb") as f:
+            mode = os.fstat(f.fileno()).st_mode & 0o7777
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise PermanentError(f"file {target}: cannot read it: {_reason(exc)}") from exc
+    return _status(target, digest, f"{mode:04o}")
 
 
 def _target(options: FileOptions, ctx: PluginContext) -> Path:

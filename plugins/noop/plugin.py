@@ -53,6 +53,7 @@ class NoopPlugin(Plugin[NoopOptions]):
     name: ClassVar[str] = "noop"
     Options: ClassVar[type[NoopOptions]] = NoopOptions
     description: ClassVar[str] = "A resource that exists only in state; for tests, benchmarks and demos."
+    import_id: ClassVar[str] = "the tool's own instanceID (the resource is dtm's record of it)"
 
     _calls: ClassVar[dict[tuple[str, str], int]] = {}
     _calls_lock: ClassVar[threading.Lock] = threading.Lock()
@@ -77,6 +78,14 @@ class NoopPlugin(Plugin[NoopOptions]):
 
     def delete(self, options: NoopOptions, ctx: PluginContext) -> None:
         self._call("delete", options, ctx)
+
+    def import_resource(self, resource_id: str, options: NoopOptions, ctx: PluginContext) -> ResourceStatus | None:
+        # The resource is the record itself, so the ID is the tool's own instanceID.
+        if resource_id != ctx.instance_id:
+            raise PermanentError(f"noop {ctx.key}: its resource lives only in dtm's state, so its import ID is its "
+                                 f"instanceID {ctx.instance_id!r}, not {resource_id!r}")
+        self._call("read", options, ctx)
+        return _status(options)
 
     def output_keys(self, options: NoopOptions) -> set[str] | None:
         return set(options.outputs)

@@ -16,6 +16,9 @@ creates the destination repository and pushes the tree. Unlike DevStream's:
   repository's id on GitHub and GitLab, so one re-made by hand at the same address is not taken for dtm's;
   a local git repository must also still carry the mark the git client gives those it creates;
 - the status holds each written file's git blob SHA as the server has it, so a hand edit shows as drift;
+- `dtm import KEY ID` adopts an existing repository (ID: `owner/name` on GitHub and GitLab, the URL or path
+  of a git remote), recorded as not created by dtm, so delete leaves it; `--owned` records it as dtm's (not
+  for a git remote, whose own mark says what dtm created);
 - the status holds `commit`, the commit dtm's push made (or the branch's head, when the files were all there
   already and there was nothing to commit).
 
@@ -77,6 +80,7 @@ class RepoScaffoldingPlugin(Plugin[RepoScaffoldingOptions]):
     name: ClassVar[str] = "repo-scaffolding"
     Options: ClassVar[type[RepoScaffoldingOptions]] = RepoScaffoldingOptions
     description: ClassVar[str] = "A repository created from a template (GitHub, GitLab or any git remote)."
+    import_id: ClassVar[str] = "the destination repository: owner/name on GitHub and GitLab, its URL or path for git"
 
     def create(self, options: RepoScaffoldingOptions, ctx: PluginContext) -> ResourceStatus:
         return self._scaffold(options, ctx, "Scaffold")
@@ -98,6 +102,23 @@ class RepoScaffoldingPlugin(Plugin[RepoScaffoldingOptions]):
         if ctx.prior is not None and _same_repo(ctx.prior, info):
             return as_recorded(status, ctx.prior, _NEWER_FIELDS)  # an older record: no drift; the update adds them
         return status
+
+    def import_resource(self, resource_id: str, options: RepoScaffoldingOptions, ctx: PluginContext
+                        ) -> ResourceStatus | None:
+        dest = options.destinationRepo
+        if not _names(resource_id, dest, ctx):
+            described = dest.url if dest.scmType == "git" else dest.full_name
+            raise PermanentError(f"{resource_id} is not the repository {ctx.key} describes ({described}); import "
+                                 f"that one, or change destinationRepo in the config")
+        if ctx.owned and dest.scmType == "git":
+            raise PermanentError(f"{ctx.key}: --owned is not for a git remote: dtm deletes one only when it created "
+                                 f"it (and marked it so); import it without --owned")
+        status = self.read(options, ctx)
+        if status is None:
+            return None
+        # As create would have pushed them: the next read shows the files that differ from the template as drift.
+        rendered = {p: git_blob_sha(data) for p, data in sorted(_rendered(options, ctx).items())}
+        return {**status, "files": rendered, "created": ctx.owned}  # who made it: the user says, not read
 
     def delete(self, options: RepoScaffoldingOptions, ctx: PluginContext) -> None:
         dest = options.destinationRepo
@@ -143,6 +164,18 @@ class RepoScaffoldingPlugin(Plugin[RepoScaffoldingOptions]):
         ctx.logger.info("%s: %s is at %s on %s", ctx.key, strip_userinfo(info.html_url), commit[:12], branch)
         shas: dict[str, str | None] = {p: git_blob_sha(data) for p, data in sorted(files.items())}
         return _status(dest, info, branch, shas, created, commit or None)
+
+
+def _names(resource_id: str, dest: RepoSpec, ctx: PluginContext) -> bool:
+    """Whether an import ID names the destination repository: owner/name (case as the server ignores it), or
+    for git the same local folder or remote URL."""
+    if dest.scmType != "git":
+        return resource_id.strip().strip("/").lower() == dest.full_name.lower()
+    assert dest.url is not None
+    given, described = local_path(resource_id, ctx.workdir), local_path(dest.url, ctx.workdir)
+    if given is not None or described is not None:
+        return given is not None and described is not None and given.resolve() == described.resolve()
+    return strip_userinfo(resource_id).rstrip("/") == strip_userinfo(dest.url).rstrip("/")
 
 
 def _created(ctx: PluginContext, client: ScmClient, info: RepoInfo, *, made: bool = False) -> bool:

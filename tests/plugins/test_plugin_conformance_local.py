@@ -22,7 +22,7 @@ class TestNoopConformance(PluginConformance):
         NoopPlugin.reset_counters()
         options: dict[str, Any] = {"outputs": {"url": "https://example.com"}, "triggers": {"v": 1}}
         ctx = PluginContext(name="noop", instance_id="conformance", workdir=tmp_path)
-        yield Harness(plugin=NoopPlugin(), options=options, context=ctx, failures={
+        yield Harness(plugin=NoopPlugin(), options=options, context=ctx, import_id="conformance", failures={
             "transient": lambda: ({**options, "transient_failures": 1}, ctx),
             "permanent": lambda: ({**options, "fail_on": ["create"]}, ctx),
         })
@@ -41,6 +41,6 @@ class TestFileConformance(PluginConformance):
                     for p in tmp_path.rglob("*") if p.is_file()}
 
         # A local file system has no failure that passes when retried: no transient failure to provoke.
-        return Harness(plugin=FilePlugin(), options=options, context=ctx, snapshot=folder, failures={
-            "permanent": lambda: ({**options, "path": os.path.join("a-file", "hello.txt")}, ctx),
-        })
+        return Harness(plugin=FilePlugin(), options=options, context=ctx, snapshot=folder,
+                       import_id="out/hello.txt", failures={
+                           "permanent": lambda: ({**options, "path": os.path.join("a-file", "hello.txt")}, ctx)})

@@ -49,7 +49,7 @@ class TestRepoScaffoldingOnGitConformance(PluginConformance):
         reject_pushes(bare_repo(tmp_path / "closed.git"))
         options = {"sourceRepo": "template", "destinationRepo": scm("repos/web.git"), "vars": {}}
         ctx = PluginContext(name="repo-scaffolding", instance_id="web", workdir=tmp_path)
-        return Harness(plugin=RepoScaffoldingPlugin(), options=options, context=ctx,
+        return Harness(plugin=RepoScaffoldingPlugin(), options=options, context=ctx, import_id="repos/web.git",
                        snapshot=lambda: snapshot(tmp_path), failures={
                            "permanent": lambda: ({**options, "destinationRepo": scm("closed.git")}, ctx),
                            "transient": lambda: ({**options, "destinationRepo": scm(NOBODY)}, ctx)})

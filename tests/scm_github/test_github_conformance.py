@@ -34,9 +34,11 @@ def snapshot(standin: GitHubStandIn) -> dict[str, Any]:
             for repo in standin.repos.values()}
 
 
-def harness(plugin: Any, options: dict[str, Any], name: str, standin: GitHubStandIn, tmp_path: Path) -> Harness:
+def harness(plugin: Any, options: dict[str, Any], name: str, standin: GitHubStandIn, tmp_path: Path,
+            import_id: str | None = None) -> Harness:
     ctx = PluginContext(name=name, instance_id="web", workdir=tmp_path, client_factory=client_factory(standin))
-    return Harness(plugin=plugin, options=options, context=ctx, snapshot=lambda: snapshot(standin),
+    return Harness(plugin=plugin, options=options, context=ctx, import_id=import_id,
+                   snapshot=lambda: snapshot(standin),
                    failures=http_failures(options, ctx))
 
 
@@ -59,7 +61,7 @@ class TestRepoScaffoldingOnGitHubConformance(PluginConformance):
     def harness(self, standin: GitHubStandIn, tmp_path: Path) -> Harness:
         write_template(tmp_path)
         options = {"sourceRepo": "template", "destinationRepo": SCM, "vars": {"port": 8080}}
-        return harness(RepoScaffoldingPlugin(), options, "repo-scaffolding", standin, tmp_path)
+        return harness(RepoScaffoldingPlugin(), options, "repo-scaffolding", standin, tmp_path, import_id="octo/web")
 
 
 class TestCIGenericOnGitHubConformance(PluginConformance):

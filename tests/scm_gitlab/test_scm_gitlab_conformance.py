@@ -27,9 +27,11 @@ def snapshot(gitlab: GitLabStandIn) -> dict[str, Any]:
             for path, p in gitlab.projects.items()}
 
 
-def harness(plugin: Any, options: dict[str, Any], name: str, gitlab: GitLabStandIn, tmp_path: Path) -> Harness:
+def harness(plugin: Any, options: dict[str, Any], name: str, gitlab: GitLabStandIn, tmp_path: Path,
+            import_id: str | None = None) -> Harness:
     ctx = PluginContext(name=name, instance_id="web", workdir=tmp_path, client_factory=gitlab.client_factory)
-    return Harness(plugin=plugin, options=options, context=ctx, snapshot=lambda: snapshot(gitlab),
+    return Harness(plugin=plugin, options=options, context=ctx, import_id=import_id,
+                   snapshot=lambda: snapshot(gitlab),
                    failures=http_failures(options, ctx))
 
 
@@ -49,7 +51,7 @@ class TestRepoScaffoldingOnGitLabConformance(PluginConformance):
     def harness(self, gitlab: GitLabStandIn, tmp_path: Path) -> Harness:
         write_template(tmp_path)
         options = {"sourceRepo": "template", "destinationRepo": SCM, "vars": {"port": 8080}}
-        return harness(RepoScaffoldingPlugin(), options, "repo-scaffolding", gitlab, tmp_path)
+        return harness(RepoScaffoldingPlugin(), options, "repo-scaffolding", gitlab, tmp_path, import_id="acme/web")
 
 
 class TestCIGenericOnGitLabConformance(PluginConformance):
