@@ -16,6 +16,7 @@
     └── PluginError
         ├── PluginLoadError         a plugin is not installed or cannot be imported
         ├── PermanentError          a plugin call failed and retrying will not help
+        │   ├── ImportNotSupportedError  `dtm import` of a tool whose plugin cannot adopt existing resources
         │   ├── RateLimitError      rate limited until a reset too far away to wait for; names the reset
         │   └── KubernetesError     the Kubernetes API refused a request; carries its Status (code, reason)
         └── TransientError          a plugin call failed and may succeed when retried
