@@ -23,7 +23,7 @@ import typer
 
 from devstream.cli import develop as develop_cli
 from devstream.cli import drift as drift_cli
-from devstream.cli import inspect, plans, plugins_install, render, run, samples, server, state_app
+from devstream.cli import inspect, plans, plugins_install, render, run, samples, server_cmds, state_app
 from devstream.cli import schema as schema_cli
 from devstream.cli import serve as serve_cli
 from devstream.cli.options import ConfigOpt, JsonOpt, LockOpt, default_config
@@ -291,19 +291,19 @@ def list_plugins(regex: Annotated[str | None, typer.Option("-r", "--regex", "--f
 @server_app.command("start")
 def server_start() -> None:
     """Start dtm's local Prefect server in the background (dtm apply starts it when needed)."""
-    _exit(server.server_start())
+    _exit(server_cmds.server_start())
 
 
 @server_app.command("stop")
 def server_stop() -> None:
     """Stop dtm's local Prefect server; its run history is kept for the next start."""
-    _exit(server.server_stop())
+    _exit(server_cmds.server_stop())
 
 
 @server_app.command("status")
 def server_status(json_out: JsonOpt = False) -> None:
     """Whether dtm's local Prefect server runs: its UI address, pid, uptime and database. Exit 1 if not."""
-    _exit(server.server_status(json_out=json_out))
+    _exit(server_cmds.server_status(json_out=json_out))
 
 
 def _version_of(package: str) -> str:

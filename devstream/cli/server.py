@@ -9,9 +9,8 @@ This module never imports prefect: the server is a subprocess, so `dtm plan` and
 caller can still set PREFECT_API_URL before prefect reads its settings.
 
     ensure_server()     the API URL dtm's flows should use, starting the server if needed
-    server_start()      `dtm server start`
-    server_stop()       `dtm server stop`
-    server_status()     `dtm server status`
+
+`dtm server start|stop|status` are in devstream/cli/server_cmds.py.
 """
 
 from __future__ import annotations
@@ -32,16 +31,12 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
-
-from rich.markup import escape
 
 from devstream.cli import render
 from devstream.errors import LocalServerError
 from devstream.osutil import command_line, pid_alive, write_atomically
 
-__all__ = ["LocalServerError", "ServerInfo", "dtm_home", "ensure_server", "read_server_info", "server_start",
-           "server_status", "server_stop"]
+__all__ = ["ServerInfo", "dtm_home", "ensure_server", "read_server_info"]
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
@@ -389,88 +384,3 @@ def ensure_server(home: Path | None = None) -> str | None:
     if profile_url := _profile_api_url():
         return profile_url  # the user's own server (or Cloud): never redirect their runs to a local one
     return _ensure_running(home or dtm_home())[0].url
-
-
-def server_start() -> int:
-    """`dtm server start`: start the local server (or find it running) and say where it is."""
-    info, started = _ensure_running(dtm_home())
-    verb = "Started" if started else "Already running:"
-    render.console.print(f"[green]{verb}[/] dtm's local Prefect server, UI at {escape(info.ui_url)} "
-                         f"(pid {info.pid})")
-    _note_when_unused(info)
-    return 0
-
-
-def server_stop() -> int:
-    """`dtm server stop`: stop the local server and forget it. Exit 0 also when none was running."""
-    _require_posix()
-    home = dtm_home()
-    if not home.is_dir():
-        render.console.print("dtm's local Prefect server is not running.")
-        return 0
-    with _locked(home):
-        info = read_server_info(home)
-        if info is None:
-            render.console.print("dtm's local Prefect server is not running.")
-            return 0
-        if not _is_our_server(info):
-            _state_path(home).unlink(missing_ok=True)
-            render.console.print(f"dtm's local Prefect server is not running (pid {info.pid} is gone); "
-                                 "removed its stale record.")
-            return 0
-        if not _terminate(info.pid):
-            raise LocalServerError(f"dtm's local Prefect server (pid {info.pid}) did not stop, even on SIGKILL; "
-                                   f"check the process with `ps -p {info.pid}`")
-        _state_path(home).unlink(missing_ok=True)
-    render.console.print(f"Stopped dtm's local Prefect server (pid {info.pid}). Its runs are kept in "
-                         f"{escape(str(info.database))}; the next `dtm apply` starts it again.")
-    return 0
-
-
-def _uptime_text(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days} d {hours} h"
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
-
-
-def _note_when_unused(info: ServerInfo) -> None:
-    uses = os.environ.get("PREFECT_API_URL")
-    if uses and uses.rstrip("/") != info.url:
-        render.console.print(f"[yellow]Note:[/] PREFECT_API_URL is set, so dtm runs its flows on "
-                             f"{escape(uses)}, not on this server.")
-    elif os.environ.get("DTM_EMBEDDED_SERVER", "").strip().lower() in _OFF:
-        render.console.print("[yellow]Note:[/] DTM_EMBEDDED_SERVER=0, so dtm uses Prefect's ephemeral mode, "
-                             "not this server.")
-
-
-def server_status(json_out: bool = False) -> int:
-    """`dtm server status`: exit 0 when the local server runs and answers, 1 otherwise."""
-    _require_posix()
-    home = dtm_home()
-    info = read_server_info(home)
-    running = info is not None and _is_our_server(info)
-    healthy = running and info is not None and _healthy(info.url)
-    if json_out:
-        data: dict[str, Any] = {"running": running, "healthy": healthy, "home": str(home),
-                                "log": str(home / "server.log")}
-        if info is not None and running:
-            data.update(asdict(info), ui_url=info.ui_url, database=str(info.database),
-                        uptime_seconds=round(info.uptime(), 1))
-        render.print_json(data)
-        return 0 if healthy else 1
-    if info is None or not running:
-        render.console.print("dtm's local Prefect server is [bold]not running[/]; the next `dtm apply` with "
-                             "changes starts it, or `dtm server start`.")
-        return 1
-    state = "[green]running[/]" if healthy else f"[red]running but not answering[/] (see {home / 'server.log'})"
-    render.console.print(f"dtm's local Prefect server is {state}")
-    for label, value in (("UI", info.ui_url), ("API", info.url),
-                         ("pid", f"{info.pid}, up {_uptime_text(info.uptime())}"),
-                         ("database", str(info.database)), ("log", str(home / "server.log")),
-                         ("prefect", info.version)):
-        render.console.print(f"  {label:<9} {escape(value)}")
-    _note_when_unused(info)
-    return 0 if healthy else 1

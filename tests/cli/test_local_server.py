@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from devstream.cli import server
+from devstream.cli import server, server_cmds
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="finds servers through /proc (Linux)")
 
@@ -46,7 +46,7 @@ def _servers_in(home: Path) -> list[int]:
 def _stop_everything(home: Path) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DTM_HOME", str(home))
-        server.server_stop()
+        server_cmds.server_stop()
     for pid in _servers_in(home):
         server._terminate(pid)
 
@@ -74,7 +74,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.setenv("DTM_HOME", str(path))
         t0 = time.perf_counter()
         try:
-            assert server.server_start() == 0
+            assert server_cmds.server_start() == 0
             print(f"\nfirst start of dtm's local server: {time.perf_counter() - t0:.1f} s")
             yield path
         finally:
@@ -108,7 +108,7 @@ def in_spare_home(spare_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_status_shows_the_started_server_running_and_healthy(in_home, capsys):
     capsys.readouterr()
-    assert server.server_status(json_out=True) == 0
+    assert server_cmds.server_status(json_out=True) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["running"] and status["healthy"]
     assert status["url"] == f"http://127.0.0.1:{status['port']}/api"
@@ -121,7 +121,7 @@ def test_status_shows_the_started_server_running_and_healthy(in_home, capsys):
     with opener.open(f"{status['ui_url']}/ui-settings", timeout=5) as resp:
         assert json.load(resp)["api_url"] == status["url"]
 
-    assert server.server_status(json_out=False) == 0
+    assert server_cmds.server_status(json_out=False) == 0
     out = capsys.readouterr().out
     assert "running" in out and status["ui_url"] in out and str(status["pid"]) in out
 
@@ -145,7 +145,7 @@ def test_a_second_call_reuses_the_server(in_home, capsys):
 def test_server_start_when_running_says_so(in_home, capsys):
     info = server.read_server_info()
     assert info is not None
-    assert server.server_start() == 0
+    assert server_cmds.server_start() == 0
     assert "Already running" in capsys.readouterr().out and server.read_server_info() == info
 
 
@@ -191,7 +191,7 @@ def test_two_processes_starting_at_once_start_one_server(in_spare_home):
 
 
 def test_a_stale_record_of_a_dead_server_gets_a_fresh_server(in_spare_home):
-    server.server_stop()
+    server_cmds.server_stop()
     dead = subprocess.Popen(["true"])
     dead.wait()  # reaped: its pid now names no process
     stale = server.ServerInfo(pid=dead.pid, port=9, url="http://127.0.0.1:9/api",
@@ -212,7 +212,7 @@ def test_a_crashed_server_is_replaced(in_spare_home):
     os.kill(crashed.pid, signal.SIGKILL)
     assert server._wait_gone(crashed.pid, 10)
 
-    assert server.server_status() == 1
+    assert server_cmds.server_status() == 1
     url = server.ensure_server()
     info = server.read_server_info()
     assert info is not None and url == info.url and info.pid != crashed.pid and _health(url) == 200
@@ -223,12 +223,12 @@ def test_stop_ends_the_process_and_forgets_it(in_spare_home, capsys):
     info = server.read_server_info()
     assert info is not None
 
-    assert server.server_stop() == 0
+    assert server_cmds.server_stop() == 0
     assert not server._alive(info.pid) and _servers_in(in_spare_home) == []
     assert not (in_spare_home / "server.json").exists()
     assert "Stopped" in capsys.readouterr().out
-    assert server.server_stop() == 0 and "not running" in capsys.readouterr().out
-    assert server.server_status() == 1
+    assert server_cmds.server_stop() == 0 and "not running" in capsys.readouterr().out
+    assert server_cmds.server_status() == 1
 
 
 def test_a_restart_listens_on_the_last_port_when_it_is_free(in_spare_home):
@@ -236,7 +236,7 @@ def test_a_restart_listens_on_the_last_port_when_it_is_free(in_spare_home):
     server.ensure_server()
     first = server.read_server_info()
     assert first is not None
-    server.server_stop()
+    server_cmds.server_stop()
 
     server.ensure_server()
     again = server.read_server_info()
@@ -244,7 +244,7 @@ def test_a_restart_listens_on_the_last_port_when_it_is_free(in_spare_home):
     assert again.port == first.port and again.url == first.url and _health(again.url) == 200
 
     # Taken by another program meanwhile: any free port rather than no server.
-    server.server_stop()
+    server_cmds.server_stop()
     with socket.socket() as other:
         other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the stopped server's connections linger
         other.bind(("127.0.0.1", first.port))
