@@ -24,6 +24,7 @@ from jinja2 import meta
 from devstream.config.limits import Limits, non_finite
 from devstream.config.source import FieldPath, Part, has_template, plain_scalar, restore, swap, walk_strings
 from devstream.errors import Issue, TemplateFailure
+from devstream.gotemplate import leading_dots, register, translate
 from devstream.templates import SandboxViolation, sandboxed_environment
 
 __all__ = ["RESERVED_NAMES", "Renderer", "part_from_data", "reserved_var", "render_tree",
@@ -41,11 +42,7 @@ def reserved_var(name: str) -> str | None:
     return (f"`{name}` is a reserved name: it is the function of [[ {name} \"NAME\" ]], which reads an "
             f"environment variable; rename this var (e.g. `{name}_name`)")
 
-# Go's call syntax `[[ env "NAME" ]]` and DevStream's `[[ env NAME ]]` -> jinja's `[[ env("NAME") ]]`
-_ENV_CALL = re.compile(r"""(\[\[-?\s*)env\s+(?:"([^"]*)"|'([^']*)'|([A-Za-z_][A-Za-z0-9_]*))(?=\s*-?\]\])""")
-_EXPRESSION = re.compile(r"(\[\[|\[%)(.*?)(\]\]|%\])", re.S)
-# A Go-template field `.name` at the start of an operand -> `name`.
-_GO_DOT = re.compile(r"(^|[\s(,|\[=!<>+*/-])\.(?=[A-Za-z_])")
+_BLOCK = re.compile(r"(\[%)(.*?)(%\])", re.S)
 _WHOLE = re.compile(r"\[\[-?(.*?)-?\]\]", re.S)
 
 
@@ -57,9 +54,9 @@ def _finalize(value: Any) -> Any:
 
 
 def _go_spelling(text: str) -> str:
-    """DevStream's Go-template spellings turned into jinja's."""
-    text = _ENV_CALL.sub(lambda m: f'{m.group(1)}env("{next(g for g in m.groups()[1:] if g is not None)}")', text)
-    return _EXPRESSION.sub(lambda m: m.group(1) + _GO_DOT.sub(r"\1", m.group(2)) + m.group(3), text)
+    """DevStream's Go-template spellings turned into jinja's (see devstream/gotemplate.py); a `.name` in
+    jinja's own `[% %]` blocks is the var `name` too."""
+    return translate(_BLOCK.sub(lambda m: m.group(1) + leading_dots(m.group(2)) + m.group(3), text))
 
 
 class Renderer:
@@ -70,6 +67,7 @@ class Renderer:
         self.limits = limits or Limits()
         self.jinja = sandboxed_environment(brackets=True, finalize=_finalize)  # config values are templates too
         self.jinja.globals["env"] = self._env
+        register(self.jinja)  # printf, default, eq... as translated Go templates call them
 
     def _env(self, name: str) -> str:
         value = self.environ.get(name)
@@ -181,10 +179,33 @@ def render_tree(value: Any, path: FieldPath, part: Part, renderer: Renderer,
             return value
         return rendered
     if isinstance(value, dict):
-        return {k: render_tree(v, (*path, k), part, renderer, context, issues) for k, v in value.items()}
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            rendered = render_tree(v, (*path, k), part, renderer, context, issues)
+            out[_render_key(k, (*path, k), part, renderer, context, issues, out)] = rendered
+        return out
     if isinstance(value, list):
         return [render_tree(v, (*path, i), part, renderer, context, issues) for i, v in enumerate(value)]
     return value
+
+
+def _render_key(key: Any, path: FieldPath, part: Part, renderer: Renderer, context: Mapping[str, Any],
+                issues: list[Issue], done: Mapping[Any, Any]) -> Any:
+    """A map key with templates rendered (as DevStream rendered the whole file, keys included); always text.
+    A key that renders to one already in the map is reported, not silently merged."""
+    # The parser keeps keys with their delimiters as written (restored), so look for those.
+    if not isinstance(key, str) or not has_template(swap(key)):
+        return key
+    try:
+        rendered = str(renderer.render(key, context, plain=False)).strip()
+    except TemplateFailure as failure:
+        issues.append(part.issue(failure.message, path))
+        return key
+    if rendered in done or not rendered:
+        why = "is empty" if not rendered else f"is {rendered!r}, a key the map already has"
+        issues.append(part.issue(f"the key {key!r} rendered {why}; give each key a distinct value", path))
+        return key
+    return rendered
 
 
 VarSource = tuple[Part, FieldPath, Any]

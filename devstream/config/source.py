@@ -339,7 +339,7 @@ class _Builder:
             key = self._scalar(key_node, path, part, issues, key=True)
             if len(issues) > before:
                 continue
-            # Keys are names, never rendered: a template in a key is kept as written.
+            # A key keeps its template as written; render_tree renders it (DevStream rendered keys too).
             key = restore(key) if isinstance(key, str) else str(key)
             child_path = (*path, key)
             if key in out:

@@ -8,7 +8,6 @@ delimiters, so `${{ }}` GitHub expressions and `{{ }}` in the files pass through
 
 from __future__ import annotations
 
-import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -16,24 +15,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from devstream.errors import PermanentError
+from devstream.gotemplate import register, translate
 from devstream.plugin import PluginContext, raise_for_status
 from devstream.templates import STRING_TEMPLATE, failure, sandboxed_environment, template_line
 
 __all__ = ["load_ci_files", "render"]
 
 _ENV = sandboxed_environment(brackets=True)
-
-
-# DevStream's templates are Go templates: `[[ .AppName ]]` names a variable with a leading dot. Only the dot
-# goes, so what stands between `[[` and it (a line break too) is kept and error line numbers stay true.
-_GO_DOT = re.compile(r"(\[\[-?\s*)\.(?=[A-Za-z_])")
+register(_ENV)  # DevStream's templates are Go templates: see devstream/gotemplate.py
 
 
 def render(text: str, variables: dict[str, Any], where: str) -> str:
     """`text` rendered with `variables`; any failure (an unsafe access, an undefined name, a syntax error) is a
     PermanentError naming `where` (the template) and the line."""
     try:
-        return _ENV.from_string(_GO_DOT.sub(r"\1", text)).render(**variables)
+        # No `env` here: a CI template is someone else's text, and must not read dtm's environment (tokens).
+        return _ENV.from_string(translate(text, env_function=None)).render(**variables)
     except Exception as exc:  # anything the template's own code raises: undefined names, filters, 1/0
         found = template_line(exc, lambda name: name == STRING_TEMPLATE)
         raise PermanentError(f"{where}{f':{found[1]}' if found else ''}: cannot render: {failure(exc)}") from None
