@@ -24,6 +24,10 @@ the current options give, in one commit (unlike DevStream, which left the secret
 gone is success. A workflow file or secret added by hand is never touched. The recorded status is used
 only in the repository and branch it names: when `scm` moves the tool elsewhere, what it made in the old
 place stays there (a warning says so).
+
+`dtm import KEY owner/name` adopts the workflows and secrets the options name in an existing repository; the
+status is marked `adopted` (unless --owned), and then neither an update nor delete removes a file or secret:
+dtm did not make them.
 """
 
 from __future__ import annotations
@@ -227,12 +231,26 @@ class GitHubActionsPlugin(Plugin[GitHubActionsOptions]):
     name: ClassVar[str] = "github-actions"
     Options: ClassVar[type[GitHubActionsOptions]] = GitHubActionsOptions
     description: ClassVar[str] = "GitHub Actions workflows committed to a repository, and its Actions secrets."
+    import_id: ClassVar[str] = "the GitHub repository as owner/name (the workflows and secrets the options name)"
 
     def create(self, options: GitHubActionsOptions, ctx: PluginContext) -> ResourceStatus:
         return self._put(options, ctx, prior=None)
 
     def update(self, options: GitHubActionsOptions, ctx: PluginContext) -> ResourceStatus:
-        return self._put(options, ctx, prior=ctx.prior)
+        return _still_adopted(self._put(options, ctx, prior=ctx.prior), ctx.prior)
+
+    def import_resource(self, resource_id: str, options: GitHubActionsOptions, ctx: PluginContext
+                        ) -> ResourceStatus | None:
+        if resource_id.strip().strip("/").lower() != options.scm.full_name.lower():
+            raise PermanentError(f"{resource_id} is not the repository {ctx.key} describes ({options.scm.full_name});"
+                                 f" import that one, or change scm in the config")
+        live = self.read(options, ctx)
+        if live is None:
+            return None
+        # As create would have made them: the next read shows a workflow or secret that differs as drift.
+        files: dict[str, str | None] = {p: git_blob_sha(data) for p, data in self._rendered(options, ctx).items()}
+        status = _status(options, str(live["branch"]), files, list(secrets_of(options)))
+        return status if ctx.owned else {**status, "adopted": True}
 
     def read(self, options: GitHubActionsOptions, ctx: PluginContext) -> ResourceStatus | None:
         paths = self._paths(options, ctx)
@@ -249,9 +267,13 @@ class GitHubActionsPlugin(Plugin[GitHubActionsOptions]):
         if not any(files.values()) and not secrets:
             return None  # none of the workflows and secrets is there: never created, or deleted
         status = _status(options, branch, files, secrets)
-        return as_recorded(status, ctx.prior, ("repository", "branch"))  # an older record: no drift
+        return _still_adopted(as_recorded(status, ctx.prior, ("repository", "branch")), ctx.prior)  # older: no drift
 
     def delete(self, options: GitHubActionsOptions, ctx: PluginContext) -> None:
+        if _still_adopted({"repository": options.scm.full_name}, ctx.prior).get("adopted"):
+            ctx.logger.warning("%s: the workflows and secrets in %s were adopted by dtm import, not made by dtm, so "
+                               "they are left in place", ctx.key, options.scm.full_name)
+            return
         with GitHubClient(options.scm, ctx) as client:
             info = client.describe_repo()
             if info is None:
@@ -342,7 +364,7 @@ class _Made:
     @classmethod
     def of(cls, prior: ResourceStatus | None, options: GitHubActionsOptions, branch: str,
            ctx: PluginContext) -> _Made:
-        if not prior:
+        if not prior or prior.get("adopted"):  # adopted by dtm import: dtm made none of it
             return cls()
         # A record without a repository predates this field: it cannot say where its files are.
         recorded = Place(str(prior["repository"]), prior.get("branch")) if "repository" in prior else None
@@ -353,6 +375,14 @@ class _Made:
                  if p.startswith(WORKFLOWS + "/") and posixpath.normpath(p) == p}
         secrets = {str(n).upper() for n in prior.get("secrets") or []}
         return cls(frozenset(files), frozenset(secrets))
+
+
+def _still_adopted(status: ResourceStatus, prior: ResourceStatus | None) -> ResourceStatus:
+    """The status, marked adopted while the recorded one was and names the same repository."""
+    if prior and prior.get("adopted") and str(prior.get("repository", "")).lower() == \
+            str(status.get("repository", "")).lower():
+        return {**status, "adopted": True}
+    return status
 
 
 def _status(options: GitHubActionsOptions, branch: str, workflows: dict[str, str | None],

@@ -21,6 +21,9 @@ another, leave the old place as it is (the token may not reach it) and log a war
 what is left there: the file, and the variables when the project changed (on a branch change they stay in
 use). Remove those by hand, or delete the tool before moving it. A status recorded before dtm kept the
 place names none: a read leaves the place out too, so it is not drift, and the next update records it.
+
+`dtm import KEY group/name` adopts the CI file and the options' variables of an existing project; the status
+is marked `adopted` (unless --owned), and delete then leaves the file and variables where they are.
 """
 
 from __future__ import annotations
@@ -183,6 +186,7 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
     name: ClassVar[str] = "gitlab-ci"
     Options: ClassVar[type[GitLabCIOptions]] = GitLabCIOptions
     description: ClassVar[str] = "A GitLab project's .gitlab-ci.yml (rendered from a template) and CI/CD variables."
+    import_id: ClassVar[str] = "the GitLab project's path, group/name (its .gitlab-ci.yml and the options' variables)"
 
     def create(self, options: GitLabCIOptions, ctx: PluginContext) -> ResourceStatus:
         return self._put(options, ctx, prior=None)
@@ -211,12 +215,31 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
         runner = _runner(options)
         if runner is not None:
             status["runner"] = read_runner(runner, _gitlab(options), project_path(options.scm))
-        return as_recorded(status, ctx.prior, _PLACE_FIELDS)
+        return _still_adopted(as_recorded(status, ctx.prior, _PLACE_FIELDS), ctx.prior)
 
     def update(self, options: GitLabCIOptions, ctx: PluginContext) -> ResourceStatus:
-        return self._put(options, ctx, prior=ctx.prior)
+        return _still_adopted(self._put(options, ctx, prior=ctx.prior), ctx.prior)
+
+    def import_resource(self, resource_id: str, options: GitLabCIOptions, ctx: PluginContext
+                        ) -> ResourceStatus | None:
+        path = project_path(options.scm)
+        if resource_id.strip().strip("/").lower() != path.lower():
+            raise PermanentError(f"{resource_id} is not the GitLab project {ctx.key} describes ({path}); import that "
+                                 f"one, or change scm in the config")
+        live = self.read(options, ctx)
+        if live is None:
+            return None
+        # As create would have made them: the next read shows a CI file or variable that differs as drift.
+        sha = git_blob_sha(_rendered(options, ctx))
+        status = {**live, "files": {CI_FILE: sha}, "rendered": {CI_FILE: sha},
+                  "variables": sorted(_variables(options))}
+        return status if ctx.owned else {**status, "adopted": True}
 
     def delete(self, options: GitLabCIOptions, ctx: PluginContext) -> None:
+        if (ctx.prior or {}).get("adopted"):
+            ctx.logger.warning("%s: %s and the CI/CD variables in %s were adopted by dtm import, not made by dtm, so "
+                               "they are left in place", ctx.key, CI_FILE, project_path(options.scm))
+            return
         _remove_runner(ctx)
         marker = _marker(ctx)
         with GitLabClient(options.scm, ctx) as gitlab:
@@ -268,6 +291,13 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
         if runner is not None:
             status["runner"] = ran
         return status
+
+
+def _still_adopted(status: ResourceStatus, prior: ResourceStatus | None) -> ResourceStatus:
+    """The status, marked adopted while the recorded one was and names the same project."""
+    same = prior and (prior.get("gitlab"), str(prior.get("project", "")).lower()) == \
+        (status.get("gitlab"), str(status.get("project", "")).lower())
+    return {**status, "adopted": True} if same and prior and prior.get("adopted") else status
 
 
 def _status(options: GitLabCIOptions, branch: str, files: dict[str, str], rendered: dict[str, str],

@@ -53,7 +53,7 @@ class TestGitHubActionsConformance(PluginConformance):
                          "securityType": "SECRET", "securityValue": "SEC-conformance"},
             "sonarqube": {"url": "https://sonar.example.com", "token": "sonar-conformance"},
             "secrets": {"DEPLOY_KEY": "deploy-conformance"}}}
-        return harness(GitHubActionsPlugin(), options, "github-actions", standin, tmp_path)
+        return harness(GitHubActionsPlugin(), options, "github-actions", standin, tmp_path, import_id="octo/web")
 
 
 class TestRepoScaffoldingOnGitHubConformance(PluginConformance):

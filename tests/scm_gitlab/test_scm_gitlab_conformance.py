@@ -43,7 +43,7 @@ class TestGitLabCIConformance(PluginConformance):
             "configContents": {".gitlab-ci.yml": "test:\n  script: [make test]  # [[ AppName ]]\n"},
             "imageRepo": {"url": "registry.example.com", "user": "robot", "password": "Registry-Pass-123"},
             "variables": {"DEPLOY_TOKEN": "deploy-token-abcdef"}}}
-        return harness(GitLabCIPlugin(), options, "gitlab-ci", gitlab, tmp_path)
+        return harness(GitLabCIPlugin(), options, "gitlab-ci", gitlab, tmp_path, import_id="acme/web")
 
 
 class TestRepoScaffoldingOnGitLabConformance(PluginConformance):
