@@ -1,7 +1,7 @@
 """A Helm release as dtm declares it (`ReleaseSpec`), made real (`ensure_release`) and read back as a status whose
 every field is something a hand-made change alters (`release_status`): uninstalled (None), values changed
-(`valuesDigest`), rolled back or upgraded by hand (`revision`, `lastAction`, `chartVersion`), a workload not
-ready (`workflows`, DevStream's own status).
+(`valuesDigest`), rolled back or upgraded by hand (`revision`, `lastAction`, `chartVersion`), an object of the
+release deleted or edited by hand (`resources`), a workload not ready (`workflows`, DevStream's own status).
 
 Shared by every plugin that installs a chart: helm-installer, and gitlab-ci's runner.
 """
@@ -59,8 +59,13 @@ def values_digest(values: Mapping[str, Any] | None) -> str:
 
 
 def _objects(resources: Any) -> Iterator[dict[str, Any]]:
-    """Every object under helm's info.resources (a map of kind to objects; lists and tables unfolded)."""
+    """Every object under helm's info.resources (a map of kind to objects; lists and tables unfolded: helm asks the
+    API server for tables, each row holding its whole object, and takes plain objects from one that has none)."""
     if isinstance(resources, Mapping):
+        if resources.get("kind") == "Table" and "rows" in resources:
+            for row in resources.get("rows") or []:
+                yield from _objects((row or {}).get("object"))
+            return
         if "kind" in resources and "metadata" in resources:
             if resources.get("kind", "").endswith("List"):
                 yield from _objects(resources.get("items", []))
@@ -75,8 +80,11 @@ def _objects(resources: Any) -> Iterator[dict[str, Any]]:
 
 
 def release_resources(live: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The release's objects with their live state, from `helm status --show-resources`."""
-    return list(_objects((live.get("info") or {}).get("resources") or {}))
+    """The release's objects with their live state, from `helm status --show-resources` (its map of kind to objects;
+    the pods helm lists under `v1/Pod(related)` are the workloads' own, not the release's, and come and go)."""
+    resources = (live.get("info") or {}).get("resources") or {}
+    return [obj for key, objects in resources.items() if not str(key).endswith("(related)")
+            for obj in _objects(objects)]
 
 
 def _ready(obj: Mapping[str, Any]) -> bool:
@@ -102,6 +110,18 @@ def workflows(live: Mapping[str, Any]) -> str:
     return yaml.safe_dump(found, sort_keys=False)
 
 
+def resource_digests(live: Mapping[str, Any]) -> dict[str, str]:
+    """Each object of the release (`Kind/namespace/name`) and a fingerprint of what it declares (all but metadata
+    and status), as the cluster holds it: an object deleted or edited by hand (`kubectl delete`, `kubectl patch`)
+    changes this, and `helm upgrade` puts it back."""
+    found = {}
+    for obj in release_resources(live):
+        meta = obj.get("metadata") or {}
+        key = f"{obj.get('kind')}/{meta.get('namespace') or ''}/{meta.get('name')}".replace("//", "/")
+        found[key] = values_digest({k: v for k, v in obj.items() if k not in ("metadata", "status")})
+    return dict(sorted(found.items()))
+
+
 def release_status(live: Mapping[str, Any], spec_source: str | None = None) -> dict[str, Any]:
     """The status dtm records for a live release (`helm status -o json --show-resources`)."""
     info = live.get("info") or {}
@@ -117,6 +137,7 @@ def release_status(live: Mapping[str, Any], spec_source: str | None = None) -> d
         "appVersion": metadata.get("appVersion"),
         "valuesDigest": values_digest(live.get("config")),
         "workflows": workflows(live),
+        "resources": resource_digests(live),
     }
     if spec_source is not None:
         status["source"] = spec_source
@@ -137,6 +158,7 @@ def _matches(spec: ReleaseSpec, live: Mapping[str, Any], prior: Mapping[str, Any
             and prior.get("source") == spec.source
             and prior.get("revision") == live.get("version")
             and prior.get("chartVersion") == metadata.get("version")
+            and prior.get("resources") == resource_digests(live)
             and (not spec.version or spec.version == metadata.get("version")))
 
 
