@@ -78,6 +78,10 @@ class Helm:
     context: str | None = None
     home: Path = field(default_factory=helm_home)
     executable: str | None = None
+    # A cluster given as the Kubernetes layer resolves it (KubeTarget.helm_args() and .env()), instead of
+    # kubeconfig and context.
+    cluster_args: list[str] | None = None
+    cluster_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         found = self.executable or os.environ.get(HELM_ENV) or shutil.which("helm")
@@ -96,6 +100,7 @@ class Helm:
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _USER_HELM_VARS}
+        env.update(self.cluster_env)
         env.update({
             "HELM_CONFIG_HOME": str(self.home / "config"),
             "HELM_CACHE_HOME": str(self.home / "cache"),
@@ -107,6 +112,8 @@ class Helm:
         return env
 
     def _cluster_flags(self) -> list[str]:
+        if self.cluster_args is not None:
+            return list(self.cluster_args)
         flags = []
         if self.kubeconfig:
             flags += ["--kubeconfig", self.kubeconfig]
