@@ -156,11 +156,10 @@ class Helm:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def add_repository(self, name: str, url: str) -> None:
-        """Add (or point again) the chart repository `name` at `url` in dtm's repository config, and fetch its
-        index, so that `name/chart` resolves to the newest chart it serves."""
+        """Add (or point again) the chart repository `name` at `url` in dtm's repository config; helm fetches its
+        index each time, so that `name/chart` resolves to the newest chart it serves now."""
         with self._repositories_locked():
             self.run(["repo", "add", "--force-update", name, url], cluster=False)
-            self.run(["repo", "update", name], cluster=False)
 
     def status(self, release: str, namespace: str) -> dict[str, Any] | None:
         """The release as `helm status -o json --show-resources` gives it (the chart's objects with their live
