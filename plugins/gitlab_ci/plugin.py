@@ -65,6 +65,8 @@ DINGTALK_TOKEN = "DINGTALK_SECURITY_TOKEN"
 DINGTALK_SECRET = "DINGTALK_SECURITY_VALUE"
 # What apps expansion sets as `configLocation` when a pipeline names none.
 _DEFAULT_TEMPLATES = "https://raw.githubusercontent.com/devstream-io/dtm-pipeline-templates/"
+# DevStream's setDefault: the CI file when a tool gives neither configLocation nor configContents.
+DEFAULT_CI_FILE = _DEFAULT_TEMPLATES + "main/gitlab-ci/.gitlab-ci.yml"
 _VARIABLE_NAME = r"^[A-Za-z0-9_]{1,255}$"
 # The status fields that say where the file and variables are (absent from records made before dtm kept them).
 _PLACE_FIELDS = ("gitlab", "project", "branch")
@@ -120,7 +122,8 @@ class PipelineOptions(BaseModel):
 
     configLocation: str | None = Field(
         default=None,
-        description="The CI file: a local path (from the config's folder), an http(s) URL or git::<url>//<dir>.")
+        description="The CI file: a local path (from the config's folder), an http(s) URL or git::<url>//<dir>; "
+        "default (with no configContents) DevStream's template for the language.")
     configContents: dict[str, str] | None = Field(
         default=None, description="The CI file inline, as a map of file name to text; or use configLocation.")
     vars: dict[str, Any] = Field(
@@ -153,7 +156,9 @@ class PipelineOptions(BaseModel):
             # Apps expansion fills in DevStream's template URL whenever configLocation is absent, even
             # beside configContents: the inline file is what the user wrote.
             self.configLocation = None
-        if bool(self.configLocation) == bool(self.configContents):
+        if not self.configLocation and not self.configContents:
+            self.configLocation = DEFAULT_CI_FILE  # as DevStream did, so its tool configs load unchanged
+        if self.configLocation and self.configContents:
             raise ValueError("set exactly one of configLocation (where the CI file is) or configContents "
                              "(the file inline)")
         return self

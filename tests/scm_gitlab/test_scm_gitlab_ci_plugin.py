@@ -459,10 +459,11 @@ def test_a_github_repository_is_refused_at_load_time() -> None:
         GitLabCIOptions.model_validate(raw)
 
 
-@pytest.mark.parametrize("pipeline", [{}, {"configLocation": "ci.yml", "configContents": {"a": "b"}}])
-def test_exactly_one_ci_file_source(pipeline: dict[str, Any]) -> None:
+def test_exactly_one_ci_file_source_and_devstreams_template_when_none_is_given() -> None:
     with pytest.raises(ValidationError, match="exactly one of configLocation"):
-        GitLabCIOptions.model_validate(raw_options(**pipeline))
+        GitLabCIOptions.model_validate(raw_options(configLocation="ci.yml", configContents={"a": "b"}))
+    assert GitLabCIOptions.model_validate(raw_options()).pipeline.configLocation == (
+        "https://raw.githubusercontent.com/devstream-io/dtm-pipeline-templates/main/gitlab-ci/.gitlab-ci.yml")
 
 
 def test_inline_contents_win_over_the_template_url_apps_fill_in() -> None:
