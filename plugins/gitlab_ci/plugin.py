@@ -219,7 +219,7 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
         status = _status(options, branch, files, {CI_FILE: rendered}, variables)
         runner = _runner(options)
         if runner is not None:
-            status["runner"] = read_runner(runner, _gitlab(options), project_path(options.scm))
+            status["runner"] = read_runner(runner, _gitlab(options), project_path(options.scm), ctx)
         return _still_adopted(as_recorded(status, ctx.prior, _PLACE_FIELDS), ctx.prior)
 
     def update(self, options: GitLabCIOptions, ctx: PluginContext) -> ResourceStatus:
@@ -245,7 +245,7 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
             ctx.logger.warning("%s: %s and the CI/CD variables in %s were adopted by dtm import, not made by dtm, so "
                                "they are left in place", ctx.key, CI_FILE, project_path(options.scm))
             return
-        _remove_runner(ctx)
+        _remove_runner(options, ctx)
         marker = _marker(ctx)
         with GitLabClient(options.scm, ctx) as gitlab:
             if gitlab.describe_repo() is None:
@@ -290,7 +290,7 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
             ran = (ensure_runner(runner, gitlab, _gitlab(options), project_path(options.scm), ctx, recorded)
                    if runner is not None else None)
         if runner is None:
-            _remove_runner(ctx)
+            _remove_runner(options, ctx)
         sha = git_blob_sha(content)
         status = _status(options, branch, {CI_FILE: sha}, {CI_FILE: sha}, sorted(wanted))
         if runner is not None:
@@ -344,12 +344,13 @@ def _runner(options: GitLabCIOptions) -> RunnerOptions | None:
     return next((r for r in (options.runner, options.pipeline.runner) if r is not None and r.enable), None)
 
 
-def _remove_runner(ctx: PluginContext) -> None:
+def _remove_runner(options: GitLabCIOptions, ctx: PluginContext) -> None:
     """Uninstall the runner dtm recorded installing (the tool goes, or its options no longer enable it)."""
     recorded = (ctx.prior or {}).get("runner")
     if not isinstance(recorded, Mapping) or not recorded.get("release"):
         return
-    delete_runner(str(recorded["release"]), str(recorded["namespace"]), ctx)
+    where = next((r for r in (options.runner, options.pipeline.runner) if r is not None), None)
+    delete_runner(where, str(recorded["release"]), str(recorded["namespace"]), ctx)
 
 
 def _pick_ci_file(files: dict[str, str]) -> tuple[str, str]:

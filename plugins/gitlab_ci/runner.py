@@ -22,11 +22,12 @@ from dataclasses import replace
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from devstream.plugin.base import PluginContext
 from devstream.plugins.helm import Helm, ReleaseSpec, ensure_release, release_status, remove_release, values_digest
 from devstream.plugins.helm.options import Chart, Repo
+from devstream.plugins.kube import KubeOptions
 from devstream.plugins.scm.gitlab import GitLabClient
 
 __all__ = ["RunnerOptions", "delete_runner", "ensure_runner", "read_runner", "runner_spec", "runner_values"]
@@ -58,8 +59,9 @@ _VALUES: dict[str, Any] = {
 }
 
 
-class RunnerOptions(BaseModel):
-    """DevStream's `runner` (enable), and where the runner's chart comes from and goes."""
+class RunnerOptions(KubeOptions):
+    """DevStream's `runner` (enable), where the runner's chart comes from and goes, and which cluster
+    (`kubeconfig`, `context`; default KUBECONFIG, ~/.kube/config, in-cluster)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -121,7 +123,7 @@ def ensure_runner(runner: RunnerOptions, gitlab: GitLabClient, gitlab_url: str, 
                   prior: Mapping[str, Any] | None) -> dict[str, Any]:
     """Install the runner, or leave it as it is when it is the one dtm made for these options; return its status."""
     spec = runner_spec(runner, project)
-    helm = Helm()
+    helm = Helm.for_cluster(runner, ctx.workdir)
     live = helm.status(spec.release, spec.namespace)
     if live is not None and prior:
         current = _status(live, spec, runner, gitlab_url)
@@ -139,11 +141,13 @@ def ensure_runner(runner: RunnerOptions, gitlab: GitLabClient, gitlab_url: str, 
     return _status(live, spec, runner, gitlab_url)
 
 
-def read_runner(runner: RunnerOptions, gitlab_url: str, project: str) -> dict[str, Any] | None:
+def read_runner(runner: RunnerOptions, gitlab_url: str, project: str, ctx: PluginContext) -> dict[str, Any] | None:
     spec = runner_spec(runner, project)
-    live = Helm().status(spec.release, spec.namespace)
+    live = Helm.for_cluster(runner, ctx.workdir).status(spec.release, spec.namespace)
     return None if live is None else _status(live, spec, runner, gitlab_url)
 
 
-def delete_runner(release: str, namespace: str, ctx: PluginContext) -> None:
-    remove_release(Helm(), ReleaseSpec(release=release, namespace=namespace, chart=""), ctx.logger)
+def delete_runner(runner: RunnerOptions | None, release: str, namespace: str, ctx: PluginContext) -> None:
+    """Uninstall the runner's release, from the cluster the options name (the environment's when they name none)."""
+    helm = Helm.for_cluster(runner, ctx.workdir)
+    remove_release(helm, ReleaseSpec(release=release, namespace=namespace, chart=""), ctx.logger)

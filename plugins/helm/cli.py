@@ -8,8 +8,8 @@ ourselves is a handful of commands whose `-o json` output is stable across Helm 
 Where things live: helm's config, cache and data homes, its repository config (`repositories.yaml`) and
 repository cache all sit under `DTM_HELM_HOME` (default `~/.cache/dtm/helm`), never in the user's
 ~/.config/helm, so `dtm apply` neither reads nor rewrites the user's repositories. The binary is `DTM_HELM`,
-else `helm` on PATH. The cluster is the one `--kubeconfig`/`--kube-context` name, else helm's own rules
-(KUBECONFIG, ~/.kube/config, in-cluster).
+else `helm` on PATH. The cluster is the one the Kubernetes layer resolves for the tool (`Helm.for_cluster`: its
+`kubeconfig` and `context` options, KUBECONFIG, ~/.kube/config, in-cluster), handed to helm as flags.
 """
 
 from __future__ import annotations
@@ -82,6 +82,19 @@ class Helm:
     # kubeconfig and context.
     cluster_args: list[str] | None = None
     cluster_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def for_cluster(cls, options: object, workdir: Path) -> Helm:
+        """helm for the cluster a tool's options name (`kubeconfig`, `context`), resolved by the Kubernetes layer
+        as its API client resolves it, so both reach the same cluster and context."""
+        from devstream.errors import ConfigError
+        from devstream.plugins.kube import resolve_target
+
+        try:
+            target = resolve_target(options, workdir=workdir)
+        except ConfigError as exc:  # no cluster to talk to: retrying will not find one
+            raise PermanentError(str(exc)) from None
+        return cls(cluster_args=target.helm_args(), cluster_env=target.env())
 
     def __post_init__(self) -> None:
         found = self.executable or os.environ.get(HELM_ENV) or shutil.which("helm")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,16 +170,23 @@ def _chart_reference(helm: Helm, spec: ReleaseSpec) -> str:
     return spec.chart
 
 
-def ensure_release(helm: Helm, spec: ReleaseSpec, log: logging.Logger,
-                   prior: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def ensure_release(helm: Helm, spec: ReleaseSpec, log: logging.Logger, prior: Mapping[str, Any] | None = None,
+                   apply_crds: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Install the release, or upgrade it unless it already is what the spec asks (an update to the same options
-    changes nothing); return the live release (`helm status` JSON) for `release_status`."""
-    live = helm.status(spec.release, spec.namespace) if prior else None
+    changes nothing); return the live release (`helm status` JSON) for `release_status`.
+
+    Helm installs a chart's CRDs (its crds/ folder) only with the first install; on an upgrade with
+    `spec.upgrade_crds`, `apply_crds` is handed the chart's CRDs (YAML) to apply first, as DevStream did."""
+    live = helm.status(spec.release, spec.namespace)
     if live is not None and _matches(spec, live, prior):
         log.info("release %s in %s is already as configured (revision %s)", spec.release, spec.namespace,
                  live.get("version"))
         return dict(live)
     chart = _chart_reference(helm, spec)
+    if live is not None and spec.upgrade_crds and apply_crds is not None:
+        crds = helm.show_crds(chart, spec.version)
+        if crds.strip():
+            apply_crds(crds)
     log.info("helm upgrade --install %s %s (namespace %s)", spec.release, chart, spec.namespace)
     helm.upgrade_install(spec.release, chart, spec.namespace, values_yaml=yaml.safe_dump(spec.values),
                          version=spec.version, wait=spec.wait, atomic=spec.wait, timeout=spec.timeout,

@@ -12,14 +12,16 @@ from pydantic import Field, field_validator
 
 from devstream.plugin.base import PluginOptions
 from devstream.plugins.helm.options import Chart, Repo, check_values, is_inline_yaml
+from devstream.plugins.kube import KubeOptions
 
 __all__ = ["Chart", "HelmInstallerOptions", "Repo", "is_inline_yaml"]
 
 
-class HelmInstallerOptions(PluginOptions):
+class HelmInstallerOptions(PluginOptions, KubeOptions):
     """DevStream's helm-installer options. Left empty, they come from the instance default that the tool's
     instanceID starts with (argocd, artifactory, devlake, harbor, jenkins, kube-prometheus, openldap,
-    sonarqube, tekton, vault): `instanceID: argocd` alone installs Argo CD."""
+    sonarqube, tekton, vault): `instanceID: argocd` alone installs Argo CD. `kubeconfig` and `context` say which
+    cluster (default KUBECONFIG, ~/.kube/config, in-cluster)."""
 
     repo: Repo = Field(default_factory=Repo, description="The chart repository (name and URL).")
     chart: Chart = Field(default_factory=Chart, description="The chart and the release made from it.")

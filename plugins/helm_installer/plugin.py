@@ -23,6 +23,7 @@ from devstream.plugin.base import Plugin, PluginContext, ResourceStatus
 from devstream.plugins.helm import Helm, ReleaseSpec, ensure_release, release_status, remove_release
 from devstream.plugins.helm_installer.defaults import GENERIC, INSTANCES, Instance, instance_for
 from devstream.plugins.helm_installer.options import HelmInstallerOptions, is_inline_yaml
+from devstream.plugins.kube import SYSTEM, client_for
 
 __all__ = ["HelmInstallerPlugin", "release_spec"]
 
@@ -76,6 +77,19 @@ def release_spec(options: HelmInstallerOptions, ctx: PluginContext) -> tuple[Rel
     return spec, instance
 
 
+def apply_crds(text: str, options: HelmInstallerOptions, ctx: PluginContext) -> None:
+    """Apply a chart's CRDs (server-side, field manager dtm) and wait until each is established: the upgrade of a
+    release with `upgradeCRDs` (helm itself never upgrades them)."""
+    crds = [doc for doc in yaml.safe_load_all(text) if isinstance(doc, dict)
+            and doc.get("kind") == "CustomResourceDefinition"]
+    with client_for(options, ctx) as kube:
+        for crd in crds:
+            kube.apply(crd)
+        for crd in crds:
+            kube.wait_established(crd["metadata"]["name"], timeout=120)
+    ctx.logger.info("%s: applied the chart's CRDs: %s", ctx.key, ", ".join(c["metadata"]["name"] for c in crds))
+
+
 class HelmInstallerPlugin(Plugin[HelmInstallerOptions]):
     name: ClassVar[str] = "helm-installer"
     Options: ClassVar[type[HelmInstallerOptions]] = HelmInstallerOptions
@@ -90,23 +104,20 @@ class HelmInstallerPlugin(Plugin[HelmInstallerOptions]):
 
     def read(self, options: HelmInstallerOptions, ctx: PluginContext) -> ResourceStatus | None:
         spec, instance = release_spec(options, ctx)
-        live = self._helm(options).status(spec.release, spec.namespace)
+        live = Helm.for_cluster(options, ctx.workdir).status(spec.release, spec.namespace)
         return None if live is None else _with_outputs(release_status(live, spec.source), spec, instance, live)
 
     def delete(self, options: HelmInstallerOptions, ctx: PluginContext) -> None:
         spec, _ = release_spec(options, ctx)
-        remove_release(self._helm(options), spec, ctx.logger)
+        remove_release(Helm.for_cluster(options, ctx.workdir), spec, ctx.logger)
 
     def systems(self, options: Any) -> set[str]:
-        return {"kubernetes"}
-
-    def _helm(self, options: HelmInstallerOptions) -> Helm:
-        return Helm()
+        return {SYSTEM}
 
     def _apply(self, options: HelmInstallerOptions, ctx: PluginContext) -> ResourceStatus:
         spec, instance = release_spec(options, ctx)
-        helm = self._helm(options)
-        live = ensure_release(helm, spec, ctx.logger, ctx.prior)
+        helm = Helm.for_cluster(options, ctx.workdir)
+        live = ensure_release(helm, spec, ctx.logger, ctx.prior, apply_crds=lambda crds: apply_crds(crds, options, ctx))
         return _with_outputs(release_status(live, spec.source), spec, instance, live)
 
 
