@@ -116,7 +116,9 @@ def state_mv(*, config_path: Path, old: str, new: str, lock_timeout: float = 0) 
     ws = open_workspace(config_path)
     name, instance = _parse_key(new)
     with ws.store.lock("dtm state mv", timeout=lock_timeout):
-        records = ws.records(reload=True)
+        # The records as stored, not as the workspace shows them: one DevStream wrote stays in its form, so the
+        # next apply still knows to migrate it (see devstream/state/migrate.py).
+        records = ws.store.read()
         rec = find_record(records, old)
         if name != rec.name:
             raise DtmError(f"{old} -> {new}: a record keeps its plugin; {rec.key} is a {rec.name} record, so its new "

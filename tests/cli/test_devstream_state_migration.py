@@ -117,3 +117,18 @@ def test_a_real_change_is_still_planned_after_devstreams_state(devstream_state, 
     assert "instanceID" not in record["options"] and "ci.yml" not in record["resourceStatus"]
     code, text = dtm("plan", "-f", str(config))
     assert code == 0 and "No changes." in text
+
+
+def test_state_mv_of_a_devstream_record_keeps_it_devstreams_until_the_apply(devstream_state, dtm) -> None:
+    config, _ = devstream_state
+    text = config.read_text().replace("instanceID: notify", "instanceID: announce")
+    config.write_text(text)  # the noop tool's instanceID changed in the config
+
+    code, text = dtm("state", "mv", "noop.notify", "noop.announce", "-f", str(config))
+    assert code == 0, text
+    moved = yaml.safe_load((config.parent / "devstream.state").read_text())["noop_announce"]
+    assert moved["options"]["instanceID"] == "announce"  # still in DevStream's form, renamed
+    code, text = dtm("plan", "-f", str(config))
+    assert code == 0 and "No changes." in text and "2 state record(s) were written by DevStream" in text
+    code, text = dtm("apply", "-f", str(config), "-y")
+    assert code == 0 and "Migrated 2 state record(s)" in text and "ci-generic.app, noop.announce" in text

@@ -206,3 +206,26 @@ def test_f_defaults_to_config_yaml_in_the_working_folder(dtm, tmp_path: Path,
     assert dtm("apply", "-y")[0] == 0
     code, out, _ = dtm("state", "list", "--json")
     assert [r["key"] for r in json.loads(out)] == ["file.readme"]
+
+
+def test_the_installed_dtm_command_repairs_a_state_in_the_working_folder(tmp_path: Path) -> None:
+    """The console script as a shell runs it, in a folder with DevStream's config.yaml (so no -f)."""
+    dtm = str(Path(sys.executable).with_name("dtm"))
+    noop = {"outputs": {"url": "https://example.com"}, "triggers": {}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"config": {"state": {"backend": "local"}}, "tools": [
+        {"name": "noop", "instanceID": "renamed", "options": noop},
+        {"name": "noop", "instanceID": "adopted", "options": noop}]}))
+    (tmp_path / "devstream.state").write_text(yaml.safe_dump({"noop_original": {
+        "name": "noop", "instanceID": "original", "dependsOn": [], "options": noop, "resourceStatus": noop}}))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([dtm, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                              stdin=subprocess.DEVNULL)
+
+    assert "noop.original" in run("state", "list").stdout
+    assert run("output", "noop.original.outputs.url").stdout == "https://example.com\n"
+    assert run("state", "mv", "noop.original", "noop.renamed").returncode == 0
+    result = run("import", "noop.adopted", "adopted")
+    assert result.returncode == 0, result.stderr
+    result = run("plan", "--detailed-exitcode")
+    assert result.returncode == 0 and "No changes." in result.stdout, result.stdout + result.stderr
