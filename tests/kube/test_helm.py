@@ -4,9 +4,10 @@ rollback, uninstall), its storage in Secrets, and what `helm status` and `helm g
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
-from kube_cluster import KubeCluster
+from kube_cluster import ARGOCD_APPLICATION_CRD, KubeCluster
 
 CHART = Path(__file__).parent / "charts" / "hello"
 
@@ -48,3 +49,76 @@ def test_helm_refuses_a_chart_whose_objects_the_server_rejects(kube_cluster: Kub
     failed = kube_cluster.helm("install", "broken", str(chart), check=False)
     assert failed.returncode != 0 and "data.count" in failed.stderr
     assert kube_cluster.get("v1", "ConfigMap", "x") is None
+
+
+WORKLOADS = """
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: guestbook}
+spec:
+  project: default
+  source: {repoURL: "https://github.com/argoproj/argocd-example-apps.git", targetRevision: HEAD, path: guestbook}
+  destination: {server: "https://kubernetes.default.svc", namespace: guestbook}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: edge}
+spec:
+  type: LoadBalancer
+  selector: {app: edge}
+  ports: [{port: 443}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: "postgres:16"}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers: [{name: agent, image: "busybox:1.36"}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: "busybox:1.36"}]
+"""
+
+
+def test_helm_waits_for_crds_and_every_workload_kind(kube_cluster: KubeCluster, tmp_path: Path) -> None:
+    """A chart with a CRD in crds/ and a resource of it, and each kind `helm --wait` checks (a load-balanced
+    Service, a StatefulSet, a DaemonSet, a PVC, a Job): the simulated controllers make each one ready."""
+    chart = tmp_path / "platform"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "crds").mkdir()
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: platform\nversion: 0.1.0\n")
+    shutil.copy(ARGOCD_APPLICATION_CRD, chart / "crds" / "application-crd.yaml")
+    (chart / "templates" / "workloads.yaml").write_text(WORKLOADS)
+    kube_cluster.helm("install", "platform", str(chart), "-n", "argocd", "--create-namespace", "--wait",
+                      "--wait-for-jobs", "--timeout", "60s")
+    assert kube_cluster.get("argoproj.io/v1alpha1", "Application", "guestbook", "argocd") is not None
+    assert kube_cluster.get("v1", "Service", "edge", "argocd")["status"]["loadBalancer"]["ingress"]
+    assert kube_cluster.get("v1", "PersistentVolumeClaim", "data", "argocd")["status"]["phase"] == "Bound"
+    assert kube_cluster.get("batch/v1", "Job", "migrate", "argocd")["status"]["succeeded"] == 1

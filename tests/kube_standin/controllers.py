@@ -61,7 +61,18 @@ def default(resource: Resource, obj: dict[str, Any]) -> None:
             spec.setdefault("podManagementPolicy", "OrderedReady")
             spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
         _pod_spec_defaults(spec.setdefault("template", {}).setdefault("spec", {}))
-    elif kind in (("apps", "daemonsets"), ("batch", "jobs")) and spec is not None:
+    elif kind == ("apps", "daemonsets") and spec is not None:
+        spec.setdefault("revisionHistoryLimit", 10)
+        spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+        if spec["updateStrategy"].get("type") == "RollingUpdate":
+            spec["updateStrategy"].setdefault("rollingUpdate", {}).setdefault("maxUnavailable", 1)
+            spec["updateStrategy"]["rollingUpdate"].setdefault("maxSurge", 0)
+        _pod_spec_defaults(spec.setdefault("template", {}).setdefault("spec", {}))
+    elif kind == ("batch", "jobs") and spec is not None:
+        for field, value in (("completions", 1), ("parallelism", 1), ("backoffLimit", 6),
+                             ("completionMode", "NonIndexed"), ("suspend", False), ("manualSelector", False),
+                             ("podReplacementPolicy", "TerminatingOrFailed")):
+            spec.setdefault(field, value)
         _pod_spec_defaults(spec.setdefault("template", {}).setdefault("spec", {}))
     elif kind == ("", "pods") and spec is not None:
         _pod_spec_defaults(spec)
@@ -76,10 +87,17 @@ def default(resource: Resource, obj: dict[str, Any]) -> None:
             spec.setdefault("ipFamilies", ["IPv4"])
             spec.setdefault("ipFamilyPolicy", "SingleStack")
             spec.setdefault("internalTrafficPolicy", "Cluster")
-        for port in spec.get("ports", ()):
+        for index, port in enumerate(spec.get("ports", ())):
             port.setdefault("protocol", "TCP")
             port.setdefault("targetPort", port.get("port"))
-        obj.setdefault("status", {"loadBalancer": {}})
+            if spec["type"] in ("NodePort", "LoadBalancer"):
+                port.setdefault("nodePort", 30000 + (hash((obj["metadata"]["name"], index)) % 2000))
+        if spec["type"] == "LoadBalancer":  # a load balancer controller (MetalLB, a cloud's) gives an address
+            spec.setdefault("allocateLoadBalancerNodePorts", True)
+            spec.setdefault("externalTrafficPolicy", "Cluster")
+            obj["status"] = {"loadBalancer": {"ingress": [{"ip": "172.18.255.200", "ipMode": "VIP"}]}}
+        else:
+            obj["status"] = {"loadBalancer": {}}
     elif kind == ("", "secrets"):
         obj.setdefault("type", "Opaque")
     elif kind == ("", "persistentvolumeclaims") and spec is not None:

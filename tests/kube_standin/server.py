@@ -20,6 +20,7 @@ from . import discovery, kube_protobuf
 from .api import Api, Target, Watch
 from .cluster import Cluster
 from .discovery import ApiError
+from .fields import load_yaml
 from .tls import Certificates, make_certificates
 
 PROTOBUF_V2 = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
@@ -213,6 +214,15 @@ class StandIn:
             thread.join(timeout=10)
 
 
+def _as_seen(event: Any, matches: Any) -> str | None:
+    """The event a watch with a selector sees: an object entering the selection is ADDED, one leaving it DELETED."""
+    now_in = matches(event.object)
+    was_in = event.previous is not None and matches(event.previous)
+    if event.type == "MODIFIED":
+        return "MODIFIED" if now_in and was_in else "ADDED" if now_in else "DELETED" if was_in else None
+    return event.type if now_in else None
+
+
 def _scale_of(obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj["metadata"]
     labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
@@ -228,13 +238,13 @@ def _decode(raw: bytes, content_type: str) -> Any:
     if content_type.startswith("application/vnd.kubernetes.protobuf"):
         return kube_protobuf.decode(raw)
     if "yaml" in content_type:
-        return yaml.safe_load(raw)
+        return load_yaml(raw)
     return json.loads(raw)
 
 
 def _decode_quietly(raw: bytes) -> Any:
     try:
-        return yaml.safe_load(raw) if raw else None
+        return load_yaml(raw) if raw else None
     except yaml.YAMLError:
         return raw.decode(errors="replace")
 
@@ -311,9 +321,9 @@ class _Handler(BaseHTTPRequestHandler):
                     revision = event.revision
                     if (event.group, event.plural) != resource.key or (namespace and event.namespace != namespace):
                         continue
-                    if watch.matches(event.object):
-                        self._chunk({"type": event.type,
-                                     "object": {**event.object, "apiVersion": resource.group_version}})
+                    kind = _as_seen(event, watch.matches)
+                    if kind:
+                        self._chunk({"type": kind, "object": {**event.object, "apiVersion": resource.group_version}})
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):

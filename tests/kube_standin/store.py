@@ -21,6 +21,7 @@ class Event:
     plural: str
     namespace: str
     object: dict[str, Any]
+    previous: dict[str, Any] | None = None  # the object before a MODIFIED or DELETED
 
 
 class Store:
@@ -33,6 +34,7 @@ class Store:
         self.events: list[Event] = []
         self.revision = 1
         self.epoch = 0  # bumped by reset: watches of an earlier test end
+        self.history = 5000  # events kept; a watch from further back gets 410 Gone, as after etcd's compaction
 
     def reset(self) -> None:
         with self.lock:
@@ -61,8 +63,9 @@ class Store:
             self.revision += 1
             obj = copy.deepcopy(obj)
             obj.setdefault("metadata", {})["resourceVersion"] = str(self.revision)
+            previous = self.objects.get(key)
             self.objects[key] = obj
-            self._log(event, key, obj)
+            self._log(event, key, obj, previous)
             return copy.deepcopy(obj)
 
     def remove(self, key: Key) -> dict[str, Any] | None:
@@ -71,13 +74,14 @@ class Store:
             if obj is None:
                 return None
             self.revision += 1
+            previous = copy.deepcopy(obj)
             obj["metadata"]["resourceVersion"] = str(self.revision)
-            self._log("DELETED", key, obj)
+            self._log("DELETED", key, obj, previous)
             return copy.deepcopy(obj)
 
-    def _log(self, event: str, key: Key, obj: dict[str, Any]) -> None:
-        self.events.append(Event(self.revision, event, key[0], key[1], key[2], copy.deepcopy(obj)))
-        del self.events[:-5000]  # a watch from further back gets 410 Gone, as from etcd's compaction
+    def _log(self, event: str, key: Key, obj: dict[str, Any], previous: dict[str, Any] | None = None) -> None:
+        self.events.append(Event(self.revision, event, key[0], key[1], key[2], copy.deepcopy(obj), previous))
+        del self.events[:-self.history]
         self.changed.notify_all()
 
     def events_after(self, revision: int) -> list[Event] | None:

@@ -24,6 +24,10 @@ from .openapi import OBJECT_META, crd_schema
 
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_QUALIFIED_NAME = re.compile(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                             r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+ANNOTATIONS_LIMIT = 262144  # bytes of all keys and values (the API server's TotalAnnotationSizeLimitB)
 
 
 @dataclass
@@ -134,18 +138,38 @@ def schema_causes(resource: Resource, obj: Mapping[str, Any]) -> list[Cause]:
     return [c for c in causes if not (str(c) in seen or seen.add(str(c)))]  # type: ignore[func-returns-value]
 
 
+def _metadata_causes(obj: Mapping[str, Any]) -> Iterator[Cause]:
+    meta = obj.get("metadata") or {}
+    for key, value in (meta.get("labels") or {}).items():
+        if not _QUALIFIED_NAME.fullmatch(str(key)):
+            yield Cause("metadata.labels", "FieldValueInvalid", f"Invalid value: {json.dumps(key)}: name part must "
+                        "consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                        "alphanumeric character")
+        if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
+            yield Cause("metadata.labels", "FieldValueInvalid", f"Invalid value: {json.dumps(value)}: a valid label "
+                        "must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must "
+                        "start and end with an alphanumeric character (at most 63 characters)")
+    annotations = meta.get("annotations") or {}
+    size = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in annotations.items())
+    if size > ANNOTATIONS_LIMIT:
+        yield Cause("metadata.annotations", "FieldValueTooLong",
+                    f"Too long: may not be more than {ANNOTATIONS_LIMIT} bytes")
+
+
 def _name_causes(resource: Resource, obj: Mapping[str, Any]) -> list[Cause]:
+    causes = list(_metadata_causes(obj))
     meta = obj.get("metadata") or {}
     name = meta.get("name")
     if not name and not meta.get("generateName"):
-        return [Cause("metadata.name", "FieldValueRequired", "Required value: name or generateName is required")]
+        return [*causes, Cause("metadata.name", "FieldValueRequired",
+                               "Required value: name or generateName is required")]
     pattern, what = ((_DNS_LABEL, "a lowercase RFC 1123 label") if resource.plural == "namespaces"
                      else (_DNS_SUBDOMAIN, "a lowercase RFC 1123 subdomain"))
     if name and (not pattern.fullmatch(name) or len(name) > 253):
-        return [Cause("metadata.name", "FieldValueInvalid",
+        return [*causes, Cause("metadata.name", "FieldValueInvalid",
                       f"Invalid value: {json.dumps(name)}: {what} must consist of lower case alphanumeric "
                       "characters, '-' or '.', and must start and end with an alphanumeric character")]
-    return []
+    return causes
 
 
 def _resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
