@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from devstream.errors import PermanentError
 
 __all__ = ["MAX_TREE_DEPTH", "TreeItem", "decode_base64", "field", "tree_items"]
@@ -77,3 +79,16 @@ def tree_items(data: Any, where: str) -> list[TreeItem]:
         raise PermanentError(f"{where}: GitHub's answer has no tree list")
     return [TreeItem(field(e, where, "path"), field(e, where, "type"), field(e, where, "mode"), field(e, where, "sha"))
             for e in entries]
+
+
+def error_message(response: httpx.Response) -> str:
+    """GitHub's `message` (and the `errors` it lists), or the reason phrase."""
+    try:
+        data = response.json()
+    except ValueError:
+        return response.reason_phrase
+    if not isinstance(data, dict):
+        return response.reason_phrase
+    text = str(data.get("message") or response.reason_phrase)
+    details = [str(e.get("message") or e.get("code")) for e in data.get("errors") or [] if isinstance(e, dict)]
+    return f"{text} ({'; '.join(details)})" if details else text
