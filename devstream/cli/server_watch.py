@@ -214,13 +214,14 @@ def watching(ws: Workspace, plan: Plan, url: str | None, json_out: bool = False,
 
 
 def _flush_state(ws: Workspace, still_running: set[str]) -> None:
-    """Leave a local state as a finished run leaves it: journal compacted, lock file removed, once nothing
+    """Leave a local (or s3) state as a finished run leaves it: journal compacted, lock removed, once nothing
     writes to it any more. (The journal alone would be safe too: the next run replays it, and takes over
     the lock of this process once it is gone.) A prefect state is on the server: every record written so
     far is there already, and its lock is taken over by the next run on this host."""
     from devstream.state.local import LocalStateStore
+    from devstream.state.s3 import S3StateStore
 
-    if still_running or not isinstance(ws.store, LocalStateStore):
+    if still_running or not isinstance(ws.store, LocalStateStore | S3StateStore):
         return
     try:
         ws.store.flush()

@@ -40,12 +40,13 @@ from devstream.config.models import (
     NOT_YET_BACKENDS,
     STATE_OPTIONS,
     Config,
+    Location,
     StateConfig,
     ToolSpec,
     backend_not_available,
 )
 from devstream.config.render import Renderer, render_tree, resolve_vars
-from devstream.config.source import FieldPath, Part
+from devstream.config.source import FieldPath, Part, format_path
 from devstream.errors import ConfigError, Issue
 from devstream.plugin.registry import PluginRegistry, default_registry, use_plugin_dir
 
@@ -168,7 +169,11 @@ def _state(entry: Entry | None, renderer: Renderer, vars_: Mapping[str, Any], is
         issues.append(part.issue("`config.state.options` must be a map", (*path, "state", "options")))
         options = {}
     issues.extend(_state_option_issues(normal, options, part, (*path, "state", "options")))
-    return StateConfig(backend=normal, options=options)
+    state_config = StateConfig(backend=normal, options=options)
+    for name in ("backend", "options", *options):
+        where = (*path, "state", name) if name in ("backend", "options") else (*path, "state", "options", name)
+        state_config._locations[str(name)] = Location(part.file, part.line_of(where), format_path(where))
+    return state_config
 
 
 def _state_option_issues(backend: str, options: dict[str, Any], part: Part, path: FieldPath) -> list[Issue]:
@@ -191,6 +196,8 @@ def _state_option_issues(backend: str, options: dict[str, Any], part: Part, path
                     what = f"must be text, not {type(err['input']).__name__} (quote it if it is meant as text)"
                 elif err["type"] in ("string_too_short", "string_pattern_mismatch"):
                     what = "must not be empty or blank"
+                elif err["type"] == "missing":
+                    what = f"is required (it accepts: {accepted})"
                 else:
                     what = err["msg"]
                 message = f"state option {name!r} of backend `{backend}` {what}"

@@ -7,16 +7,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "NOT_YET_BACKENDS", "STATE_OPTIONS", "Config", "LocalStateOptions",
-           "Location", "PrefectStateOptions", "StateConfig", "StateKey", "ToolKeys", "ToolSpec",
+           "Location", "PrefectStateOptions", "S3StateOptions", "StateConfig", "StateKey", "ToolKeys", "ToolSpec",
            "backend_not_available"]
 
-# Backends a config may name. `prefect` (the default) and `local` are built; s3 and k8s (DevStream's other
-# names) are refused by validate and by the state package with the one message below.
+# Backends a config may name. `prefect` (the default), `local` and `s3` are built; k8s (DevStream's other
+# name) is refused by validate and by the state package with the one message below.
 BACKENDS = ("local", "prefect", "s3", "k8s", "kubernetes")
-NOT_YET_BACKENDS = ("s3", "k8s", "kubernetes")
+NOT_YET_BACKENDS = ("k8s", "kubernetes")
 DEFAULT_BACKEND = "prefect"
 
 # Text that says something: a number or a blank where a name or a path belongs is a mistake to report.
@@ -42,14 +42,33 @@ class PrefectStateOptions(BaseModel):
                                                           "name by default).")
 
 
-STATE_OPTIONS: dict[str, type[BaseModel]] = {"local": LocalStateOptions, "prefect": PrefectStateOptions}
+class S3StateOptions(BaseModel):
+    """`config.state.options` of the `s3` backend: DevStream's three (all required), and where an S3-compatible
+    server is. Credentials come the AWS way (environment, shared files, a profile), never from the config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bucket: _Text = Field(description="The S3 bucket that holds the state (it must exist).")
+    region: _Text = Field(description="The bucket's AWS region, e.g. us-east-1.")
+    key: _Text = Field(description="The state object's key in the bucket, e.g. devstream.state.")
+    endpoint: _Text | None = Field(default=None, description="The URL of an S3-compatible server (MinIO, Ceph...); "
+                                                             "AWS S3 when absent.")
+    pathStyle: bool | None = Field(default=None, description="Address the bucket in the URL's path rather than "
+                                                             "its host name (default: true with an endpoint).")
+    profile: _Text | None = Field(default=None, description="The AWS profile whose credentials to use "
+                                                            "(default: the AWS credential chain, AWS_PROFILE).")
+
+
+STATE_OPTIONS: dict[str, type[BaseModel]] = {"local": LocalStateOptions, "prefect": PrefectStateOptions,
+                                             "s3": S3StateOptions}
 """The options model of each built backend; the config loader checks `config.state.options` against it."""
 
 
 def backend_not_available(backend: str) -> str:
     """Why a backend DevStream knew cannot be used yet, and what to use instead."""
     return (f"state backend `{backend}` is not available yet in this version of dtm; use `prefect` (the default: "
-            "state on the Prefect server) or `local` (state: {backend: local, options: {stateFile: devstream.state}})")
+            "state on the Prefect server), `local` (state: {backend: local, options: {stateFile: devstream.state}}) "
+            "or `s3` (state: {backend: s3, options: {bucket: ..., region: ..., key: ...}})")
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,12 @@ class StateConfig(BaseModel):
 
     backend: str = DEFAULT_BACKEND
     options: dict[str, Any] = Field(default_factory=dict)
+    # Where each option was written, so a backend that fails on one (a bucket that does not exist) names it.
+    _locations: dict[str, Location] = PrivateAttr(default_factory=dict)
+
+    def location_of(self, option: str) -> Location:
+        """Where `config.state.options.<option>` was written (file and line when known)."""
+        return self._locations.get(option) or Location(None, None, f"config.state.options.{option}")
 
 
 class StateKey:

@@ -1,8 +1,9 @@
 """Where dtm remembers what it applied: state records, their backends, and the lock around them.
 
-`open_store(config)` picks the backend named in `config.state`: `local` (DevStream's YAML state file) or
-`prefect` (one Prefect artifact per record, on the server at PREFECT_API_URL); the other backend names
-DevStream knew are refused, here and by `load_config`, with one clear message.
+`open_store(config)` picks the backend named in `config.state`: `local` (DevStream's YAML state file),
+`prefect` (one Prefect artifact per record, on the server at PREFECT_API_URL) or `s3` (DevStream's state
+object in an S3 bucket); the other backend name DevStream knew (k8s) is refused, here and by `load_config`,
+with one clear message.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from devstream.config.models import NOT_YET_BACKENDS, Config, backend_not_available
+from devstream.config.models import NOT_YET_BACKENDS, Config, S3StateOptions, backend_not_available
 from devstream.errors import StateError
 from devstream.state.base import StateRecord, StateStore
 from devstream.state.local import LocalStateStore
@@ -51,6 +52,29 @@ def open_store(config: Config) -> StateStore:
         if not isinstance(name, str) or not name.strip():
             raise StateError("state option name must be a non-empty string")
         return PrefectStateStore(name, config_path=config.path)
+    if backend == "s3":
+        return _open_s3(config)
     if backend in NOT_YET_BACKENDS:
         raise StateError(backend_not_available(backend))
-    raise StateError(f"unknown state backend `{backend}`; use `prefect` or `local`")
+    raise StateError(f"unknown state backend `{backend}`; use `prefect`, `local` or `s3`")
+
+
+def _open_s3(config: Config) -> StateStore:
+    from pydantic import ValidationError
+
+    from devstream.state.s3 import S3StateStore  # boto3 is imported only by configs that use it
+
+    _check_options("s3", config.state.options, tuple(S3StateOptions.model_fields))
+    try:
+        options = S3StateOptions.model_validate(config.state.options)
+    except ValidationError as exc:
+        raise StateError(f"state backend `s3`: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']} "
+                         "(it needs bucket, region and key)") from None
+
+    def locate(option: str) -> str:
+        where = config.state.location_of(option)
+        place = ":".join(str(p) for p in (where.file, where.line) if p is not None)
+        return f"{place}: {where.field}:" if place else f"{where.field}:"
+
+    return S3StateStore(bucket=options.bucket, region=options.region, key=options.key, endpoint=options.endpoint,
+                        path_style=options.pathStyle, profile=options.profile, config_path=config.path, locate=locate)

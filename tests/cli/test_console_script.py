@@ -62,12 +62,12 @@ def test_usage_errors_exit_2_with_clicks_message(args: list[str], says: str, wit
 
 def test_validate_refuses_a_backend_that_plan_would_refuse(tmp_path: Path) -> None:
     path = tmp_path / "dtm.yaml"
-    path.write_text("config:\n  state:\n    backend: s3\ntools:\n- {name: noop, instanceID: a}\n")
+    path.write_text("config:\n  state:\n    backend: k8s\ntools:\n- {name: noop, instanceID: a}\n")
 
     result = run_dtm("validate", "-f", str(path))
 
     assert result.returncode == 1
-    assert f"{path}:3: config.state.backend: {backend_not_available('s3')}" in " ".join(result.stderr.split())
+    assert f"{path}:3: config.state.backend: {backend_not_available('k8s')}" in " ".join(result.stderr.split())
 
 
 def test_a_var_named_env_is_a_clear_config_error(tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ def test_backend_names_are_case_insensitive(write, load):
     assert config.name == "team-a"  # state.options.name wins over the file's stem
 
 
-@pytest.mark.parametrize(("written", "named"), [("s3", "s3"), ("k8s", "k8s"), ("Kubernetes", "k8s")])
+@pytest.mark.parametrize(("written", "named"), [("k8s", "k8s"), ("Kubernetes", "k8s")])
 def test_backends_not_built_yet_are_refused_when_the_config_is_loaded(write, problem, written, named):
     """`dtm validate` must not pass a config that `dtm plan` then refuses: same message, with its place."""
     path = write("c.yaml", f"""
