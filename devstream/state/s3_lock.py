@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from devstream.errors import StateLockedError
+from devstream.errors import StateError, StateLockedError
 from devstream.state.holdings import ProcessHoldings
 from devstream.state.lock import describe_holder, holder_fields, pid_alive
 
@@ -163,6 +163,7 @@ class S3Lock:
                 content = {**holder_fields(command), "id": uuid.uuid4().hex, "lease_seconds": self.lease_seconds}
                 etag = self._put(content, IfNoneMatch="*")
                 if etag is not None:
+                    self._check_conditions_hold(content)
                     break
                 current = self.read()
                 if current is None:
@@ -255,6 +256,21 @@ class S3Lock:
                 return None
             raise self._translate(exc, "lock the state") from exc
         return str(response["ETag"])
+
+    def _check_conditions_hold(self, content: dict[str, Any]) -> None:
+        """Refuse a server that ignores conditional writes: there, two runs would both "create" the lock.
+
+        A write of our own lock object under an If-Match no object can match must fail with 412.
+        """
+        if self._put(content, IfMatch='"dtm-never-matches"') is None:
+            return
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=self.lock_key)
+        finally:
+            raise StateError(
+                f"cannot lock state {self.state_description}: the S3 server ignores conditional writes (it accepted "
+                "a PutObject whose If-Match could not match), so it cannot keep two runs apart; use a server that "
+                "supports them (AWS S3, recent MinIO), or the `local` or `prefect` backend")
 
     def _is_gone(self, current: LockObject) -> bool:
         """A holder that can be proven gone: a dead pid on this host, or a lease that ran out."""

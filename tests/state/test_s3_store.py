@@ -253,3 +253,16 @@ def test_credentials_the_server_refuses_are_named_with_their_source() -> None:
     assert message.startswith("dtm.yaml:3: config.state.backend: cannot read the state")
     assert "refused dtm's AWS credentials (InvalidAccessKeyId" in message
     assert "the environment (AWS_ACCESS_KEY_ID)" in message
+
+
+def test_a_server_that_ignores_conditional_writes_is_refused(s3_server: S3Server, bucket: str) -> None:
+    store = open_s3(s3_server, bucket)
+
+    def as_if_the_server_ignored_them(params: dict[str, Any], **_: Any) -> None:
+        params.pop("IfMatch", None)
+        params.pop("IfNoneMatch", None)
+
+    store.s3.meta.events.register("provide-client-params.s3.PutObject", as_if_the_server_ignored_them)
+    with pytest.raises(StateError, match="the S3 server ignores conditional writes"), store.lock("dtm apply"):
+        pass
+    assert s3_server.keys(bucket) == []  # no lock left behind
