@@ -34,7 +34,7 @@ from pydantic import ValidationError
 from devstream.errors import StateError
 from devstream.state.base import ChangeNote, StateRecord, first_error
 from devstream.state.local import LocalStateStore, _StateLoader, _to_record
-from devstream.state.s3_lock import DEFAULT_LEASE_SECONDS, S3Lock, _status
+from devstream.state.s3_lock import DEFAULT_LEASE_SECONDS, S3Lock, _code, _status
 
 __all__ = ["S3StateStore"]
 
@@ -358,11 +358,6 @@ class S3StateStore:
 def _seq(name: str) -> int:
     match = _ENTRY_RE.search(name)
     return int(match.group(1)) if match else 0
-
-
-def _code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 def _message(exc: Exception) -> str:

@@ -112,7 +112,7 @@ class S3Lock:
         try:
             response = self.s3.get_object(Bucket=self.bucket, Key=self.lock_key)
         except Exception as exc:
-            if _status(exc) == 404:
+            if _status(exc) == 404 and _code(exc) != "NoSuchBucket":
                 return None
             raise self._translate(exc, "read the state's lock") from exc
         body = response["Body"].read()
@@ -320,6 +320,12 @@ class S3Lock:
             f"if that run is gone, run `{self.unlock_hint}`",
             holder=holder,
         )
+
+
+def _code(exc: Exception) -> str:
+    """The error code of a botocore ClientError (NoSuchBucket, PreconditionFailed...), or ""."""
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 def _status(exc: Exception) -> int | None:
