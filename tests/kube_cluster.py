@@ -17,6 +17,11 @@ API stand-in (tests/kube_standin) they talk to over loopback HTTPS (its own CA) 
     .create(obj) -> dict        create any object through the API (validated like a client's)
     .requests -> list[Request]  what the server received (method, path, query, content_type, body, user_agent)
     ARGOCD_APPLICATION_CRD, ARGOCD_APPPROJECT_CRD   paths of Argo CD's official CRDs (module constants)
+  Simulated controllers (kube_standin/cluster.py): Deployments get a ReplicaSet and become ready, StatefulSets,
+  DaemonSets, Pods and Jobs ready/complete, PVCs Bound, LoadBalancer Services an ingress address, CRDs
+  Established, namespaces terminate (content removed after 0.5 s), dependents garbage-collected. Argo CD's
+  application controller as its clients see it: an Application gets status sync Synced / health Healthy, and
+  its resources finalizer is removed on deletion (it deploys nothing).
 """
 
 from __future__ import annotations

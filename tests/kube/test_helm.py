@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from kube_cluster import ARGOCD_APPLICATION_CRD, KubeCluster
+from kube_standin.validation import schema_causes, unknown_fields
 
 CHART = Path(__file__).parent / "charts" / "hello"
 
@@ -122,3 +123,9 @@ def test_helm_waits_for_crds_and_every_workload_kind(kube_cluster: KubeCluster, 
     assert kube_cluster.get("v1", "Service", "edge", "argocd")["status"]["loadBalancer"]["ingress"]
     assert kube_cluster.get("v1", "PersistentVolumeClaim", "data", "argocd")["status"]["phase"] == "Bound"
     assert kube_cluster.get("batch/v1", "Job", "migrate", "argocd")["status"]["succeeded"] == 1
+    # what the simulated controllers wrote is as valid for the official schemas as what clients send
+    cluster = kube_cluster.standin.cluster
+    for (group, plural, _, name), obj in cluster.store.objects.items():
+        resource = next(r for r in cluster.resources() if (r.group, r.plural) == (group, plural))
+        assert schema_causes(resource, obj) == [], f"{plural} {name}"
+        assert unknown_fields(resource, obj) == [], f"{plural} {name}"

@@ -139,7 +139,7 @@ def test_finalizers_hold_a_deleted_object_until_emptied(kube_cluster: KubeCluste
     assert kube_cluster.get("v1", "ConfigMap", "held") is None
 
 
-def test_custom_resources_of_an_installed_crd(kube_cluster: KubeCluster) -> None:
+def test_custom_resources_are_served_and_validated_once_their_crd_is_installed(kube_cluster: KubeCluster) -> None:
     crd = kube_cluster.install_crd(ARGOCD_APPLICATION_CRD)
     assert {c["type"]: c["status"] for c in crd["status"]["conditions"]}["Established"] == "True"
     kube_cluster.kubectl("create", "namespace", "argocd")
@@ -156,7 +156,25 @@ spec:
         "apply", "-f", "-", input=application).stdout
     names = kube_cluster.kubectl("get", "applications", "-n", "argocd", "-o", "name").stdout.split()
     assert names == ["application.argoproj.io/guestbook"]
-    kube_cluster.kubectl("delete", "application", "guestbook", "-n", "argocd")
+
+    # the CRD's openAPIV3Schema is the contract: a wrong type and a missing required field are refused
+    broken = ("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: broken, namespace: argocd}\n"
+              "spec: {project: 42, source: {repoURL: 'https://example.com/x.git'}}\n")
+    refused = kube_cluster.kubectl("apply", "-f", "-", input=broken, check=False)
+    assert refused.returncode != 0
+    assert 'spec.project: Invalid value: "integer": spec.project in body must be of type string' in refused.stderr
+    assert "spec.destination: Required value" in refused.stderr
+    posted = [r for r in kube_cluster.requests if r.method == "POST" and r.path.endswith("/applications")]
+    assert posted[-1].query.get("fieldValidation") == ["Strict"]  # kubectl let the server validate
+    assert kube_cluster.get("argoproj.io/v1alpha1", "Application", "broken", "argocd") is None
+
+    # Argo CD's controller, simulated: the status it reports, and its finalizer gone once the app is deleted
+    status = kube_cluster.kubectl("get", "application", "guestbook", "-n", "argocd", "-o",
+                                  "jsonpath={.status.sync.status}/{.status.health.status}").stdout
+    assert status == "Synced/Healthy"
+    kube_cluster.kubectl("patch", "application", "guestbook", "-n", "argocd", "--type=merge", "-p",
+                         '{"metadata": {"finalizers": ["resources-finalizer.argocd.argoproj.io"]}}')
+    kube_cluster.kubectl("delete", "application", "guestbook", "-n", "argocd", "--timeout=30s")
     assert kube_cluster.get("argoproj.io/v1alpha1", "Application", "guestbook", "argocd") is None
 
 
@@ -169,6 +187,8 @@ spec:
                  ['metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain'], id="name"),
     pytest.param("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo}\ndatum: {a: b}\n",
                  ['unknown field "datum"'], id="unknown field"),
+    pytest.param("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: huge}\ndata: {blob: %s}\n" % ("x" * 1048577),
+                 ["Too long: must have at most 1048576 bytes"], id="too big"),
 ])
 def test_invalid_objects_are_refused_with_the_api_servers_message(kube_cluster: KubeCluster, manifest: str,
                                                                   expected: list[str]) -> None:
@@ -177,17 +197,4 @@ def test_invalid_objects_are_refused_with_the_api_servers_message(kube_cluster: 
     for text in expected:
         assert text in refused.stderr
     assert kube_cluster.get("apps/v1", "Deployment", "bad") is None
-    assert kube_cluster.get("v1", "ConfigMap", "typo") is None
-
-
-def test_an_invalid_custom_resource_is_refused_against_its_crd_schema(kube_cluster: KubeCluster) -> None:
-    kube_cluster.install_crd(ARGOCD_APPLICATION_CRD)
-    broken = ("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: broken}\n"
-              "spec: {project: 42, source: {repoURL: 'https://example.com/x.git'}}\n")
-    refused = kube_cluster.kubectl("apply", "-f", "-", input=broken, check=False)
-    assert refused.returncode != 0
-    assert 'spec.project: Invalid value: "integer": spec.project in body must be of type string' in refused.stderr
-    assert "spec.destination: Required value" in refused.stderr
-    posted = [r for r in kube_cluster.requests if r.method == "POST" and r.path.endswith("/applications")]
-    assert posted and posted[-1].query.get("fieldValidation") == ["Strict"]  # kubectl let the server validate
-    assert kube_cluster.get("argoproj.io/v1alpha1", "Application", "broken") is None
+    assert kube_cluster.get("v1", "ConfigMap", "typo") is None and kube_cluster.get("v1", "ConfigMap", "huge") is None

@@ -84,9 +84,10 @@ class Api:
             items = items[start:start + limit]
         else:
             items = items[start:]
-        for item in items:
-            item.pop("apiVersion", None)
-            item.pop("kind", None)
+        if target.resource.crd is None:  # built-in kinds' list items carry no apiVersion and kind; custom ones do
+            for item in items:
+                item.pop("apiVersion", None)
+                item.pop("kind", None)
         return {"kind": f"{target.resource.kind}List", "apiVersion": target.resource.group_version,
                 "metadata": meta, "items": items}
 

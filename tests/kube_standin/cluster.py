@@ -90,6 +90,11 @@ class Cluster:
             spec = obj.get("spec", {})
             self._set_status(resource, obj, {"phase": "Bound", "accessModes": spec.get("accessModes", []),
                                              "capacity": (spec.get("resources") or {}).get("requests", {})})
+        elif kind == ("argoproj.io", "applications") and not obj["metadata"].get("deletionTimestamp"):
+            self._set_status(resource, obj, controllers.argocd_application_status(obj))
+        elif kind == ("", "persistentvolumes"):
+            self._set_status(resource, obj, {"phase": "Bound" if (obj.get("spec") or {}).get("claimRef")
+                                             else "Available"})
         elif kind == ("batch", "jobs"):
             self._set_status(resource, obj, {"succeeded": 1, "startTime": obj["metadata"]["creationTimestamp"],
                                              "completionTime": now(), "conditions": [
@@ -209,6 +214,18 @@ class Cluster:
             obj["status"] = {"phase": "Terminating"}
             self.store.write(("", "namespaces", "", name), obj, "MODIFIED")
             self._terminating[name] = time.monotonic() + NAMESPACE_CLEANUP_DELAY
+        elif resource.key == ("argoproj.io", "applications"):
+            finalizers = obj["metadata"].get("finalizers") or []
+            kept = [f for f in finalizers if f not in controllers.ARGOCD_FINALIZERS]
+            if kept != finalizers:
+                obj["metadata"]["finalizers"] = kept
+                if not kept:
+                    del obj["metadata"]["finalizers"]
+                    removed = self.store.remove(self._key(resource, obj))
+                    if removed is not None:
+                        self.removed(resource, removed, policy)
+                else:
+                    self.store.write(self._key(resource, obj), obj, "MODIFIED")
         elif policy == "Foreground":
             uid = obj["metadata"]["uid"]
             for key, dependent in list(self.store.objects.items()):
@@ -235,7 +252,9 @@ class Cluster:
             if not obj["metadata"].get("deletionTimestamp"):
                 obj["metadata"]["deletionTimestamp"] = now()
                 obj["metadata"]["deletionGracePeriodSeconds"] = 0
-                self.store.write(key, obj, "MODIFIED")
+                stored = self.store.write(key, obj, "MODIFIED")
+                if resource is not None:
+                    self.deleting(resource, stored, policy)
             return
         removed = self.store.remove(key)
         if removed is not None and resource is not None:

@@ -56,8 +56,12 @@ def root_schema(resource: Resource) -> dict[str, Any]:
     return crd_schema(resource) if resource.crd is not None else {"$ref": f"#/definitions/{resource.definition}"}
 
 
+_KEY_DEFAULTS = {"protocol": "TCP"}  # a map key the API server defaults (ports by port and protocol)
+
+
 def _item_key(item: Mapping[str, Any], keys: list[str]) -> str:
-    return "k:" + json.dumps({k: item.get(k) for k in keys if k in item}, separators=(",", ":"), sort_keys=True)
+    found = {k: item.get(k, _KEY_DEFAULTS.get(k)) for k in keys if k in item or k in _KEY_DEFAULTS}
+    return "k:" + json.dumps(found, separators=(",", ":"), sort_keys=True)
 
 
 def paths(obj: Mapping[str, Any], schema: Mapping[str, Any]) -> set[Path]:

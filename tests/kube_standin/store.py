@@ -64,7 +64,7 @@ class Store:
             obj = copy.deepcopy(obj)
             obj.setdefault("metadata", {})["resourceVersion"] = str(self.revision)
             previous = self.objects.get(key)
-            self.objects[key] = obj
+            self.objects[key] = obj  # never changed in place: readers get copies, the event log shares it
             self._log(event, key, obj, previous)
             return copy.deepcopy(obj)
 
@@ -74,13 +74,12 @@ class Store:
             if obj is None:
                 return None
             self.revision += 1
-            previous = copy.deepcopy(obj)
-            obj["metadata"]["resourceVersion"] = str(self.revision)
+            previous, obj = obj, {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self.revision)}}
             self._log("DELETED", key, obj, previous)
             return copy.deepcopy(obj)
 
     def _log(self, event: str, key: Key, obj: dict[str, Any], previous: dict[str, Any] | None = None) -> None:
-        self.events.append(Event(self.revision, event, key[0], key[1], key[2], copy.deepcopy(obj), previous))
+        self.events.append(Event(self.revision, event, key[0], key[1], key[2], obj, previous))
         del self.events[:-self.history]
         self.changed.notify_all()
 

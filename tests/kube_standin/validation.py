@@ -28,6 +28,7 @@ _LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 _QUALIFIED_NAME = re.compile(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
                              r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 ANNOTATIONS_LIMIT = 262144  # bytes of all keys and values (the API server's TotalAnnotationSizeLimitB)
+DATA_LIMIT = 1048576  # bytes of a ConfigMap's or Secret's data (MaxSecretSize)
 
 
 @dataclass
@@ -156,8 +157,21 @@ def _metadata_causes(obj: Mapping[str, Any]) -> Iterator[Cause]:
                     f"Too long: may not be more than {ANNOTATIONS_LIMIT} bytes")
 
 
+def _size_causes(resource: Resource, obj: Mapping[str, Any]) -> Iterator[Cause]:
+    if resource.key not in (("", "configmaps"), ("", "secrets")):
+        return
+    size = 0
+    for field in ("data", "binaryData", "stringData"):
+        for key, value in (obj.get(field) or {}).items():
+            encoded = field in ("binaryData",) or (field == "data" and resource.plural == "secrets")
+            size += len(str(key)) + (len(str(value)) * 3 // 4 if encoded else len(str(value).encode()))
+    if size > DATA_LIMIT:
+        yield Cause("[]" if resource.plural == "configmaps" else "data", "FieldValueTooLong",
+                    f"Too long: must have at most {DATA_LIMIT} bytes")
+
+
 def _name_causes(resource: Resource, obj: Mapping[str, Any]) -> list[Cause]:
-    causes = list(_metadata_causes(obj))
+    causes = [*_metadata_causes(obj), *_size_causes(resource, obj)]
     meta = obj.get("metadata") or {}
     name = meta.get("name")
     if not name and not meta.get("generateName"):
