@@ -19,9 +19,9 @@ API stand-in (tests/kube_standin) they talk to over loopback HTTPS (its own CA) 
     ARGOCD_APPLICATION_CRD, ARGOCD_APPPROJECT_CRD   paths of Argo CD's official CRDs (module constants)
   Simulated controllers (kube_standin/cluster.py): Deployments get a ReplicaSet and become ready, StatefulSets,
   DaemonSets, Pods and Jobs ready/complete, PVCs Bound, LoadBalancer Services an ingress address, CRDs
-  Established, namespaces terminate (content removed after 0.5 s), dependents garbage-collected. Argo CD's
-  application controller as its clients see it: an Application gets status sync Synced / health Healthy, and
-  its resources finalizer is removed on deletion (it deploys nothing).
+  Established, namespaces terminate (content removed after 0.5 s), dependents garbage-collected. No Argo CD
+  controller: an Application gets no status, and one with Argo CD's finalizer stays (deletionTimestamp set) until
+  a test's simulated Argo CD (tests/argo_cd.py) removes the finalizer.
 """
 
 from __future__ import annotations

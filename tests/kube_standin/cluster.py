@@ -90,8 +90,6 @@ class Cluster:
             spec = obj.get("spec", {})
             self._set_status(resource, obj, {"phase": "Bound", "accessModes": spec.get("accessModes", []),
                                              "capacity": (spec.get("resources") or {}).get("requests", {})})
-        elif kind == ("argoproj.io", "applications") and not obj["metadata"].get("deletionTimestamp"):
-            self._set_status(resource, obj, controllers.argocd_application_status(obj))
         elif kind == ("", "persistentvolumes"):
             self._set_status(resource, obj, {"phase": "Bound" if (obj.get("spec") or {}).get("claimRef")
                                              else "Available"})
@@ -214,18 +212,6 @@ class Cluster:
             obj["status"] = {"phase": "Terminating"}
             self.store.write(("", "namespaces", "", name), obj, "MODIFIED")
             self._terminating[name] = time.monotonic() + NAMESPACE_CLEANUP_DELAY
-        elif resource.key == ("argoproj.io", "applications"):
-            finalizers = obj["metadata"].get("finalizers") or []
-            kept = [f for f in finalizers if f not in controllers.ARGOCD_FINALIZERS]
-            if kept != finalizers:
-                obj["metadata"]["finalizers"] = kept
-                if not kept:
-                    del obj["metadata"]["finalizers"]
-                    removed = self.store.remove(self._key(resource, obj))
-                    if removed is not None:
-                        self.removed(resource, removed, policy)
-                else:
-                    self.store.write(self._key(resource, obj), obj, "MODIFIED")
         elif policy == "Foreground":
             uid = obj["metadata"]["uid"]
             for key, dependent in list(self.store.objects.items()):
