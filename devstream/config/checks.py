@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from devstream.config.casefold import canonical_keys
 from devstream.config.models import Location, ToolSpec
 from devstream.config.source import FieldPath, Part, format_path, walk_strings
 from devstream.errors import DependencyCycleError, Issue, UnknownDependencyError
@@ -112,6 +113,8 @@ def parse_tool(value: Any, origin: Origin) -> tuple[ToolSpec | None, list[Issue]
     if not isinstance(depends, list):
         issues.append(origin.issue("`dependsOn` must be a list of `name.instanceID` strings", ("dependsOn",)))
     else:
+        # A blank entry (`- ""`, or `-` alone) names nothing: DevStream skipped it, and so does dtm.
+        depends = [d for d in depends if not (d is None or isinstance(d, str) and not d.strip())]
         for j, dep in enumerate(depends):
             if not isinstance(dep, str) or "." not in dep:
                 issues.append(origin.issue(f"dependsOn entry {dep!r} must be `name.instanceID`, e.g. "
@@ -180,6 +183,7 @@ def check_plugins(tools: Located, registry: PluginRegistry) -> tuple[dict[str, s
         except Exception as exc:  # a third-party plugin failing to import must not hide the other issues
             issues.append(origin.issue(f"plugin {tool.name!r} cannot be loaded: {exc}", ("name",), tool))
             continue
+        tool.options = canonical_keys(tool.options, type(plugin).Options)  # `baseUrl` is `baseURL`, as in DevStream
         try:
             options: BaseModel | None = type(plugin).Options.model_validate(tool.options)
         except ValidationError as exc:

@@ -97,8 +97,9 @@ class CIConfig(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> CIConfig:
-        if bool(self.configLocation) == bool(self.configContents):
-            raise ValueError("give exactly one of configLocation and configContents")
+        # Both given: DevStream took the contents, and so does dtm (saying so when the files are read).
+        if not self.configLocation and not self.configContents:
+            raise ValueError("give one of configLocation and configContents")
         return self
 
 
@@ -358,7 +359,13 @@ def _where(repo: RepoSpec) -> str:
 
 
 def _sources(options: CIGenericOptions, ctx: PluginContext) -> dict[str, str]:
-    return load_ci_files(ctx, config_location=options.ci.configLocation, config_contents=options.ci.configContents)
+    location = options.ci.configLocation
+    if location and options.ci.configContents:
+        ctx.logger.warning("%s: ci has both configContents and configLocation; the contents are used and "
+                           "configLocation (%s) is ignored, as DevStream did: remove one of the two",
+                           ctx.key, location)
+        location = None
+    return load_ci_files(ctx, config_location=location, config_contents=options.ci.configContents)
 
 
 def ci_targets(kind: str, files: dict[str, str]) -> dict[str, tuple[str, str]]:

@@ -60,6 +60,9 @@ __all__ = [
 ]
 
 WORKFLOWS = ".github/workflows"
+# The workflow DevStream's github-actions used when the pipeline named none.
+DEFAULT_CONFIG_LOCATION = ("https://raw.githubusercontent.com/devstream-io/dtm-pipeline-templates/main/github-actions/"
+                           "workflows/main.yml")
 _SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -143,7 +146,7 @@ class Pipeline(_Strict):
     @model_validator(mode="after")
     def _check(self) -> Pipeline:
         if not self.configLocation and not self.configContents:
-            raise ValueError("set configLocation (where the workflow files are) or configContents (the files)")
+            self.configLocation = DEFAULT_CONFIG_LOCATION  # DevStream's default, as its github-actions took it
         for name in self.configContents or {}:
             _check_file_name(name)
         for name in self.secrets:

@@ -147,7 +147,9 @@ class RepoScaffoldingPlugin(Plugin[RepoScaffoldingOptions]):
             info = client.describe_repo()
             made = info is None
             if info is None:
-                info = client.create_repo(description=f"Scaffolded by dtm ({ctx.key}) from {_source_name(options)}")
+                # destinationRepo.visibility when given, else DevStream's default for a new repository: public.
+                info = client.create_repo(private=False,
+                                          description=f"Scaffolded by dtm ({ctx.key}) from {_source_name(options)}")
             branch = dest.branch or info.default_branch
             message = f"{verb} {_repo_name(dest, info)} from {_source_name(options)}\n\nWritten by dtm ({ctx.key})."
             try:

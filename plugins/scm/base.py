@@ -130,6 +130,22 @@ class RepoSpec(BaseModel):
     token: SecretStr | None = Field(default=None, description="An access token; stored only as a fingerprint.")
     sshPrivateKey: SecretStr | None = Field(
         default=None, description="A private key for the ssh remotes of `git`; stored only as a fingerprint.")
+    visibility: Literal["public", "private", "internal"] | None = Field(
+        default=None, description="Who may see a repository dtm creates: public (DevStream's default), private, or "
+                                  "internal (an organisation's members on GitHub Enterprise, signed-in users on GitLab). A "
+                                  "repository that exists already is left as it is.")
+
+    @model_validator(mode="after")
+    def _one_namespace(self) -> Self:
+        if self.owner and self.org:
+            raise ValueError("give `owner` (a user) or `org` (an organisation or group), not both (DevStream "
+                             "refused both too: git org and owner can't be configured at the same time)")
+        if self.visibility == "internal" and self.scmType == "github" and not (
+                self.org and (self.apiURL or self.baseURL)):
+            # api.github.com's own description allows public and private only; GitHub Enterprise Server adds it.
+            raise ValueError("visibility internal is for an organisation's repository on GitHub Enterprise (give "
+                             "`org` and its apiURL or baseURL); on github.com choose public or private")
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -161,10 +161,12 @@ class GitHubCore:
         return _repo_info(self._json(response, "describe the repository"), self._where("describe the repository"))
 
     def create_repo(self, *, private: bool = True, description: str = "") -> RepoInfo:
-        body: dict[str, Any] = {"name": self.spec.name, "private": private, "auto_init": False}
+        visibility = self.spec.visibility or ("private" if private else "public")
+        body: dict[str, Any] = {"name": self.spec.name, "private": visibility != "public", "auto_init": False}
         if description:
             body["description"] = description
         if self.spec.org:
+            body["visibility"] = visibility  # an organisation's repository may also be internal (Enterprise)
             path = f"/orgs/{quote(self.spec.org, safe='')}/repos"
         else:
             self._check_owner()

@@ -305,7 +305,8 @@ class GitLabClient:
     def create_repo(self, *, private: bool = True, description: str = "") -> RepoInfo:
         """Create the empty project (no README); one that already exists is described instead."""
         namespace, _, name = self.path.rpartition("/")
-        body: dict[str, Any] = {"name": name, "path": name, "visibility": "private" if private else "public",
+        visibility = self.spec.visibility or ("private" if private else "public")
+        body: dict[str, Any] = {"name": name, "path": name, "visibility": visibility,
                                 "initialize_with_readme": False}
         if description:
             body["description"] = description

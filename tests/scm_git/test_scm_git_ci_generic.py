@@ -19,7 +19,7 @@ from devstream.jsonish import diff_paths, normalize
 from devstream.plan import Plan
 from devstream.plugin import PluginContext
 from devstream.plugins.ci_generic import CIGenericOptions, CIGenericPlugin
-from devstream.plugins.ci_generic.plugin import CIConfig, ci_targets
+from devstream.plugins.ci_generic.plugin import CIConfig, _sources, ci_targets
 from devstream.plugins.scm.base import git_blob_sha
 
 PLUGIN = CIGenericPlugin()
@@ -102,7 +102,7 @@ def test_where_files_land_by_type() -> None:
 
 
 def test_options() -> None:
-    with pytest.raises(ValueError, match="exactly one of configLocation and configContents"):
+    with pytest.raises(ValueError, match="give one of configLocation and configContents"):
         CIConfig.model_validate({"type": "github"})
     with pytest.raises(ValueError, match="projectRepo"):
         CIGenericOptions.model_validate({"ci": {"type": "github", "configLocation": "x"}})
@@ -203,3 +203,18 @@ def test_through_apply_a_file_dropped_from_the_ci_folder_leaves_the_remote(repo:
 
     assert run.destroy(config_path=config, yes=True) == 0
     assert set(remote_files(repo)) == {"app.py", HAND_MADE}
+
+
+def test_given_both_configcontents_win_with_a_warning_as_in_devstream(tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    options = CIGenericOptions.model_validate({
+        "ci": {"type": "generic", "configLocation": "https://ci.example.invalid/never-fetched.yml",
+               "configContents": {"ci.yml": "name: build"}},
+        "projectRepo": {"scmType": "git", "url": str(tmp_path / "app.git")}})
+    ctx = PluginContext(name="ci-generic", instance_id="app", workdir=tmp_path)
+
+    with caplog.at_level("WARNING"):
+        assert _sources(options, ctx) == {"ci.yml": "name: build"}  # no fetch of the URL
+
+    assert "the contents are used and configLocation (https://ci.example.invalid/never-fetched.yml) is ignored" \
+        in caplog.text

@@ -193,7 +193,6 @@ def test_secrets_never_reach_the_stored_options() -> None:
 @pytest.mark.parametrize(("change", "message"), [
     ({"scm": {"scmType": "gitlab", "owner": "octo", "name": "web"}}, "GitHub repositories only"),
     ({"scm": {"scmType": "github", "name": "web"}}, "owner"),
-    ({"pipeline": {}}, "set configLocation"),
     ({"pipeline": {"configContents": {"../escape.yml": "x"}}}, "relative path inside"),
     ({"pipeline": {"configContents": {"a.yml": "x"}, "secrets": {"GITHUB_TOKEN": "x"}}}, "not allowed"),
     ({"pipeline": {"configContents": {"a.yml": "x"}, "secrets": {"1ABC": "x"}}}, "not allowed"),
@@ -348,3 +347,10 @@ def test_a_record_from_before_the_place_was_kept_reads_back_without_drift(ctx: P
     assert PLUGIN.read(options(), recorded(ctx, older)) == older  # the planner sees nothing to do
     assert PLUGIN.read(options(), recorded(ctx, status)) == status
     assert PLUGIN.update(options(), recorded(ctx, older)) == status  # the next update records the place
+
+
+def test_a_pipeline_without_files_takes_devstreams_default_workflow() -> None:
+    opts = GitHubActionsOptions.model_validate({"scm": {"scmType": "github", "owner": "octo", "name": "web"},
+                                                "pipeline": {"language": {"name": "go"}}})
+    assert opts.pipeline.configLocation == ("https://raw.githubusercontent.com/devstream-io/dtm-pipeline-templates/"
+                                            "main/github-actions/workflows/main.yml")

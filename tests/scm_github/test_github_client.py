@@ -63,6 +63,21 @@ def test_an_org_repository_is_created_in_the_org(ctx: PluginContext, standin: Gi
     assert standin.calls("POST") == ["POST /orgs/acme/repos"]
 
 
+def test_destination_visibility_decides_over_the_default(ctx: PluginContext, standin: GitHubStandIn) -> None:
+    # DevStream's destinationRepo.visibility (each request is checked against GitHub's OpenAPI description).
+    GitHubClient(spec(owner=None, org="acme", visibility="private"), ctx).create_repo(private=False)
+    assert standin.repo("acme/web").private
+    GitHubClient(spec(name="api", visibility="private"), ctx).create_repo(private=False)
+    assert standin.repo("octo/api").private
+    GitHubClient(spec(name="docs", visibility="public"), ctx).create_repo()
+    assert not standin.repo("octo/docs").private
+    # github.com's description has no internal repositories: only GitHub Enterprise's organisations do.
+    with pytest.raises(ValueError, match="visibility internal is for an organisation's repository on GitHub Ent"):
+        spec(owner=None, org="acme", visibility="internal")
+    with pytest.raises(ValueError, match="give `owner` .* or `org` .*, not both"):
+        spec(org="acme")
+
+
 def test_a_user_repository_for_someone_else_is_refused_before_creating(ctx: PluginContext,
                                                                         standin: GitHubStandIn) -> None:
     with pytest.raises(PermanentError, match="the token belongs to 'octo'"):

@@ -142,6 +142,8 @@ def test_create_for_the_tokens_own_user_uses_the_default_namespace(gitlab: GitLa
 
     project = gitlab.project("alice/web")
     assert project.visibility == "public"
+    GitLabClient(spec(name="api", visibility="internal"), ctx).create_repo(private=False)
+    assert gitlab.project("acme/api").visibility == "internal"  # destinationRepo.visibility decides
     body = httpx.Response(200, content=gitlab.calls("POST", "/projects")[0].content).json()
     assert "namespace_id" not in body
 
