@@ -132,8 +132,8 @@ class RepoSpec(BaseModel):
         default=None, description="A private key for the ssh remotes of `git`; stored only as a fingerprint.")
     visibility: Literal["public", "private", "internal"] | None = Field(
         default=None, description="Who may see a repository dtm creates: public (DevStream's default), private, or "
-                                  "internal (an organisation's members on GitHub Enterprise, signed-in users on GitLab). A "
-                                  "repository that exists already is left as it is.")
+                                  "internal (an organisation's members on GitHub Enterprise, signed-in users on "
+                                  "GitLab). A repository that exists already is left as it is.")
 
     @model_validator(mode="after")
     def _one_namespace(self) -> Self:

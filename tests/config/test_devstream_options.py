@@ -44,7 +44,8 @@ def test_devstreams_spellings_are_taken_as_devstream_took_them(tmp_path: Path) -
 
 
 def test_a_repository_with_both_owner_and_org_is_refused_as_devstream_refused_it(tmp_path: Path) -> None:
-    (tmp_path / "config.yaml").write_text(CONFIG.replace("SCM:", "scm:").replace("Owner: alice", "owner: alice, org: acme"))
+    both = CONFIG.replace("SCM:", "scm:").replace("Owner: alice", "owner: alice, org: acme")
+    (tmp_path / "config.yaml").write_text(both)
 
     checked = dtm("validate", cwd=tmp_path)
 
