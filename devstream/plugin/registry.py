@@ -10,6 +10,7 @@ import importlib
 import sys
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -24,8 +25,8 @@ ENTRY_POINT_GROUP = "devstream.plugins"
 class PluginRegistry:
     """Plugin classes by name; loads entry points lazily and caches the instances."""
 
-    def __init__(self, plugins: dict[str, type[Plugin]] | None = None, *, use_entry_points: bool = True):
-        self._classes: dict[str, type[Plugin]] = dict(plugins or {})
+    def __init__(self, plugins: dict[str, type[Plugin[Any]]] | None = None, *, use_entry_points: bool = True):
+        self._classes: dict[str, type[Plugin[Any]]] = dict(plugins or {})
         for name, cls in self._classes.items():
             check_plugin_class(cls, name, getattr(cls, "__qualname__", repr(cls)))
         self._entry_points: dict[str, EntryPoint] = {}
@@ -33,7 +34,7 @@ class PluginRegistry:
         if use_entry_points:
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 self._entry_points.setdefault(ep.name, ep)
-        self._instances: dict[str, Plugin] = {}
+        self._instances: dict[str, Plugin[Any]] = {}
         self.load_errors: dict[str, str] = {}
 
     def rescan(self) -> None:
@@ -43,7 +44,7 @@ class PluginRegistry:
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             self._entry_points.setdefault(ep.name, ep)
 
-    def register(self, cls: type[Plugin], name: str | None = None) -> None:
+    def register(self, cls: type[Plugin[Any]], name: str | None = None) -> None:
         check_plugin_class(cls, name or cls.name, f"{cls.__module__}:{cls.__qualname__}")
         self._classes[name or cls.name] = cls
         self._instances.pop(name or cls.name, None)
@@ -54,7 +55,7 @@ class PluginRegistry:
     def __contains__(self, name: object) -> bool:
         return name in self._classes or name in self._entry_points
 
-    def plugin_class(self, name: str) -> type[Plugin]:
+    def plugin_class(self, name: str) -> type[Plugin[Any]]:
         if name in self._classes:
             return self._classes[name]
         ep = self._entry_points.get(name)
@@ -65,7 +66,7 @@ class PluginRegistry:
                 f"Check the spelling, or install the package that provides it and run `dtm list plugins`"
             )
         try:
-            cls = ep.load()
+            cls: type[Plugin[Any]] = ep.load()
         except Exception as exc:  # any import failure of a third-party package
             self.load_errors[name] = f"{type(exc).__name__}: {exc}"
             raise PluginLoadError(f"plugin '{name}' ({ep.value}) failed to load: {exc}") from exc
@@ -77,7 +78,7 @@ class PluginRegistry:
         self._classes[name] = cls
         return cls
 
-    def get(self, name: str) -> Plugin:
+    def get(self, name: str) -> Plugin[Any]:
         if name not in self._instances:
             self._instances[name] = self.plugin_class(name)()
         return self._instances[name]

@@ -54,7 +54,7 @@ class Harness:
             plugin that can import; None skips the import check.
     """
 
-    plugin: Plugin
+    plugin: Plugin[Any]
     options: Mapping[str, Any] | None
     context: PluginContext
     failures: Mapping[FailureKind, Callable[[], tuple[Mapping[str, Any], PluginContext]]] = field(
