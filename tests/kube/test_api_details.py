@@ -98,6 +98,14 @@ def test_errors_are_kubernetes_status_objects(kube_cluster: KubeCluster) -> None
         stale = client.put("/api/v1/namespaces/default/configmaps/x",
                            json={**_config_map("x"), "metadata": {"name": "x", "resourceVersion": "1"}})
         assert stale.status_code == 409 and stale.json()["reason"] == "Conflict"
+        # what the official description does not declare is refused, so a client's typo shows at once
+        typo = client.post("/api/v1/namespaces/default/configmaps", params={"fieldManger": "dtm"},
+                           json=_config_map("y"))
+        assert typo.status_code == 400 and "unknown query parameter 'fieldManger' for post" in typo.json()["message"]
+        bad_policy = client.request("DELETE", "/api/v1/namespaces/default/configmaps/x",
+                                    json={"propagationPolicy": "Eventually"})
+        assert bad_policy.status_code == 422 and 'Unsupported value: "Eventually"' in bad_policy.json()["message"]
+        assert kube_cluster.standin.problems and kube_cluster.get("v1", "ConfigMap", "x") is not None
     with _client(kube_cluster, token="wrong") as stranger:
         assert stranger.get("/api/v1/namespaces").status_code == 401
 

@@ -16,7 +16,7 @@ from .catalogue import Resource
 from .discovery import ApiError, not_found, now, qualified, success
 from .selectors import SelectorError, field_selector, label_selector
 from .store import Key, Store
-from .validation import drop_fields, schema_causes, strip_nulls, unknown_fields
+from .validation import definition_problems, drop_fields, schema_causes, strip_nulls, unknown_fields
 
 
 @dataclass
@@ -281,7 +281,17 @@ class Api:
 
     def delete(self, target: Target, body: Any, query: dict[str, list[str]]) -> dict[str, Any]:
         options = body if isinstance(body, dict) else {}
+        problems = definition_problems("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions", options)
+        if problems:
+            raise ApiError(400, "BadRequest", f"invalid DeleteOptions: {'; '.join(problems)}")
         policy = options.get("propagationPolicy") or _one(query, "propagationPolicy") or "Background"
+        if policy not in ("Foreground", "Background", "Orphan"):
+            message = f'propagationPolicy: Unsupported value: "{policy}": supported values: "Foreground", ' \
+                      '"Background", "Orphan"'
+            raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: {message}',
+                           {"group": "meta.k8s.io", "kind": "DeleteOptions", "causes": [
+                               {"reason": "FieldValueNotSupported", "message": message.split(": ", 1)[1],
+                                "field": "propagationPolicy"}]})
         if options.get("orphanDependents") is True:
             policy = "Orphan"
         with self.store.lock:

@@ -170,3 +170,46 @@ def crd_resources(crd: dict[str, Any]) -> list[Resource]:
             resource.sub_groups["scale"] = ("autoscaling", "v1")
         found.append(resource)
     return found
+
+
+# Query parameters the API server takes that the description does not declare: the request timeout every
+# client-go request may carry, TableOptions' includeObject (kubectl get), GetOptions' resourceVersion.
+UNDECLARED_QUERY = {"timeout": {"*"}, "includeObject": {"get", "list"}, "resourceVersion": {"get"}}
+QUERY_VALUES = {"fieldValidation": {"Strict", "Warn", "Ignore"}, "dryRun": {"All"},
+                "propagationPolicy": {"Orphan", "Background", "Foreground"}, "includeObject": {"None", "Metadata",
+                                                                                              "Object"},
+                "resourceVersionMatch": {"Exact", "NotOlderThan"}}
+
+
+@functools.cache
+def query_parameters() -> dict[str, frozenset[str]]:
+    """The query parameters the description declares for each action on a resource (list, get, post, put, patch,
+    delete, deletecollection); custom resources take the same."""
+    doc = swagger()
+    found: dict[str, set[str]] = {}
+    for path, item in doc["paths"].items():
+        if "/watch/" in path or not _PATH.match(path):
+            continue
+        for method, op in item.items():
+            if method == "parameters" or not isinstance(op, dict) or "x-kubernetes-action" not in op:
+                continue
+            for param in [*item.get("parameters", ()), *op.get("parameters", ())]:
+                if "$ref" in param:
+                    param = doc["parameters"][param["$ref"].split("/")[-1]]
+                if param.get("in") == "query":
+                    found.setdefault(op["x-kubernetes-action"], set()).add(param["name"])
+    for name, actions in UNDECLARED_QUERY.items():
+        for action in found if "*" in actions else actions:
+            found.setdefault(action, set()).add(name)
+    return {action: frozenset(names) for action, names in found.items()}
+
+
+def query_problems(action: str, query: dict[str, list[str]]) -> list[str]:
+    allowed = query_parameters().get(action, frozenset())
+    problems = [f"unknown query parameter {name!r} for {action} (the Kubernetes 1.36 description declares "
+                f"{', '.join(sorted(allowed))})" for name in query if name not in allowed]
+    for name, values in QUERY_VALUES.items():
+        for value in query.get(name, ()):
+            if value not in values:
+                problems.append(f"invalid {name} {value!r}: supported values: {', '.join(sorted(values))}")
+    return problems

@@ -18,6 +18,7 @@ import yaml
 
 from . import discovery, kube_protobuf
 from .api import Api, Target, Watch
+from .catalogue import query_problems
 from .cluster import Cluster
 from .discovery import ApiError
 from .fields import load_yaml
@@ -55,10 +56,12 @@ class StandIn:
         self.cluster = Cluster()
         self.api = Api(self.cluster.store, self.cluster)
         self.requests: list[Request] = []
+        self.problems: list[str] = []  # requests refused for not matching the description
 
     def reset(self) -> None:
         self.cluster.reset()
         self.requests.clear()
+        self.problems.clear()
 
     # -- one request ------------------------------------------------------------------------------------
     def handle(self, method: str, url: str, headers: Any, raw: bytes) -> Reply:
@@ -139,6 +142,12 @@ class StandIn:
 
     def _verb(self, method: str, target: Target, query: dict[str, list[str]], headers: Any, body: Any,
               raw: bytes) -> Reply:
+        action = {"GET": "list" if not target.name else "get", "POST": "post", "PUT": "put", "PATCH": "patch",
+                  "DELETE": "deletecollection" if not target.name else "delete"}.get(method, method.lower())
+        problems = query_problems(action, query)
+        if problems:  # the request does not match the official description: a client bug to see at once
+            self.problems += problems
+            raise ApiError(400, "BadRequest", "; ".join(problems))
         manager = (query.get("fieldManager") or [""])[0] or headers.get("User-Agent", "unknown").split("/")[0]
         table = "as=Table" in headers.get("Accept", "")
         include = (query.get("includeObject") or ["Metadata"])[0]

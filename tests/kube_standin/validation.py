@@ -170,6 +170,12 @@ def _size_causes(resource: Resource, obj: Mapping[str, Any]) -> Iterator[Cause]:
                     f"Too long: must have at most {DATA_LIMIT} bytes")
 
 
+def definition_problems(definition: str, obj: Any) -> list[str]:
+    """What makes `obj` invalid for one of the description's definitions (DeleteOptions in a DELETE's body)."""
+    found = [str(c) for e in _builtin_validator(definition).iter_errors(obj) for c in _causes(e)]
+    return found + [f'unknown field "{u}"' for u in _unknown(obj, {"$ref": f"#/definitions/{definition}"}, "")]
+
+
 def _name_causes(resource: Resource, obj: Mapping[str, Any]) -> list[Cause]:
     causes = [*_metadata_causes(obj), *_size_causes(resource, obj)]
     meta = obj.get("metadata") or {}
