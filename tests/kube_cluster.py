@@ -146,8 +146,8 @@ class KubeCluster:
                                        "kube-cluster-fixture")
 
     def install_crd(self, path: Path | str) -> dict[str, Any]:
-        self.create(yaml.safe_load(Path(path).read_text()))
-        crd = yaml.safe_load(Path(path).read_text())
+        crd = yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+        self.create(crd)
         found = self.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd["metadata"]["name"])
         assert found is not None
         return found

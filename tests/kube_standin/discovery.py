@@ -86,6 +86,45 @@ def api_resource_list(resources: Iterable[Resource], group: str, version: str) -
             "resources": entries}
 
 
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def _aggregated_resource(resource: Resource) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "resource": resource.plural, "responseKind": {"group": resource.group, "version": resource.version,
+                                                      "kind": resource.kind},
+        "scope": "Namespaced" if resource.namespaced else "Cluster", "singularResource": resource.kind.lower(),
+        "verbs": sorted(resource.verbs)}
+    if resource.short_names:
+        entry["shortNames"] = resource.short_names
+    if resource.categories:
+        entry["categories"] = resource.categories
+    subresources = []
+    for name, kind in sorted(resource.subresources.items()):
+        group, version = resource.sub_groups.get(name, (resource.group, resource.version))
+        subresources.append({"subresource": name, "responseKind": {"group": group, "version": version, "kind": kind},
+                             "verbs": ["get", "patch", "update"]})
+    if subresources:
+        entry["subresources"] = subresources
+    return entry
+
+
+def aggregated(resources: Iterable[Resource], core: bool) -> dict[str, Any]:
+    """Aggregated discovery (apidiscovery.k8s.io/v2), which kubectl 1.30 asks /api and /apis for first: every
+    group, version and resource in one answer instead of one request per group-version."""
+    groups: dict[str, dict[str, list[Resource]]] = {}
+    for resource in resources:
+        if (resource.group == "") == core:
+            groups.setdefault(resource.group, {}).setdefault(resource.version, []).append(resource)
+    items = []
+    for name, versions in sorted(groups.items()):
+        listed = [{"version": version, "freshness": "Current",
+                   "resources": [_aggregated_resource(r) for r in sorted(versions[version], key=lambda r: r.plural)]}
+                  for version in sorted(versions, key=version_priority)]
+        items.append({"metadata": {"name": name} if name else {}, "versions": listed})
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items}
+
+
 def now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -65,6 +65,7 @@ class Descriptions:
         self.custom = custom
         self.definitions = {crd_definition_name(r): crd_schema(r) for r in custom}
         self.paths: dict[str, Any] = {}
+        self._v3: dict[str, dict[str, Any] | None] = {}
         for resource in custom:
             self.paths.update(_crd_paths(resource, v3=False))
 
@@ -75,8 +76,12 @@ class Descriptions:
         doc["definitions"] = {**doc["definitions"], **self.definitions}
         return doc
 
-    def v2_protobuf(self) -> bytes:
+    @functools.cached_property
+    def _v2_protobuf(self) -> bytes:
         return _base_protobuf() + protobuf.paths(self.paths) + protobuf.definitions(self.definitions)
+
+    def v2_protobuf(self) -> bytes:
+        return self._v2_protobuf
 
     # -- v3 ---------------------------------------------------------------------------------------------
     def v3_index(self) -> dict[str, Any]:
@@ -92,10 +97,11 @@ class Descriptions:
 
     def v3(self, name: str) -> dict[str, Any] | None:
         """The OpenAPI v3 document of one group-version (`api/v1`, `apis/apps/v1`), or None."""
-        mine = {p: item for p, item in self.paths.items() if _gv_path(p) == name}
-        if mine:
-            return _v3_document(mine, {**swagger()["definitions"], **self.definitions})
-        return _builtin_v3(name)
+        if name not in self._v3:
+            mine = {p: item for p, item in self.paths.items() if _gv_path(p) == name}
+            self._v3[name] = _v3_document(mine, {**swagger()["definitions"], **self.definitions}) if mine else \
+                _builtin_v3(name)
+        return self._v3[name]
 
 
 @functools.cache

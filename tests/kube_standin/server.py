@@ -96,6 +96,8 @@ class StandIn:
             return Reply(200, "ok", "text/plain")
         if path == "/version":
             return Reply(200, discovery.VERSION)
+        if path in ("/api", "/apis") and "as=APIGroupDiscoveryList" in headers.get("Accept", ""):
+            return Reply(200, discovery.aggregated(resources, core=path == "/api"), discovery.AGGREGATED)
         if path == "/api":
             return Reply(200, discovery.api_versions())
         if path == "/apis":
