@@ -69,6 +69,20 @@ def test_apply_plan_and_destroy_keep_devstreams_state_object_with_secrets_finger
     assert sorted(yaml.safe_load(body)) == ["ci-generic_app", "noop_t0", "noop_t1"]
     assert TOKEN not in body and fingerprint(TOKEN) in body
 
+    # The object as DevStream v0.12.1 would have left it (instanceID injected into options, the token in clear):
+    # the next apply changes no tool, and rewrites the records in dtm's form, the token fingerprinted.
+    records = yaml.safe_load(body)
+    for rec in records.values():
+        rec["options"]["instanceID"] = rec["instanceID"]
+    records["ci-generic_app"]["options"]["projectRepo"]["token"] = TOKEN
+    s3_server.client().put_object(Bucket=bucket, Key=KEY, Body=yaml.safe_dump(records, indent=2).encode())
+    migrated = dtm("apply", "-f", str(config), "-y", "--json")
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    assert json.loads(migrated.stdout)["plan"]["changes"] == []
+    body = s3_server.body(bucket, KEY).decode()
+    assert TOKEN not in body and fingerprint(TOKEN) in body
+    assert not [key for key, rec in yaml.safe_load(body).items() if "instanceID" in rec["options"]]
+
     planned = dtm("plan", "-f", str(config))
     assert planned.returncode == 0 and "No changes." in planned.stdout, planned.stdout + planned.stderr
 
