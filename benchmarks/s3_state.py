@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -55,11 +56,12 @@ def start_moto() -> tuple[subprocess.Popen[Any], str]:
 
 
 def devstream_bytes(records: list[StateRecord]) -> int:
-    """DevStream PUT the whole state object after each change: the sum of its size after each."""
-    total, state = 0, {}
+    """DevStream PUT the whole state object after each change: the sum of its size after each. A block mapping
+    renders as its entries one after another, so the size after k changes is the sum of the first k entries'."""
+    total = size = 0
     for rec in records:
-        state[rec.state_key] = rec
-        total += len(LocalStateStore._render(state))
+        size += len(LocalStateStore._render({rec.state_key: rec}))
+        total += size
     return total
 
 
@@ -101,6 +103,7 @@ def main() -> int:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     proc, endpoint = start_moto()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the server
     try:
         for n in args.n:
             bench(endpoint, n, args.workers)

@@ -141,10 +141,11 @@ def _config_section() -> dict[str, Any]:
                 "description": "Where dtm keeps the state of what it made.",
                 "properties": {
                     "backend": {"type": "string", "enum": backends, "default": DEFAULT_BACKEND,
-                                "description": "The state backend: prefect (artifacts on the Prefect server) or "
-                                               "local (a YAML file beside the config)."},
+                                "description": "The state backend: prefect (artifacts on the Prefect server), "
+                                               "local (a YAML file beside the config) or s3 (an object in an S3 "
+                                               "bucket)."},
                     "options": {"type": "object", "description": "The backend's options, e.g. stateFile for "
-                                                                 "local."},
+                                                                 "local; bucket, region and key for s3."},
                 },
             },
             "pluginDir": {"type": "string",
