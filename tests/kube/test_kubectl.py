@@ -52,6 +52,7 @@ def test_apply_get_rollout_and_delete_a_small_app(kube_cluster: KubeCluster) -> 
     service = kube_cluster.get("v1", "Service", "web", "shop")
     assert service is not None and service["spec"]["clusterIP"] and service["spec"]["ports"][0]["targetPort"] == 80
 
+    assert kube_cluster.kubectl("auth", "can-i", "delete", "deployments", "-n", "shop").stdout.strip() == "yes"
     rollout = kube_cluster.kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=30s").stdout
     assert 'deployment "web" successfully rolled out' in rollout
     kube_cluster.kubectl("wait", "--for=condition=Available", "deployment/web", "-n", "shop", "--timeout=30s")

@@ -7,6 +7,7 @@ import json
 import ssl
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,11 +58,13 @@ class StandIn:
         self.api = Api(self.cluster.store, self.cluster)
         self.requests: list[Request] = []
         self.problems: list[str] = []  # requests refused for not matching the description
+        self.faults: list[str] = []  # requests the stand-in failed on (500): its own bugs
 
     def reset(self) -> None:
         self.cluster.reset()
         self.requests.clear()
         self.problems.clear()
+        self.faults.clear()
 
     # -- one request ------------------------------------------------------------------------------------
     def handle(self, method: str, url: str, headers: Any, raw: bytes) -> Reply:
@@ -85,6 +88,11 @@ class StandIn:
             reply = self._route(method, path, query, headers, body, raw)
         except ApiError as error:
             reply = Reply(error.code, error.status())
+        except Exception as error:  # a fault of the stand-in itself: said to the client, kept for the tests
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            message = f"kube stand-in fault: {type(error).__name__}: {error} ({where.filename}:{where.lineno})"
+            self.faults.append(f"{method} {path}: {message}")
+            reply = Reply(500, ApiError(500, "InternalError", message).status())
         if self.api.warnings:
             reply.headers["Warning"] = ", ".join(f'299 - {json.dumps(w)}' for w in self.api.warnings)
         return reply

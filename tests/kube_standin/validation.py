@@ -178,6 +178,8 @@ def definition_problems(definition: str, obj: Any) -> list[str]:
 
 def _name_causes(resource: Resource, obj: Mapping[str, Any]) -> list[Cause]:
     causes = [*_metadata_causes(obj), *_size_causes(resource, obj)]
+    if resource.verbs == {"create"}:
+        return causes  # a review has no name
     meta = obj.get("metadata") or {}
     name = meta.get("name")
     if not name and not meta.get("generateName"):
