@@ -23,7 +23,7 @@ API stand-in (tests/kube_standin) they talk to over loopback HTTPS (its own CA) 
   DaemonSets, Pods and Jobs ready/complete, PVCs Bound, LoadBalancer Services an ingress address, CRDs
   Established, namespaces terminate (content removed after 0.5 s), dependents garbage-collected. No Argo CD
   controller: an Application gets no status, and one with Argo CD's finalizer stays (deletionTimestamp set) until
-  a test's simulated Argo CD (tests/argo_cd.py) removes the finalizer.
+  a test's simulated Argo CD removes the finalizer.
 """
 
 from __future__ import annotations

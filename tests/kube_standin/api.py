@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +43,17 @@ class Api:
     def __init__(self, store: Store, cluster: Any) -> None:
         self.store = store
         self.cluster = cluster  # resolves resources (built-in and CRDs) and receives CRD changes
-        self.warnings: list[str] = []
+        self._request = threading.local()  # per request thread: the warnings it earned
+
+    @property
+    def warnings(self) -> list[str]:
+        """The current request's warnings (the Warning header of its answer)."""
+        if not hasattr(self._request, "warnings"):
+            self._request.warnings = []
+        return self._request.warnings  # type: ignore[no-any-return]
+
+    def begin_request(self) -> None:
+        self._request.warnings = []
 
     # -- reading ----------------------------------------------------------------------------------------
     def key(self, target: Target, name: str | None = None) -> Key:
@@ -133,7 +144,7 @@ class Api:
             listed = ", ".join(f'unknown field "{u}"' for u in unknown)
             raise ApiError(400, "BadRequest", f"strict decoding error: {listed}")
         if unknown and mode == "Warn":
-            self.warnings += [f'unknown field "{u}"' for u in unknown]
+            self.warnings.extend(f'unknown field "{u}"' for u in unknown)
         drop_fields(obj, unknown)
         causes = schema_causes(resource, obj)
         if causes:

@@ -82,7 +82,7 @@ class StandIn:
         if headers.get("Authorization") != f"Bearer {self.token}":
             return Reply(401, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                                "message": "Unauthorized", "reason": "Unauthorized", "code": 401})
-        self.api.warnings = []
+        self.api.begin_request()
         self.cluster.tick()
         try:
             reply = self._route(method, path, query, headers, body, raw)
