@@ -176,14 +176,21 @@ class Helm:
 
     def status(self, release: str, namespace: str) -> dict[str, Any] | None:
         """The release as `helm status -o json --show-resources` gives it (the chart's objects with their live
-        state under info.resources), or None when there is no such release."""
+        state under info.resources), or None when there is no such release. Helm 3's status leaves the chart out:
+        its name, version and appVersion are added under chart.metadata from `helm get metadata`."""
         try:
-            text = self.run(["status", release, "--namespace", namespace, "--output", "json", "--show-resources"])
+            live = json.loads(self.run(["status", release, "--namespace", namespace, "--output", "json",
+                                        "--show-resources"]))
+            if not (live.get("chart") or {}).get("metadata"):
+                metadata = json.loads(self.run(["get", "metadata", release, "--namespace", namespace,
+                                                "--output", "json"]))
+                live["chart"] = {"metadata": {"name": metadata.get("chart"), "version": metadata.get("version"),
+                                              "appVersion": metadata.get("appVersion")}}
         except PermanentError as exc:
             if _NOT_FOUND.search(str(exc)):
                 return None
             raise
-        return json.loads(text)
+        return dict(live)
 
     def history(self, release: str, namespace: str) -> list[dict[str, Any]]:
         try:
