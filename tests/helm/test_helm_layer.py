@@ -4,6 +4,7 @@ config and cache, never the user's, and helm's failures come out as dtm's transi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -14,8 +15,8 @@ from devstream.plugins.helm import Helm
 
 
 def test_the_stand_in_repository_serves_every_chart_at_two_versions(
-        helm_binary: Path, chart_repository: ChartRepository, tmp_path: Path) -> None:
-    helm = Helm(home=tmp_path / "dtm-helm", executable=str(helm_binary))
+        kube_binaries: Any, chart_repository: ChartRepository, tmp_path: Path) -> None:
+    helm = Helm(home=tmp_path / "dtm-helm", executable=str(kube_binaries.helm))
     helm.add_repository("standin", chart_repository.url)
     found = yaml.safe_load(helm.run(["search", "repo", "standin/", "--versions", "-o", "yaml"], cluster=False))
     assert {(entry["name"], entry["version"]) for entry in found} == {
@@ -24,14 +25,14 @@ def test_the_stand_in_repository_serves_every_chart_at_two_versions(
 
 
 def test_repositories_go_into_dtms_own_config_never_the_users(
-        helm_binary: Path, chart_repository: ChartRepository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        kube_binaries: Any, chart_repository: ChartRepository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     users = tmp_path / "user" / "repositories.yaml"
     users.parent.mkdir()
     users.write_text("apiVersion: ''\nrepositories: []\n")
     monkeypatch.setenv("HELM_REPOSITORY_CONFIG", str(users))
     monkeypatch.setenv("HELM_CONFIG_HOME", str(tmp_path / "user"))
     monkeypatch.setenv("DTM_HELM_HOME", str(tmp_path / "dtm-helm"))
-    monkeypatch.setenv("DTM_HELM", str(helm_binary))
+    monkeypatch.setenv("DTM_HELM", str(kube_binaries.helm))
 
     helm = Helm()
     helm.add_repository("argo", chart_repository.url)
@@ -44,19 +45,19 @@ def test_repositories_go_into_dtms_own_config_never_the_users(
 
 
 def test_failures_are_transient_when_retrying_may_help_and_permanent_otherwise(
-        helm_binary: Path, chart_repository: ChartRepository, tmp_path: Path) -> None:
+        kube_binaries: Any, chart_repository: ChartRepository, tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "gone",
         "clusters": [{"name": "gone", "cluster": {"server": "http://127.0.0.1:9"}}],
         "users": [{"name": "gone", "user": {"token": "t"}}],
         "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "gone"}}]}))
-    helm = Helm(kubeconfig=str(kubeconfig), home=tmp_path / "h", executable=str(helm_binary))
+    helm = Helm(kubeconfig=str(kubeconfig), home=tmp_path / "h", executable=str(kube_binaries.helm))
     with pytest.raises(TransientError, match="connection refused"):
         helm.status("argocd", "argocd")
     with pytest.raises(PermanentError, match='context "elsewhere" does not exist'):
         Helm(kubeconfig=str(kubeconfig), context="elsewhere", home=tmp_path / "h",
-             executable=str(helm_binary)).status("argocd", "argocd")
+             executable=str(kube_binaries.helm)).status("argocd", "argocd")
     helm.add_repository("standin", chart_repository.url)
     with pytest.raises(PermanentError, match="no-such-chart"):
         helm.show_crds("standin/no-such-chart", None)

@@ -287,7 +287,7 @@ def test_devstreams_step_options_become_variables(gitlab: GitLabStandIn, ctx: Pl
 
 
 def test_a_runner_is_installed_on_kubernetes_so_an_unreachable_cluster_is_a_transient_failure(
-        ctx: PluginContext, project: str, gitlab: GitLabStandIn, helm_binary: Path, tmp_path: Path,
+        ctx: PluginContext, project: str, gitlab: GitLabStandIn, kube_binaries: Any, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """runner.enable installs the GitLab Runner chart with helm (tests/helm covers it on a cluster); with no cluster
     answering, the change fails as retryable, before the project's registration token is reset."""
@@ -298,7 +298,7 @@ def test_a_runner_is_installed_on_kubernetes_so_an_unreachable_cluster_is_a_tran
         "users": [{"name": "down", "user": {"token": "t"}}],
         "contexts": [{"name": "down", "context": {"cluster": "down", "user": "down"}}]}))
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    monkeypatch.setenv("DTM_HELM", str(helm_binary))
+    monkeypatch.setenv("DTM_HELM", str(kube_binaries.helm))
     monkeypatch.setenv("DTM_HELM_HOME", str(tmp_path / "helm"))
     raw = options().model_dump(mode="python")
     raw["scm"]["token"] = TOKEN
