@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "NOT_YET_BACKENDS", "STATE_OPTIONS", "Config", "LocalStateOptions",
-           "Location", "PrefectStateOptions", "S3StateOptions", "StateConfig", "StateKey", "ToolKeys", "ToolSpec",
-           "backend_not_available"]
+           "K8sStateOptions", "Location", "PrefectStateOptions", "S3StateOptions", "StateConfig", "StateKey",
+           "ToolKeys", "ToolSpec", "backend_not_available"]
 
-# Backends a config may name. `prefect` (the default), `local` and `s3` are built; k8s (DevStream's other
-# name) is refused by validate and by the state package with the one message below.
+# Backends a config may name: `prefect` (the default), `local`, `s3` and `k8s` (alias `kubernetes`), every one
+# DevStream knew. A backend named here but not built yet would be refused by validate and by the state package
+# with the one message of `backend_not_available`.
 BACKENDS = ("local", "prefect", "s3", "k8s", "kubernetes")
-NOT_YET_BACKENDS = ("k8s", "kubernetes")
+NOT_YET_BACKENDS: tuple[str, ...] = ()
 DEFAULT_BACKEND = "prefect"
 
 # Text that says something: a number or a blank where a name or a path belongs is a mistake to report.
@@ -59,8 +60,25 @@ class S3StateOptions(BaseModel):
                                                             "(default: the AWS credential chain, AWS_PROFILE).")
 
 
+class K8sStateOptions(BaseModel):
+    """`config.state.options` of the `k8s` backend (alias `kubernetes`): DevStream's two, and where the cluster is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    namespace: _Text = Field(default="devstream", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+                             description="The namespace of the state's ConfigMap and Lease (created if missing).")
+    configmap: _Text = Field(default="state", pattern=r"^[a-z0-9]([-.a-z0-9]{0,240}[a-z0-9])?$",
+                             description="The ConfigMap holding the state (data key `state`, DevStream's format); "
+                                         "its lock is the Lease `<configmap>-lock`.")
+    kubeconfig: _Text | None = Field(default=None, description="The cluster's kubeconfig (relative to the config's "
+                                     "folder); default KUBECONFIG, else ~/.kube/config, else in-cluster.")
+    context: _Text | None = Field(default=None, description="The kubeconfig context; default its current-context.")
+    leaseSeconds: int = Field(default=30, ge=2, le=3600, description="How long the lock's Lease lasts without "
+                              "renewal: a run that dies frees the state this long after its last renewal.")
+
+
 STATE_OPTIONS: dict[str, type[BaseModel]] = {"local": LocalStateOptions, "prefect": PrefectStateOptions,
-                                             "s3": S3StateOptions}
+                                             "s3": S3StateOptions, "k8s": K8sStateOptions}
 """The options model of each built backend; the config loader checks `config.state.options` against it."""
 
 

@@ -1,9 +1,8 @@
 """Where dtm remembers what it applied: state records, their backends, and the lock around them.
 
 `open_store(config)` picks the backend named in `config.state`: `local` (DevStream's YAML state file),
-`prefect` (one Prefect artifact per record, on the server at PREFECT_API_URL) or `s3` (DevStream's state
-object in an S3 bucket); the other backend name DevStream knew (k8s) is refused, here and by `load_config`,
-with one clear message.
+`prefect` (one Prefect artifact per record, on the server at PREFECT_API_URL), `s3` (DevStream's state object
+in an S3 bucket) or `k8s` (DevStream's ConfigMap, locked by a Lease).
 """
 
 from __future__ import annotations
@@ -54,9 +53,11 @@ def open_store(config: Config) -> StateStore:
         return PrefectStateStore(name, config_path=config.path)
     if backend == "s3":
         return _open_s3(config)
+    if backend in ("k8s", "kubernetes"):
+        return _k8s_store(config)
     if backend in NOT_YET_BACKENDS:
         raise StateError(backend_not_available(backend))
-    raise StateError(f"unknown state backend `{backend}`; use `prefect`, `local` or `s3`")
+    raise StateError(f"unknown state backend `{backend}`; use `prefect`, `local`, `s3` or `k8s`")
 
 
 def _open_s3(config: Config) -> StateStore:
@@ -78,3 +79,24 @@ def _open_s3(config: Config) -> StateStore:
 
     return S3StateStore(bucket=options.bucket, region=options.region, key=options.key, endpoint=options.endpoint,
                         path_style=options.pathStyle, profile=options.profile, config_path=config.path, locate=locate)
+
+
+def _k8s_store(config: Config) -> StateStore:
+    """The `k8s` store; its module (and the Kubernetes client) is imported only for a k8s state."""
+    from pydantic import ValidationError
+
+    from devstream.config.models import K8sStateOptions
+    from devstream.errors import ConfigError
+    from devstream.plugins.kube.config import resolve_target
+    from devstream.state.k8s import K8sStateStore
+
+    try:
+        options = K8sStateOptions.model_validate(config.state.options)
+    except ValidationError as exc:
+        raise StateError(f"state backend k8s: {exc.errors()[0]['msg']}") from None
+    try:
+        target = resolve_target(options, workdir=config.workdir)
+    except ConfigError as exc:
+        raise StateError(f"state backend k8s: {exc}") from None
+    return K8sStateStore(target, namespace=options.namespace, configmap=options.configmap, config_path=config.path,
+                         lease_seconds=options.leaseSeconds)

@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devstream.config.models import backend_not_available
-
 DTM = str(Path(sys.executable).with_name("dtm"))
 
 
@@ -60,14 +58,16 @@ def test_usage_errors_exit_2_with_clicks_message(args: list[str], says: str, wit
     assert not list(tmp_path.iterdir())  # nothing written
 
 
-def test_validate_refuses_a_backend_that_plan_would_refuse(tmp_path: Path) -> None:
+def test_validate_refuses_a_backend_option_that_plan_would_refuse(tmp_path: Path) -> None:
     path = tmp_path / "dtm.yaml"
-    path.write_text("config:\n  state:\n    backend: k8s\ntools:\n- {name: noop, instanceID: a}\n")
+    path.write_text("config:\n  state:\n    backend: k8s\n    options:\n      configMap: x\n"
+                    "tools:\n- {name: noop, instanceID: a}\n")
 
     result = run_dtm("validate", "-f", str(path))
 
     assert result.returncode == 1
-    assert f"{path}:3: config.state.backend: {backend_not_available('k8s')}" in " ".join(result.stderr.split())
+    assert f"{path}:5: config.state.options.configMap: unknown option 'configMap' for state backend `k8s`" in \
+        " ".join(result.stderr.split())
 
 
 def test_a_var_named_env_is_a_clear_config_error(tmp_path: Path) -> None:

@@ -5,9 +5,7 @@ Every error names the file, the line and the field, and says what to write inste
 
 from __future__ import annotations
 
-import pytest
-
-from devstream.config.models import Location, backend_not_available
+from devstream.config.models import Location
 
 
 def test_a_single_file_gives_its_tools_state_name_and_folder(write, load):
@@ -57,23 +55,6 @@ def test_backend_names_are_case_insensitive(write, load):
 
     assert config.state.backend == "local"
     assert config.name == "team-a"  # state.options.name wins over the file's stem
-
-
-@pytest.mark.parametrize(("written", "named"), [("k8s", "k8s"), ("Kubernetes", "k8s")])
-def test_backends_not_built_yet_are_refused_when_the_config_is_loaded(write, problem, written, named):
-    """`dtm validate` must not pass a config that `dtm plan` then refuses: same message, with its place."""
-    path = write("c.yaml", f"""
-        config:
-          state:
-            backend: {written}
-        tools:
-        - {{name: greeter, instanceID: a, options: {{path: a}}}}
-        """)
-
-    issue = problem(path)
-
-    assert (issue.file, issue.line, issue.field) == (str(path), 3, "config.state.backend")
-    assert issue.message == backend_not_available(named)
 
 
 def test_an_unknown_backend_lists_the_valid_ones(write, problem):

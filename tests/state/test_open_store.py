@@ -43,12 +43,6 @@ def test_an_absolute_state_file_is_kept_as_is(tmp_path: Path) -> None:
     assert store.path == elsewhere
 
 
-@pytest.mark.parametrize("backend", ["k8s"])
-def test_backends_not_built_yet_are_refused_with_advice(tmp_path: Path, backend: str) -> None:
-    with pytest.raises(StateError, match=f"`{backend}` is not available yet.*use `prefect`.*`local`"):
-        open_store(config(tmp_path, backend=backend))
-
-
 def test_an_unknown_local_option_is_named(tmp_path: Path) -> None:
     with pytest.raises(StateError, match="unknown option.*statefile"):
         open_store(config(tmp_path, statefile="typo.state"))

@@ -1,0 +1,229 @@
+"""The `k8s` state backend: DevStream's ConfigMap, written one record at a time, locked by a Lease.
+
+DevStream kept the whole state as YAML in the ConfigMap `<configmap>` (default `state`) of `<namespace>`
+(default `devstream`), data key `state`, and wrote all of it after every change: an apply of N tools sent
+O(N^2) bytes. Here the ConfigMap keeps that key in DevStream's format (so a DevStream state is read as it is,
+and `kubectl get configmap state -o yaml` shows it), and each `put`/`delete` adds one journal entry beside it
+with a JSON merge patch that carries that entry only:
+
+    data:
+      state: |            DevStream's YAML: name_instanceID -> record
+        ...
+      journal.00001764768000123456789.4242.000001: '{"op":"put","key":"repo_default","record":{...}}'
+      journal.00001764768000223456789.4242.000002: '{"op":"delete","key":"repo_old"}'
+
+Reading is `state` with the journal replayed on top, in key order (time, pid, sequence: the lock keeps runs
+apart). `flush()`, run once per locked run before the lock is given back, folds the journal into `state` with
+one replace conditional on the ConfigMap's resourceVersion. A ConfigMap holds at most 1 MiB, so a very large
+state (about a thousand typical records) is refused with that reason.
+
+The lock is a real `coordination.k8s.io/v1` Lease (see `devstream.state.k8s_lease`).
+
+How the backend reaches Kubernetes: through `devstream.plugins.kube.client`, the one Kubernetes client of dtm.
+That module depends on httpx and dtm's core (errors, retry, the SDK's HTTP client) only, never on a plugin or
+the plugin context, so the state layer may use it without depending on the plugin layer; it is imported when
+a `k8s` state is opened, so other states never load it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from pydantic import ValidationError
+
+from devstream.errors import DtmError, KubernetesConflictError, StateError
+from devstream.state.base import ChangeNote, StateRecord, first_error
+from devstream.state.k8s_lease import DEFAULT_LEASE_SECONDS, LeaseLock
+from devstream.state.local import LocalStateStore
+
+if TYPE_CHECKING:
+    from devstream.plugins.kube.client import KubeClient
+    from devstream.plugins.kube.config import KubeTarget
+
+__all__ = ["DEFAULT_CONFIGMAP", "DEFAULT_NAMESPACE", "K8sStateStore"]
+
+logger = logging.getLogger("devstream.state")
+
+DEFAULT_NAMESPACE = "devstream"  # DevStream's defaults
+DEFAULT_CONFIGMAP = "state"
+STATE_KEY = "state"
+JOURNAL_PREFIX = "journal."
+_LABELS = {"app.kubernetes.io/managed-by": "dtm", "app.kubernetes.io/name": "dtm-state"}
+
+
+def _record(value: dict[str, Any]) -> StateRecord:
+    cleaned = {k: v for k, v in value.items() if not (v is None and k in ("dependsOn", "options", "resourceStatus"))}
+    return StateRecord.model_validate(cleaned)
+
+
+class K8sStateStore:
+    """State in a ConfigMap on the cluster `target` names; safe to call from many threads of one process.
+
+    `bytes_written` counts the request bodies of state writes (journal entries and compactions).
+    """
+
+    def __init__(self, target: KubeTarget, *, namespace: str = DEFAULT_NAMESPACE, configmap: str = DEFAULT_CONFIGMAP,
+                 config_path: Path | None = None, lease_seconds: int = DEFAULT_LEASE_SECONDS,
+                 renew_every: float | None = None, client: KubeClient | None = None) -> None:
+        from devstream.plugins.kube.client import KubeClient
+
+        try:
+            self.kube = client or KubeClient(target, logger=logger)
+        except DtmError as exc:
+            raise StateError(f"state backend k8s: {exc}") from None
+        self.namespace = namespace
+        self.configmap = configmap
+        self.description = f"ConfigMap {namespace}/{configmap} on {self.kube.connection.server}"
+        self.bytes_written = 0
+        self._lock = threading.RLock()
+        self._sequence = 0
+        hint = f"dtm force-unlock -f {config_path}" if config_path else "dtm force-unlock -f <config>"
+        self._lease = LeaseLock(self.kube, namespace=namespace, name=f"{configmap}-lock",
+                                state_description=self.description, unlock_hint=hint, lease_seconds=lease_seconds,
+                                renew_every=renew_every, ensure_namespace=self._ensure_namespace)
+
+    def __repr__(self) -> str:
+        return f"K8sStateStore({self.description!r})"
+
+    # -- the StateStore protocol ----------------------------------------------------------------------------
+    def read(self) -> dict[str, StateRecord]:
+        with self._failing("read"):
+            found = self.kube.get("v1", "ConfigMap", self.configmap, self.namespace)
+        return self._records(found)
+
+    def put(self, record: StateRecord, note: ChangeNote | None = None) -> None:
+        self._append({"op": "put", "key": record.state_key, "record": record.model_dump(mode="json")})
+
+    def delete(self, state_key: str, note: ChangeNote | None = None) -> None:
+        self._append({"op": "delete", "key": state_key})
+
+    def lock(self, command: str, timeout: float = 0) -> AbstractContextManager[None]:
+        return self._held(command, timeout)
+
+    @contextmanager
+    def _held(self, command: str, timeout: float) -> Iterator[None]:
+        with self._failing("lock"):
+            self._lease.acquire(command, timeout)
+        try:
+            yield
+        finally:
+            with self._failing("release the lock of"):
+                self._lease.release(self.flush)
+
+    def force_unlock(self) -> dict[str, Any] | None:
+        with self._failing("unlock"):
+            return self._lease.force_unlock()
+
+    def note_holder(self, **fields: str) -> None:
+        with self._failing("annotate the lock of"):
+            self._lease.annotate(**fields)
+
+    def taken_over(self) -> dict[str, Any] | None:
+        return self._lease.taken_over()
+
+    def flush(self) -> None:
+        """Fold the journal into DevStream's `state` key: one replace, conditional on the resourceVersion."""
+        with self._lock, self._failing("compact"):
+            for _ in range(10):
+                found = self.kube.get("v1", "ConfigMap", self.configmap, self.namespace)
+                data = (found or {}).get("data") or {}
+                if found is None or not any(k.startswith(JOURNAL_PREFIX) for k in data):
+                    return
+                rendered = LocalStateStore._render(self._records(found)).decode("utf-8")
+                body = {**found, "data": {STATE_KEY: rendered}}
+                try:
+                    self.kube.replace(body)
+                except KubernetesConflictError:
+                    continue  # a write landed between our read and our replace: fold again
+                self.bytes_written += len(json.dumps(body))
+                return
+            raise StateError(f"state {self.description}: could not compact it, it kept changing meanwhile")
+
+    # -- internals ----------------------------------------------------------------------------------------------
+    @contextmanager
+    def _failing(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except StateError:
+            raise
+        except DtmError as exc:
+            raise StateError(f"cannot {doing} the state {self.description}: {exc}") from None
+
+    def _corrupt(self, where: str, what: str) -> StateError:
+        return StateError(f"state {self.description} is corrupt at {where}: {what}; it is dtm's, do not edit it by "
+                          "hand (kubectl edit); restore it from a backup of the ConfigMap")
+
+    def _records(self, configmap: dict[str, Any] | None) -> dict[str, StateRecord]:
+        data = (configmap or {}).get("data") or {}
+        records: dict[str, StateRecord] = {}
+        try:
+            doc = yaml.safe_load(data.get(STATE_KEY) or "") or {}
+        except yaml.YAMLError as exc:
+            raise self._corrupt(f"data.{STATE_KEY}", f"not YAML ({exc})") from None
+        if not isinstance(doc, dict):
+            raise self._corrupt(f"data.{STATE_KEY}", "expected a mapping of state keys to records")
+        for key, value in doc.items():
+            if not isinstance(value, dict):
+                raise self._corrupt(f"data.{STATE_KEY}", f"record {key} is not a mapping")
+            try:
+                records[str(key)] = _record(value)
+            except ValidationError as exc:
+                raise self._corrupt(f"data.{STATE_KEY}", f"record {key}: {first_error(exc)}") from None
+        for name in sorted(k for k in data if k.startswith(JOURNAL_PREFIX)):
+            try:
+                entry = json.loads(data[name])
+                key, op = entry["key"], entry["op"]
+                if op == "put":
+                    records[key] = _record(entry["record"])
+                elif op == "delete":
+                    records.pop(key, None)
+                else:
+                    raise ValueError(f"unknown op {op!r}")
+            except (ValueError, KeyError, TypeError, ValidationError) as exc:
+                raise self._corrupt(f"data.{name}", str(exc)) from None
+        return records
+
+    def _journal_key(self) -> str:
+        with self._lock:
+            self._sequence += 1
+            return f"{JOURNAL_PREFIX}{time.time_ns():023d}.{os.getpid()}.{self._sequence:06d}"
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+        patch = {"data": {self._journal_key(): line}}
+        with self._failing("write"):
+            try:
+                self.kube.merge_patch("v1", "ConfigMap", self.configmap, patch, self.namespace)
+            except DtmError as exc:
+                if getattr(exc, "code", 0) != 404:
+                    raise
+                self._create_configmap()  # the first write to this state
+                self.kube.merge_patch("v1", "ConfigMap", self.configmap, patch, self.namespace)
+        with self._lock:
+            self.bytes_written += len(json.dumps(patch))
+
+    def _ensure_namespace(self) -> None:
+        if self.kube.get("v1", "Namespace", self.namespace) is None:
+            self.kube.create({"apiVersion": "v1", "kind": "Namespace",
+                              "metadata": {"name": self.namespace, "labels": dict(_LABELS)}})
+            logger.info("created namespace %s for the state", self.namespace)
+
+    def _create_configmap(self) -> None:
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "data": {STATE_KEY: ""},
+                "metadata": {"name": self.configmap, "namespace": self.namespace, "labels": dict(_LABELS)}}
+        try:
+            self.kube.create(body)
+        except DtmError as exc:
+            if getattr(exc, "code", 0) != 404:
+                raise
+            self._ensure_namespace()
+            self.kube.create(body)

@@ -1,0 +1,296 @@
+"""The `k8s` state's lock: a `coordination.k8s.io/v1` Lease, held as Kubernetes' own leader election holds one.
+
+The Lease `<configmap>-lock` in the state's namespace names its holder in `spec.holderIdentity`
+(`host/pid/id`) and, in the annotation `dtm.devstream.io/holder`, who that is for people (command, since,
+flow run). Taking the lock creates the Lease, or takes over one that is free or expired (its `renewTime` plus
+`leaseDurationSeconds` is past), with the Lease's resourceVersion as a precondition: of two runs that try at
+once, the server lets exactly one write (the other gets 409 Conflict and reads again). A daemon thread renews
+`renewTime` every third of the duration, so a long apply keeps the Lease; a holder that dies stops renewing and
+its Lease expires by itself. A holder on this host whose process is gone is taken over at once, as the local
+lock does; `dtm force-unlock` deletes the Lease whoever holds it. Releasing deletes the Lease (precondition:
+it is still ours), after the state's compaction has run under it.
+
+Within one process the lock is re-entrant, as the other locks are: the CLI holds it while the apply flow, in
+the same process, takes it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from devstream.errors import DtmError, KubernetesConflictError, StateError, StateLockedError
+from devstream.osutil import pid_alive
+from devstream.state.holdings import ProcessHoldings
+from devstream.state.lock import describe_holder, holder_fields
+
+if TYPE_CHECKING:
+    from devstream.plugins.kube.client import KubeClient
+
+__all__ = ["DEFAULT_LEASE_SECONDS", "HOLDER_ANNOTATION", "LeaseLock"]
+
+logger = logging.getLogger("devstream.state")
+
+LEASE_API = "coordination.k8s.io/v1"
+HOLDER_ANNOTATION = "dtm.devstream.io/holder"
+DEFAULT_LEASE_SECONDS = 30
+POLL_INTERVAL = 0.5
+RENEW_RETRY_SECONDS = 1.0
+
+
+def _now() -> str:
+    """A MicroTime, as Kubernetes writes them."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse(value: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+@dataclass
+class _Holding:
+    identity: str
+    stop: threading.Event = field(default_factory=threading.Event)
+    lost: threading.Event = field(default_factory=threading.Event)
+    renewer: threading.Thread | None = None
+
+
+_holdings: ProcessHoldings[_Holding] = ProcessHoldings()
+
+
+class LeaseLock:
+    """The Lease `name` in `namespace`, on the cluster behind `kube`."""
+
+    def __init__(self, kube: KubeClient, *, namespace: str, name: str, state_description: str,
+                 unlock_hint: str = "dtm force-unlock -f <config>", lease_seconds: int = DEFAULT_LEASE_SECONDS,
+                 renew_every: float | None = None, ensure_namespace: Callable[[], None] | None = None) -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.name = name
+        self.state_description = state_description
+        self.unlock_hint = unlock_hint
+        self.lease_seconds = max(1, int(lease_seconds))
+        self.renew_every = renew_every if renew_every is not None else self.lease_seconds / 3
+        self.ensure_namespace = ensure_namespace
+        self._key = f"{kube.connection.server}|{namespace}|{name}"
+        self.last_taken_over: dict[str, Any] | None = None
+
+    # -- reading ------------------------------------------------------------------------------------------
+    def lease(self) -> dict[str, Any] | None:
+        return self.kube.get(LEASE_API, "Lease", self.name, self.namespace)
+
+    @staticmethod
+    def holder_of(lease: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Who holds `lease` ({} when its holder left no record); None when nobody does."""
+        if lease is None or not (lease.get("spec") or {}).get("holderIdentity"):
+            return None
+        raw = ((lease.get("metadata") or {}).get("annotations") or {}).get(HOLDER_ANNOTATION)
+        try:
+            holder = json.loads(raw) if raw else {}
+        except ValueError:
+            holder = {}
+        holder = holder if isinstance(holder, dict) else {}
+        holder.setdefault("identity", lease["spec"]["holderIdentity"])
+        return holder
+
+    def holder(self) -> dict[str, Any] | None:
+        return self.holder_of(self.lease())
+
+    def held_here(self) -> bool:
+        return _holdings.get(self._key) is not None
+
+    def lost(self) -> bool:
+        held = _holdings.get(self._key)
+        return held is not None and held.lost.is_set()
+
+    def expired(self, lease: dict[str, Any]) -> bool:
+        spec = lease.get("spec") or {}
+        renewed = _parse(spec.get("renewTime") or spec.get("acquireTime"))
+        duration = float(spec.get("leaseDurationSeconds") or self.lease_seconds)
+        return renewed is None or renewed + duration < time.time()
+
+    # -- taking and releasing ---------------------------------------------------------------------------------
+    @contextmanager
+    def hold(self, command: str, timeout: float = 0, on_release: Callable[[], None] | None = None) -> Iterator[None]:
+        self.acquire(command, timeout)
+        try:
+            yield
+        finally:
+            self.release(on_release)
+
+    def acquire(self, command: str, timeout: float = 0) -> None:
+        """Take the Lease, or enter again if this process holds it; StateLockedError if another run does."""
+        deadline = time.monotonic() + max(timeout, 0)
+        with _holdings.serial(self._key):
+            if _holdings.reenter(self._key):
+                return
+            identity = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
+            record = {**holder_fields(command[:500]), "identity": identity}
+            while not self._try_take(identity, record):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._locked_error(timeout)
+                time.sleep(min(POLL_INTERVAL, remaining))
+            holding = _Holding(identity)
+            holding.renewer = threading.Thread(target=self._renew_loop, args=(holding,), daemon=True,
+                                               name=f"dtm-lease-{self.name}")
+            _holdings.add(self._key, holding)
+            holding.renewer.start()
+
+    def _spec(self, identity: str, transitions: int) -> dict[str, Any]:
+        now = _now()
+        return {"holderIdentity": identity, "leaseDurationSeconds": self.lease_seconds, "acquireTime": now,
+                "renewTime": now, "leaseTransitions": transitions}
+
+    def _try_take(self, identity: str, record: dict[str, Any]) -> bool:
+        """One attempt: True when the Lease is now ours."""
+        lease = self.lease()
+        annotations = {HOLDER_ANNOTATION: json.dumps(record)}
+        if lease is None:
+            body = {"apiVersion": LEASE_API, "kind": "Lease", "metadata": {
+                "name": self.name, "namespace": self.namespace, "annotations": annotations,
+                "labels": {"app.kubernetes.io/managed-by": "dtm"}}, "spec": self._spec(identity, 0)}
+            try:
+                created = self.kube.create(body)
+            except DtmError as exc:
+                if getattr(exc, "code", 0) != 404 or self.ensure_namespace is None:
+                    raise
+                self.ensure_namespace()  # the namespace is missing: the first run on this cluster makes it
+                created = self.kube.create(body)
+            return created is not None  # None: another run created it first
+        holder = self.holder_of(lease)
+        if holder is not None and not self.expired(lease) and not self._gone(holder):
+            return False
+        spec = lease.get("spec") or {}
+        metadata = {**lease["metadata"], "annotations": {**(lease["metadata"].get("annotations") or {}),
+                                                         **annotations}}
+        body = {**lease, "metadata": metadata,
+                "spec": self._spec(identity, int(spec.get("leaseTransitions") or 0) + (1 if holder else 0))}
+        try:
+            self.kube.replace(body)  # resourceVersion: only if nobody wrote the Lease since we read it
+        except KubernetesConflictError:
+            return False
+        if holder is not None:
+            why = "expired" if self.expired(lease) else "no longer running"
+            logger.warning("took over the lock of state %s from %s, whose Lease %s", self.state_description,
+                           describe_holder(holder), "had expired" if why == "expired" else "holder is gone")
+            self.last_taken_over = holder
+        return True
+
+    @staticmethod
+    def _gone(holder: dict[str, Any]) -> bool:
+        """A holder on this host whose process has ended (its Lease need not be waited out)."""
+        if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+            return False
+        return not pid_alive(int(holder["pid"]))
+
+    def release(self, on_release: Callable[[], None] | None = None) -> None:
+        """Leave once; the outermost exit stops renewing, runs `on_release` (still held), then deletes the Lease."""
+        with _holdings.serial(self._key):
+            held = _holdings.leave(self._key)
+            if held is None:
+                return
+            try:
+                if on_release is not None and not held.lost.is_set():
+                    on_release()
+            finally:
+                held.stop.set()
+                if held.renewer is not None:
+                    held.renewer.join(timeout=30)
+                self._give_back(held)
+
+    def _give_back(self, held: _Holding) -> None:
+        for _ in range(5):
+            try:
+                lease = self.lease()
+                if lease is None or (lease.get("spec") or {}).get("holderIdentity") != held.identity:
+                    logger.warning("the lock on state %s was broken while this run held it; it is now held by %s",
+                                   self.state_description, describe_holder(self.holder_of(lease))
+                                   if lease else "nobody")
+                    return
+                self.kube.delete(LEASE_API, "Lease", self.name, self.namespace,
+                                 preconditions={"resourceVersion": lease["metadata"]["resourceVersion"]})
+                return
+            except KubernetesConflictError:
+                continue  # renewed between our read and our delete: read again
+            except DtmError as exc:
+                logger.warning("could not release the lock on state %s (%s); it expires %ds after its last renewal, "
+                               "or run `%s`", self.state_description, exc, self.lease_seconds, self.unlock_hint)
+                return
+
+    def annotate(self, **fields: str) -> None:
+        """Add fields (the flow run) to the holder record while this process holds the Lease."""
+        with _holdings.serial(self._key):
+            held = _holdings.get(self._key)
+            if held is None:
+                return
+            for _ in range(5):
+                lease = self.lease()
+                if lease is None or (lease.get("spec") or {}).get("holderIdentity") != held.identity:
+                    return
+                record = {**(self.holder_of(lease) or {}), **fields}
+                lease["metadata"].setdefault("annotations", {})[HOLDER_ANNOTATION] = json.dumps(record)
+                try:
+                    self.kube.replace(lease)
+                    return
+                except KubernetesConflictError:
+                    continue
+
+    def taken_over(self) -> dict[str, Any] | None:
+        taken, self.last_taken_over = self.last_taken_over, None
+        return taken
+
+    def force_unlock(self) -> dict[str, Any] | None:
+        """Delete the Lease whoever holds it; returns its holder ({} if it named none), None if there was none."""
+        lease = self.lease()
+        if lease is None:
+            return None
+        self.kube.delete(LEASE_API, "Lease", self.name, self.namespace)
+        return self.holder_of(lease) or {}
+
+    # -- internals --------------------------------------------------------------------------------------------
+    def _renew_loop(self, holding: _Holding) -> None:
+        interval = self.renew_every
+        while not holding.stop.wait(interval):
+            interval = self.renew_every
+            try:
+                lease = self.lease()
+                if lease is None or (lease.get("spec") or {}).get("holderIdentity") != holding.identity:
+                    holding.lost.set()
+                    logger.error("the lock on state %s was lost (force-unlocked, or expired and taken over by %s); "
+                                 "another run may now change the state", self.state_description,
+                                 describe_holder(self.holder_of(lease)) if lease else "nobody")
+                    return
+                lease["spec"]["renewTime"] = _now()
+                self.kube.replace(lease)
+            except (KubernetesConflictError, StateError, DtmError) as exc:
+                logger.warning("could not renew the lock on state %s: %s", self.state_description, exc)
+                interval = min(self.renew_every, RENEW_RETRY_SECONDS)
+
+    def _locked_error(self, timeout: float) -> StateLockedError:
+        lease = self.lease()
+        holder = self.holder_of(lease)
+        waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
+        spec = (lease or {}).get("spec") or {}
+        expires = ""
+        renewed = _parse(spec.get("renewTime"))
+        if renewed is not None:
+            left = renewed + float(spec.get("leaseDurationSeconds") or self.lease_seconds) - time.time()
+            expires = f"; its Lease expires in {max(0, round(left))}s unless renewed"
+        return StateLockedError(
+            f"state {self.state_description} is locked by {describe_holder(holder)}{waited} (Lease "
+            f"{self.namespace}/{self.name}){expires}; if that run is gone, wait for its Lease to expire or run "
+            f"`{self.unlock_hint}`", holder=holder)
