@@ -29,6 +29,7 @@ layer) may import it. Plugins build one with `devstream.plugins.kube.client_for(
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import threading
@@ -53,6 +54,13 @@ _PAGE = 500
 _POLL_FIRST, _POLL_MAX = 0.2, 2.0
 
 Obj = dict[str, Any]
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("dtm")
+    except importlib.metadata.PackageNotFoundError:
+        return "dev"
 
 
 def split_api_version(api_version: str) -> tuple[str, str]:
@@ -104,7 +112,8 @@ class KubeClient:
         transport = httpx.HTTPTransport(verify=self.connection.verify, proxy=self.connection.proxy)
         self.http = (client_factory or http_client)(base_url=self.connection.server, transport=transport,
                                                     timeout=timeout, auth=self.connection.auth,
-                                                    headers={"Accept": "application/json"})
+                                                    headers={"Accept": "application/json",
+                                                             "User-Agent": f"dtm/{_version()}"})
         self._resources: dict[str, dict[str, tuple[str, bool]]] = {}
         self._lock = threading.Lock()
 
@@ -241,9 +250,11 @@ class KubeClient:
             if exc.code == 404:
                 return False  # the kind itself is gone (its CRD deleted): so is every object of it
             raise
-        response = self.retry.call(
-            lambda: self._send("DELETE", path, json=body, ok=(404,), what=_describe(kind, name, namespace)),
-            what=f"delete {_describe(kind, name, namespace)}", logger=self.logger)
+        def send() -> httpx.Response:
+            return self._send("DELETE", path, json=body, ok=(404,), what=_describe(kind, name, namespace))
+        # With preconditions a 409 is the caller's answer (the object changed), not a failure to retry.
+        response = send() if preconditions else self.retry.call(send, what=f"delete {_describe(kind, name, namespace)}",
+                                                                   logger=self.logger)
         return response.status_code != 404
 
     # -- waiting ----------------------------------------------------------------------------------------------
