@@ -77,9 +77,9 @@ def manifests(options: ZentaoOptions, tool: str) -> list[dict[str, Any]]:
                             for e in deployment.envs]
     mounts = []
     for i, pvc in enumerate(options.persistentVolumeClaims):
-        path = pvc.mountPath or (DEFAULT_PATHS[i] if i < len(DEFAULT_PATHS) else None)
-        if path:
-            mounts.append({"name": pvc.pvcName, "mountPath": path})
+        mount = pvc.mountPath or (DEFAULT_PATHS[i] if i < len(DEFAULT_PATHS) else None)
+        if mount:
+            mounts.append({"name": pvc.pvcName, "mountPath": mount})
     if mounts:
         container["volumeMounts"] = mounts
     objects.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(deployment.name, tool, ns),
