@@ -1,0 +1,142 @@
+"""The argocdapp plugin: an Argo CD Application deploying a Helm chart from the app's git repository.
+
+Create and update push the chart into the repository when `source.path` holds no files (`chart.py`), then
+apply the Application server-side as field manager `dtm` through the Kubernetes layer (`plugins/kube/`): a
+field dtm sets and someone changed by hand is taken back. Read returns the live Application's status
+(`application.py`), None when there is none. Delete removes the Application and waits, at most `deleteTimeout`
+seconds, until it is gone: with `cascade: foreground` (DevStream's) Argo CD first deletes what it deployed,
+then drops its finalizer; `background` lets the Application go at once and its resources after; `none` puts no
+finalizer on it (one dtm put there before is taken off first), so the deployed resources stay running. Then
+the chart files dtm pushed and nobody changed since are removed from the repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from devstream.errors import KubernetesError, PermanentError, TransientError
+from devstream.plugin.base import Plugin, PluginContext, ResourceStatus
+from devstream.plugins.argocdapp.application import API_VERSION, KIND, argo_finalizers, manifest, status_of
+from devstream.plugins.argocdapp.chart import push_chart, remove_chart
+from devstream.plugins.argocdapp.options import ArgocdAppOptions
+from devstream.plugins.kube import SYSTEM, KubeClient, client_for
+from devstream.plugins.scm.base import api_systems
+
+__all__ = ["ArgocdAppPlugin"]
+
+
+class ArgocdAppPlugin(Plugin[ArgocdAppOptions]):
+    """An Argo CD Application (argoproj.io/v1alpha1) for a Helm chart in the app's repository."""
+
+    name: ClassVar[str] = "argocdapp"
+    Options: ClassVar[type[ArgocdAppOptions]] = ArgocdAppOptions
+    description: ClassVar[str] = ("An Argo CD Application deploying a Helm chart from a git repository; pushes a "
+                                  "starter chart there when the path holds none.")
+
+    def create(self, options: ArgocdAppOptions, ctx: PluginContext) -> ResourceStatus:
+        return self._put(options, ctx)
+
+    def update(self, options: ArgocdAppOptions, ctx: PluginContext) -> ResourceStatus:
+        return self._put(options, ctx)
+
+    def read(self, options: ArgocdAppOptions, ctx: PluginContext) -> ResourceStatus | None:
+        with client_for(options, ctx) as cluster:
+            live = _live(cluster, options)
+        if live is None:
+            return None
+        return status_of(live, _chart_record(ctx.prior))
+
+    def delete(self, options: ArgocdAppOptions, ctx: PluginContext) -> None:
+        name, namespace = options.app.name, options.app.namespace
+        with client_for(options, ctx) as cluster:
+            live = _live(cluster, options)
+            if live is not None:
+                if options.finalizer is None:
+                    _drop_argo_finalizers(cluster, live, options)  # cascade none: the deployed resources stay
+                cluster.delete(API_VERSION, KIND, name, namespace)
+                _wait_gone(cluster, options, ctx)
+        remove_chart(_chart_record(ctx.prior), options, ctx)
+
+    def output_keys(self, options: ArgocdAppOptions) -> set[str] | None:
+        return {"name", "namespace", "repoURL", "path", "sync", "health"}
+
+    def systems(self, options: Mapping[str, Any]) -> set[str]:
+        source = options.get("source") if isinstance(options, Mapping) else None
+        repo: dict[str, Any] = {}
+        if isinstance(source, Mapping):
+            repo = {k: source[k] for k in ("scmType", "apiURL") if k in source}
+            if "repoURL" in source:
+                repo["url"] = source["repoURL"]
+        return {SYSTEM} | api_systems(repo)
+
+    # -- helpers -----------------------------------------------------------------------------------------
+    def _put(self, options: ArgocdAppOptions, ctx: PluginContext) -> ResourceStatus:
+        name, namespace = options.app.name, options.app.namespace
+        with client_for(options, ctx) as cluster:
+            live = _live(cluster, options)
+            if live is None and not _argo_cd_installed(cluster):
+                raise PermanentError(f"{ctx.key}: the cluster serves no Argo CD Application kind ({API_VERSION}): "
+                                     f"install Argo CD first (helm-installer with instanceID argocd) and make this "
+                                     f"tool depend on it")
+            if live is not None and (live.get("metadata") or {}).get("deletionTimestamp"):
+                raise TransientError(f"{ctx.key}: Application {namespace}/{name} is being deleted (Argo CD is "
+                                     f"removing what it deployed); apply again once it is gone")
+            pushed = push_chart(options, ctx)
+            applied = cluster.apply(manifest(options))
+            applied = _drop_argo_finalizers(cluster, applied, options)
+        chart = pushed if pushed is not None else _chart_record(ctx.prior)
+        return status_of(applied, chart)
+
+
+def _live(cluster: KubeClient, options: ArgocdAppOptions) -> dict[str, Any] | None:
+    """The live Application, None when there is none (or no Argo CD at all: its kind is not served)."""
+    try:
+        return cluster.get(API_VERSION, KIND, options.app.name, options.app.namespace)
+    except KubernetesError as exc:
+        if exc.code == 404:
+            return None
+        raise
+
+
+def _argo_cd_installed(cluster: KubeClient) -> bool:
+    try:
+        cluster.resource(API_VERSION, KIND)
+    except KubernetesError as exc:
+        if exc.code == 404:
+            return False
+        raise
+    return True
+
+
+def _drop_argo_finalizers(cluster: KubeClient, live: dict[str, Any], options: ArgocdAppOptions) -> dict[str, Any]:
+    """Take off the Argo CD resources finalizers the options do not ask for (one dtm set before `cascade`
+    changed); other finalizers stay. The patch carries the resourceVersion read, so a concurrent change makes it
+    fail (409, retried) rather than be overwritten."""
+    metadata = live.get("metadata") or {}
+    unwanted = [f for f in argo_finalizers(live) if f != options.finalizer]
+    if not unwanted:
+        return live
+    kept = [f for f in metadata.get("finalizers") or [] if f not in unwanted]
+    return cluster.merge_patch(API_VERSION, KIND, options.app.name,
+                               {"metadata": {"finalizers": kept, "resourceVersion": metadata.get("resourceVersion")}},
+                               options.app.namespace)
+
+
+def _wait_gone(cluster: KubeClient, options: ArgocdAppOptions, ctx: PluginContext) -> None:
+    """Wait (at most deleteTimeout) until the Application is gone: Argo CD removes its finalizer once it has
+    deleted what the Application deployed."""
+    name, namespace = options.app.name, options.app.namespace
+    try:
+        cluster.wait_deleted(API_VERSION, KIND, name, namespace, timeout=options.deleteTimeout)
+    except TransientError as exc:
+        raise PermanentError(
+            f"{ctx.key}: Application {namespace}/{name} is still there {options.deleteTimeout} s after dtm deleted "
+            f"it ({exc}). Argo CD's application controller removes its finalizer once it has deleted what the app "
+            f"deployed: check that Argo CD runs, then destroy again; to leave the deployed resources running "
+            f"instead, set `cascade: none` and destroy again (dtm then takes its finalizer off)") from None
+
+
+def _chart_record(prior: ResourceStatus | None) -> dict[str, Any] | None:
+    chart = (prior or {}).get("chart")
+    return chart if isinstance(chart, dict) else None
