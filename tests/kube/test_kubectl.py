@@ -91,6 +91,10 @@ def test_patches_merge_lists_by_key(kube_cluster: KubeCluster) -> None:
     assert deployment["status"]["readyReplicas"] == 3  # the simulated controller caught up
     kube_cluster.kubectl("scale", "deployment", "web", "-n", "shop", "--replicas=2")
     assert kube_cluster.get("apps/v1", "Deployment", "web", "shop")["spec"]["replicas"] == 2
+    # the simulated ReplicaSet controller and kubelet: two pods of the current template, running and ready
+    ready = kube_cluster.kubectl("wait", "--for=condition=Ready", "pod", "-l", "app=web", "-n", "shop",
+                                 "--timeout=30s").stdout.splitlines()
+    assert len(ready) == 2 and all(line.endswith("condition met") for line in ready)
 
 
 def test_stale_resource_version_is_a_conflict(kube_cluster: KubeCluster) -> None:

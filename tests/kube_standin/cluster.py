@@ -42,6 +42,9 @@ class Cluster:
                              "metadata": {"name": name, "uid": str(uuid.uuid4()), "creationTimestamp": now()}}
                 controllers.default(self.resource("", "v1", "namespaces"), namespace)  # type: ignore[arg-type]
                 self.store.write(("", "namespaces", "", name), namespace, "ADDED")
+            self.store.write(("", "nodes", "", controllers.NODE), {
+                **controllers.node(), "metadata": {**controllers.node()["metadata"], "uid": str(uuid.uuid4()),
+                                                   "creationTimestamp": now()}}, "ADDED")
 
     # -- what is served ---------------------------------------------------------------------------------
     def resources(self) -> list[Resource]:
@@ -74,18 +77,21 @@ class Cluster:
         elif kind == ("apps", "deployments"):
             self._roll_out(obj)
         elif kind == ("apps", "replicasets"):
+            self._run_pods(obj, int(obj["spec"].get("replicas", 1)))
             self._set_status(resource, obj, controllers.replicaset_status(obj))
         elif kind == ("apps", "statefulsets"):
+            self._run_pods(obj, int(obj["spec"].get("replicas", 1)), ordinal=True)
             self._set_status(resource, obj, controllers.statefulset_status(obj))
         elif kind == ("apps", "daemonsets"):
+            self._run_pods(obj, 1)
             self._set_status(resource, obj, {"currentNumberScheduled": 1, "desiredNumberScheduled": 1,
                                              "numberAvailable": 1, "numberReady": 1, "updatedNumberScheduled": 1,
                                              "numberMisscheduled": 0,
                                              "observedGeneration": obj["metadata"].get("generation", 1)})
-        elif kind == ("", "pods"):
-            self._set_status(resource, obj, {"phase": "Running", "conditions": [
-                {"type": t, "status": "True", "lastTransitionTime": now()}
-                for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")]})
+        elif kind == ("", "pods") and not obj.get("status", {}).get("phase"):
+            obj.setdefault("spec", {}).setdefault("nodeName", controllers.NODE)
+            obj["status"] = controllers.pod_status(obj)
+            self.store.write(self._key(resource, obj), obj, "MODIFIED")
         elif kind == ("", "persistentvolumeclaims"):
             spec = obj.get("spec", {})
             self._set_status(resource, obj, {"phase": "Bound", "accessModes": spec.get("accessModes", []),
@@ -94,6 +100,7 @@ class Cluster:
             self._set_status(resource, obj, {"phase": "Bound" if (obj.get("spec") or {}).get("claimRef")
                                              else "Available"})
         elif kind == ("batch", "jobs"):
+            self._run_pods(obj, 1, succeeded=True)
             self._set_status(resource, obj, {"succeeded": 1, "startTime": obj["metadata"]["creationTimestamp"],
                                              "completionTime": now(), "conditions": [
                                                  {"type": "Complete", "status": "True", "lastProbeTime": now(),
@@ -153,6 +160,7 @@ class Cluster:
                 old["spec"]["replicas"] = 0
                 old["status"] = controllers.replicaset_status(old)
                 self.store.write(("apps", "replicasets", namespace, old["metadata"]["name"]), old, "MODIFIED")
+                self._run_pods(old, 0)
         template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = template_hash
         selector = copy.deepcopy(spec.get("selector", {}))
         selector.setdefault("matchLabels", {})["pod-template-hash"] = template_hash
@@ -170,6 +178,7 @@ class Cluster:
         if current != before:
             self.store.write(("apps", "replicasets", namespace, name), current, "ADDED" if "spec" not in before
                              else "MODIFIED")
+        self._run_pods(current, int(spec.get("replicas", 1)))
         live = self.store.get(("apps", "deployments", namespace, meta["name"]))
         if live is None:
             return
@@ -180,6 +189,28 @@ class Cluster:
             live_annotations["deployment.kubernetes.io/revision"] = revision
             live["status"] = status
             self.store.write(("apps", "deployments", namespace, meta["name"]), live, "MODIFIED")
+
+    def _run_pods(self, owner: dict[str, Any], count: int, ordinal: bool = False, succeeded: bool = False) -> None:
+        """The pods a workload controller keeps: `count` of them, owned by `owner`, running (or completed)."""
+        meta = owner["metadata"]
+        namespace, template = meta["namespace"], owner["spec"].get("template") or {}
+        pods = [p for p in self.store.items("", "pods", namespace)
+                if any(ref.get("uid") == meta["uid"] for ref in p["metadata"].get("ownerReferences", ()))]
+        for extra in sorted(pods, key=lambda p: p["metadata"]["name"])[count:]:
+            removed = self.store.remove(("", "pods", namespace, extra["metadata"]["name"]))
+            if removed is not None:
+                self.removed(self.resource("", "v1", "pods"), removed)  # type: ignore[arg-type]
+        for index in range(len(pods), count):
+            name = f"{meta['name']}-{index}" if ordinal else f"{meta['name']}-{uuid.uuid4().hex[:5]}"
+            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {
+                "name": name, "namespace": namespace, "uid": str(uuid.uuid4()), "creationTimestamp": now(),
+                "labels": dict((template.get("metadata") or {}).get("labels") or {}),
+                "ownerReferences": [controllers.owner_reference(owner)]},
+                "spec": {**copy.deepcopy(template.get("spec") or {}), "nodeName": controllers.NODE}}
+            if not ordinal:
+                pod["metadata"]["generateName"] = f"{meta['name']}-"
+            pod["status"] = controllers.pod_status(pod, succeeded)
+            self.store.write(("", "pods", namespace, name), pod, "ADDED")
 
     def removed(self, resource: Resource, obj: dict[str, Any], policy: str = "Background") -> None:
         """After an object is gone: its dependents are collected (or orphaned), a CRD's resources go."""

@@ -184,3 +184,45 @@ def review(resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
     if resource.kind == "TokenReview":
         return {"authenticated": False, "error": "the stand-in reviews no tokens"}
     return {}
+
+
+NODE = "standin-node"
+_pod_ips = itertools.count(2)
+
+
+def pod_status(pod: dict[str, Any], succeeded: bool = False) -> dict[str, Any]:
+    """A pod the kubelet started (its containers running and ready), or, for a Job's pod, ran to completion."""
+    stamp = now()
+    index = next(_pod_ips)
+    containers = (pod.get("spec") or {}).get("containers", [])
+    state = {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": stamp, "finishedAt": stamp}} \
+        if succeeded else {"running": {"startedAt": stamp}}
+    ready = "False" if succeeded else "True"
+    return {"phase": "Succeeded" if succeeded else "Running", "hostIP": "172.18.0.2",
+            "podIP": f"10.244.{index // 250}.{index % 250 + 1}", "startTime": stamp, "qosClass": "BestEffort",
+            "conditions": [{"type": t, "status": "True" if t in ("Initialized", "PodScheduled") else ready,
+                            "lastTransitionTime": stamp}
+                           for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")],
+            "containerStatuses": [{"name": c.get("name", ""), "image": c.get("image", ""), "imageID": "",
+                                   "ready": not succeeded, "restartCount": 0, "started": not succeeded,
+                                   "state": state} for c in containers]}
+
+
+def node() -> dict[str, Any]:
+    """The cluster's one node, ready (where the simulated pods run)."""
+    stamp = now()
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {
+        "name": NODE, "labels": {"kubernetes.io/hostname": NODE, "kubernetes.io/os": "linux",
+                                 "kubernetes.io/arch": "amd64", "node-role.kubernetes.io/control-plane": ""}},
+        "spec": {"podCIDR": "10.244.0.0/24"},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                   "message": "kubelet is posting ready status", "lastHeartbeatTime": stamp,
+                                   "lastTransitionTime": stamp}],
+                   "addresses": [{"type": "InternalIP", "address": "172.18.0.2"},
+                                 {"type": "Hostname", "address": NODE}],
+                   "capacity": {"cpu": "2", "memory": "4Gi", "pods": "110"},
+                   "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"},
+                   "nodeInfo": {"architecture": "amd64", "bootID": "", "containerRuntimeVersion": "containerd://1.7",
+                                "kernelVersion": "6.1", "kubeProxyVersion": "v1.36.0", "kubeletVersion": "v1.36.0",
+                                "machineID": "", "operatingSystem": "linux", "osImage": "kube-standin",
+                                "systemUUID": ""}}}
