@@ -127,37 +127,3 @@ def aggregated(resources: Iterable[Resource], core: bool) -> dict[str, Any]:
 
 def now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _age(timestamp: str | None) -> str:
-    if not timestamp:
-        return "<unknown>"
-    then = datetime.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
-    seconds = int((datetime.datetime.now(datetime.UTC) - then).total_seconds())
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h"
-
-
-def table(objects: list[dict[str, Any]], list_meta: dict[str, Any], include: str) -> dict[str, Any]:
-    """The server-side printing kubectl asks for (Accept: ...;as=Table): NAME and AGE, as for a CRD without
-    printer columns; each row carries the object, or its metadata only (includeObject=Metadata, the default)."""
-    rows = []
-    for obj in objects:
-        meta = obj.get("metadata", {})
-        if include == "None":
-            row_object = None
-        elif include == "Object":
-            row_object = obj
-        else:
-            row_object = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}
-        rows.append({"cells": [meta.get("name"), _age(meta.get("creationTimestamp"))], "object": row_object})
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
-            "columnDefinitions": [
-                {"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a "
-                 "namespace.", "priority": 0},
-                {"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp is a timestamp "
-                 "representing the server time when this object was created.", "priority": 0}],
-            "rows": rows}

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from . import discovery, kube_protobuf
+from . import discovery, kube_protobuf, tables
 from .api import Api, Target, Watch
 from .catalogue import query_problems
 from .cluster import Cluster
@@ -169,7 +169,7 @@ class StandIn:
             if method == "GET":
                 listed = self.api.list(target, query)
                 if table:
-                    return Reply(200, discovery.table(listed["items"], listed["metadata"], include))
+                    return Reply(200, tables.table(target.resource, listed["items"], listed["metadata"], include))
                 return Reply(200, listed)
             if method == "POST":
                 return Reply(201, self.api.create(target, body, query, manager))
@@ -177,8 +177,8 @@ class StandIn:
                 return Reply(200, self.api.delete_collection(target, body, query))
         elif method == "GET":
             obj = self.api.get(target)
-            return Reply(200, discovery.table([obj], {"resourceVersion": obj["metadata"]["resourceVersion"]},
-                                              include) if table else obj)
+            return Reply(200, tables.table(target.resource, [obj], {"resourceVersion": obj["metadata"][
+                "resourceVersion"]}, include) if table else obj)
         elif method == "PUT":
             return Reply(200, self.api.replace(target, body, query, manager))
         elif method == "PATCH":
