@@ -1,8 +1,7 @@
 """`dtm show config -t NAME`: DevStream's template configs (quickstart, gitops, apps), in dtm's plugins.
 
-They are DevStream v0.12.1's own samples, kept as its users know them; where DevStream named a plugin dtm
-does not have (argocdapp, the Argo CD application), that step is left out and a comment says so, so every
-sample validates as printed (with GITHUB_TOKEN and IMAGE_REPO_PASSWORD set).
+They are DevStream v0.12.1's own samples, kept as its users know them, and each validates as printed (with
+GITHUB_TOKEN and IMAGE_REPO_PASSWORD set).
 """
 
 from __future__ import annotations
@@ -98,8 +97,23 @@ tools:
 # Argo CD, installed by Helm into the cluster of your kubeconfig (instanceID argocd picks its chart).
 - name: helm-installer
   instanceID: argocd
-# DevStream's sample ends with an `argocdapp` tool (the Argo CD application of helm/[[ app ]] in the new
-# repository); dtm has no argocdapp plugin yet, so create that application in Argo CD itself.
+- name: argocdapp
+  instanceID: default
+  dependsOn: [ "helm-installer.argocd", "github-actions.flask" ]
+  options:
+    app:
+      name: [[ app ]]
+      namespace: argocd
+    destination:
+      server: https://kubernetes.default.svc
+      namespace: default
+    source:
+      valuefile: values.yaml
+      path: helm/[[ app ]]
+      repoURL: ${{repo-scaffolding.myapp.outputs.repoURL}}
+      token: [[ env GITHUB_TOKEN ]]
+    imageRepo:
+      user: [[ dockerUser ]]
 """
 
 APPS = _STATE + """
@@ -111,8 +125,7 @@ tools:
 - name: helm-installer
   instanceID: argocd
 
-# Each app is a repository scaffolded from a template and its CI pipeline (DevStream's `cd: argocdapp`
-# step is left out: dtm has no argocdapp plugin yet).
+# Each app: a repository scaffolded from a template, its CI pipeline, and its Argo CD application.
 apps:
 - name: myapp1
   spec:
@@ -129,6 +142,8 @@ apps:
       imageRepo:
         user: [[ DOCKERHUB_USER ]]
         password: [[ env IMAGE_REPO_PASSWORD ]]
+  cd:
+  - type: argocdapp
 - name: myapp2
   spec:
     language: golang
@@ -144,6 +159,8 @@ apps:
       imageRepo:
         user: [[ DOCKERHUB_USER ]]
         password: [[ env IMAGE_REPO_PASSWORD ]]
+  cd:
+  - type: argocdapp
 """
 
 TEMPLATES: dict[str, str] = {"quickstart": QUICKSTART, "gitops": GITOPS, "apps": APPS}

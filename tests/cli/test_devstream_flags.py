@@ -47,9 +47,9 @@ def dtm(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
 
 @pytest.mark.parametrize(("template", "tools"), [
     ("quickstart", ["repo-scaffolding.golang-github", "github-actions.default"]),
-    ("gitops", ["repo-scaffolding.myapp", "github-actions.flask", "helm-installer.argocd"]),
-    ("apps", ["helm-installer.argocd", "repo-scaffolding.myapp1", "github-actions.myapp1",
-              "repo-scaffolding.myapp2", "github-actions.myapp2"]),
+    ("gitops", ["repo-scaffolding.myapp", "github-actions.flask", "helm-installer.argocd", "argocdapp.default"]),
+    ("apps", ["helm-installer.argocd", "repo-scaffolding.myapp1", "github-actions.myapp1", "argocdapp.myapp1",
+              "repo-scaffolding.myapp2", "github-actions.myapp2", "argocdapp.myapp2"]),
 ])
 def test_each_template_config_validates_as_printed(dtm, template: str, tools: list[str], tmp_path: Path) -> None:
     shown = dtm("show", "config", "--template", template, cwd=tmp_path)
