@@ -66,6 +66,7 @@ import httpx
 
 from devstream.plugin import (
     Field,
+    PermanentError,
     Plugin,
     PluginContext,
     PluginOptions,
@@ -90,6 +91,7 @@ class $cls(Plugin[${cls_base}Options]):
     name: ClassVar[str] = "$name"
     description: ClassVar[str] = "One item of an HTTP API (a plugin made by dtm develop create-plugin)."
     Options: ClassVar[type[${cls_base}Options]] = ${cls_base}Options
+    import_id: ClassVar[str] = "the item's name"  # what `dtm import KEY ID` takes; leave empty if it cannot
 
     def create(self, options: ${cls_base}Options, ctx: PluginContext) -> ResourceStatus:
         """Make the item and return its status. `ctx.prior` is None for a new tool; the item may exist already
@@ -106,15 +108,32 @@ class $cls(Plugin[${cls_base}Options]):
             if answer.status_code == 404:
                 return None
             raise_for_status(answer)
-        return _status(answer.json())
+        return _adopted(_status(answer.json()), ctx.prior)
+
+    def import_resource(self, resource_id: str, options: ${cls_base}Options, ctx: PluginContext
+                        ) -> ResourceStatus | None:
+        """`dtm import KEY ITEM`: adopt an existing item. Returns the status create would have returned, so the
+        next plan shows where the item differs from the options as drift; marked adopted unless `ctx.owned`,
+        so that delete leaves it."""
+        if resource_id != options.item:
+            raise PermanentError(f"{resource_id} is not the item {ctx.key} describes ({options.item})")
+        live = self.read(options, ctx)
+        if live is None:
+            return None
+        status = {**live, "labels": dict(options.labels)}
+        return status if ctx.owned else {**status, "adopted": True}
 
     def update(self, options: ${cls_base}Options, ctx: PluginContext) -> ResourceStatus:
         """Make the existing item match the options (changed options, or drift). `ctx.prior` is the status of
         the last create or update. The same options change nothing: PUT of the same body. Returns the status."""
-        return self.create(options, ctx)
+        return _adopted(self.create(options, ctx), ctx.prior)
 
     def delete(self, options: ${cls_base}Options, ctx: PluginContext) -> None:
-        """Remove the item; one already gone is success. Afterwards `read` returns None."""
+        """Remove the item; one already gone is success. Afterwards `read` returns None. An item adopted by
+        `dtm import` was not made by dtm: it stays."""
+        if (ctx.prior or {}).get("adopted"):
+            ctx.logger.warning("%s: item %s was adopted by dtm import, so it is left in place", ctx.key, options.item)
+            return
         with _client(options, ctx) as http:
             answer = http.delete(_path(options))
             if answer.status_code != 404:
@@ -136,6 +155,11 @@ def _path(options: ${cls_base}Options) -> str:
 
 def _body(options: ${cls_base}Options) -> dict[str, Any]:
     return {"labels": options.labels}
+
+
+def _adopted(status: ResourceStatus, prior: ResourceStatus | None) -> ResourceStatus:
+    """The status, still marked adopted while the recorded one was."""
+    return {**status, "adopted": True} if (prior or {}).get("adopted") else status
 
 
 def _status(item: dict[str, Any]) -> ResourceStatus:
@@ -206,7 +230,7 @@ def harness(workdir: Path) -> Harness:
     options = {"baseURL": "https://items.example.com", "token": TOKEN, "item": "demo", "labels": {"team": "a"}}
     ctx = PluginContext(name="$name", instance_id="conformance", workdir=workdir, client_factory=api.client_factory)
     return Harness(plugin=$cls(), options=options, context=ctx, snapshot=lambda: copy.deepcopy(api.items),
-                   failures=http_failures(options, ctx))
+                   failures=http_failures(options, ctx), import_id="demo")
 ''')
 
 TEST_CONFORMANCE = Template('''\

@@ -11,6 +11,8 @@ import pytest
 import yaml
 from plugin_packages import DTM, create_plugin, fresh_venv, items_api, run, serve_items
 
+from devstream.testing import CHECKS
+
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 
@@ -28,7 +30,7 @@ def test_create_install_test_validate_and_apply_a_new_plugin(tmp_path: Path) -> 
 
     tests = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", "tests", cwd=package)
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "11 passed" in tests.stdout and "skipped" not in tests.stdout
+    assert f"{len(CHECKS)} passed" in tests.stdout and "skipped" not in tests.stdout
 
     validated = run(python, "-m", "devstream", "develop", "validate-plugin", "hello-world")
     assert validated.returncode == 0, validated.stdout + validated.stderr
@@ -47,6 +49,13 @@ def test_create_install_test_validate_and_apply_a_new_plugin(tmp_path: Path) -> 
         applied = run(python, "-m", "devstream", "apply", "-f", config, "-y", env=env)
         assert applied.returncode == 0, applied.stdout + applied.stderr
         assert api.items == {"demo": {"name": "demo", "id": 1, "labels": {"team": "a"}}}
+        planned = run(python, "-m", "devstream", "plan", "-f", config, "--detailed-exitcode", env=env)
+        assert planned.returncode == 0, planned.stdout + planned.stderr
+        # The generated plugin implements the import hook: forget the item, adopt it again, nothing to change.
+        assert run(python, "-m", "devstream", "state", "rm", "hello-world.demo", "-f", config,
+                   env=env).returncode == 0
+        imported = run(python, "-m", "devstream", "import", "hello-world.demo", "demo", "-f", config, env=env)
+        assert imported.returncode == 0, imported.stdout + imported.stderr
         planned = run(python, "-m", "devstream", "plan", "-f", config, "--detailed-exitcode", env=env)
         assert planned.returncode == 0, planned.stdout + planned.stderr
     assert api.token not in (tmp_path / "devstream.state").read_text()
