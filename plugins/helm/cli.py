@@ -159,10 +159,12 @@ class Helm:
         return self.run(["version", "--short"], cluster=False).strip()
 
     @contextmanager
-    def _repositories_locked(self) -> Iterator[None]:
+    def _repositories_locked(self, shared: bool = False) -> Iterator[None]:
+        """helm rewrites repositories.yaml in place: writers (repo add) take the lock alone, readers (pull) share
+        it, so that no helm reads a half-written file ("repo not found") while tools run concurrently."""
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.home / ".repositories.dtm-lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             try:
                 yield
             finally:
@@ -173,6 +175,18 @@ class Helm:
         index each time, so that `name/chart` resolves to the newest chart it serves now."""
         with self._repositories_locked():
             self.run(["repo", "add", "--force-update", name, url], cluster=False)
+
+    def pull(self, chart: str, version: str | None, destination: Path) -> Path:
+        """Download `repo/chart` (the newest, or `version`, which may be a range) from dtm's repositories into
+        `destination`, and return the packaged chart: installs then read no repository config."""
+        destination.mkdir(parents=True, exist_ok=True)
+        with self._repositories_locked(shared=True):
+            self.run(["pull", chart, "--destination", str(destination), *(["--version", version] if version else [])],
+                     cluster=False)
+        pulled = sorted(destination.glob("*.tgz"))
+        if len(pulled) != 1:
+            raise PermanentError(f"helm pull {chart} left {len(pulled)} charts in {destination}, not one")
+        return pulled[0]
 
     def status(self, release: str, namespace: str) -> dict[str, Any] | None:
         """The release as `helm status -o json --show-resources` gives it (the chart's objects with their live

@@ -11,8 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import tarfile
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -20,7 +23,7 @@ import yaml
 from devstream.errors import PermanentError
 from devstream.plugins.helm.cli import Helm
 
-__all__ = ["ReleaseSpec", "ensure_release", "release_resources", "release_status", "remove_release",
+__all__ = ["ReleaseSpec", "chart_crds", "ensure_release", "release_resources", "release_status", "remove_release",
            "values_digest"]
 
 
@@ -162,35 +165,59 @@ def _matches(spec: ReleaseSpec, live: Mapping[str, Any], prior: Mapping[str, Any
             and (not spec.version or spec.version == metadata.get("version")))
 
 
-def _chart_reference(helm: Helm, spec: ReleaseSpec) -> str:
-    if spec.repo_url:
-        if not spec.repo_name:
-            raise PermanentError(f"chart {spec.chart!r}: the repository {spec.repo_url} has no name (repo.name)")
-        helm.add_repository(spec.repo_name, spec.repo_url)
-    return spec.chart
+def chart_crds(chart: Path) -> list[dict[str, Any]]:
+    """The CustomResourceDefinitions in a chart's crds/ folder (a packaged .tgz or a chart folder), read without
+    unpacking anything. (`helm show crds` prints the files one after the other with no document separator, so
+    its text cannot be split reliably.)"""
+    texts: list[str] = []
+    if chart.is_dir():
+        texts = [p.read_text() for p in sorted((chart / "crds").glob("**/*")) if p.suffix in (".yaml", ".yml", ".json")]
+    else:
+        with tarfile.open(chart) as archive:
+            for member in sorted(archive.getmembers(), key=lambda m: m.name):
+                parts = member.name.split("/")
+                if member.isfile() and len(parts) >= 3 and parts[1] == "crds" and \
+                        member.name.endswith((".yaml", ".yml", ".json")):
+                    handle = archive.extractfile(member)
+                    if handle is not None:
+                        texts.append(handle.read().decode())
+    return [doc for text in texts for doc in yaml.safe_load_all(text)
+            if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition"]
+
+
+def _chart_reference(helm: Helm, spec: ReleaseSpec, folder: Path) -> tuple[str, str | None]:
+    """The chart to install and the version to ask for: a chart from a repository is pulled into `folder` first
+    (the packaged chart of the version asked), a local chart is used as it is."""
+    if not spec.repo_url:
+        return spec.chart, spec.version
+    if not spec.repo_name:
+        raise PermanentError(f"chart {spec.chart!r}: the repository {spec.repo_url} has no name (repo.name)")
+    helm.add_repository(spec.repo_name, spec.repo_url)
+    return str(helm.pull(spec.chart, spec.version, folder)), None
 
 
 def ensure_release(helm: Helm, spec: ReleaseSpec, log: logging.Logger, prior: Mapping[str, Any] | None = None,
-                   apply_crds: Callable[[str], None] | None = None) -> dict[str, Any]:
+                   apply_crds: Callable[[list[dict[str, Any]]], None] | None = None) -> dict[str, Any]:
     """Install the release, or upgrade it unless it already is what the spec asks (an update to the same options
     changes nothing); return the live release (`helm status` JSON) for `release_status`.
 
     Helm installs a chart's CRDs (its crds/ folder) only with the first install; on an upgrade with
-    `spec.upgrade_crds`, `apply_crds` is handed the chart's CRDs (YAML) to apply first, as DevStream did."""
+    `spec.upgrade_crds`, `apply_crds` is handed the chart's CRDs to apply first, as DevStream did."""
     live = helm.status(spec.release, spec.namespace)
     if live is not None and _matches(spec, live, prior):
         log.info("release %s in %s is already as configured (revision %s)", spec.release, spec.namespace,
                  live.get("version"))
         return dict(live)
-    chart = _chart_reference(helm, spec)
-    if live is not None and spec.upgrade_crds and apply_crds is not None:
-        crds = helm.show_crds(chart, spec.version)
-        if crds.strip():
-            apply_crds(crds)
-    log.info("helm upgrade --install %s %s (namespace %s)", spec.release, chart, spec.namespace)
-    helm.upgrade_install(spec.release, chart, spec.namespace, values_yaml=yaml.safe_dump(spec.values),
-                         version=spec.version, wait=spec.wait, atomic=spec.wait, timeout=spec.timeout,
-                         create_namespace=spec.create_namespace)
+    with tempfile.TemporaryDirectory(prefix="dtm-chart-") as folder:
+        chart, version = _chart_reference(helm, spec, Path(folder))
+        if live is not None and spec.upgrade_crds and apply_crds is not None:
+            crds = chart_crds(Path(chart))
+            if crds:
+                apply_crds(crds)
+        log.info("helm upgrade --install %s %s (namespace %s)", spec.release, spec.chart, spec.namespace)
+        helm.upgrade_install(spec.release, chart, spec.namespace, values_yaml=yaml.safe_dump(spec.values),
+                             version=version, wait=spec.wait, atomic=spec.wait, timeout=spec.timeout,
+                             create_namespace=spec.create_namespace)
     live = helm.status(spec.release, spec.namespace)
     if live is None:
         raise PermanentError(f"helm reported release {spec.release} installed in {spec.namespace}, but it is not "

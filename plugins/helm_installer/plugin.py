@@ -6,7 +6,9 @@ by hand since are dropped); an update to options the release already has changes
 no release is None (uninstalled by hand), and the status records what a hand-made change alters: the values'
 fingerprint, the revision and its description (an upgrade or `helm rollback`), the chart and app versions, and
 DevStream's `workflows` (each Deployment, StatefulSet and DaemonSet and whether it is ready). Delete uninstalls
-the release (already gone is fine); the namespace stays, as in DevStream.
+the release (already gone is fine); the namespace stays, as in DevStream. With `chart.upgradeCRDs` an upgrade first
+applies the chart's CRDs through the Kubernetes layer's client (helm installs them only once). helm and that client
+reach the cluster the `kubeconfig` and `context` options name (else KUBECONFIG, ~/.kube/config, in-cluster).
 
 Outputs: release, namespace, revision, chart, chartVersion, appVersion, and what DevStream's status getter of the
 instance gave: `jenkins_url` (jenkins), `devlake_url` (devlake).
@@ -77,11 +79,9 @@ def release_spec(options: HelmInstallerOptions, ctx: PluginContext) -> tuple[Rel
     return spec, instance
 
 
-def apply_crds(text: str, options: HelmInstallerOptions, ctx: PluginContext) -> None:
+def apply_crds(crds: list[dict[str, Any]], options: HelmInstallerOptions, ctx: PluginContext) -> None:
     """Apply a chart's CRDs (server-side, field manager dtm) and wait until each is established: the upgrade of a
     release with `upgradeCRDs` (helm itself never upgrades them)."""
-    crds = [doc for doc in yaml.safe_load_all(text) if isinstance(doc, dict)
-            and doc.get("kind") == "CustomResourceDefinition"]
     with client_for(options, ctx) as kube:
         for crd in crds:
             kube.apply(crd)

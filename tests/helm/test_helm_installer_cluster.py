@@ -87,6 +87,9 @@ def test_the_ten_instance_defaults_install_upgrade_and_uninstall(
     assert run.apply(config_path=config, yes=True) == 0
     listed = releases(cluster)
     assert listed["argocd"] == ("argocd", 2, "argo-cd-1.0.0", "deployed")
+    # upgradeCRDs (the default): the chart's CRDs applied by dtm before the upgrade, which helm alone never does
+    crd = cluster.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "applications.argoproj.io")
+    assert "dtm" in {entry.get("manager") for entry in crd["metadata"].get("managedFields", [])}
     assert listed["jenkins"][1] == 2 and listed["vault"][1] == 1
     assert json.loads(cluster.helm("get", "values", "jenkins", "-n", "jenkins", "-o", "json").stdout) == {
         "replicaCount": 2}

@@ -63,3 +63,12 @@ def test_failures_are_transient_when_retrying_may_help_and_permanent_otherwise(
         helm.show_crds("standin/no-such-chart", None)
     with pytest.raises(PermanentError, match="helm 3 command is not installed"):
         Helm(executable=str(tmp_path / "no-helm"))
+
+
+def test_a_charts_crds_are_read_from_the_package_each_whole(chart_repository: ChartRepository) -> None:
+    """`helm show crds` runs the CRD files together with no separator; dtm reads them from the chart itself."""
+    from devstream.plugins.helm.release import chart_crds
+
+    crds = chart_crds(chart_repository.folder / "argo-cd-1.0.0.tgz")
+    assert sorted(c["metadata"]["name"] for c in crds) == ["applications.argoproj.io", "appprojects.argoproj.io"]
+    assert chart_crds(chart_repository.folder / "vault-1.0.0.tgz") == []
