@@ -139,10 +139,15 @@ class LeaseLock:
                 return
             identity = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
             record = {**holder_fields(command[:500]), "identity": identity}
+            told = False
             while not self._try_take(identity, record):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise self._locked_error(timeout)
+                if not told:
+                    logger.warning("state %s is locked by %s; waiting up to %gs for it", self.state_description,
+                                   describe_holder(self.holder()), timeout)
+                    told = True
                 time.sleep(min(POLL_INTERVAL, remaining))
             holding = _Holding(identity)
             holding.renewer = threading.Thread(target=self._renew_loop, args=(holding,), daemon=True,
