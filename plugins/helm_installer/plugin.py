@@ -22,7 +22,7 @@ import yaml
 
 from devstream.errors import PermanentError
 from devstream.plugin.base import Plugin, PluginContext, ResourceStatus
-from devstream.plugins.helm import Helm, ReleaseSpec, ensure_release, release_status, remove_release
+from devstream.plugins.helm import Helm, ReleaseSpec, ensure_release, release_status, remove_release, values_digest
 from devstream.plugins.helm_installer.defaults import GENERIC, INSTANCES, Instance, instance_for
 from devstream.plugins.helm_installer.options import HelmInstallerOptions, is_inline_yaml
 from devstream.plugins.kube import SYSTEM, client_for
@@ -93,6 +93,7 @@ def apply_crds(crds: list[dict[str, Any]], options: HelmInstallerOptions, ctx: P
 class HelmInstallerPlugin(Plugin[HelmInstallerOptions]):
     name: ClassVar[str] = "helm-installer"
     Options: ClassVar[type[HelmInstallerOptions]] = HelmInstallerOptions
+    import_id: ClassVar[str] = "namespace/release, e.g. argocd/argocd"
     description: ClassVar[str] = ("A Helm chart installed as a release with the helm 3 CLI; DevStream's ten "
                                   "instance defaults (argocd, jenkins, harbor...) by instanceID prefix.")
 
@@ -100,15 +101,35 @@ class HelmInstallerPlugin(Plugin[HelmInstallerOptions]):
         return self._apply(options, ctx)
 
     def update(self, options: HelmInstallerOptions, ctx: PluginContext) -> ResourceStatus:
-        return self._apply(options, ctx)
+        return _adopted(self._apply(options, ctx), ctx.prior)
 
     def read(self, options: HelmInstallerOptions, ctx: PluginContext) -> ResourceStatus | None:
         spec, instance = release_spec(options, ctx)
         live = Helm.for_cluster(options, ctx.workdir).status(spec.release, spec.namespace)
-        return None if live is None else _with_outputs(release_status(live, spec.source), spec, instance, live)
+        if live is None:
+            return None
+        return _adopted(_with_outputs(release_status(live, spec.source), spec, instance, live), ctx.prior)
+
+    def import_resource(self, resource_id: str, options: HelmInstallerOptions, ctx: PluginContext
+                        ) -> ResourceStatus | None:
+        spec, instance = release_spec(options, ctx)
+        if resource_id.strip().strip("/") != f"{spec.namespace}/{spec.release}":
+            raise PermanentError(f"{resource_id} is not the release {ctx.key} describes ({spec.namespace}/"
+                                 f"{spec.release}); import that one, or change chart.namespace/releaseName")
+        live = Helm.for_cluster(options, ctx.workdir).status(spec.release, spec.namespace)
+        if live is None:
+            return None
+        status = _with_outputs(release_status(live, spec.source), spec, instance, live)
+        # As create would have made it: values that differ from the options show as drift at the next plan.
+        status["valuesDigest"] = values_digest(spec.values)
+        return status if ctx.owned else {**status, "adopted": True}
 
     def delete(self, options: HelmInstallerOptions, ctx: PluginContext) -> None:
         spec, _ = release_spec(options, ctx)
+        if (ctx.prior or {}).get("adopted"):
+            ctx.logger.warning("%s: release %s in %s was adopted by dtm import, not installed by dtm, so it is left "
+                               "in place", ctx.key, spec.release, spec.namespace)
+            return
         remove_release(Helm.for_cluster(options, ctx.workdir), spec, ctx.logger)
 
     def systems(self, options: Any) -> set[str]:
@@ -119,6 +140,11 @@ class HelmInstallerPlugin(Plugin[HelmInstallerOptions]):
         helm = Helm.for_cluster(options, ctx.workdir)
         live = ensure_release(helm, spec, ctx.logger, ctx.prior, apply_crds=lambda crds: apply_crds(crds, options, ctx))
         return _with_outputs(release_status(live, spec.source), spec, instance, live)
+
+
+def _adopted(status: ResourceStatus, prior: ResourceStatus | None) -> ResourceStatus:
+    """An imported release stays marked adopted (so delete leaves it) through reads and updates."""
+    return {**status, "adopted": True} if (prior or {}).get("adopted") else status
 
 
 def _with_outputs(status: ResourceStatus, spec: ReleaseSpec, instance: Instance | None,

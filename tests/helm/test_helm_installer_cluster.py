@@ -164,7 +164,7 @@ class TestHelmInstallerConformance(PluginConformance):
             return options, ctx
 
         return Harness(
-            plugin=HelmInstallerPlugin(), options=options, context=ctx,
+            plugin=HelmInstallerPlugin(), options=options, context=ctx, import_id="jenkins/jenkins",
             snapshot=lambda: releases(cluster),
             failures={
                 "transient": unreachable,
