@@ -13,6 +13,7 @@ API stand-in (tests/kube_standin) they talk to over loopback HTTPS (its own CA) 
     .kubectl(*args, check=True, input=None) -> CompletedProcess (text)   the real kubectl
     .helm(*args, check=True, input=None) -> CompletedProcess (text)      the real helm
     .get(api_version, kind, name, namespace=None) -> dict | None          read the store directly
+                              (namespace None: "default" for a namespaced kind)
     .install_crd(path) -> dict  create a CRD (e.g. the Argo CD Application CRD) through the API, Established
     .create(obj) -> dict        create any object through the API (validated like a client's)
     .requests -> list[Request]  what the server received (method, path, query, content_type, body, user_agent)
