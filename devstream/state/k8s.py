@@ -14,8 +14,9 @@ with a JSON merge patch that carries that entry only:
 
 Reading is `state` with the journal replayed on top, in key order (time, pid, sequence: the lock keeps runs
 apart). `flush()`, run once per locked run before the lock is given back, folds the journal into `state` with
-one replace conditional on the ConfigMap's resourceVersion. A ConfigMap holds at most 1 MiB, so a very large
-state (about a thousand typical records) is refused with that reason.
+one replace conditional on the ConfigMap's resourceVersion. A ConfigMap holds at most 1 MiB: a write that
+would pass it folds the journal first (it repeats records), and a state that still does not fit is refused
+with that reason.
 
 The lock is a real `coordination.k8s.io/v1` Lease (see `devstream.state.k8s_lease`).
 
@@ -63,6 +64,12 @@ _LABELS = {"app.kubernetes.io/managed-by": "dtm", "app.kubernetes.io/name": "dtm
 def _record(value: dict[str, Any]) -> StateRecord:
     cleaned = {k: v for k, v in value.items() if not (v is None and k in ("dependsOn", "options", "resourceStatus"))}
     return StateRecord.model_validate(cleaned)
+
+
+def _too_large(exc: DtmError) -> bool:
+    """The API server's answer to an object past its size limit (422 Too long, or 413 from a proxy)."""
+    code = getattr(exc, "code", 0)
+    return code == 413 or (code == 422 and "Too long" in str(exc))
 
 
 class K8sStateStore:
@@ -202,14 +209,31 @@ class K8sStateStore:
         patch = {"data": {self._journal_key(): line}}
         with self._failing("write"):
             try:
-                self.kube.merge_patch("v1", "ConfigMap", self.configmap, patch, self.namespace)
+                self._patch(patch)
             except DtmError as exc:
-                if getattr(exc, "code", 0) != 404:
+                if not _too_large(exc):
                     raise
-                self._create_configmap()  # the first write to this state
-                self.kube.merge_patch("v1", "ConfigMap", self.configmap, patch, self.namespace)
+                # The journal repeats records: folded into `state`, the ConfigMap may have room again.
+                self.flush()
+                try:
+                    self._patch(patch)
+                except DtmError as again:
+                    if not _too_large(again):
+                        raise
+                    raise StateError(f"the state no longer fits in {self.description}: a ConfigMap holds at most "
+                                     f"1 MiB ({again}); keep this config's state in the `s3` or `prefect` backend "
+                                     "(dtm state list shows what it holds)") from None
         with self._lock:
             self.bytes_written += len(json.dumps(patch))
+
+    def _patch(self, patch: dict[str, Any]) -> None:
+        try:
+            self.kube.merge_patch("v1", "ConfigMap", self.configmap, patch, self.namespace)
+        except DtmError as exc:
+            if getattr(exc, "code", 0) != 404:
+                raise
+            self._create_configmap()  # the first write to this state
+            self.kube.merge_patch("v1", "ConfigMap", self.configmap, patch, self.namespace)
 
     def _ensure_namespace(self) -> None:
         if self.kube.get("v1", "Namespace", self.namespace) is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from lock_holder import LockHolder
 
-from devstream.errors import StateLockedError
+from devstream.errors import StateError, StateLockedError
 from devstream.plugins.kube import resolve_target
 from devstream.state import StateRecord
 from devstream.state.k8s import K8sStateStore
@@ -130,3 +130,17 @@ def test_a_holder_on_another_host_is_waited_for_until_its_lease_expires(kube_clu
     with store.lock("dtm apply", timeout=30):
         assert store.taken_over()["host"] == "ci-7"
         assert lease(kube_cluster)["spec"]["leaseTransitions"] == 1
+
+
+def test_a_state_past_a_configmap_s_size_is_folded_then_refused_naming_the_limit(kube_cluster):
+    store = store_for(kube_cluster)
+    big = "p" * 300_000
+    with store.lock("dtm apply"):
+        for _ in range(5):  # one record written five times: the journal outgrows 1 MiB, folded it is 300 KB
+            store.put(record(1, big))
+        assert store.read()["noop_t1"].options["payload"] == big
+        for i in range(2, 4):
+            store.put(record(i, big))
+        with pytest.raises(StateError, match=r"no longer fits in ConfigMap devstream/state.*at most 1 MiB"):
+            store.put(record(4, big))
+    assert sorted(store_for(kube_cluster).read()) == ["noop_t1", "noop_t2", "noop_t3"]
