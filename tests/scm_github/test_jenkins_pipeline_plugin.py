@@ -167,7 +167,9 @@ def test_refused_credentials_and_the_image_repository_are_clear_errors(ctx: Plug
         PLUGIN.create(options(imageRepo={"url": "http://harbor.example.com", "user": "admin"}), ctx)
 
 
-def test_devstreams_sample_validates() -> None:
+def test_devstreams_sample_validates_once_owner_or_org_is_chosen() -> None:
+    # DevStream's `show config` sample lists both `owner` and `org` as placeholders; a user keeps one (DevStream,
+    # like dtm, refuses both at once).
     sample = yaml.safe_load("""
     jenkins:
       url: http://jenkins.example.com:8080
@@ -196,6 +198,9 @@ def test_devstreams_sample_validates() -> None:
         securityValue: YOUR_DINGTALK_SECRET_VALUE
       sonarqube: {url: http://sonar.example.com, token: YOUR_SONAR_TOKEN, name: sonar_test}
     """)
+    with pytest.raises(ValidationError, match="not both"):
+        JenkinsPipelineOptions.model_validate(sample)
+    del sample["scm"]["org"]
     parsed = JenkinsPipelineOptions.model_validate(sample)
     assert parsed.job_path == "test-job" and parsed.server.url == "http://jenkins.example.com:8080"
     with pytest.raises(ValidationError, match="job name"):
