@@ -24,6 +24,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from config_schema_check import watch_loaded_configs  # noqa: E402, F401 - autouse for every test
+from dtm_cli import dtm  # noqa: E402, F401 - the `dtm` fixture for every test
 from helm_charts import chart_repository  # noqa: E402, F401 - the stand-in charts, for every folder
 from kube_cluster import kube_binaries, kube_cluster, kube_standin  # noqa: E402, F401 - Kubernetes stand-in
 from s3_server import s3_env, s3_server  # noqa: E402, F401 - the s3 state backend's tests

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from dtm_cli import run_main
 
-from devstream.cli import render
-from devstream.cli.main import main
 from devstream.secrets import fingerprint
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -28,15 +26,11 @@ NEW_TOKEN = "ghp_rotatedToken000000000000002"
 
 @pytest.fixture
 def dtm(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(render.console, "width", 250)
-    monkeypatch.setattr(render.err_console, "width", 250)
+    """`dtm(*args)` -> (exit code, stdout and stderr together)."""
 
     def call(*args: str) -> tuple[int, str]:
-        monkeypatch.setattr(sys, "argv", ["dtm", *args])
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        out, err = capsys.readouterr()
-        return int(exit_info.value.code or 0), out + err
+        done = run_main(monkeypatch, capsys, *args, width=250)
+        return done.returncode, done.stdout + done.stderr
 
     return call
 

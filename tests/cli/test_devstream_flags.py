@@ -7,40 +7,20 @@ in a subprocess, as a shell does; the rest call dtm's real entry point in this p
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-
-from devstream.cli import render
-from devstream.cli.main import main
-
-DTM = str(Path(sys.executable).with_name("dtm"))
-
-
-def run_script(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([DTM, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=cwd,
-                          env={**os.environ, "COLUMNS": "200", **(env or {})}, timeout=120)
+from dtm_cli import run_main, run_script
 
 
 @pytest.fixture
 def dtm(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    """`dtm ARGS` in this process, in folder `cwd`, as a CompletedProcess."""
-    monkeypatch.setattr(render.console, "width", 200)
-    monkeypatch.setattr(render.err_console, "width", 200)
+    """`dtm(*args, cwd=FOLDER, env=...)` in this process, as a CompletedProcess."""
 
     def call(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        monkeypatch.chdir(cwd)
-        for name, value in (env or {}).items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setattr(sys, "argv", ["dtm", *args])
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(args, int(exit_info.value.code or 0), out, err)
+        return run_main(monkeypatch, capsys, *args, cwd=cwd, env=env)
 
     return call
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,25 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from devstream.cli import render
-from devstream.cli.main import main
-
 pytestmark = pytest.mark.usefixtures("prefect_server")  # apply runs a flow, whichever backend holds the state
-
-
-@pytest.fixture
-def dtm(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(render.console, "width", 200)
-    monkeypatch.setattr(render.err_console, "width", 200)
-
-    def call(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["dtm", *args])
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        out, err = capsys.readouterr()
-        return int(exit_info.value.code or 0), out, err
-
-    return call
 
 
 def write_config(folder: Path, tools: list[dict[str, Any]], backend: str = "local") -> Path:

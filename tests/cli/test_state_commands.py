@@ -18,26 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devstream.cli import render
-from devstream.cli.main import main
 from devstream.secrets import fingerprint
 
 pytestmark = pytest.mark.usefixtures("prefect_server")  # apply runs a flow, whichever backend holds the state
-
-
-@pytest.fixture
-def dtm(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(render.console, "width", 200)
-    monkeypatch.setattr(render.err_console, "width", 200)
-
-    def call(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["dtm", *args])
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        out, err = capsys.readouterr()
-        return int(exit_info.value.code or 0), out, err
-
-    return call
 
 
 def write_config(folder: Path, backend: str, *, file_id: str = "readme", with_noop: bool = True) -> Path:

@@ -4,7 +4,6 @@ the next plan shows only what really differs from the config, and destroy leaves
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,29 +11,11 @@ import yaml
 from github_standin import GitHubStandIn, Secret
 from github_testkit import TOKEN
 
-from devstream.cli import render
-from devstream.cli.main import main
-
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 PASSWORD = "dckr_pat_import_s3cr3t"
 WORKFLOW = "name: [[ AppName ]]\non: [push]\njobs: {build: {runs-on: ubuntu-latest, steps: [{run: make}]}}\n"
 PATH = ".github/workflows/ci.yml"
-
-
-@pytest.fixture
-def dtm(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(render.console, "width", 200)
-    monkeypatch.setattr(render.err_console, "width", 200)
-
-    def call(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["dtm", *args])
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        out, err = capsys.readouterr()
-        return int(exit_info.value.code or 0), out, err
-
-    return call
 
 
 def test_imported_workflows_plan_only_the_missing_secret_and_destroy_leaves_them(
