@@ -26,18 +26,9 @@ from typing import Any
 
 import pytest
 import yaml
+from kube_standin.catalogue import REFERENCE  # the official descriptions, copied into the repository
 
 __all__ = ["CHARTS", "ChartRepository", "build_repository", "chart_repository"]
-
-
-
-def _reference() -> Path:
-    """../shared/reference/kubernetes beside the checkout (a worktree may sit a level deeper)."""
-    for parent in Path(__file__).resolve().parents[1:]:
-        folder = parent / "shared" / "reference" / "kubernetes"
-        if folder.is_dir():
-            return folder
-    raise FileNotFoundError("shared/reference/kubernetes (Argo CD's CRDs) is not beside this checkout")
 
 VERSIONS = ("1.0.0", "1.1.0")
 # Each chart: (its name as the instance default names it, its appVersion at 1.0.0).
@@ -131,7 +122,7 @@ def _write_chart(root: Path, name: str, app_version: str) -> Path:
         (folder / "templates" / "extra.yaml").write_text(_EXTRA[name])
     if name == "argo-cd":
         (folder / "crds").mkdir()
-        for crd in sorted(_reference().glob("argocd-*-crd.yaml")):
+        for crd in sorted(REFERENCE.glob("argocd-*-crd.yaml")):
             (folder / "crds" / crd.name).write_text(crd.read_text())
     return folder
 

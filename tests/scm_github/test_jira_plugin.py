@@ -121,6 +121,8 @@ def test_the_standin_refuses_what_jiras_reference_does_not_allow(jira: JiraStand
 
 
 def test_devstreams_sample_validates_and_what_is_refused() -> None:
+    # DevStream's sample lists both `owner` and `org` as placeholders; both at once is refused (as DevStream
+    # refused it), and a user keeps one.
     sample = yaml.safe_load("""
     scm:
       branch: YOUR_REPO_BRANCH
@@ -136,6 +138,9 @@ def test_devstreams_sample_validates_and_what_is_refused() -> None:
       userEmail: JIRA_USER_EMAIL
       projectKey: JIRA_PROJECT_KEY
     """)
+    with pytest.raises(ValidationError, match="not both"):
+        JiraOptions.model_validate(sample)
+    del sample["scm"]["org"]
     assert JiraOptions.model_validate(sample).jira.projectKey == "JIRA_PROJECT_KEY"
     with pytest.raises(ValidationError, match="jira.baseURL"):
         JiraOptions.model_validate({**sample, "jira": {**sample["jira"], "baseURL": "example.atlassian.net"}})
