@@ -89,20 +89,8 @@ def _scheduled_for_deletion(project: Mapping[str, Any]) -> bool:
 
 
 class GitLabCore:
-    """One GitLab project, through the REST API v4 (an `ScmClient`).
-
-    The HTTP client is made on the first request and closed by `close()` (or leaving a `with` block).
-    The token comes from `spec.token`, else from the `GITLAB_TOKEN` environment variable, as DevStream did.
-
-    Args:
-        spec: where the project is; `scmType` must be `gitlab`.
-        ctx: the plugin call's context: its logger and its (retrying) HTTP client.
-        timeout: seconds allowed for each request (connecting: at most 10).
-
-    Example:
-        >>> with GitLabClient(RepoSpec(scmType="gitlab", org="acme", name="web"), ctx) as gitlab:  # doctest: +SKIP
-        ...     gitlab.push_files({".gitlab-ci.yml": b"test: {script: [make]}\\n"}, "ci: add the pipeline")
-    """
+    """One GitLab project (`spec`) over the REST API v4: the transport, errors, paging and the project itself.
+    `GitLabClient` (gitlab.py), which builds on it, documents its use."""
 
     def __init__(self, spec: RepoSpec, ctx: PluginContext, *, timeout: float = 30.0) -> None:
         if spec.scmType != "gitlab":
