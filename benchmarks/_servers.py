@@ -107,7 +107,8 @@ def embedded_server() -> Iterator[Server]:
     migrations paid) without touching ~/.dtm. A server this context started is stopped on exit.
     """
     from devstream.cli import render
-    from devstream.cli.server import read_server_info, server_stop
+    from devstream.cli.server import read_server_info
+    from devstream.cli.server_cmds import server_stop
     from devstream.cli.workspace import use_prefect_server
 
     user_url = os.environ.get("PREFECT_API_URL")

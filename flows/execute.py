@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -40,28 +40,32 @@ class TaskVariants:
     def __init__(self, **options: Any):
         self.options = options
         self._cache: dict[tuple[str, str, frozenset[str]], Task[Any, Any]] = {}
+        self.without_limits: set[frozenset[str]] = set()  # tag sets Prefect was told have no limit
 
     def __call__(self, task: Task[Any, Any], plugin: str, systems: frozenset[str] = frozenset()) -> Task[Any, Any]:
         key = (task.name, plugin, systems)
         if key not in self._cache:
             tags = [f"dtm-plugin-{plugin}", *(f"dtm-system-{s}" for s in sorted(systems))]
             self._cache[key] = task.with_options(tags=tags, **self.options)
-            _skip_tag_limit_lookups(tags)
+            if _skip_tag_limit_lookups(tags):
+                self.without_limits.add(frozenset(tags))
         return self._cache[key]
 
 
-def _skip_tag_limit_lookups(tags: list[str]) -> bool:
+def _skip_tag_limit_lookups(tags: Iterable[str]) -> bool:
     """Tell Prefect up front when none of a task's tags has a concurrency limit; True when it was told.
 
-    Every tagged task asks the server for its tags' limits, caching a "no limit" answer for 5 s; at the
-    start of a run, dozens of tasks ask at once, which cost 2.4 s of a 500-tool apply. One lookup per tag
-    here answers for all of them; when a limit exists nothing is cached and Prefect enforces it as usual.
+    Every tagged task asks the server for its tags' limits, one set of tags at a time (Prefect queues them),
+    caching a "no limit" answer for 5 s only. A run of 500 changes outlives that, and on a busy server the
+    queued lookups then cost more than the changes themselves (38 s of a 49 s apply). One lookup per tag
+    here answers for all of them (`_telling_prefect_no_limits` repeats the answer while a run lasts); when
+    a limit exists nothing is cached and Prefect enforces it as usual.
 
     Prefect has no public way to say "these tags have no limit", so this is the one place dtm writes to a
     private Prefect attribute (its "no limits" cache). tests/engine/test_tag_limit_lookups.py fails when a
     Prefect upgrade renames the cache or stops reading it, so the shortcut is never lost silently.
     """
-    names = [f"tag:{tag}" for tag in tags]
+    names = frozenset(f"tag:{tag}" for tag in tags)
     try:
         from prefect.client.orchestration import get_client
         from prefect.concurrency import services
@@ -74,11 +78,32 @@ def _skip_tag_limit_lookups(tags: list[str]) -> bool:
                 except ObjectNotFound:
                     pass
         with services._cache_lock:
-            services._no_limits_cache[frozenset(names)] = True
+            services._no_limits_cache[names] = True
         return True
     except Exception as exc:  # a private cache Prefect may rename: never worth failing a run over
-        log.debug("could not tell Prefect that tags %s have no concurrency limit: %r", tags, exc)
+        log.debug("could not tell Prefect that tags %s have no concurrency limit: %r", sorted(tags), exc)
         return False
+
+
+@contextmanager
+def _telling_prefect_no_limits(variants: TaskVariants, every: float = 2.0) -> Iterator[None]:
+    """While the block runs, look up every `every` seconds (Prefect forgets after 5) whether the tag sets
+    `variants` found without a limit still have none, and tell Prefect so: one lookup per tag and period
+    instead of one per task; a limit created meanwhile is enforced from the next period on."""
+    done = threading.Event()
+
+    def tell() -> None:
+        while not done.wait(every):
+            for tags in list(variants.without_limits):
+                if not _skip_tag_limit_lookups(tags):
+                    variants.without_limits.discard(tags)
+
+    teller = threading.Thread(target=tell, name="dtm-no-tag-limits", daemon=True)
+    teller.start()
+    try:
+        yield
+    finally:
+        done.set()  # a lookup under way ends on its own: the run does not wait for it
 
 
 _read_variants: dict[RetryPolicy, TaskVariants] = {}
@@ -98,7 +123,8 @@ def refresh(ws: Workspace, records: dict[str, StateRecord], parallelism: int = 1
     targets = read_targets(ws.config, records, ws.stored_form)
     # A runner of our own, sized by the parameter, so a deployment run can choose its parallelism too.
     runner: ThreadPoolTaskRunner[Any]
-    with ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
+    variants = _read_variants.setdefault(ws.retry, TaskVariants(**ws.retry.task_options()))
+    with _telling_prefect_no_limits(variants), ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
         futures = {tool.state_key: submit_read(runner, ws, tool, options) for tool, options in targets}
         return {k: f.result() for k, f in futures.items()}
 
@@ -186,7 +212,8 @@ def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int |
                          delay=ws.retry.delay if retry_delay is None else retry_delay)
     variant = TaskVariants(**policy.task_options())
     runner: ThreadPoolTaskRunner[Any]
-    with _records_name_this_run(ws), ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
+    with (_records_name_this_run(ws), _telling_prefect_no_limits(variant),
+          ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner):
         for change in plan.changes:
             if stop is not None and stop.is_set():
                 break

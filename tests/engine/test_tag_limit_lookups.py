@@ -8,13 +8,14 @@ reading it, they fail, and the shortcut is never lost silently.
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
 from prefect import flow, task
 from prefect.client.orchestration import PrefectClient
 
-from devstream.flows.execute import _skip_tag_limit_lookups
+from devstream.flows.execute import TaskVariants, _skip_tag_limit_lookups, _telling_prefect_no_limits
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -55,3 +56,28 @@ def test_a_tagged_task_asks_prefect_for_its_limits_when_dtm_said_nothing(monkeyp
 def test_after_dtm_says_the_tags_have_no_limit_the_task_does_not_ask(monkeypatch):
     tags = [f"dtm-plugin-{uuid.uuid4().hex[:8]}", "dtm-system-github"]
     assert lookups_made_by_a_task_tagged(tags, monkeypatch, dtm_says_no_limit=True) == 0
+
+
+def test_dtm_keeps_telling_prefect_while_a_run_outlasts_prefects_memory(monkeypatch):
+    # Prefect forgets a "no limit" answer after 5 s; a run of 500 changes lasts longer, and every task that
+    # started later asked the server again, one at a time (38 s of a 49 s apply on a busy machine).
+    tags = [f"dtm-plugin-{uuid.uuid4().hex[:8]}"]
+    asked: list[object] = []
+    real = PrefectClient.increment_concurrency_slots_with_lease
+
+    async def counting(self: PrefectClient, *args: object, **kwargs: object) -> object:
+        asked.append(kwargs.get("names"))
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(PrefectClient, "increment_concurrency_slots_with_lease", counting)
+
+    @flow
+    def a_long_run() -> str:
+        variants = TaskVariants()
+        tagged = variants(touch, tags[0].removeprefix("dtm-plugin-"))
+        with _telling_prefect_no_limits(variants, every=1.0):
+            time.sleep(6.5)  # the changes that start after Prefect's memory of dtm's first word ran out
+            return tagged()
+
+    assert a_long_run() == "done"
+    assert asked == []
