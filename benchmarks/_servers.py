@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # dtm's own loopback host, port probe and health check (no proxies), as its local server uses them.
-from devstream.cli.server import HOST, _free_port, _healthy
+from devstream.prefect_boundary.server import HOST, _free_port, _healthy
 
 SERVERS = ("embedded", "real")
 START_TIMEOUT = 90.0
@@ -107,9 +107,9 @@ def embedded_server() -> Iterator[Server]:
     migrations paid) without touching ~/.dtm. A server this context started is stopped on exit.
     """
     from devstream.cli import render
-    from devstream.cli.server import read_server_info
     from devstream.cli.server_cmds import server_stop
     from devstream.cli.workspace import use_prefect_server
+    from devstream.prefect_boundary.server import read_server_info
 
     user_url = os.environ.get("PREFECT_API_URL")
     tmp_home = None if os.environ.get("DTM_HOME") else tempfile.mkdtemp(prefix="dtm-bench-home-")

@@ -87,7 +87,7 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="dtm-bench-embedded-"))
     bench = Bench(root)
     if "status" not in bench.dtm("server", "--help", check=False)[1]:
-        print("`dtm server` is missing: wire devstream/cli/server.py into the CLI first", file=sys.stderr)
+        print("`dtm server` is missing: wire devstream/prefect_boundary/server.py into the CLI first", file=sys.stderr)
         return 2
     try:
         first = bench.apply()

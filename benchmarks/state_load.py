@@ -24,8 +24,8 @@ from pathlib import Path
 
 import httpx
 
+from devstream.prefect_boundary.state_store import PAGE_SIZE, PrefectStateStore
 from devstream.state import StateRecord
-from devstream.state.prefect_api import PAGE_SIZE, PrefectStateStore
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _servers import SERVERS, Server, run_on_server  # noqa: E402

@@ -8,14 +8,15 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from devstream.drift import DriftReport
 from devstream.plan import Plan
-from devstream.state import StateRecord, prefect_rest
-from devstream.state.prefect_api import summary_table
+from devstream.prefect_boundary import rest
+from devstream.prefect_boundary.state_store import summary_table
+from devstream.state import StateRecord
 from devstream.summary import RunSummary
 
 
 def slug(text: str) -> str:
     """Artifact keys allow lowercase letters, digits and dashes only."""
-    return prefect_rest.slug(text, empty="default")
+    return rest.slug(text, empty="default")
 
 
 def _cell(text: str) -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 CORE = ["devstream.config", "devstream.graph", "devstream.plan", "devstream.outputs", "devstream.state",
         "devstream.plugin", "devstream.engine", "devstream.cli.main", "devstream.plugins.noop",
-        "devstream.plugins.file"]
+        "devstream.plugins.file", "devstream.prefect_boundary.state_store", "devstream.prefect_boundary.server",
+        "devstream.prefect_boundary.server_watch"]
 
 
 def test_the_core_never_imports_prefect():
@@ -129,3 +131,50 @@ def test_every_exception_lives_in_errors_py_and_its_drawn_tree_is_true():
     drawn = _drawn_tree(errors.__doc__ or "")
     drawn_parents = {name: drawn.get(name, "Exception") for name in set(classes) | set(drawn)}
     assert drawn_parents == true_parents
+
+
+# Speaking HTTP: an HTTP library, or the SDK's client (devstream.plugin.http).
+_HTTP_MODULES = ("httpx", "urllib.request", "http.client", "requests", "urllib3", "aiohttp", "devstream.plugin.http")
+# Talking to Prefect: its API's environment variable, its port, or one of its REST routes, in code (docstrings
+# and comments do not count).
+_PREFECT_API = re.compile(r"PREFECT_API_(URL|KEY)|:4200\b|/api/?$|/(health|flow_runs|task_runs|artifacts|variables|"
+                          r"deployments|concurrency_limits|work_pools|block_documents|events|logs)\b")
+
+
+def _talks_to_prefect_over_http(source: str) -> list[str]:
+    """What in `source` is HTTP toward Prefect: empty unless it both imports an HTTP library and names Prefect's
+    API in a string that is not a docstring."""
+    import ast
+
+    tree = ast.parse(source)
+    http = sorted({alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+                   if alias.name.startswith(_HTTP_MODULES)}
+                  | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+                     and node.module.startswith(_HTTP_MODULES)})
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    strings = [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+               and isinstance(node.value, str) and id(node) not in docstrings]
+    prefect = sorted({text for text in strings if _PREFECT_API.search(text)})
+    return http + prefect if http and prefect else []
+
+
+def test_the_prefect_http_check_sees_requests_and_not_mentions():
+    assert _talks_to_prefect_over_http('import httpx\nhttpx.get(os.environ["PREFECT_API_URL"] + "/health")\n')
+    assert _talks_to_prefect_over_http('from urllib.request import urlopen\nurlopen(f"{url}/flow_runs/filter")\n')
+    assert _talks_to_prefect_over_http('from devstream.plugin.http import http_client\nu = "http://h:4200/api"\n')
+    assert not _talks_to_prefect_over_http('"""Set PREFECT_API_URL."""\nimport httpx\nhttpx.get(u)\n')
+    assert not _talks_to_prefect_over_http('import os\nos.environ.get("PREFECT_API_URL")\n')
+
+
+def test_only_the_prefect_boundary_talks_to_prefect_over_http():
+    """devstream/prefect_boundary/ says why dtm talks REST to Prefect; the rest of the core asks it to."""
+    root = Path(__file__).resolve().parent.parent
+    boundary = root / "devstream" / "prefect_boundary"
+    offenders = {str(p.relative_to(root)): found for p in sorted((root / "devstream").rglob("*.py"))
+                 if boundary not in p.parents
+                 and (found := _talks_to_prefect_over_http(p.read_text(encoding="utf-8")))}
+    assert offenders == {}, "move HTTP calls to Prefect into devstream/prefect_boundary/"
+    assert all(_talks_to_prefect_over_http((boundary / name).read_text(encoding="utf-8"))
+               for name in ("rest.py", "server.py", "server_watch.py"))

@@ -44,7 +44,7 @@ def patient_client() -> None:
 def flow_session() -> Iterator[None]:
     """The one way a command that runs a flow gets Prefect ready, whatever its state backend: console logs
     quieted, the server chosen (PREFECT_API_URL, else dtm's local server, started if need be, see
-    devstream/cli/server.py), the CLI's run settings. Enter it before importing `devstream.flows`."""
+    devstream/prefect_boundary/server.py), the CLI's run settings. Enter it before importing `devstream.flows`."""
     quiet_console_logs()
     patient_client()
     use_prefect_server()

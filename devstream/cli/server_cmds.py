@@ -1,4 +1,4 @@
-"""`dtm server start|stop|status`: what a user sees of dtm's local Prefect server (devstream/cli/server.py
+"""`dtm server start|stop|status`: what a user sees of dtm's local Prefect server (devstream/prefect_boundary/server.py
 starts, finds and stops it)."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from typing import Any
 from rich.markup import escape
 
 from devstream.cli import render
-from devstream.cli.server import (
+from devstream.errors import LocalServerError
+from devstream.prefect_boundary.server import (
     _OFF,
     ServerInfo,
     _ensure_running,
@@ -23,7 +24,6 @@ from devstream.cli.server import (
     dtm_home,
     read_server_info,
 )
-from devstream.errors import LocalServerError
 
 __all__ = ["server_start", "server_status", "server_stop"]
 

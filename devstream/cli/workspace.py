@@ -16,10 +16,10 @@ def use_prefect_server() -> None:
     """Point this process at a Prefect server before prefect (or the prefect state backend) needs one.
 
     Without PREFECT_API_URL every dtm process would start Prefect's ephemeral server (7-18 s); dtm's local
-    server is started once and reused (see devstream/cli/server.py). Prefect reads the URL once, when it
+    server is started once and reused (see devstream/prefect_boundary/server.py). Prefect reads the URL once, when it
     is first imported, so this runs before that.
     """
-    from devstream.cli.server import ensure_server
+    from devstream.prefect_boundary.server import ensure_server
 
     if (url := ensure_server()) is not None:
         os.environ["PREFECT_API_URL"] = url

@@ -15,7 +15,6 @@ from devstream.errors import StateError
 from devstream.state.base import StateRecord, StateStore
 from devstream.state.local import LocalStateStore
 from devstream.state.lock import FileLock, describe_holder
-from devstream.state.prefect_api import PrefectStateStore
 
 __all__ = ["FileLock", "LocalStateStore", "StateRecord", "StateStore", "describe_holder", "open_store"]
 
@@ -50,6 +49,8 @@ def open_store(config: Config) -> StateStore:
         name = options.get("name") or config.name
         if not isinstance(name, str) or not name.strip():
             raise StateError("state option name must be a non-empty string")
+        from devstream.prefect_boundary.state_store import PrefectStateStore  # the boundary imports this package
+
         return PrefectStateStore(name, config_path=config.path)
     if backend == "s3":
         return _open_s3(config)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from devstream.cli import server, server_cmds
+from devstream.cli import server_cmds
+from devstream.prefect_boundary import server
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="finds servers through /proc (Linux)")
 
@@ -53,7 +54,7 @@ def _stop_everything(home: Path) -> None:
 
 def _ensure_in_subprocess(home: Path) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k not in _CLEAN_ENV} | {"DTM_HOME": str(home)}
-    code = "from devstream.cli.server import ensure_server; print(ensure_server())"
+    code = "from devstream.prefect_boundary.server import ensure_server; print(ensure_server())"
     return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
@@ -255,7 +256,7 @@ def test_a_restart_listens_on_the_last_port_when_it_is_free(in_spare_home):
 
 
 def test_the_module_does_not_import_prefect():
-    code = "import sys, devstream.cli.server; print('prefect' in sys.modules)"
+    code = "import sys, devstream.prefect_boundary.server; print('prefect' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

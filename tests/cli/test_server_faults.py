@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devstream.cli import server
-from devstream.state.prefect_api import PrefectStateStore
+from devstream.prefect_boundary import server
+from devstream.prefect_boundary.state_store import PrefectStateStore
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="finds servers through /proc (Linux)")
 
@@ -156,7 +156,7 @@ def test_with_prefect_state_a_killed_server_ends_the_run_and_the_next_apply_conv
 
 HOLDER = """
 import sys
-from devstream.state.prefect_api import PrefectStateStore
+from devstream.prefect_boundary.state_store import PrefectStateStore
 
 with PrefectStateStore(sys.argv[1]).lock("dtm apply"):
     print("locked", flush=True)

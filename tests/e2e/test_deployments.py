@@ -16,7 +16,7 @@ import yaml
 from e2e_server import PREFECT as PREFECT_BIN
 from e2e_server import REPO, Server
 
-from devstream.state.prefect_api import PrefectStateStore
+from devstream.prefect_boundary.state_store import PrefectStateStore
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,7 @@ import yaml
 from e2e_server import Server
 from postgres import postgres_url  # noqa: F401  (the fixture: a PostgreSQL database of the module's own)
 
-from devstream.state.prefect_api import PrefectStateStore
+from devstream.prefect_boundary.state_store import PrefectStateStore
 
 pytestmark = pytest.mark.e2e
 

@@ -21,7 +21,7 @@ import yaml
 from browser import Browser, chromium
 from e2e_server import Server
 
-from devstream.state.prefect_api import PrefectStateStore
+from devstream.prefect_boundary.state_store import PrefectStateStore
 
 pytestmark = pytest.mark.e2e
 

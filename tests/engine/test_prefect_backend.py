@@ -11,7 +11,7 @@ import yaml
 
 from devstream.cli import run
 from devstream.engine import Workspace
-from devstream.state.prefect_api import PrefectStateStore
+from devstream.prefect_boundary.state_store import PrefectStateStore
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

@@ -35,13 +35,13 @@ from processes import spawn, stop
 
 from devstream.errors import StateError, StateLockedError
 from devstream.plugin.http import http_client
-from devstream.state.prefect_api import PrefectStateStore
+from devstream.prefect_boundary.state_store import PrefectStateStore
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 HOLDER_SCRIPT = """
 import sys
-from devstream.state.prefect_api import PrefectStateStore
+from devstream.prefect_boundary.state_store import PrefectStateStore
 
 store = PrefectStateStore(sys.argv[1])
 with store.lock("dtm apply"):

@@ -28,13 +28,13 @@ from lock_holder import LockHolder
 
 from devstream.errors import PrefectUnavailableError, StateLockedError
 from devstream.plugin.http import http_client
-from devstream.state.prefect_api import PrefectStateStore
+from devstream.prefect_boundary.state_store import PrefectStateStore
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 HOLDER_SCRIPT = """
 import sys
-from devstream.state.prefect_api import PrefectStateStore
+from devstream.prefect_boundary.state_store import PrefectStateStore
 
 store = PrefectStateStore(sys.argv[1])
 with store.lock("dtm apply"):
@@ -46,7 +46,7 @@ print("released", flush=True)
 TRY_SCRIPT = """
 import sys
 from devstream.errors import StateLockedError
-from devstream.state.prefect_api import PrefectStateStore
+from devstream.prefect_boundary.state_store import PrefectStateStore
 
 try:
     with PrefectStateStore(sys.argv[1]).lock("dtm apply"):

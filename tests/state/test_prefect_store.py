@@ -22,9 +22,15 @@ import pytest
 from devstream.config.models import Config, StateConfig
 from devstream.errors import StateError
 from devstream.plugin.http import http_client
+from devstream.prefect_boundary.state_store import (
+    ARTIFACT_TYPE,
+    PrefectStateStore,
+    artifact_key,
+    state_prefix,
+    summary_table,
+)
 from devstream.state import StateRecord, open_store, record_doc
 from devstream.state.base import ChangeNote, FlowRunRef
-from devstream.state.prefect_api import ARTIFACT_TYPE, PrefectStateStore, artifact_key, state_prefix, summary_table
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

@@ -1,10 +1,11 @@
 """The `prefect` state's lock: a Prefect global concurrency limit of 1 slot, held through a lease.
 
-Taking the lock is `POST /api/v2/concurrency_limits/increment-with-lease` on the state's limit (created
-with `limit: 1` when missing). The server answers with a lease id; a daemon thread renews the lease every
-third of its duration, so a long apply keeps it. If the holder dies, renewals stop and the server's
-repossessor service frees the slot once the lease has expired (lease durations are 60 s at least; the
-repossessor looks every `PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS`, 15 s by default).
+Taking the lock is `POST /api/v2/concurrency_limits/increment-with-lease` on the state's limit (created with
+`limit: 1` when missing; the REST calls are in lease_limit.py). The server answers with a lease id; a daemon
+thread renews the lease every third of its duration, so a long apply keeps it. If the holder dies, renewals
+stop and the server's repossessor service frees the slot once the lease has expired (lease durations are 60
+s at least; the repossessor looks every `PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS`, 15 s by
+default).
 
 Leases live in the server's memory by default (dtm's local server keeps them on disk instead): a restart
 forgets them while their slots stay taken. dtm repairs both sides of that:
@@ -16,9 +17,7 @@ A holder on another host cannot be checked: its slot frees itself when its lease
 still has the lease; `dtm force-unlock` frees it in every case.
 
 Traps this module closes (see the server's `api/concurrency_limits_v2.py`):
-- a limit that does not exist, or is inactive, lets every caller in with a 200 and no slot taken: the
-  limit is created first, checked to be active with `limit: 1` and no slot decay, and a grant that does
-  not name it is an error;
+- a missing or inactive limit lets every caller in with no slot taken (LimitApi.ensure and take check it);
 - a 423 LOCKED answer carries `Retry-After`; a caller with a timeout waits that long (never past its
   deadline) before asking again;
 - a server that is busy (503) or away while a caller waits is asked again until the caller's deadline,
@@ -48,26 +47,22 @@ from typing import Any
 
 from devstream.errors import PrefectUnavailableError, StateError, StateLockedError
 from devstream.osutil import pid_alive
-from devstream.plugin.http import parse_retry_after
+from devstream.prefect_boundary.lease_limit import MIN_LEASE_SECONDS, LimitApi
+from devstream.prefect_boundary.rest import PrefectApi
 from devstream.state.holdings import ProcessHoldings
 from devstream.state.lock import describe_holder, holder_fields
-from devstream.state.prefect_rest import PrefectApi
 
 __all__ = ["MIN_LEASE_SECONDS", "LeaseLock"]
 
 logger = logging.getLogger("devstream.state")
 
-# The server refuses leases shorter than a minute or longer than a day (`lease_duration`, ge=60, le=86400).
-MIN_LEASE_SECONDS = 60.0
+# The server refuses leases longer than a day (`lease_duration`, le=86400) or shorter than MIN_LEASE_SECONDS.
 MAX_LEASE_SECONDS = 86400.0
 DEFAULT_LEASE_SECONDS = 60.0
 # How long to wait between attempts when a 423 carries no usable Retry-After.
 DEFAULT_RETRY_SECONDS = 1.0
 # After a failed renewal, try again this much sooner than the regular interval (the lease is still valid).
 RENEW_RETRY_SECONDS = 2.0
-# A run that takes a slot records itself as the holder within milliseconds; a slot still taken this long
-# after a dead holder's lease was found gone, with that holder still on record, is the lost lease's slot.
-LOST_SLOT_CONFIRM_SECONDS = 1.0
 
 
 @dataclass
@@ -109,6 +104,8 @@ class LeaseLock:
         self.api = api
         self.limit_name = limit_name
         self.variable_name = variable_name
+        self.limit = LimitApi(api, limit_name=limit_name, variable_name=variable_name,
+                              state_description=state_description)
         self.state_description = state_description
         self.unlock_hint = unlock_hint
         self.lease_seconds = lease_seconds
@@ -121,13 +118,7 @@ class LeaseLock:
 
     def holder(self) -> dict[str, Any] | None:
         """Who holds the lock as recorded in its variable; None if no holder is recorded."""
-        response = self.api.call(
-            "GET", f"/variables/name/{self.variable_name}", ok=(404,), what="read who holds the state's lock"
-        )
-        if response.status_code == 404:
-            return None
-        value = response.json().get("value")
-        return value if isinstance(value, dict) else {}
+        return self.limit.holder()
 
     def held_here(self) -> bool:
         """Whether this process currently holds the lock."""
@@ -160,7 +151,7 @@ class LeaseLock:
                 return
             while True:
                 try:
-                    self._ensure_limit()
+                    self.limit.ensure()
                     self._revoke_stale_holder()
                     lease_id = self._take_slot(command, deadline, timeout)
                     break
@@ -204,7 +195,7 @@ class LeaseLock:
                 # meanwhile, unless a force-unlock broke our lock, and then the lease ids differ.
                 current = self.holder()
                 if current is not None and current.get("lease_id") == held.lease_id:
-                    self._forget_holder()
+                    self.limit.forget_holder()
                 else:
                     logger.warning(
                         "the lock on state %s was broken while this run held it; it is now held by %s",
@@ -222,8 +213,7 @@ class LeaseLock:
             current = self.holder() if held is not None else None
             if held is None or not current or current.get("lease_id") != held.lease_id:
                 return
-            self.api.call("PATCH", f"/variables/name/{self.variable_name}", json={"value": {**current, **fields}},
-                          retry=True, what="record who holds the state's lock")
+            self.limit.update_holder({**current, **fields})
 
     def taken_over(self) -> dict[str, Any] | None:
         """The record of the gone holder whose lock was last taken over here, handed out once."""
@@ -240,22 +230,21 @@ class LeaseLock:
         holder = self.holder()
         if holder and holder.get("lease_id"):
             self._give_back(str(holder["lease_id"]), strict=True)
-        limit = self._read_limit()
-        slots = int(limit.get("active_slots") or 0) if limit is not None else 0
+        slots = self.limit.active_slots()
         if slots > 0:
             newer = self.holder()
             newer_lease = (newer or {}).get("lease_id")
             if newer_lease and newer_lease != (holder or {}).get("lease_id"):
                 # Another run took the lock between our revocation and this check: it is theirs now.
                 return holder if holder is not None else {}
-            self._reset_slots()
+            self.limit.reset()
             logger.warning(
                 "reset the lock %s of state %s: its slot was taken with no live lease on record",
                 self.limit_name,
                 self.state_description,
             )
         if holder is not None:
-            self._forget_holder()
+            self.limit.forget_holder()
         if holder is None and slots == 0:
             return None
         return holder if holder is not None else {}
@@ -285,166 +274,45 @@ class LeaseLock:
         lease_id = str(holder["lease_id"])
         logger.warning("taking over the lock of state %s from %s, whose process no longer holds it",
                        self.state_description, describe_holder(holder))
-        if self._lease_exists(lease_id):
+        if self.limit.lease_exists(lease_id):
             self._give_back(lease_id)
         else:
-            self._free_lost_slot(lease_id)
-        self._forget_holder()
+            self.limit.free_lost_slot(lease_id)
+        self.limit.forget_holder()
         self.last_taken_over = holder
-
-    def _lease_exists(self, lease_id: str) -> bool:
-        """Whether the server still has this lease (renewing the lease of a holder known dead harms nobody)."""
-        response = self.api.call(
-            "POST",
-            f"/v2/concurrency_limits/leases/{lease_id}/renew",
-            json={"lease_duration": MIN_LEASE_SECONDS},
-            ok=(404, 410, 422),
-            retry=True,
-            what="check the lease of the state's lock",
-        )
-        return response.status_code < 400
-
-    def _free_lost_slot(self, lease_id: str) -> None:
-        """Give back the slot of a lease the server no longer has, if the slot is still taken.
-
-        A lease that expired was freed by the server's repossessor already (no slot left). A slot still
-        taken while the holder record still names the lost lease is that lease's, kept by a server that
-        restarted: reset the limit, as force-unlock does. Checked twice, a moment apart, so a run that has
-        just taken the freed slot and not yet recorded itself is never reset.
-        """
-        for confirm in (False, True):
-            if confirm:
-                time.sleep(LOST_SLOT_CONFIRM_SECONDS)
-            limit = self._read_limit()
-            current = self.holder()
-            if limit is None or not int(limit.get("active_slots") or 0) or (current or {}).get("lease_id") != lease_id:
-                return
-        self._reset_slots()
-        logger.warning("freed the slot of the lock on state %s: the Prefect server no longer has the lease "
-                       "that held it (was it restarted?)", self.state_description)
-
-    def _reset_slots(self) -> None:
-        self.api.call(
-            "PATCH",
-            f"/v2/concurrency_limits/{self.limit_name}",
-            json={"active_slots": 0},
-            what="reset the state's lock",
-        )
 
     def _limit_lock(self) -> threading.Lock:
         return _holdings.serial(self._key)
 
-    def _read_limit(self) -> dict[str, Any] | None:
-        response = self.api.call(
-            "GET", f"/v2/concurrency_limits/{self.limit_name}", ok=(404,), what="read the state's lock"
-        )
-        return None if response.status_code == 404 else dict(response.json())
-
-    def _ensure_limit(self) -> None:
-        """Create the limit if it is missing, then check it is a real lock: active, 1 slot, no decay."""
-        limit = self._read_limit()
-        if limit is None:
-            # Read first, create second: a duplicate create is a 409 that the server also logs as an error.
-            response = self.api.call(
-                "POST",
-                "/v2/concurrency_limits/",
-                json={"name": self.limit_name, "limit": 1, "active": True},
-                ok=(409,),
-                what="create the state's lock",
-            )
-            limit = self._read_limit() if response.status_code == 409 else dict(response.json())
-            if limit is None:
-                raise StateError(
-                    f"the Prefect server at {self.api.safe_url} did not keep the lock {self.limit_name} of "
-                    f"state {self.state_description} that dtm just created; check the server's logs"
-                )
-        problems = []
-        if not limit.get("active", False):
-            problems.append("it is inactive")
-        if limit.get("limit") != 1:
-            problems.append(f"its limit is {limit.get('limit')}, not 1")
-        if float(limit.get("slot_decay_per_second") or 0) != 0:
-            problems.append("its slots decay")
-        if problems:
-            raise StateError(
-                f"the global concurrency limit {self.limit_name} that locks state {self.state_description} "
-                f"cannot lock it: {', '.join(problems)}; restore it with "
-                f"`prefect gcl update {self.limit_name} --enable --limit 1 --slot-decay-per-second 0`"
-            )
-
     def _take_slot(self, command: str, deadline: float, timeout: float) -> str:
         """The lease id of a slot of the limit, waiting until `deadline` (monotonic) while it is taken."""
         while True:
-            # Not retried on a 500 or 504: a lost answer to a granted request would leave a slot we do not
-            # know of. A 503 is the server saying its database was busy: the transaction rolled back,
-            # nothing was granted, so the API client asks again (and a slot taken all the same would expire
-            # with its lease).
-            response = self.api.call(
-                "POST",
-                "/v2/concurrency_limits/increment-with-lease",
-                json={
-                    "names": [self.limit_name],
-                    "slots": 1,
-                    "mode": "concurrency",
-                    "lease_duration": self.lease_seconds,
-                },
-                ok=(423,),
-                what="take the state's lock",
-            )
-            if response.status_code != 423:
-                body = response.json()
-                granted = [lim.get("name") for lim in body.get("limits") or [] if isinstance(lim, dict)]
-                lease_id = body.get("lease_id")
-                if self.limit_name not in granted or not lease_id:
-                    # The trap: a missing or inactive limit is "granted" with nothing locked.
-                    if lease_id:
-                        self._give_back(str(lease_id))
-                    raise StateError(
-                        f"the Prefect server at {self.api.safe_url} granted the lock of state "
-                        f"{self.state_description} without taking a slot of {self.limit_name} (was the limit "
-                        "deleted or disabled meanwhile?); nothing is locked, so dtm stops here"
-                    )
-                return str(lease_id)
+            grant = self.limit.take(self.lease_seconds)
+            if grant.lease_id is not None:
+                return grant.lease_id
+            if not grant.locked:
+                # The trap: a missing or inactive limit is "granted" with nothing locked.
+                if grant.granted_other:
+                    self._give_back(grant.granted_other)
+                raise StateError(
+                    f"the Prefect server at {self.api.safe_url} granted the lock of state "
+                    f"{self.state_description} without taking a slot of {self.limit_name} (was the limit "
+                    "deleted or disabled meanwhile?); nothing is locked, so dtm stops here"
+                )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise self._locked_error(timeout)
-            wait = parse_retry_after(response.headers.get("retry-after"))
+            wait = grant.retry_after
             time.sleep(min(wait if wait is not None else DEFAULT_RETRY_SECONDS, remaining))
 
     def _record_holder(self, command: str, lease_id: str) -> None:
-        value = {**holder_fields(command[:500]), "lease_id": lease_id}  # the variable holds 5000 characters
-        # The slot is ours, so any variable still there is a dead holder's: overwrite it.
-        response = self.api.call(
-            "POST",
-            "/variables/",
-            json={"name": self.variable_name, "value": value, "tags": ["dtm", "dtm-lock"]},
-            ok=(409,),
-            what="record who holds the state's lock",
-        )
-        if response.status_code == 409:
-            self.api.call(
-                "PATCH",
-                f"/variables/name/{self.variable_name}",
-                json={"value": value},
-                retry=True,
-                what="record who holds the state's lock",
-            )
-
-    def _forget_holder(self) -> None:
-        self.api.call(
-            "DELETE", f"/variables/name/{self.variable_name}", ok=(404,), what="clear who holds the state's lock"
-        )
+        # The variable holds 5000 characters; the slot is ours, so any record still there is a dead holder's.
+        self.limit.record_holder({**holder_fields(command[:500]), "lease_id": lease_id})
 
     def _give_back(self, lease_id: str, *, strict: bool = False) -> None:
         """Free the slot of `lease_id` and revoke it; a lease already gone is a no-op on the server."""
         try:
-            self.api.call(
-                "POST",
-                "/v2/concurrency_limits/decrement-with-lease",
-                json={"lease_id": lease_id},
-                retry=True,  # the server ignores a lease it no longer has, so a repeat frees nothing twice
-                what="release the state's lock",
-            )
+            self.limit.give_back(lease_id)
         except StateError as exc:
             if strict:
                 raise
@@ -463,15 +331,7 @@ class LeaseLock:
         interval = self.renew_every
         while not holding.stop.wait(interval):
             try:
-                response = self.api.call(
-                    "POST",
-                    f"/v2/concurrency_limits/leases/{holding.lease_id}/renew",
-                    json={"lease_duration": self.lease_seconds},
-                    ok=(404, 410),
-                    retry=True,
-                    what="renew the state's lock",
-                )
-                if response.status_code in (404, 410) and not self._recreate(holding):
+                if not self.limit.renew(holding.lease_id, self.lease_seconds) and not self._recreate(holding):
                     holding.lost.set()
                     logger.error(
                         "the lock on state %s was lost: the server no longer has its lease (it expired or was "
@@ -496,28 +356,12 @@ class LeaseLock:
             return False
         if holding.stop.is_set():
             return True  # releasing: nothing to keep
-        self._free_lost_slot(holding.lease_id)
-        response = self.api.call(
-            "POST",
-            "/v2/concurrency_limits/increment-with-lease",
-            json={"names": [self.limit_name], "slots": 1, "mode": "concurrency",
-                  "lease_duration": self.lease_seconds},
-            ok=(423,),
-            what="take the state's lock again",
-        )
-        body = response.json() if response.status_code != 423 else {}
-        granted = [lim.get("name") for lim in body.get("limits") or [] if isinstance(lim, dict)]
-        if self.limit_name not in granted or not body.get("lease_id"):
+        self.limit.free_lost_slot(holding.lease_id)
+        grant = self.limit.take(self.lease_seconds, what="take the state's lock again")
+        if grant.lease_id is None:
             return False
-        lease_id = str(body["lease_id"])
-        self.api.call(
-            "PATCH",
-            f"/variables/name/{self.variable_name}",
-            json={"value": {**current, "lease_id": lease_id}},
-            retry=True,
-            what="record who holds the state's lock",
-        )
-        holding.lease_id = lease_id
+        self.limit.update_holder({**current, "lease_id": grant.lease_id})
+        holding.lease_id = grant.lease_id
         logger.warning("the Prefect server lost the lease of the lock on state %s (was it restarted?); this run "
                        "took the lock again with a new lease", self.state_description)
         return True

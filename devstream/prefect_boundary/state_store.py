@@ -22,7 +22,7 @@ The second is a tombstone: `delete()` adds one as the key's newest version, so t
 `read()` skips the record. Artifacts are written with no flow or task run, so the server's clean-up of old
 flow runs (db vacuum of `flow_runs`/`orphans`) never takes state with it.
 
-The lock is a Prefect global concurrency limit with a lease (see `devstream.state.lease`).
+The lock is a Prefect global concurrency limit with a lease (see `devstream.prefect_boundary.lease`).
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ import httpx
 from pydantic import ValidationError
 
 from devstream.errors import StateError
+from devstream.prefect_boundary.lease import DEFAULT_LEASE_SECONDS, LeaseLock
+from devstream.prefect_boundary.rest import PrefectApi, name_hash, slug
 from devstream.state import record_doc
 from devstream.state.base import ChangeNote, StateRecord, first_error
-from devstream.state.lease import DEFAULT_LEASE_SECONDS, LeaseLock
-from devstream.state.prefect_rest import PrefectApi, name_hash, slug
 
 __all__ = ["ARTIFACT_TYPE", "PrefectStateStore", "artifact_key", "state_prefix", "summary_table"]
 
