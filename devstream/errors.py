@@ -27,6 +27,9 @@
     ├── BudgetExceeded              a config expanded past one of its limits
     └── TemplateFailure             a `[[ ]]` template could not be rendered
 
+    ValueError (internal: raised by devstream.repourl, turned into an Issue or a pydantic error by its caller)
+    └── RepoURLError                a repository's options name no repository; `field` says which key
+
 tests/test_layout.py checks that this tree is the classes' true one and that no module defines an exception
 class of its own (private control-flow exceptions, named with a leading underscore, excepted).
 """
@@ -64,6 +67,7 @@ __all__ = [
     "PluginLoadError",
     "PrefectUnavailableError",
     "RateLimitError",
+    "RepoURLError",
     "RunInterrupted",
     "StateError",
     "StateLockedError",
@@ -270,6 +274,15 @@ class TemplateFailure(Exception):
         super().__init__(message)
         self.message = message
         self.word = word
+
+
+class RepoURLError(ValueError):
+    """A repository's options (`url`, `scmType`, `owner`...) name no repository; `field` is the key to fix."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
 
 
 # What a user can do about the errors the environment gives most often.

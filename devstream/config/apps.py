@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -39,7 +37,8 @@ from devstream.config.merge import Entry
 from devstream.config.models import ToolSpec
 from devstream.config.render import Renderer, part_from_data, render_tree, reserved_var
 from devstream.config.source import has_template
-from devstream.errors import ConfigError, Issue
+from devstream.errors import ConfigError, Issue, RepoURLError
+from devstream.repourl import normalise_repo
 
 __all__ = [
     "CD_TYPES",
@@ -49,8 +48,6 @@ __all__ = [
     "AppExpander",
     "deep_merge",
     "expand_apps",
-    "normalise_repo",
-    "web_root",
 ]
 
 CI_TYPES = ("template", "github-actions", "gitlab-ci", "jenkins-pipeline", "ci-generic")
@@ -67,7 +64,6 @@ _CONFIG_LOCATIONS = {
 _LIFTED = {"jenkins-pipeline": "jenkins", "gitlab-ci": "runner"}
 # DevStream's docs wrote `type: github` in repos; the key is `scmType`.
 _HINTS = {"type": "a repo's kind is `scmType` (github or gitlab)"}
-_REPO_ORDER = ("owner", "org", "name", "branch", "scmType", "url", "apiURL", "baseURL", "token", "sshPrivateKey")
 
 
 class _Strict(BaseModel):
@@ -122,13 +118,6 @@ class PipelineTemplate(_Strict):
     options: dict[str, Any] | None = None
 
 
-class _RepoProblem(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
 def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     """`base` with `over` merged in (maps recursively; any other value of `over` wins). Mutates `base`."""
     for key, value in over.items():
@@ -137,137 +126,6 @@ def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
         else:
             base[key] = copy.deepcopy(value)
     return base
-
-
-def repo_from_url(url: str, api_url: str | None) -> tuple[str, str, str, str | None]:
-    """(scmType, owner, name, baseURL) read from a repository URL (https, ssh or host/path), by DevStream's
-    rule: a URL naming github is GitHub, any other GitLab. baseURL is None for github.com.
-
-    Raises ValueError (with `.field`) when the URL names no repository.
-    """
-    ssh = re.fullmatch(r"[\w.-]+@([^:/]+):(.+)", url)
-    if ssh:
-        host, path, scheme = ssh.group(1), ssh.group(2), "https"
-    else:
-        split = urlsplit(url if "://" in url else f"https://{url}")
-        host, path, scheme = split.netloc, split.path, split.scheme
-    segments = [s for s in path.strip("/").split("/") if s]
-    if not host or len(segments) < 2:
-        raise _RepoProblem("url", f"cannot read owner and name from url {url!r}; write it like "
-                                  f"https://github.com/OWNER/NAME or git@gitlab.com:GROUP/NAME.git")
-    scm = "github" if "github" in url else "gitlab"
-    base = None
-    if scm == "gitlab":
-        api = urlsplit(api_url) if api_url else None
-        base = f"{api.scheme}://{api.netloc}" if api and api.netloc else f"{scheme}://{host}"
-    elif host.lower().rpartition("@")[2] not in ("github.com", "www.github.com") and not api_url:
-        base = f"{scheme}://{host.rpartition('@')[2]}"  # GitHub Enterprise: its API is at <base>/api/v3
-    return scm, "/".join(segments[:-1]), segments[-1].removesuffix(".git"), base
-
-
-def web_root(scm_type: str, base_url: str | None, api_url: str | None) -> str:
-    """The web (and git over https) address of the GitHub or GitLab server a repository's options name:
-    `baseURL`, else read from `apiURL` (GitHub Enterprise's `<root>/api/v3`, GitLab's `<root>/api/v4`,
-    `https://api.<host>`; any other shape stands for its own scheme, host and port), else github.com or
-    gitlab.com. A token given with those options is sent there and nowhere else."""
-    if base_url and base_url.strip():
-        return base_url.strip().rstrip("/")
-    if api_url and api_url.strip():
-        split = urlsplit(api_url.strip())
-        netloc = split.netloc.rpartition("@")[2]
-        path = split.path.rstrip("/")
-        suffix = "/api/v3" if scm_type == "github" else "/api/v4"
-        if path.endswith(suffix):
-            return f"{split.scheme}://{netloc}{path.removesuffix(suffix)}"
-        if scm_type == "gitlab":
-            return f"{split.scheme}://{netloc}{path}"  # GitLab's clients add /api/v4 to a bare root
-        if not path and netloc.lower().startswith("api."):
-            return f"{split.scheme}://{netloc[4:]}"  # api.github.com, api.<tenant>.ghe.com
-        return f"{split.scheme}://{netloc}"
-    return "https://github.com" if scm_type == "github" else "https://gitlab.com"
-
-
-def is_local_url(url: str) -> bool:
-    """Whether a repository `url` is a local path or a file:// URL rather than a network remote."""
-    if url.startswith("file:") or url.startswith(("/", "./", "../", "~")) or url in (".", ".."):
-        return True
-    if "://" in url or re.match(r"[^/]*:", url):  # a URL, or scp-like ssh (`host:path`, `git@host:path`)
-        return False
-    first = url.split("/", 1)[0]
-    return "." not in first and first != "localhost"  # `templates/web` is a folder; `gitlab.io/a/b` a host
-
-
-def _git_repo(r: dict[str, Any], default_name: str | None, template: bool) -> dict[str, Any]:
-    """A `scmType: git` RepoInfo: `url` is required and kept as written; `name` (and, for a network remote,
-    `owner`) are read from it when not given; branch `main` unless it is a template (whose remote HEAD
-    decides)."""
-    if "url" not in r:
-        raise _RepoProblem("url", "`url` is required with scmType git: a file://, ssh:// or https:// git remote, "
-                                  "or a local path relative to the config's folder")
-    url = str(r["url"])
-    r["scmType"] = "git"
-    ssh = re.fullmatch(r"[\w.-]+@[^:/]+:(.+)", url)
-    path = ssh.group(1) if ssh else urlsplit(url).path if "://" in url else url
-    segments = [s for s in path.strip("/").split("/") if s not in ("", ".", "..")]
-    if segments:
-        r.setdefault("name", segments[-1].removesuffix(".git"))
-    if not is_local_url(url) and len(segments) > 1 and "owner" not in r and "org" not in r:
-        r["owner"] = "/".join(segments[:-1])
-    if default_name:
-        r.setdefault("name", default_name)
-    if "owner" in r and "org" in r:
-        raise _RepoProblem("org", "give either `owner` (a user) or `org` (an organisation), not both")
-    if not template:
-        r.setdefault("branch", "main")
-    return {k: r[k] for k in _REPO_ORDER if k in r}
-
-
-def normalise_repo(repo: Mapping[str, Any], *, default_name: str | None = None,
-                   template: bool = False) -> dict[str, Any]:
-    """A RepoInfo with DevStream's defaults filled in: owner/name/scmType from `url`, `name` from the app,
-    branch `main` (GitHub) or `master` (GitLab), and the clone `url`.
-
-    `scmType: git` (given, or implied by a local-path `url`) keeps the `url` as written; `template` says
-    the repo is a repoTemplate, which gets no default branch when it is plain git.
-
-    Raises ValueError (with `.field`) when the repository cannot be told.
-    """
-    r = {k: v for k, v in repo.items() if v is not None and v != ""}
-    scm_type = str(r.get("scmType", "")).lower()
-    if scm_type == "git" or (not scm_type and "url" in r and is_local_url(str(r["url"]))):
-        return _git_repo(r, default_name, template)
-    if "url" in r:
-        scm, owner, name, base = repo_from_url(r["url"], r.get("apiURL"))
-        r.setdefault("scmType", scm)
-        if "owner" not in r and "org" not in r:
-            r["owner"] = owner
-        r.setdefault("name", name)
-        if base:
-            r.setdefault("baseURL", base)
-        if "://" not in r["url"] and "@" not in r["url"]:
-            r["url"] = f"https://{r['url']}"
-    if default_name:
-        r.setdefault("name", default_name)
-    if "scmType" not in r:
-        raise _RepoProblem("scmType", "`scmType` is required (github or gitlab, or git with a plain git `url`), "
-                                      "or give the repo's `url`")
-    r["scmType"] = str(r["scmType"]).lower()
-    if r["scmType"] not in ("github", "gitlab"):
-        raise _RepoProblem("scmType", f"scmType {r['scmType']!r} is not supported; use github or gitlab, or git "
-                                      f"with the remote's `url`")
-    if "owner" in r and "org" in r:
-        raise _RepoProblem("org", "give either `owner` (a user) or `org` (an organisation), not both")
-    if "owner" not in r and "org" not in r:
-        raise _RepoProblem("owner", "`owner` or `org` is required (who owns the repo), or give the repo's `url`")
-    if "name" not in r:
-        raise _RepoProblem("name", "`name` is required (the repository's name), or give the repo's `url`")
-    github = r["scmType"] == "github"
-    r.setdefault("branch", "main" if github else "master")
-    owner = r.get("org") or r["owner"]
-    if "url" not in r:
-        host = web_root(r["scmType"], r.get("baseURL"), r.get("apiURL"))
-        r["url"] = f"{host}/{owner}/{r['name']}" + ("" if github else ".git")
-    return {k: r[k] for k in _REPO_ORDER if k in r}
 
 
 class AppExpander:
@@ -353,7 +211,7 @@ class AppExpander:
               entry: Entry, template: bool = False) -> dict[str, Any] | None:
         try:
             return normalise_repo(raw, default_name=default_name, template=template)
-        except _RepoProblem as problem:
+        except RepoURLError as problem:
             self.issues.append(entry.part.issue(problem.message, (*path, problem.field)))
             return None
 

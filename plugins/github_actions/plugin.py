@@ -40,13 +40,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from devstream.config.apps import web_root
 from devstream.errors import PermanentError, PluginError
 from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
 from devstream.plugins.scm.base import RepoSpec, git_blob_sha
 from devstream.plugins.scm.cifiles import load_ci_files, render
 from devstream.plugins.scm.github import GitHubClient
 from devstream.plugins.scm.prior import Place, as_recorded, prior_is_here
+from devstream.repourl import web_root
 
 __all__ = [
     "DingTalk",

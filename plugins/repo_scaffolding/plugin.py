@@ -38,11 +38,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from pydantic import Field
 
-from devstream.config.apps import web_root
 from devstream.errors import PermanentError
 from devstream.plugin import Plugin, PluginContext, ResourceStatus
 from devstream.plugin.base import PluginOptions
@@ -51,6 +49,7 @@ from devstream.plugins.scm.cifiles import render
 from devstream.plugins.scm.factory import scm_client
 from devstream.plugins.scm.git import GitClient, is_git_repository, local_path, strip_userinfo
 from devstream.plugins.scm.prior import as_recorded
+from devstream.repourl import name_from_url, same_origin, web_root
 
 __all__ = ["OUTPUT_KEYS", "RepoScaffoldingOptions", "RepoScaffoldingPlugin", "load_template", "render_template"]
 
@@ -226,7 +225,7 @@ def _repo_name(spec: RepoSpec, info: RepoInfo | None = None) -> str:
         return spec.name
     if info is not None:
         return info.full_name.rsplit("/", 1)[-1]
-    return PurePosixPath(strip_userinfo(spec.url or "repo").rstrip("/")).name.removesuffix(".git")
+    return name_from_url(strip_userinfo(spec.url or "repo"))
 
 
 def _status(spec: RepoSpec, info: RepoInfo, branch: str, files: dict[str, str | None],
@@ -290,7 +289,7 @@ def _as_git(source: str | RepoSpec) -> RepoSpec:
         if not (source.namespace and source.name):
             raise PermanentError(f"sourceRepo ({source.scmType}) needs `url`, or `owner` (or `org`) and `name`")
         url = f"{server}/{source.namespace}/{source.name}.git"
-    elif source.token is not None and (source.baseURL or source.apiURL) and not _same_server(url, server):
+    elif source.token is not None and (source.baseURL or source.apiURL) and not same_origin(url, server):
         raise PermanentError(f"sourceRepo: url {strip_userinfo(url)} is not on {server}, the server its "
                              f"{'baseURL' if source.baseURL else 'apiURL'} names and its token is for; dtm does not "
                              f"send the token elsewhere: make them agree, or drop the url")
@@ -298,12 +297,6 @@ def _as_git(source: str | RepoSpec) -> RepoSpec:
                     sshPrivateKey=source.sshPrivateKey, name=source.name, owner=source.owner, org=source.org)
 
 
-def _same_server(url: str, server: str) -> bool:
-    """Whether an http(s) `url` has the scheme, host and port of `server` (other remotes carry no token)."""
-    there, here = urlsplit(url), urlsplit(server)
-    if there.scheme not in ("http", "https"):
-        return True  # ssh and friends: the token is only ever sent over http(s)
-    return (there.scheme, there.hostname, there.port) == (here.scheme, here.hostname, here.port)
 
 
 def _read_folder(root: Path) -> dict[str, bytes]:

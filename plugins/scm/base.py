@@ -26,9 +26,9 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from devstream.config.apps import is_local_url, repo_from_url
 from devstream.errors import PermanentError
 from devstream.plugin.http import safe_url
+from devstream.repourl import is_local_url, repo_from_url
 from devstream.secrets import scrub
 
 __all__ = ["FULL_SHA", "WEBHOOK_EVENTS", "EventMapping", "FileInfo", "RepoInfo", "RepoSpec", "ScmClient", "Webhook",

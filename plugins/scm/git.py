@@ -31,7 +31,6 @@ import re
 import shutil
 import time
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote
 
 from devstream.errors import PermanentError, TransientError
 from devstream.plugin import PluginContext
@@ -56,6 +55,7 @@ from devstream.plugins.scm.git_command import (
     mentions,
     strip_userinfo,
 )
+from devstream.repourl import name_from_url
 
 __all__ = ["GitClient", "is_git_repository", "local_path", "strip_userinfo"]
 
@@ -306,7 +306,7 @@ class GitClient(GitCommand):
 
     # -- plumbing --------------------------------------------------------------------------------------------
     def _info(self, default_branch: str) -> RepoInfo:
-        name = self.spec.name or _name_from_url(self.display)
+        name = self.spec.name or name_from_url(self.display)
         full = f"{self.spec.namespace}/{name}" if self.spec.namespace else name
         html = self.display.removesuffix(".git") if self.display.startswith(("http://", "https://")) else self.display
         return RepoInfo(full_name=full, default_branch=default_branch, clone_url=self.display, html_url=html)
@@ -417,6 +417,3 @@ def _ident(value: str | None) -> str:
     return re.sub(r"[<>\n\r]", "", value or "").strip()
 
 
-def _name_from_url(url: str) -> str:
-    tail = unquote(url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1])
-    return tail.removesuffix(".git") or url

@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 from devstream.errors import PermanentError, TransientError
 from devstream.plugin import PluginContext
 from devstream.plugins.scm.base import RepoSpec
+from devstream.repourl import SCP_LIKE
 
 __all__ = ["DEFAULT_TIMEOUT", "GitCommand", "git_dir_of", "is_git_repository", "local_path", "mentions",
            "strip_userinfo"]
@@ -33,7 +34,6 @@ DEFAULT_TIMEOUT = 300.0
 """Seconds any one git command may take."""
 
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
-_SCP_LIKE = re.compile(r"[^/]*:")
 _DENIED = ("authentication failed", "permission denied", "could not read username", "could not read password",
            "access denied", "returned error: 401", "returned error: 403", "http 401", "http 403",
            "invalid credentials", "host key verification failed")
@@ -65,7 +65,7 @@ def local_path(url: str, workdir: Path) -> Path | None:
         else:
             raise PermanentError(f"{strip_userinfo(url)}: a file:// URL names a local folder; "
                                  f"write file:///absolute/path or a path relative to the config's folder")
-    elif "://" in url or _SCP_LIKE.match(url):
+    elif "://" in url or SCP_LIKE.match(url):
         return None
     else:
         path = url

@@ -17,10 +17,11 @@ from devstream.plugin import PluginContext, raise_for_status
 from devstream.plugin.http import rate_limit_error, rate_limit_wait
 from devstream.plugins.scm.base import RepoInfo, RepoSpec, mask, next_page_url
 from devstream.plugins.scm.github_answers import error_message, field
+from devstream.repourl import GITHUB_API, github_api_root
 
 __all__ = ["API_URL", "API_VERSION", "TOKEN_ENV", "GitHubCore", "api_url"]
 
-API_URL = "https://api.github.com"
+API_URL = GITHUB_API
 API_VERSION = "2022-11-28"
 TOKEN_ENV = "GITHUB_TOKEN"
 _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -30,11 +31,7 @@ _PER_PAGE = 100
 
 def api_url(spec: RepoSpec) -> str:
     """The REST API's root: `apiURL` as given, `<baseURL>/api/v3` for GitHub Enterprise, else api.github.com."""
-    if spec.apiURL:
-        return spec.apiURL.rstrip("/")
-    if spec.baseURL:
-        return spec.baseURL.rstrip("/") + "/api/v3"
-    return API_URL
+    return github_api_root(spec.apiURL, spec.baseURL)
 
 
 class GitHubCore:

@@ -5,10 +5,9 @@ it; `GitLabClient` (gitlab.py) is all three."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Self
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
@@ -20,49 +19,22 @@ from devstream.plugins.scm.base import (
     mask,
     next_page_url,
 )
+from devstream.repourl import GITLAB_COM, gitlab_api_root, url_segments
 
 __all__ = ["GITLAB_COM", "TAKEN", "GitLabCore", "api_url", "project_path"]
 
-GITLAB_COM = "https://gitlab.com"
-_API_SUFFIX = "/api/v4"
 _PER_PAGE = 100
 _MAX_PAGES = 10_000
 TAKEN = "has already been taken"  # GitLab's word for a name in use (a project, a variable)
-_SSH_URL = re.compile(r"[\w.-]+@([^:/]+):(.+)")
-
-
-def _url_parts(url: str) -> tuple[str, str, str]:
-    """(scheme, host[:port], path) of an https, ssh (`git@host:path`) or bare `host/path` repository URL."""
-    ssh = _SSH_URL.fullmatch(url.strip())
-    if ssh:
-        return "https", ssh.group(1), ssh.group(2)
-    split = urlsplit(url.strip() if "://" in url else f"https://{url.strip()}")
-    scheme = split.scheme if split.scheme in ("http", "https") else "https"
-    host = split.hostname or ""
-    return scheme, f"{host}:{split.port}" if split.port else host, split.path
 
 
 def api_url(spec: RepoSpec) -> str:
-    """The REST API root for the spec's GitLab, always ending in `/api/v4`.
+    """The REST API root for the spec's GitLab, always ending in `/api/v4` (devstream.repourl's rule).
 
     Raises:
         PermanentError: the address is not an http(s) URL.
     """
-    if spec.apiURL:
-        root, field = spec.apiURL, "apiURL"
-    elif spec.baseURL:
-        root, field = spec.baseURL, "baseURL"
-    elif spec.url and _url_parts(spec.url)[1] not in ("", "gitlab.com", "www.gitlab.com"):
-        scheme, host, _ = _url_parts(spec.url)
-        root, field = f"{scheme}://{host}", "url"
-    else:
-        root, field = GITLAB_COM, ""
-    root = root.strip().rstrip("/")
-    split = urlsplit(root)
-    if split.scheme not in ("http", "https") or not split.netloc:
-        raise PermanentError(f"scm.{field} {root!r} is not an http(s) address; write it like "
-                             f"https://gitlab.example.com")
-    return root if root.endswith(_API_SUFFIX) else root + _API_SUFFIX
+    return gitlab_api_root(spec.apiURL, spec.baseURL, spec.url)
 
 
 def project_path(spec: RepoSpec) -> str:
@@ -75,7 +47,7 @@ def project_path(spec: RepoSpec) -> str:
     if namespace and spec.name:
         return f"{namespace}/{spec.name}"
     if spec.url:
-        segments = [s for s in _url_parts(spec.url)[2].strip("/").split("/") if s]
+        segments = url_segments(spec.url)
         if len(segments) >= 2:
             segments[-1] = segments[-1].removesuffix(".git")
             return "/".join([namespace or "/".join(segments[:-1]), spec.name or segments[-1]])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from devstream.config import expand_apps
-from devstream.config.apps import normalise_repo
 from devstream.errors import ConfigError
+from devstream.repourl import normalise_repo
 
 
 def test_an_app_on_a_git_remote_expands_into_scaffolding_and_ci_generic() -> None:
