@@ -17,10 +17,11 @@ and on every top-level tool, as DevStream did; a `cd` tool also depends on the a
 to the app's repository, and the Application deploys what CI builds), so an apply makes the repository, then
 CI, then the Application, and a destroy takes them away in the reverse order.
 
-An `argocdapp` entry gets DevStream's defaults: the Application named after the app in namespace argocd,
-deploying to namespace default of the cluster Argo CD runs in, the chart at `helm/<app>` (values.yaml) of the
-app's repository (its URL, branch, token, and scmType and apiURL, which the URL may not tell), and the
-`imageRepo` of the app's CI (without its password).
+A generated tool's options take the shape its plugin says (`Plugin.options_for_app`: the CI plugins put the
+entry's options under `pipeline` and the app's repository under `scm`, argocdapp fills in DevStream's
+Application defaults); this layer knows no plugin's options. The repository's rules (owner, name and
+scmType read from its `url`, default branch, clone URL) are devstream.repourl's, which the plugins use too;
+the sections' models are in app_models.py.
 """
 
 from __future__ import annotations
@@ -30,14 +31,17 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
+from devstream.config.app_models import App, Pipeline, PipelineTemplate
 from devstream.config.checks import RFC1123_RULE, Origin, is_rfc1123_subdomain, validation_issues
 from devstream.config.merge import Entry
 from devstream.config.models import ToolSpec
 from devstream.config.render import Renderer, part_from_data, render_tree, reserved_var
 from devstream.config.source import has_template
-from devstream.errors import ConfigError, Issue, RepoURLError
+from devstream.errors import ConfigError, Issue, PluginError, RepoURLError
+from devstream.plugin.apps import AppInfo, deep_merge
+from devstream.plugin.registry import PluginRegistry, default_registry
 from devstream.repourl import normalise_repo
 
 __all__ = [
@@ -54,86 +58,17 @@ CI_TYPES = ("template", "github-actions", "gitlab-ci", "jenkins-pipeline", "ci-g
 CD_TYPES = ("template", "argocdapp")
 TEMPLATE_TYPES = ("github-actions", "gitlab-ci", "jenkins-pipeline", "ci-generic", "argocdapp")
 REPO_SCAFFOLDING = "repo-scaffolding"
-_TEMPLATES = "https://raw.githubusercontent.com/devstream-io/dtm-pipeline-templates/main/"
-_CONFIG_LOCATIONS = {
-    "github-actions": _TEMPLATES + "github-actions/workflows/main.yml",
-    "gitlab-ci": _TEMPLATES + "gitlab-ci/.gitlab-ci.yml",
-    "jenkins-pipeline": _TEMPLATES + "jenkins-pipeline/general/Jenkinsfile",
-}
-# The keys a pipeline plugin also wants at the top of its options.
-_LIFTED = {"jenkins-pipeline": "jenkins", "gitlab-ci": "runner"}
 # DevStream's docs wrote `type: github` in repos; the key is `scmType`.
 _HINTS = {"type": "a repo's kind is `scmType` (github or gitlab)"}
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RepoInfo(_Strict):
-    """A git repository: DevStream's RepoInfo keys."""
-
-    owner: str | None = None
-    org: str | None = None
-    name: str | None = None
-    branch: str | None = None
-    scmType: str | None = None  # noqa: N815 - YAML spelling
-    token: str | None = None
-    apiURL: str | None = None  # noqa: N815
-    url: str | None = None
-    baseURL: str | None = None  # noqa: N815
-    sshPrivateKey: str | None = None  # noqa: N815
-
-
-class RepoTemplate(RepoInfo):
-    vars: dict[str, Any] | None = None
-
-
-class AppSpec(_Strict):
-    language: str
-    framework: str
-
-
-class Pipeline(_Strict):
-    """One `ci` or `cd` entry."""
-
-    type: str
-    templateName: str | None = None  # noqa: N815
-    vars: dict[str, Any] | None = None
-    options: dict[str, Any] | None = None
-
-
-class App(_Strict):
-    name: str
-    spec: AppSpec
-    repo: RepoInfo
-    repoTemplate: RepoTemplate | None = None  # noqa: N815
-    ci: list[Pipeline] | None = None
-    cd: list[Pipeline] | None = None
-
-
-class PipelineTemplate(_Strict):
-    name: str
-    type: str
-    options: dict[str, Any] | None = None
-
-
-def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """`base` with `over` merged in (maps recursively; any other value of `over` wins). Mutates `base`."""
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-            deep_merge(base[key], value)
-        else:
-            base[key] = copy.deepcopy(value)
-    return base
 
 
 class AppExpander:
     """Expands apps into tools against a set of pipelineTemplates; problems gather in `issues`."""
 
     def __init__(self, templates: Sequence[Entry], vars: Mapping[str, Any], renderer: Renderer,
-                 after: Sequence[str] = ()):
+                 after: Sequence[str] = (), *, registry: PluginRegistry | None = None):
         self.vars = vars
+        self.registry = registry or default_registry()  # where the plugins shaping the tools' options are
         self.renderer = renderer
         self.after = list(after)
         self.issues: list[Issue] = []
@@ -195,7 +130,7 @@ class AppExpander:
             if made is None:
                 continue
             plugin, options = made
-            if plugin != "argocdapp" and options.get("imageRepo") is not None:
+            if section == "ci" and options.get("imageRepo") is not None:
                 image_repo = options["imageRepo"]  # a later argocdapp deploys the image CI builds
             final = self._plugin_options(plugin, options, app, repo, image_repo)
             waits = scaffolding + (ci_tools if section == "cd" else []) + self.after
@@ -258,44 +193,28 @@ class AppExpander:
             return None
         return kind, deep_merge(copy.deepcopy(rendered.get("options") or {}), pipeline.options or {})
 
-    @staticmethod
-    def _plugin_options(plugin: str, options: dict[str, Any], app: App, repo: dict[str, Any],
+    def _plugin_options(self, plugin: str, options: dict[str, Any], app: App, repo: dict[str, Any],
                         image_repo: Any) -> dict[str, Any]:
-        """The generated tool's options in the shape its plugin takes."""
-        if plugin in _CONFIG_LOCATIONS:
-            options.setdefault("configLocation", _CONFIG_LOCATIONS[plugin])
-            options.setdefault("language", {"name": app.spec.language, "framework": app.spec.framework})
-            out = {"pipeline": options, "scm": copy.deepcopy(repo)}
-            lifted = _LIFTED.get(plugin)
-            if lifted and lifted in options:
-                out[lifted] = copy.deepcopy(options[lifted])
-            return out
-        if plugin == "ci-generic":
-            return deep_merge({"projectRepo": copy.deepcopy(repo)}, options)
-        source: dict[str, Any] = {"valuefile": "values.yaml", "path": f"helm/{app.name}"}
-        if "repoURL" not in (options.get("source") or {}):
-            source |= {"repoURL": repo["url"], "repoBranch": repo["branch"]}
-            # What the URL alone may not tell the chart push: the system, and its API (GitHub Enterprise...).
-            source |= {k: repo[k] for k in ("token", "scmType", "apiURL") if k in repo}
-        defaults: dict[str, Any] = {
-            "app": {"name": app.name, "namespace": "argocd"},
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"},
-            "source": source,
-        }
-        if isinstance(image_repo, Mapping):  # the image, not the CI's registry password
-            defaults["imageRepo"] = {k: copy.deepcopy(v) for k, v in image_repo.items() if k != "password"}
-        elif image_repo is not None:
-            defaults["imageRepo"] = copy.deepcopy(image_repo)
-        return deep_merge(defaults, options)
+        """The generated tool's options in the shape its plugin takes: the plugin says (`options_for_app`)."""
+        # A registry made for tests may hold only its own plugins: the installed ones say the others' shapes.
+        registry = self.registry if plugin in self.registry else default_registry()
+        try:
+            plugin_class = registry.plugin_class(plugin)
+        except PluginError:
+            return options  # the tool's plugin is reported with the tool, where its options are checked
+        info = AppInfo(name=app.name, language=app.spec.language, framework=app.spec.framework,
+                       repo=copy.deepcopy(repo), image_repo=copy.deepcopy(image_repo))
+        return plugin_class.options_for_app(options, info)
 
 
 def expand_apps(apps: Sequence[Mapping[str, Any]], pipeline_templates: Sequence[Mapping[str, Any]] = (),
                 vars: Mapping[str, Any] | None = None, *, after: Sequence[str] = (),
-                environ: Mapping[str, str] | None = None) -> list[ToolSpec]:
+                environ: Mapping[str, str] | None = None, registry: PluginRegistry | None = None) -> list[ToolSpec]:
     """The tools that `apps` expand into, given as Python data (the `apps` and `pipelineTemplates` sections).
 
     `vars` are the (resolved) global vars; `after` the keys of the top-level tools every app tool
-    depends on. Raises ConfigError listing every problem found.
+    depends on; `registry` where the plugins that shape their tools' options are (the installed ones by
+    default). Raises ConfigError listing every problem found.
     """
     renderer = Renderer(os.environ if environ is None else environ)
     vars = dict(vars or {})
@@ -304,7 +223,8 @@ def expand_apps(apps: Sequence[Mapping[str, Any]], pipeline_templates: Sequence[
     issues: list[Issue] = []
     rendered = render_tree(app_part.data["apps"], ("apps",), app_part, renderer, vars, issues)
     expander = AppExpander([Entry(template_part, ("pipelineTemplates", j), t)
-                            for j, t in enumerate(template_part.data["pipelineTemplates"])], vars, renderer, after)
+                            for j, t in enumerate(template_part.data["pipelineTemplates"])], vars, renderer, after,
+                            registry=registry)
     tools = [t for i, app in enumerate(rendered) for t, _ in expander.expand(Entry(app_part, ("apps", i), app))]
     issues.extend(expander.issues)
     if issues:

@@ -93,11 +93,12 @@ def load_config(path: str | Path, *, registry: PluginRegistry | None = None,
     plugin_dir, plugin_index = _plugin_settings(merged.config, workdir, issues)
     if plugin_dir is not None:
         use_plugin_dir(plugin_dir)  # before the plugins are looked up: the folder's plugins count as installed
-    located = _tools(merged, renderer, vars_, issues)
+    registry = registry or default_registry()
+    located = _tools(merged, renderer, vars_, issues, registry)
     issues.extend(check_duplicates(located))
     outputs: dict[str, set[str] | None] = {t.key: None for t, _ in located}
     if validate_plugins:
-        outputs, problems = check_plugins(located, registry or default_registry())
+        outputs, problems = check_plugins(located, registry)
         issues.extend(problems)
     if not issues:  # with tools missing, these would report follow-on errors
         issues.extend(check_dependencies(located))
@@ -206,8 +207,8 @@ def _state_option_issues(backend: str, options: dict[str, Any], part: Part, path
     return []
 
 
-def _tools(merged: Merged, renderer: Renderer, vars_: Mapping[str, Any],
-           issues: list[Issue]) -> list[tuple[ToolSpec, Origin]]:
+def _tools(merged: Merged, renderer: Renderer, vars_: Mapping[str, Any], issues: list[Issue],
+           registry: PluginRegistry) -> list[tuple[ToolSpec, Origin]]:
     """The top-level tools, then the tools every app expands into, each with where it was written."""
     located: list[tuple[ToolSpec, Origin]] = []
     for entry in merged.tools:
@@ -219,7 +220,8 @@ def _tools(merged: Merged, renderer: Renderer, vars_: Mapping[str, Any],
         issues.extend(problems)
         if tool is not None:
             located.append((tool, Origin(entry.part, entry.path)))
-    expander = AppExpander(merged.pipelineTemplates, vars_, renderer, after=[t.key for t, _ in located])
+    expander = AppExpander(merged.pipelineTemplates, vars_, renderer, after=[t.key for t, _ in located],
+                           registry=registry)
     for entry in merged.apps:
         before = len(issues)
         value = render_tree(entry.value, entry.path, entry.part, renderer, vars_, issues)

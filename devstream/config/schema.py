@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from devstream.config.apps import App, PipelineTemplate
+from devstream.config.app_models import App, PipelineTemplate
 from devstream.config.models import BACKENDS, DEFAULT_BACKEND
 from devstream.plugin.registry import PluginRegistry, default_registry
 

@@ -13,6 +13,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from devstream.errors import ImportNotSupportedError
+from devstream.plugin.apps import AppInfo
 
 __all__ = ["Plugin", "PluginContext", "PluginOptions", "ResourceStatus"]
 
@@ -150,6 +151,14 @@ class Plugin(ABC, Generic[OptionsT]):
         raise ImportNotSupportedError(f"the {self.name or type(self).__name__} plugin cannot import an existing "
                                       f"resource; apply the tool to create it, or adopt it the way the plugin "
                                       f"documents")
+
+    @classmethod
+    def options_for_app(cls, options: dict[str, Any], app: AppInfo) -> dict[str, Any]:
+        """The options of the tool an app's `ci`/`cd` entry of this plugin's type becomes (DevStream v0.12's
+        `apps`), from the entry's `options` (merged over its pipelineTemplate's; the plugin's own copy, which it
+        may change) and the app (its name, spec, repository and its CI's image). The config layer knows no
+        plugin's option shape: the plugin says it here. Default: the entry's options as they are."""
+        return options
 
     def output_keys(self, options: OptionsT) -> set[str] | None:
         """The output keys create/update will return, or None when they cannot be known in advance."""

@@ -12,10 +12,12 @@ the chart files dtm pushed and nobody changed since are removed from the reposit
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from devstream.errors import KubernetesError, PermanentError, TransientError
+from devstream.plugin.apps import AppInfo, deep_merge
 from devstream.plugin.base import Plugin, PluginContext, ResourceStatus
 from devstream.plugins.argocdapp.application import API_VERSION, KIND, argo_finalizers, manifest, status_of
 from devstream.plugins.argocdapp.chart import push_chart, remove_chart
@@ -33,6 +35,29 @@ class ArgocdAppPlugin(Plugin[ArgocdAppOptions]):
     Options: ClassVar[type[ArgocdAppOptions]] = ArgocdAppOptions
     description: ClassVar[str] = ("An Argo CD Application deploying a Helm chart from a git repository; pushes a "
                                   "starter chart there when the path holds none.")
+
+    @classmethod
+    def options_for_app(cls, options: dict[str, Any], app: AppInfo) -> dict[str, Any]:
+        """DevStream's defaults: the Application named after the app in namespace argocd, deploying to namespace
+        default of the cluster Argo CD runs in, the chart at `helm/<app>` (values.yaml) of the app's repository
+        (its URL, branch, token, and scmType and apiURL, which the URL may not tell), and the `imageRepo` of
+        the app's CI (without its password)."""
+        repo = app.repo
+        source: dict[str, Any] = {"valuefile": "values.yaml", "path": f"helm/{app.name}"}
+        if "repoURL" not in (options.get("source") or {}):
+            source |= {"repoURL": repo["url"], "repoBranch": repo["branch"]}
+            # What the URL alone may not tell the chart push: the system, and its API (GitHub Enterprise...).
+            source |= {k: repo[k] for k in ("token", "scmType", "apiURL") if k in repo}
+        defaults: dict[str, Any] = {
+            "app": {"name": app.name, "namespace": "argocd"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"},
+            "source": source,
+        }
+        if isinstance(app.image_repo, Mapping):  # the image, not the CI's registry password
+            defaults["imageRepo"] = {k: copy.deepcopy(v) for k, v in app.image_repo.items() if k != "password"}
+        elif app.image_repo is not None:
+            defaults["imageRepo"] = copy.deepcopy(app.image_repo)
+        return deep_merge(defaults, options)
 
     def create(self, options: ArgocdAppOptions, ctx: PluginContext) -> ResourceStatus:
         return self._put(options, ctx)

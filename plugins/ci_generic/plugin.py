@@ -34,6 +34,7 @@ hand is never touched. Options without webhooks leave the status as it was and m
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -45,6 +46,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from devstream.errors import PermanentError, PluginError
 from devstream.plugin import Plugin, PluginContext, ResourceStatus
+from devstream.plugin.apps import AppInfo, deep_merge
 from devstream.plugin.base import PluginOptions
 from devstream.plugin.http import safe_url
 from devstream.plugins.scm.base import (
@@ -186,6 +188,11 @@ class CIGenericPlugin(Plugin[CIGenericOptions]):
     Options: ClassVar[type[CIGenericOptions]] = CIGenericOptions
     description: ClassVar[str] = ("CI files (GitHub Actions, GitLab CI, Jenkinsfile or any) pushed to a repository, "
                                   "and webhooks that trigger the CI.")
+
+    @classmethod
+    def options_for_app(cls, options: dict[str, Any], app: AppInfo) -> dict[str, Any]:
+        """The app's repository is the project's."""
+        return deep_merge({"projectRepo": copy.deepcopy(dict(app.repo))}, options)
 
     def create(self, options: CIGenericOptions, ctx: PluginContext) -> ResourceStatus:
         return self._push(options, ctx, "Add", prior=None)

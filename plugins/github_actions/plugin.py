@@ -41,6 +41,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from devstream.errors import PermanentError, PluginError
+from devstream.plugin.apps import AppInfo, ci_pipeline_options
 from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
 from devstream.plugins.scm.base import RepoSpec, git_blob_sha
 from devstream.plugins.scm.cifiles import load_ci_files, render
@@ -235,6 +236,10 @@ class GitHubActionsPlugin(Plugin[GitHubActionsOptions]):
     Options: ClassVar[type[GitHubActionsOptions]] = GitHubActionsOptions
     description: ClassVar[str] = "GitHub Actions workflows committed to a repository, and its Actions secrets."
     import_id: ClassVar[str] = "the GitHub repository as owner/name (the workflows and secrets the options name)"
+
+    @classmethod
+    def options_for_app(cls, options: dict[str, Any], app: AppInfo) -> dict[str, Any]:
+        return ci_pipeline_options(options, app, DEFAULT_CONFIG_LOCATION)
 
     def create(self, options: GitHubActionsOptions, ctx: PluginContext) -> ResourceStatus:
         return self._put(options, ctx, prior=None)

@@ -36,6 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from devstream.errors import PermanentError, PluginError
+from devstream.plugin.apps import AppInfo, ci_pipeline_options
 from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
 from devstream.plugin.http import safe_url
 from devstream.plugins.gitlab_ci.runner import RunnerOptions, delete_runner, ensure_runner, read_runner
@@ -63,9 +64,9 @@ IMAGE_REPO_PASSWORD = "IMAGE_REPO_PASSWORD"
 SONAR_TOKEN = "SONAR_SECRET_TOKEN"
 DINGTALK_TOKEN = "DINGTALK_SECURITY_TOKEN"
 DINGTALK_SECRET = "DINGTALK_SECURITY_VALUE"
-# What apps expansion sets as `configLocation` when a pipeline names none.
 _DEFAULT_TEMPLATES = "https://raw.githubusercontent.com/devstream-io/dtm-pipeline-templates/"
-# DevStream's setDefault: the CI file when a tool gives neither configLocation nor configContents.
+# DevStream's setDefault: the CI file when a tool gives neither configLocation nor configContents (and what
+# an app's gitlab-ci entry gets as `configLocation` when it names none).
 DEFAULT_CI_FILE = _DEFAULT_TEMPLATES + "main/gitlab-ci/.gitlab-ci.yml"
 _VARIABLE_NAME = r"^[A-Za-z0-9_]{1,255}$"
 # The status fields that say where the file and variables are (absent from records made before dtm kept them).
@@ -192,6 +193,10 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
     Options: ClassVar[type[GitLabCIOptions]] = GitLabCIOptions
     description: ClassVar[str] = "A GitLab project's .gitlab-ci.yml (rendered from a template) and CI/CD variables."
     import_id: ClassVar[str] = "the GitLab project's path, group/name (its .gitlab-ci.yml and the options' variables)"
+
+    @classmethod
+    def options_for_app(cls, options: dict[str, Any], app: AppInfo) -> dict[str, Any]:
+        return ci_pipeline_options(options, app, DEFAULT_CI_FILE, lifted="runner")
 
     def create(self, options: GitLabCIOptions, ctx: PluginContext) -> ResourceStatus:
         return self._put(options, ctx, prior=None)

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 from pydantic import SecretStr
 
 from devstream.errors import PermanentError, TransientError
+from devstream.plugin.apps import AppInfo, ci_pipeline_options
 from devstream.plugin.base import Plugin, PluginContext, ResourceStatus
 from devstream.plugin.http import safe_url
 from devstream.plugins.jenkins.client import PASSWORD_ENV, JenkinsClient, job_url_path
@@ -75,6 +76,10 @@ class JenkinsPipelinePlugin(Plugin[JenkinsPipelineOptions]):
     Options: ClassVar[type[JenkinsPipelineOptions]] = JenkinsPipelineOptions
     description: ClassVar[str] = ("A Jenkins Pipeline job for a GitHub or GitLab repository: plugins, credential, "
                                   "job, Jenkinsfile and the webhook that triggers it.")
+
+    @classmethod
+    def options_for_app(cls, options: dict[str, Any], app: AppInfo) -> dict[str, Any]:
+        return ci_pipeline_options(options, app, DEFAULT_JENKINSFILE, lifted="jenkins")
 
     def create(self, options: JenkinsPipelineOptions, ctx: PluginContext) -> ResourceStatus:
         return self._put(options, ctx, None)

@@ -1,5 +1,5 @@
 """A repository given by its URL alone, as DevStream's RepoInfo allowed: tools written by hand read it the way
-apps do (devstream.config.apps), so `scm: {url: https://github.com/octo/web}` is enough."""
+apps do (devstream.repourl's rules), so `scm: {url: https://github.com/octo/web}` is enough."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def where(url: str, **given: str) -> dict[str, str]:
 ])
 def test_the_type_owner_and_name_are_read_from_the_url(url: str, expected: dict[str, str]) -> None:
     assert where(url) == expected
+
+
+def test_an_ssh_url_of_a_self_hosted_gitlab_gives_its_web_address_not_an_ssh_one() -> None:
+    # The API is reached over https at the host the ssh remote names (it once became ssh://git@gitlab.example.com,
+    # which the GitLab client then refused as "not an http(s) address").
+    assert where("ssh://git@gitlab.example.com/team/web.git") == {
+        "scmType": "gitlab", "owner": "team", "name": "web", "baseURL": "https://gitlab.example.com"}
 
 
 def test_what_is_given_wins_over_what_the_url_says() -> None:
