@@ -3,13 +3,16 @@
 `http_client()` builds an `httpx.Client` whose transport is a `RetryingTransport`: timeouts, connection
 failures and 429/500/502/503/504 are retried with backoff, honouring `Retry-After`. Transport failures
 always leave it as `TransientError` (or `PermanentError` for a malformed request), so a plugin deals only
-with dtm's errors. `raise_for_status()` turns a bad final response into one of those errors.
+with dtm's errors. `raise_for_status()` turns a bad final response into one of those errors; a system's
+client ends its handling of an answer it did not want with `fail()` (or takes its JSON with `json_answer()`),
+which says where it happened, adds the system's advice for a status (401: which credentials to check) and
+masks the client's secrets.
 
 A rate-limit answer (403 or 429 with `Retry-After`, or with `X-RateLimit-Remaining: 0` and
 `X-RateLimit-Reset`, as GitHub sends them; GitLab's `RateLimit-*` too) is waited out when the limit resets
 within `DTM_RATE_LIMIT_WAIT` seconds (default 60), then the request is sent again; a reset further away is
 not waited for: `raise_for_status()` raises `RateLimitError` naming when the limit resets, and nothing
-retries it sooner.
+retries it sooner (the rules: rate_limits.py).
 
 URLs are logged and quoted without their query string or user info, where tokens tend to live, and
 headers are never logged at all.
@@ -18,27 +21,34 @@ headers are never logged at all.
 from __future__ import annotations
 
 import logging
-import math
-import os
 import re
 import time
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
 
 import httpx
 from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_random_exponential
 
 from devstream.errors import PermanentError, RateLimitError, TransientError
+from devstream.plugin.rate_limits import (
+    DEFAULT_RATE_LIMIT_WAIT,
+    RATE_LIMIT_WAIT_ENV,
+    parse_retry_after,
+    rate_limit_error,
+    rate_limit_wait,
+    rate_limit_wait_bound,
+)
 from devstream.secrets import scrub
 
 __all__ = [
+    "DEFAULT_RATE_LIMIT_WAIT",
     "NON_IDEMPOTENT_METHODS",
     "RATE_LIMIT_WAIT_ENV",
     "RETRY_STATUSES",
     "RetryingTransport",
+    "fail",
     "http_client",
+    "json_answer",
     "parse_retry_after",
     "raise_for_status",
     "rate_limit_error",
@@ -50,8 +60,6 @@ __all__ = [
 _default_logger = logging.getLogger("devstream.http")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-RATE_LIMIT_WAIT_ENV = "DTM_RATE_LIMIT_WAIT"
-DEFAULT_RATE_LIMIT_WAIT = 60.0
 NON_IDEMPOTENT_METHODS = frozenset({"POST", "PATCH"})
 
 # Failures where the request provably never reached the server: safe to retry for any method.
@@ -67,93 +75,6 @@ _EXCERPT_CHARS = 200
 def safe_url(url: httpx.URL | str) -> str:
     """The URL without user info, query string or fragment: fit for logs and error messages."""
     return str(httpx.URL(url).copy_with(userinfo=b"", query=None, fragment=None))
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a `Retry-After` value (delta-seconds or HTTP date); None when absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # HTTP dates are GMT; a zone-less parse must not be read as local time
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def rate_limit_wait_bound() -> float:
-    """How long dtm waits for a rate limit to reset (and at most for any `Retry-After`): `DTM_RATE_LIMIT_WAIT`
-    seconds, default 60."""
-    raw = os.environ.get(RATE_LIMIT_WAIT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_RATE_LIMIT_WAIT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not math.isfinite(value) or value < 0:
-        raise PermanentError(f"{RATE_LIMIT_WAIT_ENV}={raw!r}: give the seconds dtm may wait for a rate limit to "
-                             f"reset, e.g. {RATE_LIMIT_WAIT_ENV}=60 (0: never wait)")
-    return value
-
-
-def rate_limit_wait(response: httpx.Response) -> float | None:
-    """Seconds until the server takes requests again, when `response` is a rate-limit answer; else None.
-
-    A rate-limit answer is a 403 or 429 that says when to come back: `Retry-After`, or no requests left
-    (`X-RateLimit-Remaining: 0`, GitLab's `RateLimit-Remaining: 0`) with the reset time as epoch seconds.
-    A 403 without them is a refusal, not a rate limit.
-    """
-    if response.status_code not in (403, 429):
-        return None
-    headers = response.headers
-    retry_after = parse_retry_after(headers.get("retry-after"))
-    if retry_after is not None:
-        return retry_after
-    for prefix in ("x-ratelimit-", "ratelimit-"):
-        if headers.get(f"{prefix}remaining", "").strip() == "0":
-            try:
-                reset = float(headers.get(f"{prefix}reset", ""))
-            except ValueError:
-                return None
-            if not math.isfinite(reset):
-                return None
-            return max(0.0, reset - time.time())
-    return None
-
-
-def rate_limit_error(response: httpx.Response, where: str) -> RateLimitError | TransientError | None:
-    """The error for a rate-limit answer (see `rate_limit_wait`) the transport gave back, naming when the limit
-    resets: `RateLimitError` when that is further away than dtm waits, `TransientError` when it is near (the
-    limit held through the transport's attempts: worth another try); None when `response` is no rate limit."""
-    wait = rate_limit_wait(response)
-    if wait is None:
-        return None
-    resets_at = datetime.now(UTC) + timedelta(seconds=wait)
-    when = f"the limit resets at {resets_at.strftime('%Y-%m-%d %H:%M:%S')} UTC (in {_duration(wait)})"
-    bound = rate_limit_wait_bound()
-    if wait <= bound:
-        return TransientError(f"{where}: rate limited ({response.status_code}) through every attempt; {when}")
-    return RateLimitError(f"{where}: rate limited ({response.status_code}); {when}, further away than dtm waits "
-                          f"({_duration(bound)}, {RATE_LIMIT_WAIT_ENV}); run again after the reset",
-                          resets_at=resets_at)
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, math.ceil(seconds))
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 class RetryingTransport(httpx.BaseTransport):
@@ -337,6 +258,42 @@ def raise_for_status(response: httpx.Response) -> httpx.Response:
     if status in (408, 429) or status >= 500:
         raise TransientError(message)
     raise PermanentError(message)
+
+
+def fail(response: httpx.Response, where: str, *, advice: Mapping[int, str] | None = None,
+         secrets: Sequence[str] = ()) -> NoReturn:
+    """Raise dtm's error for an answer that is not what `where` (such as "Jenkins https://ci: read job web")
+    needed. Every client of a system's API ends this way, so the rule lives here.
+
+    A status in `advice` raises `PermanentError` with that advice: what the system means by it and what to
+    check (`{401: "Jenkins refused the user and password (401); check jenkins.user and jenkins.password"}`).
+    Any other error status raises what `raise_for_status` raises (`RateLimitError`, `TransientError` or
+    `PermanentError`); an answer that is no error, only not the one wanted, `PermanentError`. Each message
+    starts with `where` and has every value of `secrets` masked (`***`), however short.
+    """
+    status = response.status_code
+    if advice and status in advice:
+        raise PermanentError(scrub(f"{where}: {advice[status]}", secrets, min_length=1))
+    try:
+        raise_for_status(response)
+    except RateLimitError as exc:
+        raise RateLimitError(scrub(f"{where}: {exc}", secrets, min_length=1), resets_at=exc.resets_at) from None
+    except (PermanentError, TransientError) as exc:
+        raise type(exc)(scrub(f"{where}: {exc}", secrets, min_length=1)) from None
+    raise PermanentError(scrub(f"{where}: unexpected answer {status} {response.reason_phrase}", secrets,
+                               min_length=1))
+
+
+def json_answer(response: httpx.Response, where: str, *, ok: Sequence[int] = (200,),
+                advice: Mapping[int, str] | None = None, secrets: Sequence[str] = ()) -> Any:
+    """The JSON of an answer whose status is one of `ok`; any other raises as `fail` says (with `advice` and
+    `secrets`), and an answer that is not JSON raises `PermanentError` naming `where`."""
+    if response.status_code not in ok:
+        fail(response, where, advice=advice, secrets=secrets)
+    try:
+        return response.json()
+    except ValueError:
+        raise PermanentError(f"{where}: the answer is not JSON") from None
 
 
 def _body_excerpt(response: httpx.Response, request: httpx.Request | None) -> str:

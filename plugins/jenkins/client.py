@@ -22,10 +22,9 @@ from urllib.parse import quote
 
 import httpx
 
-from devstream.errors import PermanentError, TransientError
-from devstream.plugin import PluginContext, raise_for_status
-from devstream.plugin.http import safe_url
-from devstream.plugins.scm.base import mask
+from devstream.errors import PermanentError
+from devstream.plugin import PluginContext
+from devstream.plugin.http import fail, json_answer, safe_url
 
 __all__ = ["PASSWORD_ENV", "JenkinsClient", "job_url_path"]
 
@@ -33,6 +32,12 @@ PASSWORD_ENV = "JENKINS_PASSWORD"
 _TIMEOUT = 60.0
 _XML = {"Content-Type": "application/xml; charset=utf-8"}
 _CREDENTIALS = "/credentials/store/system/domain/_"
+# What Jenkins means by a refusal, and what to check.
+_ADVICE = {
+    401: "Jenkins refused the user and password or API token (401); check jenkins.user and jenkins.password",
+    403: "the user may not do this (403); give it the permission (Overall/Administer for plugins and credentials, "
+         "Job/Create and Job/Configure for jobs)",
+}
 
 
 def job_url_path(path: str) -> str:
@@ -91,26 +96,10 @@ class JenkinsClient:
         return self._crumb
 
     def _fail(self, response: httpx.Response, doing: str) -> NoReturn:
-        where = f"Jenkins {safe_url(self.url)}: {doing}"
-        if response.status_code == 401:
-            raise PermanentError(f"{where}: Jenkins refused the user and password or API token (401); check "
-                                 f"jenkins.user and jenkins.password")
-        if response.status_code == 403:
-            raise PermanentError(f"{where}: the user may not do this (403); give it the permission (Overall/"
-                                 f"Administer for plugins and credentials, Job/Create and Job/Configure for jobs)")
-        try:
-            raise_for_status(response)
-        except (PermanentError, TransientError) as exc:
-            raise type(exc)(mask(f"{where}: {exc}", self._secrets)) from None
-        raise PermanentError(f"{where}: unexpected answer {response.status_code} {response.reason_phrase}")
+        fail(response, f"Jenkins {safe_url(self.url)}: {doing}", advice=_ADVICE, secrets=self._secrets)
 
     def _json(self, response: httpx.Response, doing: str) -> Any:
-        if response.status_code != 200:
-            self._fail(response, doing)
-        try:
-            return response.json()
-        except ValueError:
-            raise PermanentError(f"Jenkins {safe_url(self.url)}: {doing}: the answer is not JSON") from None
+        return json_answer(response, f"Jenkins {safe_url(self.url)}: {doing}", advice=_ADVICE, secrets=self._secrets)
 
     def _ok(self, response: httpx.Response, doing: str) -> None:
         # Jenkins answers many form posts with a redirect to the page of what changed

@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from devstream.errors import PermanentError, TransientError
-from devstream.plugin import PluginContext, raise_for_status
-from devstream.plugins.scm.base import mask
+from devstream.errors import PermanentError
+from devstream.plugin import PluginContext
+from devstream.plugin.http import json_answer
 
 __all__ = ["TOKEN_ENV", "JiraClient", "Project"]
 
@@ -61,14 +60,7 @@ class JiraClient:
         response.read()
         if response.status_code == 404:
             return None
-        where = f"Jira {self.base_url}: read project {key}"
-        if response.status_code == 401:
-            raise PermanentError(f"{where}: Jira refused the email and API token (401); check jira.userEmail and "
-                                 f"jira.token (an API token, not the account's password)")
-        if response.status_code != 200:
-            try:
-                raise_for_status(response)
-            except (PermanentError, TransientError) as exc:
-                raise type(exc)(mask(f"{where}: {exc}", [self._token])) from None
-        data: Any = response.json()
+        data = json_answer(response, f"Jira {self.base_url}: read project {key}", secrets=[self._token], advice={
+            401: "Jira refused the email and API token (401); check jira.userEmail and jira.token (an API token, "
+                 "not the account's password)"})
         return Project(id=str(data["id"]), key=str(data["key"]), name=str(data.get("name", "")))

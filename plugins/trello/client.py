@@ -23,8 +23,8 @@ from urllib.parse import quote
 import httpx
 
 from devstream.errors import PermanentError, TransientError
-from devstream.plugin import PluginContext, raise_for_status
-from devstream.plugins.scm.base import mask
+from devstream.plugin import PluginContext
+from devstream.plugin.http import fail, json_answer
 
 __all__ = ["API", "KEY_ENV", "TOKEN_ENV", "Board", "TrelloClient"]
 
@@ -92,25 +92,16 @@ class TrelloClient:
         response.read()
         return response
 
+    def _advice(self, response: httpx.Response) -> dict[int, str]:
+        text = " ".join(response.text.split())[:200]  # Trello says which of the two it refused
+        return {401: f"Trello refused the API key or token (401 {text}); check board.apiKey and board.token, or "
+                     f"get new ones at https://trello.com/app-key"}
+
     def _fail(self, response: httpx.Response, doing: str) -> NoReturn:
-        where = f"Trello: {doing}"
-        text = mask(" ".join(response.text.split())[:200], self._secrets)
-        if response.status_code == 401:
-            raise PermanentError(f"{where}: Trello refused the API key or token (401 {text}); check board.apiKey "
-                                 f"and board.token, or get new ones at https://trello.com/app-key")
-        try:
-            raise_for_status(response)
-        except (PermanentError, TransientError) as exc:
-            raise type(exc)(mask(f"{where}: {exc}", self._secrets)) from None
-        raise PermanentError(f"{where}: unexpected answer {response.status_code} {text}")
+        fail(response, f"Trello: {doing}", advice=self._advice(response), secrets=self._secrets)
 
     def _json(self, response: httpx.Response, doing: str) -> Any:
-        if response.status_code != 200:
-            self._fail(response, doing)
-        try:
-            return response.json()
-        except ValueError:
-            raise PermanentError(f"Trello: {doing}: the answer is not JSON") from None
+        return json_answer(response, f"Trello: {doing}", advice=self._advice(response), secrets=self._secrets)
 
     @staticmethod
     def _id(value: str) -> str:
