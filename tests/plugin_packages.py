@@ -6,18 +6,16 @@ installed into fresh virtual environments, and their items API served on loopbac
 
 from __future__ import annotations
 
-import http.server
 import importlib
 import subprocess
 import sys
 import sysconfig
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
+from http_standin import served
 
 DTM = str(Path(sys.executable).with_name("dtm"))
 
@@ -69,30 +67,5 @@ def items_api(package: Path) -> Any:
 def serve_items(api: Any) -> Iterator[str]:
     """The items API on a loopback port (its base URL), for dtm run as a subprocess."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def _any(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            request = httpx.Request(self.command, f"http://127.0.0.1{self.path}", headers=dict(self.headers),
-                                    content=body)
-            answer = api.handle(request)
-            answer.read()
-            self.send_response(answer.status_code)
-            self.send_header("content-type", answer.headers.get("content-type", "application/json"))
-            self.send_header("content-length", str(len(answer.content)))
-            self.end_headers()
-            self.wfile.write(answer.content)
-
-        do_GET = do_PUT = do_DELETE = do_POST = _any
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with served(api.handle) as url:
+        yield url

@@ -9,7 +9,6 @@ import functools
 import hashlib
 import http.server
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from http_standin import loopback
 from plugin_packages import DTM, build_wheel, create_plugin, items_api, run, serve_items
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -95,15 +95,8 @@ def simple_index(wheels: Path, root: Path) -> Iterator[str]:
         (project / "index.html").write_text(f'<html><body><a href="{wheel.name}">{wheel.name}</a></body></html>')
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/simple/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with loopback(handler) as port:
+        yield f"http://127.0.0.1:{port}/simple/"
 
 
 def test_init_installs_from_a_simple_index_into_a_plugin_dir_every_command_uses(built, env, tmp_path: Path) -> None:

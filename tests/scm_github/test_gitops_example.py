@@ -26,7 +26,7 @@ from argo_cd import ArgoCD
 from github_openapi import OpenAPIChecker
 from github_standin import GitHubStandIn
 from github_testkit import TOKEN, make_standin
-from served import served
+from http_standin import served
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

@@ -18,9 +18,9 @@ import yaml
 from github_openapi import OpenAPIChecker
 from github_standin import GitHubStandIn
 from github_testkit import TOKEN, make_standin
+from http_standin import served
 from jenkins_standin import JenkinsStandIn
 from jira_standin import JiraStandIn
-from served import served
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
