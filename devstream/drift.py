@@ -38,6 +38,7 @@ __all__ = [
     "ResourceDrift",
     "build_report",
     "drift_targets",
+    "drifted_fields",
     "remediation_plan",
 ]
 
@@ -264,10 +265,15 @@ def _verdict(tool: ToolSpec, rec: StateRecord, outputs: Mapping[str, Mapping[str
     status = live[tool.state_key]
     if status is None:
         return verdict(DriftKind.MISSING, message="deleted outside dtm")
-    drift = diff_paths(normalize(rec.resourceStatus), normalize(status))
+    drift = drifted_fields(rec, status)
     if drift:
         return verdict(DriftKind.DRIFTED, drift, "changed outside dtm: " + ", ".join(drift))
     return verdict(DriftKind.IN_SYNC)
+
+
+def drifted_fields(rec: StateRecord, status: Mapping[str, Any]) -> list[str]:
+    """The fields where a resource's live status differs from the one dtm recorded after its last change."""
+    return diff_paths(normalize(rec.resourceStatus), normalize(status))
 
 
 def remediation_plan(plan: Plan, keys: Iterable[str]) -> Plan:

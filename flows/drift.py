@@ -15,15 +15,13 @@ from prefect import flow
 from prefect.events import emit_event
 from prefect.runtime import flow_run
 from prefect.states import Failed, State
-from prefect.task_runners import ThreadPoolTaskRunner
 
-from devstream.config.models import ToolSpec
-from devstream.drift import DriftKind, DriftReport, build_report, drift_targets, remediation_plan
+from devstream.drift import DriftKind, DriftReport, build_report, remediation_plan
 from devstream.engine import Workspace
 from devstream.errors import DriftCheckFailed
 from devstream.flows.artifacts import publish_drift
-from devstream.flows.execute import run_plan, submit_read
-from devstream.secrets import scrub, secret_paths
+from devstream.flows.execute import run_plan, task_reads
+from devstream.live import read_live_status
 from devstream.state import StateRecord
 
 __all__ = ["DRIFT_EVENT", "check_workspace", "drift_check", "drift_resource_id", "read_everything"]
@@ -36,41 +34,13 @@ def drift_resource_id(state_name: str, name: str, instance_id: str) -> str:
     return f"dtm.{state_name}.{name}.{instance_id}"
 
 
-def _scrubbed(ws: Workspace, tool: ToolSpec, options: dict[str, Any], text: str) -> str:
-    # Plugin errors arrive scrubbed already (Workspace.read_live); anything else that went wrong around
-    # the read (Prefect, a crash) has not been through that, so scrub again with the tool's own secrets.
-    try:
-        secrets = secret_paths(ws.model(tool.name, options, tool.key)).values()
-    except Exception:  # options that no longer validate hold no secret we could find either
-        return text
-    return scrub(text, secrets)
-
-
 def read_everything(ws: Workspace, records: dict[str, StateRecord], parallelism: int = 10
                     ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Read, as concurrent tasks, every tool in state that the config still has.
-
-    Unlike `execute.refresh`, a failed read does not stop the others: it is kept as an error message, so
-    the report can still say everything else it learned. Returns (live statuses, errors) by state key.
+    """Read, as concurrent tasks, every tool in state that the config still has (the read path's check, see
+    devstream/live.py): a failed read does not stop the others. Returns (live statuses, errors) by state key.
     """
-    targets = drift_targets(ws.config, records)
-    live: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    if not targets:
-        return live, errors
-    # The runner is sized by the parameter, as refresh's is, so a deployment can choose its parallelism.
-    task_runner: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=max(1, parallelism))
-    with task_runner as runner:
-        futures = {tool.state_key: (tool, options, submit_read(runner, ws, tool, options)) for tool, options in targets}
-        for key, (tool, options, future) in futures.items():
-            future.wait()
-            if future.state.is_completed():
-                live[key] = future.result()
-                continue
-            exc = future.result(raise_on_failure=False)
-            text = str(exc) if isinstance(exc, BaseException) else (future.state.message or "the read did not finish")
-            errors[key] = _scrubbed(ws, tool, options, text or type(exc).__name__)
-    return live, errors
+    status = read_live_status(ws, records, task_reads(ws, parallelism), check=True)
+    return status.live, status.errors
 
 
 def _announce(report: DriftReport, state_name: str) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import httpx
@@ -21,8 +21,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from devstream.config.models import ToolSpec
-from devstream.engine import ChangeOutcome, RetryPolicy, Workspace
-from devstream.plan import Change, Plan, read_targets
+from devstream.engine import Workspace
+from devstream.errors import PermanentError
+from devstream.executor import ChangeOutcome
+from devstream.live import ReadOutcome, ReadRunner, read_live_status
+from devstream.plan import Change, Plan
+from devstream.retry import RetryPolicy
 from devstream.state import StateRecord
 from devstream.state.base import FlowRunRef
 from devstream.summary import ChangeResult, RunSummary
@@ -109,24 +113,38 @@ def _telling_prefect_no_limits(variants: TaskVariants, every: float = 2.0) -> It
 _read_variants: dict[RetryPolicy, TaskVariants] = {}
 
 
-def submit_read(runner: ThreadPoolTaskRunner[Any], ws: Workspace, tool: ToolSpec, options: dict[str, Any]
-                ) -> PrefectFuture[Any]:
-    """Submit the read task of one tool, tagged by its plugin and systems (refresh and the drift check), retried
-    as the workspace's policy says (as reads outside a flow are)."""
-    variants = _read_variants.setdefault(ws.retry, TaskVariants(**ws.retry.task_options()))
-    return runner.submit(variants(read_resource, tool.name, ws.systems(tool)),
+def _submit_read(runner: ThreadPoolTaskRunner[Any], ws: Workspace, variants: TaskVariants, tool: ToolSpec,
+                 options: dict[str, Any]) -> PrefectFuture[Any]:
+    """Submit the read task of one tool, tagged by its plugin and systems, retried as the workspace's policy
+    says (as reads outside a flow are)."""
+    return runner.submit(variants(read_resource, tool.name, ws.executor.systems(tool)),
                          {"workspace": quote(ws), "tool": tool, "options": quote(options)})
+
+
+def _read_outcome(future: PrefectFuture[Any]) -> ReadOutcome:
+    future.wait()
+    if future.state.is_completed():
+        return cast("ReadOutcome", future.result())
+    exc = future.result(raise_on_failure=False)
+    return exc if isinstance(exc, BaseException) else PermanentError(future.state.message or "the read did not finish")
+
+
+def task_reads(ws: Workspace, parallelism: int = 10) -> ReadRunner:
+    """The read path's runner inside a flow (see devstream/live.py): each read a Prefect task, at most
+    `parallelism` at a time on a runner of our own, so a deployment run can choose its parallelism too."""
+    def run(targets: Sequence[tuple[ToolSpec, dict[str, Any]]]) -> list[ReadOutcome]:
+        variants = _read_variants.setdefault(ws.retry, TaskVariants(**ws.retry.task_options()))
+        runner: ThreadPoolTaskRunner[Any]
+        with _telling_prefect_no_limits(variants), ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
+            futures = [_submit_read(runner, ws, variants, tool, options) for tool, options in targets]
+            return [_read_outcome(future) for future in futures]
+
+    return run
 
 
 def refresh(ws: Workspace, records: dict[str, StateRecord], parallelism: int = 10) -> dict[str, Any]:
     """Read, as concurrent tasks, the live status of every tool the planner needs."""
-    targets = read_targets(ws.config, records, ws.stored_form)
-    # A runner of our own, sized by the parameter, so a deployment run can choose its parallelism too.
-    runner: ThreadPoolTaskRunner[Any]
-    variants = _read_variants.setdefault(ws.retry, TaskVariants(**ws.retry.task_options()))
-    with _telling_prefect_no_limits(variants), ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
-        futures = {tool.state_key: submit_read(runner, ws, tool, options) for tool, options in targets}
-        return {k: f.result() for k, f in futures.items()}
+    return read_live_status(ws, records, task_reads(ws, parallelism)).live
 
 
 def end_not_run(not_run: Mapping[UUID, tuple[str, str]], patience: float = 30.0) -> None:
@@ -172,11 +190,11 @@ def _records_name_this_run(ws: Workspace) -> Iterator[None]:
     """While changes run, each state record written names this flow run (its page in the UI)."""
     run_id = flow_run.get_id()
     this = FlowRunRef(id=str(run_id), name=flow_run.get_name(), url=flow_run.get_flow_run_ui_url()) if run_id else None
-    previous, ws.flow_run = ws.flow_run, this
+    previous, ws.view.flow_run = ws.view.flow_run, this
     try:
         yield
     finally:
-        ws.flow_run = previous
+        ws.view.flow_run = previous
 
 
 def _wait_unless_stopped(runner: ThreadPoolTaskRunner[Any], futures: list[PrefectConcurrentFuture[Any]],
@@ -221,7 +239,7 @@ def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int |
             # its task updated before it completed. (Passing futures as arguments would make Prefect fetch
             # each upstream result through its event loop: 40% of the per-task cost at 500 tools.)
             upstream = [futures[k] for k in change.waits_for if k in futures]
-            futures[change.key] = runner.submit(variant(apply_change, change.name, ws.systems(change)),
+            futures[change.key] = runner.submit(variant(apply_change, change.name, ws.executor.systems(change)),
                                                 {"workspace": quote(ws), "change": quote(change)}, wait_for=upstream)
         interrupted = _wait_unless_stopped(runner, list(futures.values()), stop)
 

@@ -16,4 +16,4 @@ from devstream.tasks.retry import DEFAULT_TASK_RETRIES, retry_transient
       retry_condition_fn=retry_transient, cache_policy=NO_CACHE, persist_result=False)
 def read_resource(workspace: Workspace, tool: ToolSpec, options: dict[str, Any]) -> dict[str, Any] | None:
     """The tool's live status, or None when it does not exist."""
-    return workspace.read_live(tool, options, logger=get_run_logger())  # type: ignore[arg-type]
+    return workspace.executor.read_live(tool, options, logger=get_run_logger())  # type: ignore[arg-type]

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 CORE = ["devstream.config", "devstream.graph", "devstream.plan", "devstream.outputs", "devstream.state",
-        "devstream.plugin", "devstream.engine", "devstream.cli.main", "devstream.plugins.noop",
+        "devstream.plugin", "devstream.engine", "devstream.executor", "devstream.live", "devstream.state_view",
+        "devstream.progress", "devstream.tool_options", "devstream.cli.main", "devstream.plugins.noop",
         "devstream.plugins.file", "devstream.prefect_boundary.state_store", "devstream.prefect_boundary.server",
         "devstream.prefect_boundary.server_watch"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
@@ -15,11 +16,14 @@ from devstream import __version__
 from devstream.cli import render
 from devstream.cli.workspace import open_workspace
 from devstream.config import load_config
+from devstream.config.models import ToolSpec
+from devstream.drift import drifted_fields
 from devstream.errors import ConfigError, DtmError
-from devstream.jsonish import diff_paths, normalize
+from devstream.live import read_live_status, threaded_reads
 from devstream.outputs import resolve
+from devstream.plan import record_outputs
 from devstream.plugin.registry import default_registry
-from devstream.state import describe_holder
+from devstream.state import StateRecord, describe_holder
 
 __all__ = ["force_unlock", "list_plugins", "show_config", "show_status", "validate", "version"]
 
@@ -45,24 +49,25 @@ def validate(*, config_path: Path, json_out: bool = False) -> int:
 
 
 def show_status(*, config_path: Path, plugin: str | None = None, instance_id: str | None = None,
-                json_out: bool = False) -> int:
+                json_out: bool = False, parallelism: int = 10) -> int:
     """Each resource in state, its live status, and whether it drifted."""
     ws = open_workspace(config_path)
-    records = [r for r in ws.records().values()
+    every = ws.records()
+    records = [r for r in every.values()
                if (plugin is None or r.name == plugin) and (instance_id is None or r.instanceID == instance_id)]
     if (plugin or instance_id) and not records:
         raise DtmError(f"no resource in state matches plugin={plugin or '*'} instanceID={instance_id or '*'}")
+    # Read with the config's options: stored options hold secrets only as fingerprints.
+    read = read_live_status(ws, every, threaded_reads(ws, parallelism), check=True,
+                            only={r.state_key for r in records})
     rows: list[dict[str, Any]] = []
-    outputs = {r.key: r.outputs for r in ws.records().values()}
     for rec in records:
         tool = ws.config.by_key.get(rec.key)
-        try:
-            # Read with the config's options: stored options hold secrets only as fingerprints.
-            live = ws.read_live_retried(tool, resolve(tool.options, outputs)) if tool else None
-            error = None
-        except DtmError as exc:
-            live, error = None, str(exc)
-        drift = diff_paths(normalize(rec.resourceStatus), live) if live is not None else ["(missing)"]
+        live = read.live.get(rec.state_key)
+        error = read.errors.get(rec.state_key)
+        if tool is not None and error is None and rec.state_key not in read.live:
+            error = _unreadable(tool, every)
+        drift = drifted_fields(rec, live) if live is not None else ["(missing)"]
         rows.append({"key": rec.key, "plugin": rec.name, "instanceID": rec.instanceID, "inConfig": tool is not None,
                      "drifted": bool(drift), "driftedFields": drift, "error": error,
                      "statusInState": rec.resourceStatus, "statusNow": live, "options": rec.options})
@@ -81,6 +86,15 @@ def show_status(*, config_path: Path, plugin: str | None = None, instance_id: st
                       Text("yes", "yellow") if r["drifted"] else Text("no", "green"), detail)
     render.console.print(table)
     return 0
+
+
+def _unreadable(tool: ToolSpec, records: Mapping[str, StateRecord]) -> str:
+    """Why the read path did not read a tool in config and state: its options reference an output not known."""
+    try:
+        resolve(tool.options, record_outputs(records))
+    except DtmError as exc:
+        return str(exc)
+    return "its live status was not read"
 
 
 SAMPLE = """\

@@ -78,12 +78,8 @@ def progress(ws: Workspace, total: int) -> Iterator[None]:
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console, transient=True)
     task_id = bar.add_task("changes", total=total)
-    ws.on_change_end = lambda _key, _result: bar.advance(task_id)
-    with bar:
-        try:
-            yield
-        finally:
-            ws.on_change_end = None
+    with bar, ws.progress.listening(lambda _key, _result: bar.advance(task_id)):
+        yield
 
 
 def flow_run_link(flow_run_id: str | None) -> dict[str, str | None]:

@@ -92,7 +92,7 @@ def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out
 
 def _seal(ws: Workspace, json_out: bool) -> None:
     """Rewrite the records that hold secrets in clear (DevStream v0.12 wrote tokens so) with fingerprints."""
-    devstream = sorted(r.key for k, r in ws.records().items() if k in ws.from_devstream)
+    devstream = sorted(r.key for k, r in ws.records().items() if k in ws.view.from_devstream)
     sealed = [k for k in ws.seal_records() if k not in devstream]
     if devstream and not json_out:
         render.console.print(f"Migrated {len(devstream)} state record(s) written by DevStream v0.12.1 to dtm's form "
@@ -104,12 +104,13 @@ def _seal(ws: Workspace, json_out: bool) -> None:
 
 
 def _unsealed_notice(ws: Workspace) -> None:
-    if ws.from_devstream:
-        render.err_console.print(f"Note: {len(ws.from_devstream)} state record(s) were written by DevStream v0.12.1; "
+    view = ws.view
+    if view.from_devstream:
+        render.err_console.print(f"Note: {len(view.from_devstream)} state record(s) were written by DevStream v0.12.1; "
                                  f"the next apply migrates them to dtm's form.")
-    if ws.unsealed:
-        render.err_console.print(f"Note: {len(ws.unsealed)} state record(s) hold secrets in clear (as DevStream wrote "
-                                 f"them); they are shown as fingerprints, and the next apply rewrites them so.")
+    if view.unsealed:
+        render.err_console.print(f"Note: {len(view.unsealed)} state record(s) hold secrets in clear (as DevStream "
+                                 f"wrote them); they are shown as fingerprints, and the next apply rewrites them so.")
 
 
 def apply(*, config_path: Path, yes: bool = False, parallelism: int = 10, targets: list[str] | None = None,

@@ -51,7 +51,7 @@ def summary_after_loss(ws: Workspace, plan: Plan, still_running: set[str], why: 
     """What the run did by the time it stopped: the changes that ended, and those that did not run."""
     results = []
     for change in plan.changes:
-        ended = ws.ended.get(change.key)
+        ended = ws.progress.ended.get(change.key)
         if ended is not None:
             results.append(ChangeResult(key=change.key, action=change.action.value, result=ended))  # type: ignore[arg-type]
         elif change.key in still_running:
@@ -75,7 +75,7 @@ def watching(ws: Workspace, plan: Plan, url: str | None, json_out: bool = False,
 
     def gone(why: str) -> None:
         reason = f"the Prefect server at {url} went away ({why})"
-        still_running = ws.stop_changes(reason, wait=drain_seconds)
+        still_running = ws.executor.stop_changes(reason, wait=drain_seconds)
         # Prefect's own complaints about the lost server would bury the one message that matters.
         logging.disable(logging.CRITICAL)
         summary = summary_after_loss(ws, plan, still_running, reason)
@@ -106,7 +106,7 @@ def watching(ws: Workspace, plan: Plan, url: str | None, json_out: bool = False,
     except Exception as exc:
         # A server that stayed busy (503) past every retry of Prefect's client is not a bug in dtm.
         if busy_answer(exc):
-            done = sum(1 for r in ws.ended.values() if r in ("succeeded", "unchanged"))
+            done = sum(1 for r in ws.progress.ended.values() if r in ("succeeded", "unchanged"))
             raise DtmError(f"the Prefect server at {url} stayed busy (503) past Prefect's client retries "
                            f"(PREFECT_CLIENT_MAX_RETRIES) during dtm {plan.operation}: {done} of {len(plan.changes)} "
                            f"changes finished and are in state. Run `dtm {plan.operation} -f {ws.config.path}` again "

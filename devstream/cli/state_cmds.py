@@ -202,7 +202,7 @@ def import_resource(*, config_path: Path, key: str, resource_id: str, owned: boo
                        f"describes (name.instanceID): {hint}")
     with ws.store.lock("dtm import", timeout=lock_timeout):
         ws.records(reload=True)
-        record = ws.import_tool(tool, resource_id, owned=owned)
+        record = ws.executor.import_tool(tool, resource_id, owned=owned)
         ws.store.flush()
     kept = ("dtm owns it now: delete and destroy remove it" if owned else
             "dtm did not create it, so delete and destroy leave it in place (--owned says otherwise)")

@@ -97,7 +97,7 @@ def prepared_state(folder: Path, tools: int, text: str) -> Path:
     loaded = load_config(config)
     ws = Workspace(config=loaded, store=open_store(loaded))
     for change in ws.current_plan().changes:
-        ws.run_change(change)
+        ws.executor.run_change(change)
     assert (folder / "devstream.state.journal").exists() and not (folder / "devstream.state").exists()
     return config
 
