@@ -68,14 +68,14 @@ def drift(*, config_path: Path, remediate: bool = False, json_out: bool = False,
     left it, also after `--remediate` re-applied it (the remediated tools are listed); 1 when a read or a
     remediation failed. Only `--remediate` takes the state's lock (waiting up to `lock_timeout` seconds).
     """
-    from devstream.cli.prefect_setup import flow_run_link, flow_session
+    from devstream.cli.prefect_setup import cli_flow, flow_run_link
 
     ws = open_workspace(config_path)
     # The flow is handed this workspace (same records, same re-entrant lock); a remediating check takes the
     # lock here first so that a busy state fails before the flow starts.
     lock: AbstractContextManager[None] = (
         ws.store.lock("dtm drift --remediate", timeout=lock_timeout) if remediate else nullcontext())
-    with lock, flow_session():
+    with lock, cli_flow(ws):
         from devstream.flows.drift import check_workspace
 
         try:

@@ -1,4 +1,5 @@
-"""What the CLI does around Prefect: quieter console logs, a progress bar for long runs, Ctrl-C."""
+"""What the CLI does around Prefect: the one way it runs a flow (`cli_flow`): quieter console logs, the server
+chosen, a progress bar for long runs, the server watched, Ctrl-C."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from devstream.cli import render
 from devstream.cli.render import console
 from devstream.cli.workspace import use_prefect_server
 from devstream.engine import Workspace
+from devstream.plan import Plan
 
 CLIENT_MAX_RETRIES = 7
 
@@ -41,15 +43,25 @@ def patient_client() -> None:
 
 
 @contextmanager
-def flow_session() -> Iterator[None]:
-    """The one way a command that runs a flow gets Prefect ready, whatever its state backend: console logs
-    quieted, the server chosen (PREFECT_API_URL, else dtm's local server, started if need be, see
-    devstream/prefect_boundary/server.py), the CLI's run settings. Enter it before importing `devstream.flows`."""
+def cli_flow(ws: Workspace, plan: Plan | None = None, *, json_out: bool = False) -> Iterator[threading.Event]:
+    """The one way a CLI command runs a flow (in this process, handed `ws` itself). Enter it before importing
+    `devstream.flows`: Prefect is made ready whatever the state backend (console logs quieted, the server
+    chosen by `use_prefect_server`, the CLI's run settings). A flow that makes the changes of `plan` also
+    gets a progress bar, a watch of its server (see cli/server_watch.py) and Ctrl-C, which sets the event
+    yielded: the flow then starts no further change."""
+    stop = threading.Event()
     quiet_console_logs()
     patient_client()
-    use_prefect_server()
+    url = use_prefect_server()
     with cli_run_settings():
-        yield
+        if plan is None:
+            yield stop
+            return
+        from devstream.cli.server_watch import watching
+
+        # A server that goes away ends the run within a bound (see server_watch.py), not minutes later.
+        with progress(ws, len(plan.changes)), watching(ws, plan, url, json_out), ctrl_c_stops(stop):
+            yield stop
 
 
 @contextmanager

@@ -7,9 +7,7 @@ The confirmed plan is handed to the flow (not as a parameter), which runs it as 
 
 from __future__ import annotations
 
-import os
 import sys
-import threading
 from pathlib import Path
 
 from devstream.cli import plans, render
@@ -42,20 +40,15 @@ def _confirm(plan: Plan, yes: bool) -> bool:
 
 def _run_flow(ws: Workspace, plan: Plan, parallelism: int, retry_delay: float | None,
               json_out: bool = False) -> RunSummary:
-    from devstream.cli.prefect_setup import ctrl_c_stops, flow_session, progress
-    from devstream.cli.server_watch import watching
+    from devstream.cli.prefect_setup import cli_flow
 
-    with flow_session():
+    with cli_flow(ws, plan, json_out=json_out) as stop:
         from devstream.flows.run import run_confirmed
 
-        # A server that goes away ends the run within a bound (see server_watch.py), not minutes later.
-        stop = threading.Event()
-        with progress(ws, len(plan.changes)), watching(ws, plan, os.environ.get("PREFECT_API_URL"), json_out), \
-                ctrl_c_stops(stop):
-            # The workspace (its records, its held lock) and the confirmed plan go to the flow as they are,
-            # not as flow-run parameters: see flows/run.py. A flow that ends Failed (changes failed) raises
-            # ChangesFailed here; one that ends Cancelled (Ctrl-C) raises RunInterrupted.
-            return run_confirmed(ws, plan, parallelism=parallelism, retry_delay=retry_delay, stop=stop)
+        # The workspace (its records, its held lock) and the confirmed plan go to the flow as they are,
+        # not as flow-run parameters: see flows/run.py. A flow that ends Failed (changes failed) raises
+        # ChangesFailed here; one that ends Cancelled (Ctrl-C) raises RunInterrupted.
+        return run_confirmed(ws, plan, parallelism=parallelism, retry_delay=retry_delay, stop=stop)
 
 
 def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out: bool,

@@ -12,8 +12,9 @@ from devstream.state import open_store
 __all__ = ["open_workspace", "use_prefect_server"]
 
 
-def use_prefect_server() -> None:
-    """Point this process at a Prefect server before prefect (or the prefect state backend) needs one.
+def use_prefect_server() -> str | None:
+    """Point this process at a Prefect server before prefect (or the prefect state backend) needs one, and
+    return its API URL (None: Prefect's ephemeral server, inside this process). The one place the CLI chooses.
 
     Without PREFECT_API_URL every dtm process would start Prefect's ephemeral server (7-18 s); dtm's local
     server is started once and reused (see devstream/prefect_boundary/server.py). Prefect reads the URL once, when it
@@ -23,6 +24,7 @@ def use_prefect_server() -> None:
 
     if (url := ensure_server()) is not None:
         os.environ["PREFECT_API_URL"] = url
+    return url
 
 
 def open_workspace(config_path: Path) -> Workspace:
