@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from devstream.errors import ImportNotSupportedError
 from devstream.plugin.apps import AppInfo
 
-__all__ = ["Plugin", "PluginContext", "PluginOptions", "ResourceStatus"]
+__all__ = ["ConvergingPlugin", "Plugin", "PluginContext", "PluginOptions", "ResourceStatus"]
 
 ResourceStatus = dict[str, Any]
 """What create/update/read return: JSON-able; `outputs` holds what other tools may reference."""
@@ -172,3 +172,27 @@ class Plugin(ABC, Generic[OptionsT]):
         plugin's calls to that system (`prefect concurrency-limit create dtm-system-github 4`).
         """
         return set()
+
+
+class ConvergingPlugin(Plugin[OptionsT]):
+    """A plugin whose create and update are one thing: make the resource match the options, whether it is there
+    or not (a Kubernetes apply, a container set recreated, a configuration put). Implement `converge`, `read`
+    and `delete`; create and update both call `converge`.
+
+    Where create and update differ (an update removes what the prior options made, or keeps a resource it
+    adopted), subclass `Plugin` and write both.
+    """
+
+    @abstractmethod
+    def converge(self, options: OptionsT, ctx: PluginContext) -> ResourceStatus:
+        """Make the resource match the options, creating it when it is missing, and return its status.
+
+        Receives: `ctx.prior`, the recorded status (None for a tool dtm never made). Returns: the status, equal
+        to what `read` returns right after. Converging to options the resource already has changes nothing.
+        """
+
+    def create(self, options: OptionsT, ctx: PluginContext) -> ResourceStatus:
+        return self.converge(options, ctx)
+
+    def update(self, options: OptionsT, ctx: PluginContext) -> ResourceStatus:
+        return self.converge(options, ctx)

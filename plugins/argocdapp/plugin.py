@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from devstream.errors import KubernetesError, PermanentError, TransientError
 from devstream.plugin.apps import AppInfo, deep_merge
-from devstream.plugin.base import Plugin, PluginContext, ResourceStatus
+from devstream.plugin.base import ConvergingPlugin, PluginContext, ResourceStatus
 from devstream.plugins.argocdapp.application import API_VERSION, KIND, argo_finalizers, manifest, status_of
 from devstream.plugins.argocdapp.chart import push_chart, remove_chart
 from devstream.plugins.argocdapp.options import ArgocdAppOptions
@@ -28,7 +28,7 @@ from devstream.plugins.scm.base import api_systems
 __all__ = ["ArgocdAppPlugin"]
 
 
-class ArgocdAppPlugin(Plugin[ArgocdAppOptions]):
+class ArgocdAppPlugin(ConvergingPlugin[ArgocdAppOptions]):
     """An Argo CD Application (argoproj.io/v1alpha1) for a Helm chart in the app's repository."""
 
     name: ClassVar[str] = "argocdapp"
@@ -58,12 +58,6 @@ class ArgocdAppPlugin(Plugin[ArgocdAppOptions]):
         elif app.image_repo is not None:
             defaults["imageRepo"] = copy.deepcopy(app.image_repo)
         return deep_merge(defaults, options)
-
-    def create(self, options: ArgocdAppOptions, ctx: PluginContext) -> ResourceStatus:
-        return self._put(options, ctx)
-
-    def update(self, options: ArgocdAppOptions, ctx: PluginContext) -> ResourceStatus:
-        return self._put(options, ctx)
 
     def read(self, options: ArgocdAppOptions, ctx: PluginContext) -> ResourceStatus | None:
         with client_for(options, ctx) as cluster:
@@ -96,7 +90,7 @@ class ArgocdAppPlugin(Plugin[ArgocdAppOptions]):
         return {SYSTEM} | api_systems(repo)
 
     # -- helpers -----------------------------------------------------------------------------------------
-    def _put(self, options: ArgocdAppOptions, ctx: PluginContext) -> ResourceStatus:
+    def converge(self, options: ArgocdAppOptions, ctx: PluginContext) -> ResourceStatus:
         name, namespace = options.app.name, options.app.namespace
         with client_for(options, ctx) as cluster:
             live = _live(cluster, options)

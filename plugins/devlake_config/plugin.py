@@ -21,7 +21,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from devstream.plugin import Plugin, PluginContext, PluginOptions, ResourceStatus
+from devstream.plugin import PluginContext, PluginOptions, ResourceStatus
+from devstream.plugin.base import ConvergingPlugin
 from devstream.plugins.devlake_config.client import DevLakeClient
 
 __all__ = ["DevLakeConfigOptions", "DevLakeConfigPlugin"]
@@ -131,16 +132,10 @@ def _key(source: str, connection: str) -> str:
     return f"{source}/{connection}"
 
 
-class DevLakeConfigPlugin(Plugin[DevLakeConfigOptions]):
+class DevLakeConfigPlugin(ConvergingPlugin[DevLakeConfigOptions]):
     name: ClassVar[str] = "devlake-config"
     Options: ClassVar[type[DevLakeConfigOptions]] = DevLakeConfigOptions
     description: ClassVar[str] = "Apache DevLake's data-source connections and a collection blueprint."
-
-    def create(self, options: DevLakeConfigOptions, ctx: PluginContext) -> ResourceStatus:
-        return self._apply(options, ctx)
-
-    def update(self, options: DevLakeConfigOptions, ctx: PluginContext) -> ResourceStatus:
-        return self._apply(options, ctx)
 
     def read(self, options: DevLakeConfigOptions, ctx: PluginContext) -> ResourceStatus | None:
         prior = ctx.prior or {}
@@ -187,7 +182,7 @@ class DevLakeConfigPlugin(Plugin[DevLakeConfigOptions]):
     def systems(self, options: Mapping[str, Any]) -> set[str]:
         return {"devlake"}
 
-    def _apply(self, options: DevLakeConfigOptions, ctx: PluginContext) -> ResourceStatus:
+    def converge(self, options: DevLakeConfigOptions, ctx: PluginContext) -> ResourceStatus:
         prior = ctx.prior or {}
         recorded_conns: dict[str, dict[str, Any]] = dict(prior.get("connections") or {})
         connections: dict[str, dict[str, Any]] = {}

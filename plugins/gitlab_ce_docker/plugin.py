@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
+from devstream.plugin.base import ConvergingPlugin, PluginContext, PluginOptions, ResourceStatus
 from devstream.plugins.docker import (
     ContainerSpec,
     DockerEngine,
@@ -82,16 +82,10 @@ class GitLabCEDockerOptions(PluginOptions):
         return value
 
 
-class GitLabCEDockerPlugin(Plugin[GitLabCEDockerOptions]):
+class GitLabCEDockerPlugin(ConvergingPlugin[GitLabCEDockerOptions]):
     name: ClassVar[str] = "gitlab-ce-docker"
     Options: ClassVar[type[GitLabCEDockerOptions]] = GitLabCEDockerOptions
     description: ClassVar[str] = "GitLab CE in a container on Docker, its data in folders of the Docker host."
-
-    def create(self, options: GitLabCEDockerOptions, ctx: PluginContext) -> ResourceStatus:
-        return self._apply(options, ctx)
-
-    def update(self, options: GitLabCEDockerOptions, ctx: PluginContext) -> ResourceStatus:
-        return self._apply(options, ctx)
 
     def read(self, options: GitLabCEDockerOptions, ctx: PluginContext) -> ResourceStatus | None:
         with DockerEngine(engine_host(options.dockerHost), ctx) as engine:
@@ -118,7 +112,7 @@ class GitLabCEDockerPlugin(Plugin[GitLabCEDockerOptions]):
     def systems(self, options: Any) -> set[str]:
         return {"docker"}
 
-    def _apply(self, options: GitLabCEDockerOptions, ctx: PluginContext) -> ResourceStatus:
+    def converge(self, options: GitLabCEDockerOptions, ctx: PluginContext) -> ResourceStatus:
         host = engine_host(options.dockerHost)
         if is_local(host):
             # Docker would make missing bind-mount folders owned by root; made here they are the user's.

@@ -25,7 +25,8 @@ import yaml
 from pydantic import Field, SecretStr, field_validator
 
 from devstream.errors import PermanentError
-from devstream.plugin import Plugin, PluginContext, PluginOptions, ResourceStatus
+from devstream.plugin import PluginContext, PluginOptions, ResourceStatus
+from devstream.plugin.base import ConvergingPlugin
 from devstream.plugins.docker import (
     TOOL_LABEL,
     ContainerSpec,
@@ -78,16 +79,10 @@ class HarborDockerOptions(PluginOptions):
         return value
 
 
-class HarborDockerPlugin(Plugin[HarborDockerOptions]):
+class HarborDockerPlugin(ConvergingPlugin[HarborDockerOptions]):
     name: ClassVar[str] = "harbor-docker"
     Options: ClassVar[type[HarborDockerOptions]] = HarborDockerOptions
     description: ClassVar[str] = "Harbor on Docker: its installer's services, from harbor.yml, declaratively."
-
-    def create(self, options: HarborDockerOptions, ctx: PluginContext) -> ResourceStatus:
-        return self._apply(options, ctx)
-
-    def update(self, options: HarborDockerOptions, ctx: PluginContext) -> ResourceStatus:
-        return self._apply(options, ctx)
 
     def read(self, options: HarborDockerOptions, ctx: PluginContext) -> ResourceStatus | None:
         names = list((ctx.prior or {}).get("services") or {})
@@ -116,7 +111,7 @@ class HarborDockerPlugin(Plugin[HarborDockerOptions]):
     def systems(self, options: Any) -> set[str]:
         return {"docker"}
 
-    def _apply(self, options: HarborDockerOptions, ctx: PluginContext) -> ResourceStatus:
+    def converge(self, options: HarborDockerOptions, ctx: PluginContext) -> ResourceStatus:
         host = engine_host(options.dockerHost)
         if not is_local(host):
             raise PermanentError(f"harbor-docker needs the Docker engine on this machine (Harbor's prepare step "

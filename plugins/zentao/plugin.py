@@ -21,7 +21,8 @@ import base64
 import json
 from typing import Any, ClassVar
 
-from devstream.plugin import Plugin, PluginContext, ResourceStatus, TransientError
+from devstream.plugin import PluginContext, ResourceStatus, TransientError
+from devstream.plugin.base import ConvergingPlugin
 from devstream.plugins.kube import SYSTEM, KubeClient, client_for, deployment_ready
 from devstream.plugins.zentao.options import ZentaoOptions
 from devstream.secrets import fingerprint
@@ -101,16 +102,10 @@ def _live(kube: KubeClient, api_version: str, kind: str, name: str, ns: str | No
     return None if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp") else obj
 
 
-class ZentaoPlugin(Plugin[ZentaoOptions]):
+class ZentaoPlugin(ConvergingPlugin[ZentaoOptions]):
     name: ClassVar[str] = "zentao"
     Options: ClassVar[type[ZentaoOptions]] = ZentaoOptions
     description: ClassVar[str] = "ZenTao on Kubernetes: namespace, volumes and claims, Deployment, NodePort Service."
-
-    def create(self, options: ZentaoOptions, ctx: PluginContext) -> ResourceStatus:
-        return self._apply(options, ctx)
-
-    def update(self, options: ZentaoOptions, ctx: PluginContext) -> ResourceStatus:
-        return self._apply(options, ctx)
 
     def read(self, options: ZentaoOptions, ctx: PluginContext) -> ResourceStatus | None:
         with client_for(options, ctx) as kube:
@@ -140,7 +135,7 @@ class ZentaoPlugin(Plugin[ZentaoOptions]):
     def systems(self, options: Any) -> set[str]:
         return {SYSTEM}
 
-    def _apply(self, options: ZentaoOptions, ctx: PluginContext) -> ResourceStatus:
+    def converge(self, options: ZentaoOptions, ctx: PluginContext) -> ResourceStatus:
         ns = options.namespace
         with client_for(options, ctx) as kube:
             if kube.get("v1", "Namespace", ns) is None:
