@@ -179,3 +179,29 @@ def test_only_the_prefect_boundary_talks_to_prefect_over_http():
     assert offenders == {}, "move HTTP calls to Prefect into devstream/prefect_boundary/"
     assert all(_talks_to_prefect_over_http((boundary / name).read_text(encoding="utf-8"))
                for name in ("rest.py", "server.py", "server_watch.py"))
+
+
+# Modules stay small (DEVELOPERS.md): one over this many lines says at its top why it is not split.
+MODULE_LINES = 400
+
+
+def _long_without_a_reason(text: str) -> bool:
+    """A module over MODULE_LINES lines whose docstring or opening comments do not say why it is that long."""
+    lines = text.splitlines()
+    return len(lines) > MODULE_LINES and f"{MODULE_LINES} lines" not in "\n".join(lines[:40])
+
+
+def test_the_long_module_check_asks_for_a_reason_only_from_long_modules():
+    long_body = "\n".join(f"x{i} = {i}" for i in range(MODULE_LINES + 1))
+    assert _long_without_a_reason(long_body)
+    assert not _long_without_a_reason(f'"""Past {MODULE_LINES} lines: one table of rules."""\n' + long_body)
+    assert not _long_without_a_reason("x = 1\n")
+
+
+def test_no_module_is_over_400_lines_without_a_reason_at_its_top():
+    root = Path(__file__).resolve().parent.parent
+    long_ones = [str(path.relative_to(root))
+                 for folder in ("devstream", "plugins", "flows", "tasks", "tests", "benchmarks", "deployments")
+                 for path in sorted((root / folder).rglob("*.py"))
+                 if _long_without_a_reason(path.read_text(encoding="utf-8"))]
+    assert long_ones == [], f"split these along their seams, or say at the top why not ({MODULE_LINES} lines)"
