@@ -21,16 +21,14 @@ created (`dtm.created` in their git config) so that a repository somebody else m
 the strength of a guess. A network remote must exist already, and dtm never deletes one.
 
 Running git (timeouts, no prompts, credentials in the environment only, failures sorted into transient and
-permanent ones) is git_command.py's part.
+permanent ones) is git_command.py's part; reading trees and blobs and making commits in the scratch
+repository, git_objects.py's.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import time
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from devstream.errors import PermanentError, TransientError
 from devstream.plugin import PluginContext
@@ -48,13 +46,13 @@ from devstream.plugins.scm.base import (
 )
 from devstream.plugins.scm.git_command import (
     DEFAULT_TIMEOUT,
-    GitCommand,
     git_dir_of,
     is_git_repository,
     local_path,
     mentions,
     strip_userinfo,
 )
+from devstream.plugins.scm.git_objects import Entries, GitObjects
 from devstream.repourl import name_from_url
 
 __all__ = ["GitClient", "is_git_repository", "local_path", "strip_userinfo"]
@@ -62,19 +60,12 @@ __all__ = ["GitClient", "is_git_repository", "local_path", "strip_userinfo"]
 CREATED_MARK = "dtm.created"
 """The git config key dtm sets in a local repository it created."""
 
-_DEFAULT_AUTHOR = ("dtm", "dtm@localhost")
 _HISTORY_STEP = 100  # commits of a branch's history fetched first when looking for a commit in it
 _MISSING = ("repository not found", "does not appear to be a git repository", "could not be found",
             "does not exist", "not found")
 _UNREACHABLE = ("could not resolve host", "timed out", "connection refused", "network is unreachable",
                 "failed to connect", "couldn't connect")
 _MOVED = ("non-fast-forward", "fetch first", "stale info", "cannot lock ref", "failed to update ref")
-
-
-def _quote_path(path: str) -> str:
-    """A path as fast-import reads it: C-style quoted, so spaces, quotes and newlines survive."""
-    escaped = path.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
 
 
 def _clean_path(path: str) -> str:
@@ -85,11 +76,7 @@ def _clean_path(path: str) -> str:
     return "/".join(p for p in parts if p != ".")
 
 
-Entries = dict[str, tuple[str, str]]
-"""Path -> (mode, blob SHA) of the files of one commit."""
-
-
-class GitClient(GitCommand):
+class GitClient(GitObjects):
     """One repository behind a git remote; see the module's docstring.
 
     Beyond the ScmClient protocol it offers `read_tree` (every file of a branch, for templates) and
@@ -324,17 +311,6 @@ class GitClient(GitCommand):
                 return sha
         return None
 
-    def _is_ancestor(self, sha: str, tip: str, *, cwd: Path | None = None, git_dir: Path | None = None) -> bool:
-        """Whether the commit `sha` is `tip` or an ancestor of it, in the repository at `cwd` or `git_dir`; False
-        when that repository does not have the commit."""
-        known = self._git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd=cwd, git_dir=git_dir, check=False)
-        if known.returncode != 0:
-            return False
-        done = self._git(["merge-base", "--is-ancestor", sha, tip], cwd=cwd, git_dir=git_dir, check=False)
-        if done.returncode not in (0, 1):
-            raise self._failure("merge-base", done)
-        return done.returncode == 0
-
     def _tree(self, branch: str) -> Entries:
         """The files of the branch's tip ({} when the branch does not exist), fetched once per commit."""
         return self._tree_at(branch, self._head(branch))
@@ -352,54 +328,6 @@ class GitClient(GitCommand):
             self._snapshots.setdefault(head, self._snapshots[commit])  # the branch may have moved meanwhile
         return self._snapshots[head]
 
-    def _ls_tree(self, commit: str) -> Entries:
-        out = self._git(["ls-tree", "-r", "-z", "--full-tree", commit], cwd=self._scratch_repo()).stdout
-        entries: Entries = {}
-        for record in out.split(b"\0"):
-            if not record:
-                continue
-            meta, _, path = record.partition(b"\t")
-            mode, kind, sha = meta.decode().split()
-            if kind == "blob":  # submodules (commits) are not files
-                entries[path.decode("utf-8", "surrogateescape")] = (mode, sha)
-        return entries
-
-    def _blobs(self, shas: list[str]) -> list[bytes]:
-        """The contents of blobs of the scratch repository, in one `cat-file --batch`."""
-        if not shas:
-            return []
-        out = self._git(["cat-file", "--batch"], cwd=self._scratch_repo(),
-                        input="".join(f"{s}\n" for s in shas).encode()).stdout
-        contents: list[bytes] = []
-        pos = 0
-        for _ in shas:
-            end = out.index(b"\n", pos)
-            size = int(out[pos:end].split()[2])
-            contents.append(out[end + 1:end + 1 + size])
-            pos = end + 1 + size + 1
-        return contents
-
-    def _commit(self, parent: str | None, message: str, writes: list[tuple[str, str, bytes]],
-                removed: list[str]) -> str:
-        """Make the commit with fast-import (in the scratch repository) and return its SHA."""
-        name = _ident(os.environ.get("GIT_AUTHOR_NAME")) or _DEFAULT_AUTHOR[0]
-        email = _ident(os.environ.get("GIT_AUTHOR_EMAIL")) or _DEFAULT_AUTHOR[1]
-        committer = _ident(os.environ.get("GIT_COMMITTER_NAME")) or name
-        committer_email = _ident(os.environ.get("GIT_COMMITTER_EMAIL")) or email
-        when = f"{int(time.time())} +0000"
-        text = message.encode()
-        stream = [f"commit refs/dtm/commit\nauthor {name} <{email}> {when}\n"
-                  f"committer {committer} <{committer_email}> {when}\ndata {len(text)}\n".encode(), text, b"\n"]
-        if parent:
-            stream.append(f"from {parent}\n".encode())
-        for path, mode, data in writes:
-            stream += [f"M {mode} inline {_quote_path(path)}\ndata {len(data)}\n".encode(), data, b"\n"]
-        stream += [f"D {_quote_path(p)}\n".encode() for p in removed]
-        stream.append(b"\ndone\n")
-        scratch = self._scratch_repo()
-        self._git(["fast-import", "--quiet", "--done", "--force"], cwd=scratch, input=b"".join(stream))
-        return self._git(["rev-parse", "refs/dtm/commit"], cwd=scratch).stdout.decode().strip()
-
     def _push(self, commit: str, branch: str) -> None:
         done = self._git(["push", "--quiet", "--no-verify", self.remote, f"{commit}:refs/heads/{branch}"],
                          cwd=self._scratch_repo(), check=False)
@@ -410,10 +338,3 @@ class GitClient(GitCommand):
             raise TransientError(f"git push to {self.display} ({branch}) was rejected because the branch moved "
                                  f"meanwhile; a retry starts from its new head: {message}")
         raise self._failure("push", done)
-
-
-def _ident(value: str | None) -> str:
-    """A name or e-mail fit for a commit header (no angle brackets, no line breaks)."""
-    return re.sub(r"[<>\n\r]", "", value or "").strip()
-
-
