@@ -21,3 +21,10 @@ def gitlab() -> GitLabStandIn:
 @pytest.fixture
 def ctx(gitlab: GitLabStandIn, tmp_path: Path) -> PluginContext:
     return PluginContext(name="gitlab-ci", instance_id="web", workdir=tmp_path, client_factory=gitlab.client_factory)
+
+
+@pytest.fixture
+def project(gitlab: GitLabStandIn) -> str:
+    """acme/web with one file on master."""
+    gitlab.add_project("acme/web", {"main.go": b"package main\n"}, branch="master")
+    return "acme/web"
