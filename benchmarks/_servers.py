@@ -27,7 +27,7 @@ from pathlib import Path
 # dtm's own loopback host, port probe and health check (no proxies), as its local server uses them.
 from devstream.prefect_boundary.server import HOST, _free_port, _healthy
 
-SERVERS = ("embedded", "real")
+SERVERS = ("embedded", "real", "postgres")
 START_TIMEOUT = 90.0
 
 
@@ -61,8 +61,33 @@ def _env(**values: str | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def real_server() -> Iterator[Server]:
-    """A `prefect server start` of this benchmark's own: SQLite in a temporary PREFECT_HOME, a free port."""
+def postgres_server() -> Iterator[Server]:
+    """A `prefect server start` on a throwaway PostgreSQL cluster (the e2e tests' own, tests/e2e/postgres.py)."""
+    tests = Path(__file__).resolve().parent.parent / "tests"
+    sys.path[:0] = [str(tests), str(tests / "e2e")]
+    from postgres import PostgresCluster, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        raise SystemExit("--server postgres needs PostgreSQL's binaries (initdb, pg_ctl, postgres, psql): "
+                         "apt-get install postgresql")
+    cluster = PostgresCluster(bin_dir)
+    t0 = time.perf_counter()
+    cluster.start()
+    try:
+        with real_server(database_url=cluster.url) as server:
+            server.kind = "postgres"
+            server.description = server.description.replace("(SQLite", "(PostgreSQL, fsync off")
+            server.startup_s = time.perf_counter() - t0
+            yield server
+    finally:
+        cluster.stop()
+
+
+@contextlib.contextmanager
+def real_server(database_url: str | None = None) -> Iterator[Server]:
+    """A `prefect server start` of this benchmark's own: SQLite in a temporary PREFECT_HOME (or the database
+    at `database_url`), a free port."""
     home = Path(tempfile.mkdtemp(prefix="dtm-bench-prefect-"))
     port = _free_port()
     url = f"http://{HOST}:{port}/api"
@@ -70,6 +95,8 @@ def real_server() -> Iterator[Server]:
            if k not in ("PREFECT_API_URL", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH",
                         "PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")}
     env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    if database_url:
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
     log_path = home / "server.log"
     t0 = time.perf_counter()
     with open(log_path, "wb") as log:
@@ -152,6 +179,8 @@ def prefect_server(kind: str) -> contextlib.AbstractContextManager[Server]:
         return real_server()
     if kind == "embedded":
         return embedded_server()
+    if kind == "postgres":
+        return postgres_server()
     raise ValueError(f"unknown server kind {kind!r}; one of {', '.join(SERVERS)}")
 
 

@@ -1,17 +1,21 @@
 """Apply N `noop` tools in a random DAG of depth D, each call taking L ms, P at a time.
 
     python benchmarks/apply_scale.py [--n 500] [--depth 5] [--latency-ms 100] [--parallelism 50]
-                                     [--server embedded|real] [--backend local|prefect]
+                                     [--server embedded|real|postgres] [--backend local|prefect|local,prefect]
 
-Prints the wall time of the apply (one Prefect flow run) and of a no-op re-apply (plan only: live reads,
-no flow), the ideal max(D x L, ceil(N/P) x L), the ratio to it, and the speed-up over DevStream's sequential
-model (N x L). Target: apply wall <= 2 x ideal + 1.5 s, and >= 10x faster than sequential.
+Prints the wall time of the apply (the whole in-process `dtm apply -y`: config, plan, one Prefect flow run,
+compaction) beside Prefect's floor, the same DAG of bare tasks that only sleep, run in each repeat just
+before the apply (targets: apply / floor <= 1.25; with --backend local,prefect, prefect / local <= 1.5); a
+no-op re-apply (plan only: live reads, no flow); where the last apply's wall went (dtm's own phases, timed);
+the ideal max(D x L, ceil(N/P) x L) and the speed-up over DevStream's sequential model (N x L); and the
+peak memory.
 
 --server embedded (default) runs where `dtm apply` would: PREFECT_API_URL if set, else dtm's local server
 (started in a temporary DTM_HOME unless DTM_HOME is set, and stopped at the end if this script started it).
 --server real starts a dedicated `prefect server start` (SQLite, temporary PREFECT_HOME) and stops it after.
-Server start-up is measured apart. --backend prefect keeps the state as Prefect artifacts on that server
-(a fresh state name per run; on a server that outlives the benchmark, its artifacts stay there).
+--server postgres runs the same on a throwaway PostgreSQL cluster (tests/e2e/postgres.py; PostgreSQL's
+binaries are needed). Server start-up is measured apart. --backend prefect keeps the state as Prefect
+artifacts on that server (a fresh state name per run; on a server that outlives the benchmark, they stay).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import io
 import math
+import resource
 import statistics
 import sys
 import tempfile
@@ -31,6 +36,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _dag import layered_dag, write_config  # noqa: E402
+from _phases import apply_phases  # noqa: E402
 from _servers import SERVERS, Server, run_on_server  # noqa: E402
 
 
@@ -121,12 +127,20 @@ def main() -> int:
                     help="seconds between runs, for the server to record the last run's task events")
     ap.add_argument("--server", choices=SERVERS, default="embedded",
                     help="embedded: dtm's default (PREFECT_API_URL, else dtm's local server); "
-                         "real: a dedicated `prefect server start`")
-    ap.add_argument("--backend", choices=("local", "prefect"), default="local",
-                    help="state backend: a local state file, or Prefect artifacts on the same server")
+                         "real: a dedicated `prefect server start`; postgres: the same on a throwaway PostgreSQL")
+    ap.add_argument("--backend", default="local",
+                    help="state backend(s), comma-separated: local (a state file), prefect (artifacts on the "
+                         "same server); with both, each repeat applies with each and the ratio is printed")
     args = ap.parse_args()
+    args.backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+    if not args.backends or set(args.backends) - {"local", "prefect"}:
+        ap.error("--backend: local, prefect, or local,prefect")
     # Before anything imports prefect: it reads PREFECT_API_URL once.
     return run_on_server(args.server, lambda server: bench(args, server))
+
+
+def _runs(values: list[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
 
 
 def bench(args: argparse.Namespace, server: Server) -> int:
@@ -147,48 +161,71 @@ def bench(args: argparse.Namespace, server: Server) -> int:
     warm_up_s = time.perf_counter() - t0
     run_id = uuid.uuid4().hex[:8]
 
-    applies, reapplies = [], []
+    floors: list[float] = []
+    applies: dict[str, list[float]] = {b: [] for b in args.backends}
+    reapplies: dict[str, list[float]] = {b: [] for b in args.backends}
+    ratios: dict[str, list[float]] = {b: [] for b in args.backends}
+    phase_lines: dict[str, list[str]] = {}
     trouble = LockTrouble()
     for rep in range(args.repeat):
+        # Prefect's floor and each apply one after the other in every repeat, so that each ratio compares
+        # runs made under the same load (the machine may be shared).
         if rep:
-            # Let the server record the previous run's task events first: on 2 cores its backlog would
-            # otherwise compete with this run for the CPU.
+            time.sleep(args.settle)  # the server records the last run's task events first (2 cores)
+        floors.append(prefect_floor(n, d, p, lat))
+        for backend in args.backends:
             time.sleep(args.settle)
-        with tempfile.TemporaryDirectory() as tmp:
-            config = write_config(Path(tmp), n, d, args.latency_ms, seed=7 + rep)
-            use_backend(config, args.backend, f"dtm-bench-apply-{run_id}-{rep}")
-            applies.append(timed_apply(config, p, trouble))
-            reapplies.append(timed_apply(config, p, trouble))
-    apply_wall, noop_wall = statistics.median(applies), statistics.median(reapplies)
-    time.sleep(args.settle)
-    floor = prefect_floor(n, d, p, lat)
+            with tempfile.TemporaryDirectory() as tmp:
+                config = write_config(Path(tmp), n, d, args.latency_ms, seed=7 + rep)
+                use_backend(config, backend, f"dtm-bench-apply-{run_id}-{rep}")
+                with apply_phases() as phases:
+                    wall = timed_apply(config, p, trouble)
+                applies[backend].append(wall)
+                ratios[backend].append(wall / floors[-1])
+                if rep == args.repeat - 1:
+                    phase_lines[backend] = phases.report(wall, n)
+                reapplies[backend].append(timed_apply(config, p, trouble))
     from prefect.logging.handlers import APILogWorker
 
     APILogWorker.drain_all(timeout=5)  # send the runs' logs while the server is still up
 
+    floor = statistics.median(floors)
     ideal = max(d * lat, math.ceil(n / p) * lat)
     sequential = n * lat
     target = 2 * ideal + 1.5
-    print(f"apply_scale: N={n} depth={d} latency={args.latency_ms} ms parallelism={p} state backend={args.backend}")
+    print(f"apply_scale: N={n} depth={d} latency={args.latency_ms} ms parallelism={p} "
+          f"state backend(s)={','.join(args.backends)} repeats={args.repeat}")
     print(f"  server: {server.description}")
     print(f"  server start-up (not counted)            {server.startup_s:7.2f} s")
     print(f"  import prefect + first flow (not counted) {warm_up_s:6.2f} s")
-    print(f"  apply wall, median of {len(applies)}                  {apply_wall:7.2f} s  "
-          f"(runs: {', '.join(f'{a:.2f}' for a in applies)})")
-    print(f"  no-op re-apply wall, median              {noop_wall:7.2f} s  "
-          f"(runs: {', '.join(f'{a:.2f}' for a in reapplies)})")
-    print(f"  ideal max(D*L, ceil(N/P)*L)              {ideal:7.2f} s")
-    print(f"  Prefect's floor: the same DAG of tasks that only sleep L, in one flow  {floor:.2f} s "
-          f"(apply / floor {apply_wall / floor:.2f} x)")
-    print(f"  apply / ideal                            {apply_wall / ideal:7.2f} x  (target wall <= {target:.2f} s: "
-          f"{'met' if apply_wall <= target else 'MISSED'})")
-    print(f"  re-apply / ideal                         {noop_wall / ideal:7.2f} x")
-    print(f"  speed-up over sequential N*L={sequential:.1f} s  {sequential / apply_wall:7.1f} x  (target >= 10x: "
-          f"{'met' if sequential / apply_wall >= 10 else 'MISSED'})")
-    if args.backend == "prefect":
-        print(f"  lock trouble in {2 * len(applies)} applies (not in the walls above): taking it refused with 503 "
-              f"{trouble.busy} time(s) (retried after 1 s), left held by the previous apply {trouble.stale} "
-              "time(s) (force-unlocked)")
+    print(f"  Prefect's floor (the same DAG of tasks that only sleep L, one flow), median  {floor:.2f} s  "
+          f"(runs: {_runs(floors)})")
+    for backend in args.backends:
+        apply_wall, noop_wall = statistics.median(applies[backend]), statistics.median(reapplies[backend])
+        ratio = statistics.median(ratios[backend])
+        print(f"  [{backend} state] apply wall, median       {apply_wall:7.2f} s  (runs: {_runs(applies[backend])})")
+        print(f"  [{backend} state] apply / Prefect's floor, median of each repeat's ratio  {ratio:.2f} x  "
+              f"(runs: {_runs(ratios[backend])}; target <= 1.25: {'met' if ratio <= 1.25 else 'MISSED'})")
+        print(f"  [{backend} state] no-op re-apply wall, median {noop_wall:7.2f} s  "
+              f"(runs: {_runs(reapplies[backend])})")
+        print(f"  [{backend} state] apply / ideal {apply_wall / ideal:.2f} x (ideal max(D*L, ceil(N/P)*L) = "
+              f"{ideal:.2f} s, target wall <= {target:.2f} s: {'met' if apply_wall <= target else 'MISSED'}); "
+              f"speed-up over sequential N*L={sequential:.1f} s {sequential / apply_wall:.1f} x (target >= 10x: "
+              f"{'met' if sequential / apply_wall >= 10 else 'MISSED'})")
+        print(f"  [{backend} state] where the last apply's wall went (dtm's own functions, timed):")
+        for line in phase_lines.get(backend, []):
+            print(line)
+    if len(args.backends) > 1 and "prefect" in applies and "local" in applies:
+        pairs = [a / b for a, b in zip(applies["prefect"], applies["local"], strict=True)]
+        ratio = statistics.median(pairs)
+        print(f"  prefect state / local state apply, median of each repeat's ratio  {ratio:.2f} x  "
+              f"(runs: {_runs(pairs)}; target <= 1.5: {'met' if ratio <= 1.5 else 'MISSED'})")
+    if "prefect" in args.backends:
+        print(f"  lock trouble in {2 * len(applies['prefect'])} prefect-state applies (not in the walls above): "
+              f"taking it refused with 503 {trouble.busy} time(s) (retried after 1 s), left held by the previous "
+              f"apply {trouble.stale} time(s) (force-unlocked)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  peak memory of this process (floor and applies, resident)  {peak:.0f} MiB")
     return 0
 
 
