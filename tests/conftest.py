@@ -8,14 +8,28 @@ import tempfile
 import time
 import uuid
 
+# The tests run on several pytest-xdist workers (pyproject's addopts): a worker is a child of the run's main
+# process, which set the variables below before starting it. A pytest that a test runs is not a worker.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "") if (
+    os.environ.get("DTM_TESTS_SESSION_PID") == str(os.getppid())) else ""
 # Before anything imports prefect: no telemetry without network, and a Prefect home of the tests' own.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="dtm-tests-prefect-"))
 # dtm's own home (its local Prefect server's record and database): never the developer's ~/.dtm.
 os.environ.setdefault("DTM_HOME", tempfile.mkdtemp(prefix="dtm-tests-home-"))
-# Every process the tests start inherits this mark (a fresh one per session, so a pytest run by a test has its
-# own): at the end, a process still carrying it is one a test left behind (see pytest_sessionfinish).
-os.environ["DTM_TESTS_SESSION"] = uuid.uuid4().hex
+if _XDIST_WORKER:  # each worker a home of its own (its own server record, database, profiles)
+    for _home in ("PREFECT_HOME", "DTM_HOME"):
+        os.environ[_home] = os.path.join(os.environ[_home], _XDIST_WORKER)
+        os.makedirs(os.environ[_home], exist_ok=True)
+    # A worker's temporary folders are longer (.../popen-gw0/...): wide lines, so that no message of a process a
+    # test starts wraps inside a path the test looks for (a worker's own output is not shown).
+    os.environ["COLUMNS"] = "200"
+else:
+    # Every process the tests start inherits this mark (a fresh one per run, so a pytest run by a test has its
+    # own; the workers keep their main process's): at the end, a process still carrying it is one a test left
+    # behind (see pytest_sessionfinish).
+    os.environ["DTM_TESTS_SESSION"] = uuid.uuid4().hex
+    os.environ["DTM_TESTS_SESSION_PID"] = str(os.getpid())
 os.environ.setdefault("GIT_AUTHOR_NAME", "dtm tests")
 os.environ.setdefault("GIT_AUTHOR_EMAIL", "tests@dtm.invalid")
 
@@ -75,9 +89,12 @@ def _left_behind() -> dict[int, str]:
     return found
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-xdist has stopped its workers
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """No test leaves a process running: what is still alive at the end is listed, killed, and fails the run."""
-    if not Path("/proc/self/environ").exists():
+    """No test leaves a process running: what is still alive at the end is listed, killed, and fails the run.
+    Checked once, by the run's main process, when every worker is done (a worker's own check would find the
+    processes the other workers' tests still run)."""
+    if _XDIST_WORKER or not Path("/proc/self/environ").exists():
         return
     # A server stopped by the last teardown may take a moment to go.
     deadline = time.monotonic() + float(os.environ.get("DTM_TESTS_LEAK_WAIT", "10"))

@@ -56,7 +56,8 @@ def test_the_github_tests_fetch_githubs_openapi_description_into_an_empty_cache_
     env |= {"DTM_NPM_CACHE": str(cache), "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}"}
     test = "tests/scm_github/test_github_openapi_check.py::test_a_malformed_request_sent_to_the_stand_in_is_caught"
 
-    runs = [subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", test], cwd=REPO,
+    runs = [subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "-rs",
+                            test], cwd=REPO,
                            env=env, capture_output=True, text=True, timeout=600) for _ in range(2)]
 
     for done in runs:

@@ -167,7 +167,7 @@ tools:
 
 
 def dtm(*args: object) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "GITHUB_TOKEN": "ghp_x", "IMAGE_REPO_PASSWORD": "pw"}
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_TOKEN": "ghp_x", "IMAGE_REPO_PASSWORD": "pw", "COLUMNS": "200"}
     return subprocess.run([DTM, *map(str, args)], capture_output=True, text=True, timeout=120, env=env)
 
 
