@@ -9,13 +9,20 @@ holds what its real namesake gives a client to find: a Deployment and a Service 
 values (so a change of values shows in the cluster), the Service DevStream's devlake getter looks for
 (`devlake-lake`), the runner's registration Secret, and Argo CD's CRDs in argo-cd's `crds/`.
 
+Built once per machine and kept, like the npm files of tests/fetched.py: in `~/.cache/dtm/charts/<key>`
+(`$DTM_CHART_CACHE` names another folder), where the key is a digest of what the charts are made of (this module,
+Argo CD's CRDs, the helm version), under a file lock so that concurrent test workers build it once.
+
 (A module of its own, beside tests/conftest.py, so that every test folder can use its fixtures.)
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import hashlib
 import os
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -28,7 +35,7 @@ import pytest
 import yaml
 from kube_standin.catalogue import REFERENCE  # the official descriptions, copied into the repository
 
-__all__ = ["CHARTS", "ChartRepository", "build_repository", "chart_repository"]
+__all__ = ["CHARTS", "ChartRepository", "build_repository", "cached_repository", "chart_repository"]
 
 VERSIONS = ("1.0.0", "1.1.0")
 # Each chart: (its name as the instance default names it, its appVersion at 1.0.0).
@@ -141,10 +148,38 @@ def build_repository(helm: Path, root: Path) -> Path:
     return served
 
 
+def _inputs_digest(helm: Path) -> str:
+    """What the built repository depends on: this module's text, Argo CD's CRDs, and which helm packages it."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for crd in sorted(REFERENCE.glob("argocd-*-crd.yaml")):
+        digest.update(crd.name.encode() + b"\0" + crd.read_bytes())
+    digest.update(str(helm.resolve()).encode() + str(helm.stat().st_size).encode())
+    return digest.hexdigest()[:16]
+
+
+def cached_repository(helm: Path) -> Path:
+    """The packaged and indexed charts' folder, built into the cache first when missing (once per machine and
+    inputs; the lock makes a concurrent builder wait, then find it built)."""
+    cache = Path(os.environ.get("DTM_CHART_CACHE") or Path.home() / ".cache" / "dtm" / "charts").expanduser()
+    key = _inputs_digest(helm)
+    built = cache / key
+    if (built / "index.yaml").is_file():
+        return built
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / f".{key}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (built / "index.yaml").is_file():
+            scratch = cache / f".{key}.partial"
+            shutil.rmtree(scratch, ignore_errors=True)  # a build cut short
+            build_repository(helm, scratch).rename(built)
+            shutil.rmtree(scratch)
+    return built
+
+
 @pytest.fixture(scope="session")
-def chart_repository(kube_binaries: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChartRepository]:
+def chart_repository(kube_binaries: Any) -> Iterator[ChartRepository]:
     """The stand-in charts' repository, served on 127.0.0.1 for the whole session (helm from `kube_binaries`)."""
-    folder = build_repository(kube_binaries.helm, tmp_path_factory.mktemp("chart-repository"))
+    folder = cached_repository(kube_binaries.helm)
     handler = functools.partial(_QuietHandler, directory=str(folder))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
