@@ -31,7 +31,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
-__all__ = ["Handler", "StandIn", "Stream", "loopback", "serve", "served"]
+__all__ = ["Handler", "OneAtATime", "Recorded", "StandIn", "Stream", "loopback", "serve", "served"]
 
 Handler = Callable[[httpx.Request], httpx.Response]
 _DROPPED = {"content-length", "transfer-encoding", "connection", "content-encoding"}
@@ -47,6 +47,36 @@ class Stream:
     """Lines of JSON sent one by one, as the Docker engine streams a pull's progress."""
 
     lines: list[dict[str, Any]]
+
+
+@dataclass
+class Recorded:
+    """One request a stand-in received (its path and query parameters), and its answer once given."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    response: httpx.Response | None = None
+
+
+class OneAtATime:
+    """A stand-in's `handler` (for `httpx.MockTransport` or `served`) that answers one request at a time, since the
+    engine calls from several threads, and keeps each answer with its request: the subclass's `_respond`
+    appends the request to `requests` (records with a `response` field) and answers it. Subclasses set
+    `requests` and `_serving` (a `threading.Lock`) in their `__init__`."""
+
+    requests: list[Any]
+    _serving: threading.Lock
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        with self._serving:
+            response = self._respond(request)
+            if self.requests:
+                self.requests[-1].response = response
+        return response
+
+    def _respond(self, request: httpx.Request) -> httpx.Response:
+        raise NotImplementedError
 
 
 class _Adapter(BaseHTTPRequestHandler):

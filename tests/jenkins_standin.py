@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 import httpx
+from http_standin import OneAtATime, Recorded
 
 _ITEM = r"(?P<item>(?:/job/[^/]+)+)"
 OPERATIONS: list[tuple[str, str, frozenset[str]]] = [
@@ -53,15 +54,7 @@ class Item:
     builds: list[int] = field(default_factory=list)
 
 
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    params: dict[str, str]
-    response: httpx.Response | None = None
-
-
-class JenkinsStandIn:
+class JenkinsStandIn(OneAtATime):
     """One Jenkins at `url`, with one user."""
 
     def __init__(self, *, url: str = "http://jenkins.example.com:8080", user: str = "admin",
@@ -99,13 +92,6 @@ class JenkinsStandIn:
         return [p for r in self.requests for p in _check(r.method, r.path, r.params)]
 
     # -- serving ---------------------------------------------------------------------------------------------
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        with self._serving:
-            response = self._respond(request)
-            if self.requests:
-                self.requests[-1].response = response
-        return response
-
     def _respond(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
         prefix = self.url.path.rstrip("/")

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from devstream.errors import PermanentError, PluginError
 from devstream.plugin.apps import AppInfo, ci_pipeline_options
 from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
-from devstream.plugins.scm.base import RepoSpec, git_blob_sha
+from devstream.plugins.scm.base import RepoSpec, git_blob_sha, github_repository
 from devstream.plugins.scm.cifiles import load_ci_files, render
 from devstream.plugins.scm.github import GitHubClient
 from devstream.plugins.scm.prior import Place, as_recorded, prior_is_here
@@ -169,12 +169,8 @@ class GitHubActionsOptions(PluginOptions):
     @field_validator("scm")
     @classmethod
     def _github(cls, scm: RepoSpec) -> RepoSpec:
-        if scm.scmType != "github":
-            raise ValueError(f"github-actions works with GitHub repositories only (scmType github), not "
-                             f"{scm.scmType!r}; use gitlab-ci for GitLab, or ci-generic")
-        if not scm.name or not scm.namespace:
-            raise ValueError("the repository needs `name` and `owner` (a user) or `org` (an organisation)")
-        return scm
+        return github_repository(scm, "github-actions works with GitHub repositories only (scmType github), "
+                                      "not {kind}; use gitlab-ci for GitLab, or ci-generic")
 
 
 def _check_file_name(name: str) -> None:

@@ -26,10 +26,11 @@ from devstream.errors import PermanentError
 from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
 from devstream.plugins.github_actions.embedded import GitHubWorkflows
 from devstream.plugins.jira.client import JiraClient, Project
-from devstream.plugins.scm.base import RepoSpec
+from devstream.plugins.scm.base import RepoSpec, github_repository
 from devstream.plugins.scm.github import TOKEN_ENV as GITHUB_TOKEN_ENV
 
 __all__ = ["JiraGithubIntegPlugin", "JiraInfo", "JiraOptions", "JiraPlugin"]
+_ON_GITHUB = "the issue-builder workflow runs on GitHub Actions: scmType must be github, not {kind}"
 
 WORKFLOW = "jiraIssueBuilder.yml"
 _KEY = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -72,12 +73,7 @@ class JiraOptions(PluginOptions):
     @field_validator("scm")
     @classmethod
     def _github(cls, scm: RepoSpec) -> RepoSpec:
-        if scm.scmType != "github":
-            raise ValueError(f"the issue-builder workflow runs on GitHub Actions: scmType must be github, not "
-                             f"{scm.scmType!r}")
-        if not scm.name or not scm.namespace:
-            raise ValueError("the repository needs `name` and `owner` (a user) or `org` (an organisation)")
-        return scm
+        return github_repository(scm, _ON_GITHUB)
 
 
 def _workflow() -> str:

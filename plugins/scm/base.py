@@ -32,8 +32,8 @@ from devstream.repourl import is_local_url, repo_from_url
 from devstream.secrets import scrub
 
 __all__ = ["FULL_SHA", "WEBHOOK_EVENTS", "EventMapping", "FileInfo", "RepoInfo", "RepoSpec", "ScmClient", "Webhook",
-           "WebhookInfo", "api_systems", "file_mode", "git_blob_sha", "mask", "next_page_url", "one_hook_per_url",
-           "under", "url_secrets"]
+           "WebhookInfo", "api_systems", "file_mode", "git_blob_sha", "github_repository", "mask", "next_page_url",
+           "one_hook_per_url", "under", "url_secrets"]
 
 _EVENT_NAME = re.compile(r"[a-z][a-z0-9_]*|\*")
 FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -179,6 +179,16 @@ class RepoSpec(BaseModel):
     @property
     def default_branch(self) -> str:
         return self.branch or ("master" if self.scmType == "gitlab" else "main")
+
+
+def github_repository(scm: RepoSpec, refusal: str) -> RepoSpec:
+    """`scm`, for a plugin that works on GitHub only: scmType github, else ValueError with `refusal` (why, and
+    what to use instead; `{kind}` stands for the type given); and a name with an owner or org."""
+    if scm.scmType != "github":
+        raise ValueError(refusal.format(kind=repr(scm.scmType)))
+    if not scm.name or not scm.namespace:
+        raise ValueError("the repository needs `name` and `owner` (a user) or `org` (an organisation)")
+    return scm
 
 
 def api_systems(*repos: Any) -> set[str]:

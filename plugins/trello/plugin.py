@@ -27,10 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from devstream.errors import PermanentError
 from devstream.plugin.base import Plugin, PluginContext, PluginOptions, ResourceStatus
 from devstream.plugins.github_actions.embedded import GitHubWorkflows
-from devstream.plugins.scm.base import RepoSpec
+from devstream.plugins.scm.base import RepoSpec, github_repository
 from devstream.plugins.trello.client import Board, TrelloClient
 
 __all__ = ["BoardOptions", "TrelloGithubIntegPlugin", "TrelloOptions", "TrelloPlugin"]
+_ON_GITHUB = "the issue-builder workflow runs on GitHub Actions: scmType must be github, not {kind}"
 
 WORKFLOW = "trelloIssueBuilder.yml"
 
@@ -96,12 +97,7 @@ class TrelloOptions(PluginOptions):
     @field_validator("scm")
     @classmethod
     def _github(cls, scm: RepoSpec) -> RepoSpec:
-        if scm.scmType != "github":
-            raise ValueError(f"the issue-builder workflow runs on GitHub Actions: scmType must be github, not "
-                             f"{scm.scmType!r}")
-        if not scm.name or not scm.namespace:
-            raise ValueError("the repository needs `name` and `owner` (a user) or `org` (an organisation)")
-        return scm
+        return github_repository(scm, _ON_GITHUB)
 
     @property
     def board_name(self) -> str:

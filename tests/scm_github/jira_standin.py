@@ -16,9 +16,9 @@ from __future__ import annotations
 import base64
 import re
 import threading
-from dataclasses import dataclass
 
 import httpx
+from http_standin import OneAtATime, Recorded
 
 OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", r"/rest/api/3/project/(?P<key>[^/]+)"): frozenset({"expand", "properties"}),
@@ -26,15 +26,7 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
 }
 
 
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    params: dict[str, str]
-    response: httpx.Response | None = None
-
-
-class JiraStandIn:
+class JiraStandIn(OneAtATime):
     """One Jira Cloud site (`host`) and the one account (`email`, `token`) the tests use."""
 
     def __init__(self, *, host: str = "octo.atlassian.net", email: str = "dev@example.com",
@@ -60,13 +52,6 @@ class JiraStandIn:
 
     def problems(self) -> list[str]:
         return [p for r in self.requests for p in _check(r.method, r.path, r.params)]
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        with self._serving:  # the engine calls from several threads: one request at a time
-            response = self._respond(request)
-            if self.requests:
-                self.requests[-1].response = response
-        return response
 
     def _respond(self, request: httpx.Request) -> httpx.Response:
         params = dict(request.url.params.multi_items())

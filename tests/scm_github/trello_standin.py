@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from http_standin import OneAtATime
 
 API = httpx.URL("https://api.trello.com/1")
 _ID = re.compile(r"[0-9a-f]{24}")
@@ -69,7 +70,7 @@ class TrelloBoard:
         return f"https://trello.com/b/{self.id[:8]}/{re.sub(r'[^a-z0-9]+', '-', self.name.lower()).strip('-')}"
 
 
-class TrelloStandIn:
+class TrelloStandIn(OneAtATime):
     """Trello for one member (`me`), whose key and token are `key` and `token`."""
 
     def __init__(self, *, key: str = "trello-standin-key", token: str = "trello-standin-token",
@@ -110,13 +111,6 @@ class TrelloStandIn:
         return found
 
     # -- serving ---------------------------------------------------------------------------------------------
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        with self._serving:  # the engine calls from several threads: one request at a time
-            response = self._respond(request)
-            if self.requests:
-                self.requests[-1].response = response
-        return response
-
     def _respond(self, request: httpx.Request) -> httpx.Response:
         request.read()
         if request.url.host != API.host or not request.url.path.startswith("/1/"):
