@@ -16,7 +16,7 @@ import httpx
 
 from devstream.plugin import PluginContext, ResourceStatus
 from devstream.plugins.ci_generic import CIGenericOptions
-from devstream.plugins.repo_scaffolding import RepoScaffoldingOptions
+from devstream.plugins.repo_scaffolding import RepoScaffoldingOptions, RepoScaffoldingPlugin
 
 TEMPLATE = {"README.md.tpl": "# [[ AppName ]]\n", "app.py.tpl": "PORT = [[ port ]]\n"}
 """The files of the template folder `template`, which repo-scaffolding renders with the app's name and a port."""
@@ -60,3 +60,31 @@ def recorded(ctx: PluginContext, status: ResourceStatus | None) -> PluginContext
     """The context the engine builds for the next call of a tool whose record holds `status`: a copy of it (as
     read back from the state) as the prior."""
     return dataclasses.replace(ctx, prior=copy.deepcopy(status))
+
+
+def scaffolding_lifecycle(ctx: PluginContext, options: Callable[[int], RepoScaffoldingOptions],
+                          files: Callable[[], dict[str, bytes]], exists: Callable[[], bool],
+                          after_each_call: Callable[[], None]) -> None:
+    """repo-scaffolding over a repository's whole life, as the engine calls it, on any SCM: read (nothing there
+    yet), create (`TEMPLATE` rendered with port 8080), read (the status create returned), update to port 9090,
+    delete (the repository gone). `options(port)` are the tool's options, `files()` what the repository holds,
+    `exists()` whether it is there; `after_each_call` runs after every call (the lifetime tests check there
+    that every HTTP client is closed)."""
+    plugin = RepoScaffoldingPlugin()
+    assert plugin.read(options(8080), ctx) is None
+    after_each_call()
+
+    status = plugin.create(options(8080), ctx)
+    assert files() == RENDERED
+    after_each_call()
+
+    assert plugin.read(options(8080), recorded(ctx, status)) == status
+    after_each_call()
+
+    status = plugin.update(options(9090), recorded(ctx, status))
+    assert files()["app.py"] == b"PORT = 9090\n"
+    after_each_call()
+
+    plugin.delete(options(9090), recorded(ctx, status))
+    assert not exists()
+    after_each_call()

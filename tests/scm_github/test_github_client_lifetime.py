@@ -15,7 +15,7 @@ import pytest
 from github_standin import GitHubStandIn
 from github_testkit import TOKEN, client_factory
 from http_client_watch import HttpClients
-from plugin_calls import RENDERED, jenkins_options, recorded, scaffolding_context, scaffolding_options
+from plugin_calls import jenkins_options, recorded, scaffolding_context, scaffolding_lifecycle, scaffolding_options
 
 from devstream.errors import PermanentError
 from devstream.plugin import PluginContext
@@ -64,23 +64,8 @@ def scaffolding(port: int = 8080) -> RepoScaffoldingOptions:
 
 def test_repo_scaffolding_closes_its_client_after_every_call(ctx: PluginContext, standin: GitHubStandIn,
                                                              http_clients: HttpClients) -> None:
-    assert SCAFFOLDING.read(scaffolding(), ctx) is None
-    http_clients.assert_all_closed()
-
-    status = SCAFFOLDING.create(scaffolding(), ctx)
-    assert standin.files("octo/shop") == RENDERED
-    http_clients.assert_all_closed()
-
-    assert SCAFFOLDING.read(scaffolding(), recorded(ctx, status)) == status
-    http_clients.assert_all_closed()
-
-    status = SCAFFOLDING.update(scaffolding(port=9090), recorded(ctx, status))
-    assert standin.files("octo/shop")["app.py"] == b"PORT = 9090\n"
-    http_clients.assert_all_closed()
-
-    SCAFFOLDING.delete(scaffolding(port=9090), recorded(ctx, status))
-    assert "octo/shop" not in standin.repos
-    http_clients.assert_all_closed()
+    scaffolding_lifecycle(ctx, scaffolding, files=lambda: standin.files("octo/shop"),
+                          exists=lambda: "octo/shop" in standin.repos, after_each_call=http_clients.assert_all_closed)
 
 
 def test_repo_scaffolding_closes_its_client_when_the_push_fails(ctx: PluginContext, standin: GitHubStandIn,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from gitlab_standin import GitLabStandIn
 from http_client_watch import HttpClients
-from plugin_calls import RENDERED, jenkins_options, recorded, scaffolding_context, scaffolding_options
+from plugin_calls import jenkins_options, recorded, scaffolding_context, scaffolding_lifecycle, scaffolding_options
 
 from devstream.errors import PermanentError
 from devstream.plugin import PluginContext
@@ -69,23 +69,8 @@ def scaffolding(port: int = 8080) -> RepoScaffoldingOptions:
 
 def test_repo_scaffolding_closes_its_client_after_every_call(ctx: PluginContext, gitlab: GitLabStandIn,
                                                              http_clients: HttpClients) -> None:
-    assert SCAFFOLDING.read(scaffolding(), ctx) is None
-    http_clients.assert_all_closed()
-
-    status = SCAFFOLDING.create(scaffolding(), ctx)
-    assert gitlab.files("acme/shop") == RENDERED
-    http_clients.assert_all_closed()
-
-    assert SCAFFOLDING.read(scaffolding(), recorded(ctx, status)) == status
-    http_clients.assert_all_closed()
-
-    status = SCAFFOLDING.update(scaffolding(port=9090), recorded(ctx, status))
-    assert gitlab.files("acme/shop")["app.py"] == b"PORT = 9090\n"
-    http_clients.assert_all_closed()
-
-    SCAFFOLDING.delete(scaffolding(port=9090), recorded(ctx, status))
-    assert "acme/shop" not in gitlab.projects
-    http_clients.assert_all_closed()
+    scaffolding_lifecycle(ctx, scaffolding, files=lambda: gitlab.files("acme/shop"),
+                          exists=lambda: "acme/shop" in gitlab.projects, after_each_call=http_clients.assert_all_closed)
 
 
 def test_repo_scaffolding_closes_its_client_when_a_call_fails_midway(ctx: PluginContext, gitlab: GitLabStandIn,
