@@ -16,6 +16,7 @@ from devstream.cli import render
 from devstream.cli.workspace import open_workspace
 from devstream.drift import DriftKind, DriftReport
 from devstream.errors import DriftCheckFailed
+from devstream.executor import ClientFactory
 
 __all__ = ["drift", "print_report"]
 
@@ -61,7 +62,7 @@ def print_report(report: DriftReport) -> None:
 
 
 def drift(*, config_path: Path, remediate: bool = False, json_out: bool = False, parallelism: int = 10,
-          lock_timeout: float = 0) -> int:
+          lock_timeout: float = 0, client_factory: ClientFactory | None = None) -> int:
     """Check every resource in state against the config and its live status.
 
     Exit 0 when everything is in sync; 2 when something drifted, went missing, changed in the config or
@@ -70,7 +71,7 @@ def drift(*, config_path: Path, remediate: bool = False, json_out: bool = False,
     """
     from devstream.cli.prefect_setup import cli_flow, flow_run_link
 
-    ws = open_workspace(config_path)
+    ws = open_workspace(config_path, client_factory)
     # The flow is handed this workspace (same records, same re-entrant lock); a remediating check takes the
     # lock here first so that a busy state fails before the flow starts.
     lock: AbstractContextManager[None] = (

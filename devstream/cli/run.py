@@ -14,6 +14,7 @@ from devstream.cli import plans, render
 from devstream.cli.workspace import open_workspace
 from devstream.engine import Workspace
 from devstream.errors import ChangesFailed, DtmError, RunInterrupted
+from devstream.executor import ClientFactory
 from devstream.plan import Plan, plan_delete, plan_destroy
 from devstream.summary import RunSummary
 
@@ -108,8 +109,8 @@ def _unsealed_notice(ws: Workspace) -> None:
 
 def apply(*, config_path: Path, yes: bool = False, parallelism: int = 10, targets: list[str] | None = None,
           json_out: bool = False, retry_delay: float | None = None, lock_timeout: float = 0,
-          excludes: list[str] | None = None) -> int:
-    ws = open_workspace(config_path)
+          excludes: list[str] | None = None, client_factory: ClientFactory | None = None) -> int:
+    ws = open_workspace(config_path, client_factory)
     unknown = [t for t in targets or [] if t not in ws.config.by_key]
     if unknown:
         raise DtmError(f"--target {', '.join(unknown)}: no such tool in the config; "
@@ -123,8 +124,9 @@ def apply(*, config_path: Path, yes: bool = False, parallelism: int = 10, target
 
 
 def delete(*, config_path: Path, yes: bool = False, force: bool = False, parallelism: int = 10,
-           json_out: bool = False, lock_timeout: float = 0, excludes: list[str] | None = None) -> int:
-    ws = open_workspace(config_path)
+           json_out: bool = False, lock_timeout: float = 0, excludes: list[str] | None = None,
+           client_factory: ClientFactory | None = None) -> int:
+    ws = open_workspace(config_path, client_factory)
     with ws.store.lock("dtm delete", timeout=lock_timeout):
         the_plan = plan_delete(ws.config, ws.records(), ws.stored_form, force=force)
         the_plan = plans.excluded(ws, the_plan, excludes, json_out)
@@ -132,8 +134,9 @@ def delete(*, config_path: Path, yes: bool = False, force: bool = False, paralle
 
 
 def destroy(*, config_path: Path, yes: bool = False, parallelism: int = 10, json_out: bool = False,
-            lock_timeout: float = 0, force: bool = False, excludes: list[str] | None = None) -> int:
-    ws = open_workspace(config_path)
+            lock_timeout: float = 0, force: bool = False, excludes: list[str] | None = None,
+            client_factory: ClientFactory | None = None) -> int:
+    ws = open_workspace(config_path, client_factory)
     with ws.store.lock("dtm destroy", timeout=lock_timeout):
         the_plan = plans.force_destroy_plan(ws) if force else plan_destroy(ws.records())
         the_plan = plans.excluded(ws, the_plan, excludes, json_out)
@@ -141,10 +144,11 @@ def destroy(*, config_path: Path, yes: bool = False, parallelism: int = 10, json
 
 
 def plan(*, config_path: Path, json_out: bool = False, detailed_exitcode: bool = False, parallelism: int = 10,
-         excludes: list[str] | None = None, out: Path | None = None) -> int:
+         excludes: list[str] | None = None, out: Path | None = None, client_factory: ClientFactory | None = None
+         ) -> int:
     """Show what apply would do. Exit 0; with --detailed-exitcode, 2 when there are changes. `out`: save it for
     `dtm apply PLANFILE`."""
-    ws = open_workspace(config_path)
+    ws = open_workspace(config_path, client_factory)
     the_plan = plans.excluded(ws, ws.current_plan(parallelism), excludes, json_out)
     if out is not None:
         plans.save_plan(ws, the_plan, out, excludes)
@@ -153,9 +157,9 @@ def plan(*, config_path: Path, json_out: bool = False, detailed_exitcode: bool =
     return 2 if detailed_exitcode and not the_plan.empty else 0
 
 
-def verify(*, config_path: Path, parallelism: int = 10) -> int:
+def verify(*, config_path: Path, parallelism: int = 10, client_factory: ClientFactory | None = None) -> int:
     """Exit 0 when the toolchain matches the config, 2 when changes are pending."""
-    the_plan = open_workspace(config_path).current_plan(parallelism)
+    the_plan = open_workspace(config_path, client_factory).current_plan(parallelism)
     if the_plan.empty:
         render.console.print("[green]Verify succeeded:[/] config, state and live resources are in sync.")
         return 0

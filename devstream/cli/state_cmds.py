@@ -22,6 +22,7 @@ from devstream.cli.workspace import open_workspace
 from devstream.config.checks import RFC1123_RULE, is_rfc1123_subdomain
 from devstream.engine import Workspace
 from devstream.errors import DtmError
+from devstream.executor import ClientFactory
 from devstream.state import StateRecord
 from devstream.state.base import ChangeNote
 
@@ -189,10 +190,10 @@ def _print_outputs(outputs: dict[str, dict[str, Any]], json_out: bool, ws: Works
 
 
 def import_resource(*, config_path: Path, key: str, resource_id: str, owned: bool = False,
-                    lock_timeout: float = 0) -> int:
+                    lock_timeout: float = 0, client_factory: ClientFactory | None = None) -> int:
     """Adopt an existing resource as a tool of the config: the plugin reads it by `resource_id`, and the record
     is written as if dtm had created it; the next plan shows only real differences."""
-    ws = open_workspace(config_path)
+    ws = open_workspace(config_path, client_factory)
     tool = ws.config.by_key.get(key) or next((t for t in ws.config.tools if t.state_key == key), None)
     if tool is None:
         known = [t.key for t in ws.config.tools]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from devstream.config import load_config
 from devstream.engine import Workspace
+from devstream.executor import ClientFactory
 from devstream.state import open_store
 
 __all__ = ["open_workspace", "use_prefect_server"]
@@ -27,9 +28,10 @@ def use_prefect_server() -> str | None:
     return url
 
 
-def open_workspace(config_path: Path) -> Workspace:
-    """Load the config, then open its state; a `prefect` state needs a server, started here if need be."""
+def open_workspace(config_path: Path, client_factory: ClientFactory | None = None) -> Workspace:
+    """Load the config, then open its state; a `prefect` state needs a server, started here if need be.
+    `client_factory` builds plugins' HTTP clients (default dtm's `http_client`; tests pass a stand-in's)."""
     config = load_config(config_path)
     if config.state.backend == "prefect":
         use_prefect_server()
-    return Workspace(config=config, store=open_store(config))
+    return Workspace(config=config, store=open_store(config), client_factory=client_factory)

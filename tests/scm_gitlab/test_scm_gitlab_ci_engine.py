@@ -1,10 +1,9 @@
 """gitlab-ci through the whole engine: `dtm apply` / `dtm destroy` (the CLI's functions, real Prefect flow
 runs on the session's test server, local state on disk) against the stand-in GitLab.
 
-The stand-in is put in by replacing `devstream.plugin.http.http_client`, the one function that
-`PluginContext.http_client` calls when no `client_factory` is given (the engine's contexts have none), with
-the stand-in's `client_factory`. Plugins, the engine and the flows run unchanged; the flow's tasks run in
-this process, so they see the replacement. Nothing else in a run uses that function with the local backend.
+The stand-in is handed to the engine as the workspace's client factory (`client_factory=`), which builds
+every plugin context's `ctx.http_client`: plugins, the engine and the flows run unchanged, and nothing is
+patched.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ CI_RENDERED = b"build:\n  image: python:3.12\n  script: [make, echo web]\n"
 def standin(monkeypatch: pytest.MonkeyPatch) -> GitLabStandIn:
     gitlab = GitLabStandIn(BASE_URL, token=TOKEN)
     gitlab.add_project("acme/web", {"app.py": b"print('hi')\n"}, branch="master")
-    monkeypatch.setattr("devstream.plugin.http.http_client", gitlab.client_factory)
     monkeypatch.setenv("DTM_TEST_GITLAB_TOKEN", TOKEN)
     monkeypatch.setenv("DTM_TEST_DEPLOY_TOKEN", DEPLOY_TOKEN)
     return gitlab
@@ -64,7 +62,7 @@ def config(tmp_path: Path) -> Path:
 
 
 def test_apply_converges_drift_is_put_back_and_destroy_cleans_up(standin: GitLabStandIn, config: Path) -> None:
-    assert run.apply(config_path=config, yes=True) == 0
+    assert run.apply(config_path=config, client_factory=standin.client_factory, yes=True) == 0
 
     assert standin.file("acme/web", ".gitlab-ci.yml", "master") == CI_RENDERED
     deploy = standin.variable("acme/web", "DEPLOY_TOKEN")
@@ -77,21 +75,21 @@ def test_apply_converges_drift_is_put_back_and_destroy_cleans_up(standin: GitLab
 
     # Applying again: nothing to do, no commit.
     commits = standin.project("acme/web").commits
-    assert Workspace.open(config).current_plan().empty
-    assert run.apply(config_path=config, yes=True) == 0
+    assert Workspace.open(config, client_factory=standin.client_factory).current_plan().empty
+    assert run.apply(config_path=config, client_factory=standin.client_factory, yes=True) == 0
     assert standin.project("acme/web").commits == commits
 
     # A hand edit in GitLab is drift; apply puts the file back.
     standin.edit("acme/web", ".gitlab-ci.yml", b"build: {script: [rm -rf /]}\n", "master")
-    drift = Workspace.open(config).current_plan()
+    drift = Workspace.open(config, client_factory=standin.client_factory).current_plan()
     assert [(c.key, c.action) for c in drift.changes] == [("gitlab-ci.web", Action.UPDATE)]
-    assert run.verify(config_path=config) == 2
-    assert run.apply(config_path=config, yes=True) == 0
+    assert run.verify(config_path=config, client_factory=standin.client_factory) == 2
+    assert run.apply(config_path=config, client_factory=standin.client_factory, yes=True) == 0
     assert standin.file("acme/web", ".gitlab-ci.yml", "master") == CI_RENDERED
-    assert Workspace.open(config).current_plan().empty
+    assert Workspace.open(config, client_factory=standin.client_factory).current_plan().empty
 
     # Destroy removes the file and the variable, and forgets the tool.
-    assert run.destroy(config_path=config, yes=True) == 0
+    assert run.destroy(config_path=config, client_factory=standin.client_factory, yes=True) == 0
     assert standin.file("acme/web", ".gitlab-ci.yml", "master") is None
     assert standin.file("acme/web", "app.py", "master") == b"print('hi')\n"
     assert standin.project("acme/web").variables == []
@@ -100,13 +98,14 @@ def test_apply_converges_drift_is_put_back_and_destroy_cleans_up(standin: GitLab
 
 
 def test_a_project_deleted_behind_dtms_back_is_planned_as_a_create(standin: GitLabStandIn, config: Path) -> None:
-    assert run.apply(config_path=config, yes=True) == 0
+    assert run.apply(config_path=config, client_factory=standin.client_factory, yes=True) == 0
 
     del standin.projects["acme/web"]
 
-    planned = Workspace.open(config).current_plan().changes
+    planned = Workspace.open(config, client_factory=standin.client_factory).current_plan().changes
     assert [(c.key, c.action) for c in planned] == [("gitlab-ci.web", Action.CREATE)]
-    assert run.destroy(config_path=config, yes=True) == 0  # the project is gone: delete is a success
+    # The project is gone: delete is a success.
+    assert run.destroy(config_path=config, client_factory=standin.client_factory, yes=True) == 0
 
 
 def move(config: Path, **scm: str) -> None:
@@ -119,12 +118,12 @@ def move(config: Path, **scm: str) -> None:
 def test_moving_the_tool_to_another_project_leaves_the_old_one_as_it_is_and_warns(
         standin: GitLabStandIn, config: Path, caplog: pytest.LogCaptureFixture) -> None:
     standin.add_project("acme/shop", {"shop.py": b"print('shop')\n"}, branch="master")
-    assert run.apply(config_path=config, yes=True) == 0
+    assert run.apply(config_path=config, client_factory=standin.client_factory, yes=True) == 0
     commits = standin.project("acme/web").commits
 
     # Applying twice: no change, no commit (the recorded project and branch read back the same).
-    assert Workspace.open(config).current_plan().empty
-    assert run.apply(config_path=config, yes=True) == 0
+    assert Workspace.open(config, client_factory=standin.client_factory).current_plan().empty
+    assert run.apply(config_path=config, client_factory=standin.client_factory, yes=True) == 0
     assert standin.project("acme/web").commits == commits
 
     # scm now names acme/shop. The update gets the record of acme/web, whose token may not be this one: dtm
@@ -132,7 +131,7 @@ def test_moving_the_tool_to_another_project_leaves_the_old_one_as_it_is_and_warn
     web = copy.deepcopy((standin.project("acme/web").branches, standin.project("acme/web").variables))
     move(config, name="shop")
     caplog.set_level(logging.WARNING)
-    assert run.apply(config_path=config, yes=True) == 0
+    assert run.apply(config_path=config, client_factory=standin.client_factory, yes=True) == 0
 
     assert (standin.project("acme/web").branches, standin.project("acme/web").variables) == web
     assert standin.project("acme/web").commits == commits
@@ -147,12 +146,12 @@ def test_moving_the_tool_to_another_project_leaves_the_old_one_as_it_is_and_warn
     assert "the file .gitlab-ci.yml and the CI/CD variables DEPLOY_TOKEN" in warnings[0]
     status = yaml.safe_load((config.parent / "devstream.state").read_text())["gitlab-ci_web"]["resourceStatus"]
     assert (status["gitlab"], status["project"], status["branch"]) == (BASE_URL, "acme/shop", "master")
-    assert Workspace.open(config).current_plan().empty
+    assert Workspace.open(config, client_factory=standin.client_factory).current_plan().empty
 
 
 def test_a_record_from_before_dtm_kept_the_project_is_not_drift_and_changes_nothing(
         standin: GitLabStandIn, config: Path) -> None:
-    assert run.apply(config_path=config, yes=True) == 0
+    assert run.apply(config_path=config, client_factory=standin.client_factory, yes=True) == 0
     state_file = config.parent / "devstream.state"
     state = yaml.safe_load(state_file.read_text())
     for field in ("gitlab", "project", "branch"):  # as a dtm from before this change recorded it
@@ -160,6 +159,6 @@ def test_a_record_from_before_dtm_kept_the_project_is_not_drift_and_changes_noth
     state_file.write_text(yaml.safe_dump(state))
     project = copy.deepcopy(standin.project("acme/web"))
 
-    assert Workspace.open(config).current_plan().empty
-    assert run.apply(config_path=config, yes=True) == 0
+    assert Workspace.open(config, client_factory=standin.client_factory).current_plan().empty
+    assert run.apply(config_path=config, client_factory=standin.client_factory, yes=True) == 0
     assert standin.project("acme/web") == project

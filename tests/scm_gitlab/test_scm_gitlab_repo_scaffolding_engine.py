@@ -29,7 +29,6 @@ TOKEN = "glpat-engine-test-9876543210"
 def standin(monkeypatch: pytest.MonkeyPatch) -> GitLabStandIn:
     gitlab = GitLabStandIn(BASE_URL, token=TOKEN)
     gitlab.add_namespace("acme")
-    monkeypatch.setattr("devstream.plugin.http.http_client", gitlab.client_factory)
     monkeypatch.setenv("DTM_TEST_GITLAB_TOKEN", TOKEN)
     return gitlab
 
@@ -54,29 +53,30 @@ def state(config: Path) -> dict[str, Any]:
     return yaml.safe_load((config.parent / "devstream.state").read_text()) or {}
 
 
-def planned(config: Path) -> list[tuple[str, Action, str]]:
-    return [(c.key, c.action, c.reason) for c in Workspace.open(config).current_plan().changes]
+def planned(config: Path, standin: GitLabStandIn) -> list[tuple[str, Action, str]]:
+    plan = Workspace.open(config, client_factory=standin.client_factory).current_plan()
+    return [(c.key, c.action, c.reason) for c in plan.changes]
 
 
 def test_destroy_deletes_the_project_dtm_created(standin: GitLabStandIn, config: Path) -> None:
-    assert run.apply(config_path=config, yes=True) == 0
+    assert run.apply(config_path=config, client_factory=standin.client_factory, yes=True) == 0
     assert standin.files("acme/shop") == RENDERED
     assert state(config)["repo-scaffolding_shop"]["resourceStatus"]["created"] is True
 
     # Applying again: reading the project back shows no drift, `created` included.
-    assert planned(config) == []
-    assert run.apply(config_path=config, yes=True) == 0
+    assert planned(config, standin) == []
+    assert run.apply(config_path=config, client_factory=standin.client_factory, yes=True) == 0
     assert standin.project("acme/shop").commits == 1
 
     # A var change is an update of the same project, which stays dtm's.
     write_config(config, port=9090)
-    assert [(key, action) for key, action, _ in planned(config)] == [("repo-scaffolding.shop", Action.UPDATE)]
-    assert run.apply(config_path=config, yes=True) == 0
+    assert [(key, action) for key, action, _ in planned(config, standin)] == [("repo-scaffolding.shop", Action.UPDATE)]
+    assert run.apply(config_path=config, client_factory=standin.client_factory, yes=True) == 0
     assert standin.files("acme/shop")["app.py"] == b"PORT = 9090\n"
     assert state(config)["repo-scaffolding_shop"]["resourceStatus"]["created"] is True
-    assert planned(config) == []
+    assert planned(config, standin) == []
 
-    assert run.destroy(config_path=config, yes=True) == 0
+    assert run.destroy(config_path=config, client_factory=standin.client_factory, yes=True) == 0
     assert "acme/shop" not in standin.projects
     assert state(config) == {}
 
@@ -84,21 +84,21 @@ def test_destroy_deletes_the_project_dtm_created(standin: GitLabStandIn, config:
 def test_destroy_leaves_an_adopted_project_with_its_content(standin: GitLabStandIn, config: Path) -> None:
     standin.add_project("acme/shop", {"LICENSE": b"MIT\n"})
 
-    assert run.apply(config_path=config, yes=True) == 0
+    assert run.apply(config_path=config, client_factory=standin.client_factory, yes=True) == 0
     assert state(config)["repo-scaffolding_shop"]["resourceStatus"]["created"] is False
-    assert planned(config) == []
+    assert planned(config, standin) == []
 
-    assert run.destroy(config_path=config, yes=True) == 0
+    assert run.destroy(config_path=config, client_factory=standin.client_factory, yes=True) == 0
     assert standin.files("acme/shop") == {"LICENSE": b"MIT\n", **RENDERED}
     assert standin.calls("DELETE") == []
     assert state(config) == {}
 
 
 def test_destroy_after_the_project_was_deleted_outside_dtm(standin: GitLabStandIn, config: Path) -> None:
-    assert run.apply(config_path=config, yes=True) == 0
+    assert run.apply(config_path=config, client_factory=standin.client_factory, yes=True) == 0
     del standin.projects["acme/shop"]
 
-    assert planned(config) == [("repo-scaffolding.shop", Action.CREATE, "deleted outside dtm")]
-    assert run.destroy(config_path=config, yes=True) == 0
+    assert planned(config, standin) == [("repo-scaffolding.shop", Action.CREATE, "deleted outside dtm")]
+    assert run.destroy(config_path=config, client_factory=standin.client_factory, yes=True) == 0
     assert standin.calls("DELETE") == []
     assert state(config) == {}
