@@ -21,9 +21,9 @@ from urllib.parse import unquote, urlsplit
 
 from devstream.errors import PermanentError, RepoURLError
 
-__all__ = ["GITHUB_API", "GITLAB_COM", "SCP_LIKE", "github_api_root", "gitlab_api_root", "is_local_url",
-           "name_from_url", "normalise_repo", "repo_from_url", "same_origin", "url_parts", "url_segments",
-           "web_root"]
+__all__ = ["GITHUB_API", "GITHUB_ENTERPRISE_API_SUFFIX", "GITLAB_API_SUFFIX", "GITLAB_COM", "SCP_LIKE",
+           "github_api_root", "gitlab_api_root", "is_local_url", "name_from_url", "normalise_repo", "repo_from_url",
+           "same_origin", "token_user", "url_parts", "url_segments", "web_root"]
 
 GITHUB_API = "https://api.github.com"
 GITLAB_COM = "https://gitlab.com"
@@ -69,6 +69,12 @@ def is_local_url(url: str) -> bool:
         return False
     first = url.split("/", 1)[0]
     return "." not in first and first != "localhost"  # `templates/web` is a folder; `gitlab.io/a/b` a host
+
+
+def token_user(host: str) -> str:
+    """The user name git sends with a token over https to `host`: GitHub's `x-access-token`, GitLab's (any other
+    host's, by DevStream's rule) `oauth2`."""
+    return "x-access-token" if "github" in host else "oauth2"
 
 
 def same_origin(url: str, server: str) -> bool:

@@ -56,6 +56,7 @@ from devstream.plugins.scm.base import git_blob_sha
 from devstream.plugins.scm.cifiles import load_ci_files, render
 from devstream.plugins.scm.gitlab import GitLabClient, api_url, project_path
 from devstream.plugins.scm.prior import Place, as_recorded, prior_is_here
+from devstream.repourl import GITLAB_API_SUFFIX
 
 __all__ = [
     "CI_FILE",
@@ -205,7 +206,7 @@ def _status(options: GitLabCIOptions, branch: str, files: dict[str, str], render
 
 def _gitlab(options: GitLabCIOptions) -> str:
     """The GitLab's web address, such as https://gitlab.com: the same project path elsewhere is another place."""
-    return safe_url(api_url(options.scm).removesuffix("/api/v4"))
+    return safe_url(api_url(options.scm).removesuffix(GITLAB_API_SUFFIX))
 
 
 def _warn_if_moved(options: GitLabCIOptions, branch: str, prior: ResourceStatus | None, ctx: PluginContext) -> None:

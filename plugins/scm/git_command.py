@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 from devstream.errors import PermanentError, TransientError
 from devstream.plugin import PluginContext
 from devstream.plugins.scm.base import RepoSpec
-from devstream.repourl import SCP_LIKE
+from devstream.repourl import SCP_LIKE, token_user
 
 __all__ = ["DEFAULT_TIMEOUT", "GitCommand", "git_dir_of", "is_git_repository", "local_path", "mentions",
            "strip_userinfo"]
@@ -153,7 +153,7 @@ class GitCommand:
         settings: list[tuple[str, str]] = []
         split = urlsplit(self.remote)
         if self.spec.token is not None and split.scheme in ("http", "https"):
-            user = split.username or ("x-access-token" if "github" in split.netloc else "oauth2")
+            user = split.username or token_user(split.netloc)
             basic = base64.b64encode(f"{user}:{self.spec.token.get_secret_value()}".encode()).decode()
             # Scoped to the remote's scheme, host and port: git sends it to no other server.
             netloc = split.netloc.rpartition("@")[2]
