@@ -225,6 +225,7 @@ def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int |
     `stop` (the CLI does on Ctrl-C) starts no further change and ends the summary `interrupted`.
     """
     futures: dict[str, PrefectConcurrentFuture[ChangeOutcome]] = {}
+    outcomes: dict[str, ChangeOutcome] = {}  # each completed change's, put there by its task
     started = time.monotonic()
     policy = RetryPolicy(retries=ws.retry.retries if retries is None else retries,
                          delay=ws.retry.delay if retry_delay is None else retry_delay)
@@ -240,20 +241,21 @@ def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int |
             # each upstream result through its event loop: 40% of the per-task cost at 500 tools.)
             upstream = [futures[k] for k in change.waits_for if k in futures]
             futures[change.key] = runner.submit(variant(apply_change, change.name, ws.executor.systems(change)),
-                                                {"workspace": quote(ws), "change": quote(change)}, wait_for=upstream)
+                                                {"workspace": quote(ws), "change": quote(change),
+                                                 "outcomes": quote(outcomes)}, wait_for=upstream)
         interrupted = _wait_unless_stopped(runner, list(futures.values()), stop)
 
     results: dict[str, ChangeResult] = {}
     not_run: dict[UUID, tuple[str, str]] = {}
     for change in plan.changes:
-        results[change.key] = _result(change, futures.get(change.key), results, interrupted, not_run)
+        results[change.key] = _result(change, futures.get(change.key), outcomes, results, interrupted, not_run)
     end_not_run(not_run)
     return RunSummary(operation=plan.operation, results=list(results.values()),
                       seconds=round(time.monotonic() - started, 3), interrupted=interrupted)
 
 
-def _result(change: Change, future: PrefectConcurrentFuture[ChangeOutcome] | None, earlier: dict[str, ChangeResult],
-            interrupted: bool, not_run: dict[UUID, tuple[str, str]]) -> ChangeResult:
+def _result(change: Change, future: PrefectConcurrentFuture[ChangeOutcome] | None, outcomes: dict[str, ChangeOutcome],
+            earlier: dict[str, ChangeResult], interrupted: bool, not_run: dict[UUID, tuple[str, str]]) -> ChangeResult:
     """What one change's task did. Never asks the server about a task that never ran (cancelled in the queue).
     A task Prefect left NotReady is added to `not_run`, to be ended Cancelled."""
     result = ChangeResult(key=change.key, action=change.action.value, result="skipped")
@@ -262,9 +264,10 @@ def _result(change: Change, future: PrefectConcurrentFuture[ChangeOutcome] | Non
     if future is not None and ran and future.wrapped_future.exception() is None:
         future.wait()
         state = future.state
-    # future.result(), not state.result(): the latter is a coroutine inside an async flow.
+    # The task's own word first (see apply_change); else future.result(), not state.result(): the latter is
+    # a coroutine inside an async flow.
     if future is not None and state is not None and state.is_completed():
-        outcome: ChangeOutcome = future.result()
+        outcome: ChangeOutcome = outcomes.get(change.key) or future.result()
         result.result = "succeeded" if outcome.changed else "unchanged"
         result.message, result.seconds = outcome.note, outcome.seconds
     elif interrupted and (state is None or not state.is_failed()):

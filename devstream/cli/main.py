@@ -8,6 +8,8 @@ whose path is printed. `--debug` also prints the traceback of an error.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import platform
 import sys
 import tempfile
@@ -329,6 +331,12 @@ def _print_traceback(exc: BaseException) -> None:
     if (plugin_traceback := getattr(exc, "traceback_text", None)) is not None:
         render.err_console.print(plugin_traceback, markup=False, highlight=False, end="")
     render.err_console.print("".join(traceback.format_exception(exc)), markup=False, highlight=False, end="")
+
+
+# At exit (after Prefect drained its event and log queues, before the interpreter's teardown): the teardown's
+# collections skip the objects a run left, frozen. After a 300-change apply they took 3-5 s on a busy
+# machine, between the last line printed and the shell's prompt; 0.5 s with this.
+atexit.register(gc.freeze)
 
 
 def main() -> None:
