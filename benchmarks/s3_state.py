@@ -26,8 +26,7 @@ from typing import Any
 
 import httpx
 
-from devstream.state import StateRecord
-from devstream.state.local import LocalStateStore
+from devstream.state import StateRecord, document
 from devstream.state.s3 import S3StateStore
 
 
@@ -60,7 +59,7 @@ def devstream_bytes(records: list[StateRecord]) -> int:
     renders as its entries one after another, so the size after k changes is the sum of the first k entries'."""
     total = size = 0
     for rec in records:
-        size += len(LocalStateStore._render({rec.state_key: rec}))
+        size += len(document.render({rec.state_key: rec}))
         total += size
     return total
 

@@ -21,7 +21,7 @@ from prefect.runtime import flow_run
 from prefect.states import Crashed
 
 from devstream.engine import Workspace
-from devstream.state.lock import describe_holder
+from devstream.state.lock_protocol import describe_holder
 
 __all__ = ["note_this_run", "bury_predecessor"]
 

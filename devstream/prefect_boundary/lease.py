@@ -29,28 +29,31 @@ run can name the holder:
     {"host": "ci-7", "pid": 4242, "command": "dtm apply", "since": "2026-01-02T03:04:05+00:00",
      "lease_id": "..."}
 
-Within one process the lock is re-entrant, as the local lock is: the CLI holds it while the apply flow, in
-the same process, takes it again.
+The protocol (re-entrance, takeover, renewal, waiting) is devstream/state/lock_protocol.py's, as for every
+state backend; this module is its Prefect primitives.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from devstream.errors import PrefectUnavailableError, StateError, StateLockedError
-from devstream.osutil import pid_alive
 from devstream.prefect_boundary.lease_limit import MIN_LEASE_SECONDS, LimitApi
 from devstream.prefect_boundary.rest import PrefectApi
 from devstream.state.holdings import ProcessHoldings
-from devstream.state.lock import describe_holder, holder_fields
+from devstream.state.lock_protocol import (
+    Holding,
+    StateLock,
+    describe_holder,
+    holder_fields,
+    holder_gone_here,
+    locked_error,
+)
 
 __all__ = ["MIN_LEASE_SECONDS", "LeaseLock"]
 
@@ -66,25 +69,22 @@ RENEW_RETRY_SECONDS = 2.0
 
 
 @dataclass
-class _Holding:
-    """This process's hold on one limit: the lease, its renewer, and how many times it was entered."""
+class _Holding(Holding):
+    """This process's hold on one limit: its lease."""
 
     lease_id: str
-    renewer: threading.Thread | None = None
-    stop: threading.Event = field(default_factory=threading.Event)
-    lost: threading.Event = field(default_factory=threading.Event)
 
 
-# Re-entrance is per process, not per thread (see devstream/state/holdings.py).
-_holdings: ProcessHoldings[_Holding] = ProcessHoldings()
-
-
-class LeaseLock:
+class LeaseLock(StateLock[_Holding]):
     """The lock named `limit_name` on the server behind `api`, with its holder in `variable_name`.
 
     `state_description` names what is locked in messages; `unlock_hint` is the command that breaks the
     lock of a run that is gone. `renew_every` defaults to a third of `lease_seconds`.
     """
+
+    holdings: ClassVar[ProcessHoldings[_Holding]] = ProcessHoldings()
+    renew_retry_seconds = RENEW_RETRY_SECONDS
+    renew_errors = (StateError,)
 
     def __init__(
         self,
@@ -111,6 +111,7 @@ class LeaseLock:
         self.lease_seconds = lease_seconds
         self.renew_every = renew_every if renew_every is not None else lease_seconds / 3
         self._key = f"{api.url}|{limit_name}"
+        self.renew_join_seconds = api.timeout + 1
         # The record of the last gone holder this object took the lock over from (see `taken_over`).
         self.last_taken_over: dict[str, Any] | None = None
 
@@ -120,105 +121,76 @@ class LeaseLock:
         """Who holds the lock as recorded in its variable; None if no holder is recorded."""
         return self.limit.holder()
 
-    def held_here(self) -> bool:
-        """Whether this process currently holds the lock."""
-        return _holdings.get(self._key) is not None
+    # -- the protocol's primitives ----------------------------------------------------------------------
 
-    def lost(self) -> bool:
-        """Whether this process holds the lock but the server no longer honours its lease (expired, revoked)."""
-        held = _holdings.get(self._key)
-        return held is not None and held.lost.is_set()
-
-    # -- taking and releasing ---------------------------------------------------------------------------
-
-    @contextmanager
-    def hold(self, command: str, timeout: float = 0) -> Iterator[None]:
-        """Hold the lock for the block (re-entrant within this process)."""
-        self.acquire(command, timeout)
+    def _take(self, command: str, deadline: float, timeout: float) -> _Holding:
+        """Take a slot of the limit and record the holder; a server busy or away meanwhile is asked again
+        until the deadline."""
+        while True:
+            try:
+                self.limit.ensure()
+                self._revoke_stale_holder()
+                lease_id = self._take_slot(command, deadline, timeout)
+                break
+            except PrefectUnavailableError as exc:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise
+                logger.warning("waiting for the lock on state %s: %s", self.state_description, exc)
+                time.sleep(min(DEFAULT_RETRY_SECONDS, remaining))
         try:
-            yield
+            self._record_holder(command, lease_id)
+        except BaseException:
+            # Without a recorded holder a refused run could not say who holds the state: give it back.
+            self._free(lease_id)
+            raise
+        return _Holding(lease_id=lease_id)
+
+    def _give_back(self, held: _Holding, on_release: Callable[[], None] | None) -> None:
+        """Run `on_release`, stop the renewer, forget the holder and free the slot. Failures are logged, not
+        raised: the work under the lock is done, and a slot that could not be given back frees itself when its
+        lease expires."""
+        try:
+            if on_release is not None and not held.lost.is_set():
+                on_release()
         finally:
-            self.release()
+            self._stop_renewing(held)
+        try:
+            # The holder first, while the slot is still ours: nobody else may write the variable
+            # meanwhile, unless a force-unlock broke our lock, and then the lease ids differ.
+            current = self.holder()
+            if current is not None and current.get("lease_id") == held.lease_id:
+                self.limit.forget_holder()
+            else:
+                logger.warning(
+                    "the lock on state %s was broken while this run held it; it is now held by %s",
+                    self.state_description,
+                    describe_holder(current) if current else "nobody",
+                )
+        except StateError as exc:
+            logger.warning("could not clear the holder of the lock on state %s: %s", self.state_description, exc)
+        self._free(held.lease_id)
 
-    def acquire(self, command: str, timeout: float = 0) -> None:
-        """Take a slot of the limit, or enter again if this process holds it; StateLockedError if another does.
-
-        With a timeout, a server that is busy or away meanwhile is asked again until the deadline.
-        """
-        deadline = time.monotonic() + max(timeout, 0)
-        with self._limit_lock():
-            if _holdings.reenter(self._key):
-                return
-            while True:
-                try:
-                    self.limit.ensure()
-                    self._revoke_stale_holder()
-                    lease_id = self._take_slot(command, deadline, timeout)
-                    break
-                except PrefectUnavailableError as exc:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise
-                    logger.warning("waiting for the lock on state %s: %s", self.state_description, exc)
-                    time.sleep(min(DEFAULT_RETRY_SECONDS, remaining))
-            try:
-                self._record_holder(command, lease_id)
-            except BaseException:
-                # Without a recorded holder a refused run could not say who holds the state: give it back.
-                self._give_back(lease_id)
-                raise
-            holding = _Holding(lease_id=lease_id)
-            holding.renewer = threading.Thread(
-                target=self._renew_loop,
-                args=(holding,),
-                name=f"dtm-lease-{self.limit_name}",
-                daemon=True,  # a process that exits without releasing must not wait for it; the lease expires
-            )
-            _holdings.add(self._key, holding)
-            holding.renewer.start()
-
-    def release(self) -> None:
-        """Leave the lock once; the outermost exit stops the renewer, forgets the holder and frees the slot.
-
-        Failures are logged, not raised: the work under the lock is done, and a slot that could not be
-        given back frees itself when its lease expires.
-        """
-        with self._limit_lock():
-            held = _holdings.leave(self._key)
-            if held is None:
-                return  # an inner exit, or not held by this process
-            held.stop.set()
-            if held.renewer is not None:
-                held.renewer.join(timeout=self.api.timeout + 1)
-            try:
-                # The holder first, while the slot is still ours: nobody else may write the variable
-                # meanwhile, unless a force-unlock broke our lock, and then the lease ids differ.
-                current = self.holder()
-                if current is not None and current.get("lease_id") == held.lease_id:
-                    self.limit.forget_holder()
-                else:
-                    logger.warning(
-                        "the lock on state %s was broken while this run held it; it is now held by %s",
-                        self.state_description,
-                        describe_holder(current) if current else "nobody",
-                    )
-            except StateError as exc:
-                logger.warning("could not clear the holder of the lock on state %s: %s", self.state_description, exc)
-            self._give_back(held.lease_id)
+    def _renew(self, holding: _Holding) -> bool:
+        """Renew the lease; a lease the server lost is taken again while the holder record still names it."""
+        if self.limit.renew(holding.lease_id, self.lease_seconds) or self._recreate(holding):
+            return True
+        logger.error(
+            "the lock on state %s was lost: the server no longer has its lease (it expired or was "
+            "force-unlocked) and another run holds it or may take it; another run may now change "
+            "the state",
+            self.state_description,
+        )
+        return False
 
     def annotate(self, **fields: str) -> None:
         """Add fields to the holder record while this process holds the lock."""
-        with self._limit_lock():
-            held = _holdings.get(self._key)
+        with self.holdings.serial(self._key):
+            held = self.holdings.get(self._key)
             current = self.holder() if held is not None else None
             if held is None or not current or current.get("lease_id") != held.lease_id:
                 return
             self.limit.update_holder({**current, **fields})
-
-    def taken_over(self) -> dict[str, Any] | None:
-        """The record of the gone holder whose lock was last taken over here, handed out once."""
-        taken, self.last_taken_over = self.last_taken_over, None
-        return taken
 
     def force_unlock(self) -> dict[str, Any] | None:
         """Free the lock whoever holds it; returns its recorded holder ({} if none was recorded), None if free.
@@ -229,7 +201,7 @@ class LeaseLock:
         """
         holder = self.holder()
         if holder and holder.get("lease_id"):
-            self._give_back(str(holder["lease_id"]), strict=True)
+            self._free(str(holder["lease_id"]), strict=True)
         slots = self.limit.active_slots()
         if slots > 0:
             newer = self.holder()
@@ -262,27 +234,17 @@ class LeaseLock:
             raise
         except StateError:
             return
-        if not holder or holder.get("host") != socket.gethostname() or not holder.get("lease_id"):
-            return
-        pid = holder.get("pid")
-        if pid != os.getpid():
-            try:
-                if pid_alive(int(pid)):  # type: ignore[arg-type]
-                    return  # alive (or someone else's): really held
-            except (TypeError, ValueError):
-                return
+        if not holder or not holder.get("lease_id") or not holder_gone_here(holder):
+            return  # free, or alive (or on another host: its lease expires)
         lease_id = str(holder["lease_id"])
         logger.warning("taking over the lock of state %s from %s, whose process no longer holds it",
                        self.state_description, describe_holder(holder))
         if self.limit.lease_exists(lease_id):
-            self._give_back(lease_id)
+            self._free(lease_id)
         else:
             self.limit.free_lost_slot(lease_id)
         self.limit.forget_holder()
         self.last_taken_over = holder
-
-    def _limit_lock(self) -> threading.Lock:
-        return _holdings.serial(self._key)
 
     def _take_slot(self, command: str, deadline: float, timeout: float) -> str:
         """The lease id of a slot of the limit, waiting until `deadline` (monotonic) while it is taken."""
@@ -293,7 +255,7 @@ class LeaseLock:
             if not grant.locked:
                 # The trap: a missing or inactive limit is "granted" with nothing locked.
                 if grant.granted_other:
-                    self._give_back(grant.granted_other)
+                    self._free(grant.granted_other)
                 raise StateError(
                     f"the Prefect server at {self.api.safe_url} granted the lock of state "
                     f"{self.state_description} without taking a slot of {self.limit_name} (was the limit "
@@ -309,7 +271,7 @@ class LeaseLock:
         # The variable holds 5000 characters; the slot is ours, so any record still there is a dead holder's.
         self.limit.record_holder({**holder_fields(command[:500]), "lease_id": lease_id})
 
-    def _give_back(self, lease_id: str, *, strict: bool = False) -> None:
+    def _free(self, lease_id: str, *, strict: bool = False) -> None:
         """Free the slot of `lease_id` and revoke it; a lease already gone is a no-op on the server."""
         try:
             self.limit.give_back(lease_id)
@@ -325,27 +287,6 @@ class LeaseLock:
                 self.lease_seconds,
                 self.unlock_hint,
             )
-
-    def _renew_loop(self, holding: _Holding) -> None:
-        """Renew the lease until told to stop; a lease the server lost is taken again while still ours."""
-        interval = self.renew_every
-        while not holding.stop.wait(interval):
-            try:
-                if not self.limit.renew(holding.lease_id, self.lease_seconds) and not self._recreate(holding):
-                    holding.lost.set()
-                    logger.error(
-                        "the lock on state %s was lost: the server no longer has its lease (it expired or was "
-                        "force-unlocked) and another run holds it or may take it; another run may now change "
-                        "the state",
-                        self.state_description,
-                    )
-                    return
-            except StateError as exc:
-                # The lease is still valid for a while: try again sooner rather than give up.
-                logger.warning("could not renew the lock on state %s: %s", self.state_description, exc)
-                interval = min(self.renew_every, RENEW_RETRY_SECONDS)
-                continue
-            interval = self.renew_every
 
     def _recreate(self, holding: _Holding) -> bool:
         """Take the lock again with a new lease after the server lost ours (a restart forgets leases kept in
@@ -371,7 +312,6 @@ class LeaseLock:
             holder = self.holder()
         except StateError:
             holder = None
-        waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
         if not holder:
             who = f"an unknown holder (no holder is recorded in the Prefect variable {self.variable_name})"
             after = (f"if no run holds it, run `{self.unlock_hint}`")
@@ -385,4 +325,4 @@ class LeaseLock:
                      f"slot once its lease expires ({self.lease_seconds:g}s after its last renewal, plus the "
                      f"server's repossessor interval) unless the server was restarted since and lost the lease; "
                      f"`{self.unlock_hint}` frees it now")
-        return StateLockedError(f"state {self.state_description} is locked by {who}{waited}; {after}", holder=holder)
+        return locked_error(self.state_description, holder, timeout, who=who, after=after)

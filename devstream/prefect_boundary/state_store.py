@@ -31,7 +31,6 @@ import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from devstream.prefect_boundary.lease import DEFAULT_LEASE_SECONDS, LeaseLock
 from devstream.prefect_boundary.rest import PrefectApi, name_hash, slug
 from devstream.state import record_doc
 from devstream.state.base import ChangeNote, StateRecord, first_error
+from devstream.state.lock_protocol import LockedStore
 
 __all__ = ["ARTIFACT_TYPE", "PrefectStateStore", "artifact_key", "state_prefix", "summary_table"]
 
@@ -96,12 +96,14 @@ def summary_table(records: Mapping[str, StateRecord] | Iterable[StateRecord]) ->
     return rows
 
 
-class PrefectStateStore:
+class PrefectStateStore(LockedStore):
     """State as Prefect artifacts on the server at `api_url` (default: `PREFECT_API_URL`).
 
     Every `put`/`delete` is durable when it returns, so `flush()` has nothing to do. Safe to call from
     many threads of one process. `bytes_written` counts the request bodies of record writes.
     """
+
+    state_lock: LeaseLock
 
     def __init__(
         self,
@@ -125,7 +127,7 @@ class PrefectStateStore:
         self._count_guard = threading.Lock()
         ident = self.prefix.removeprefix("dtm-state-").rstrip("-")
         hint = f"dtm force-unlock -f {config_path}" if config_path else "dtm force-unlock -f <config>"
-        self._lock = LeaseLock(
+        self.state_lock = LeaseLock(
             self.api,
             limit_name=f"dtm-state-{ident}",
             variable_name=f"dtm-lock-{ident}",
@@ -141,12 +143,12 @@ class PrefectStateStore:
     @property
     def lock_name(self) -> str:
         """The global concurrency limit that locks this state (`prefect gcl inspect <name>`)."""
-        return self._lock.limit_name
+        return self.state_lock.limit_name
 
     @property
     def holder_variable(self) -> str:
         """The Prefect Variable that names the lock's holder."""
-        return self._lock.variable_name
+        return self.state_lock.variable_name
 
     def artifact_key(self, state_key: str) -> str:
         """The artifact key of one of this state's records."""
@@ -226,22 +228,6 @@ class PrefectStateStore:
             },
             note,
         )
-
-    def lock(self, command: str, timeout: float = 0) -> AbstractContextManager[None]:
-        """Hold the state's global concurrency limit (re-entrant in this process)."""
-        return self._lock.hold(command, timeout)
-
-    def force_unlock(self) -> dict[str, Any] | None:
-        """Free the state's lock whoever holds it; returns its recorded holder ({} if unknown), None if free."""
-        return self._lock.force_unlock()
-
-    def note_holder(self, **fields: str) -> None:
-        """Add fields (the flow run) to this process's record as the lock's holder."""
-        self._lock.annotate(**fields)
-
-    def taken_over(self) -> dict[str, Any] | None:
-        """The holder record of a gone run whose lock this process took over, once."""
-        return self._lock.taken_over()
 
     def flush(self) -> None:
         """Nothing to do: every put and delete was durable on the server when it returned."""

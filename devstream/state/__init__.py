@@ -14,7 +14,8 @@ from devstream.config.models import NOT_YET_BACKENDS, Config, S3StateOptions, ba
 from devstream.errors import StateError
 from devstream.state.base import StateRecord, StateStore
 from devstream.state.local import LocalStateStore
-from devstream.state.lock import FileLock, describe_holder
+from devstream.state.lock import FileLock
+from devstream.state.lock_protocol import describe_holder
 
 __all__ = ["FileLock", "LocalStateStore", "StateRecord", "StateStore", "describe_holder", "open_store"]
 

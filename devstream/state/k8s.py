@@ -35,16 +35,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-from pydantic import ValidationError
-
 from devstream.errors import DtmError, KubernetesConflictError, StateError
-from devstream.state.base import ChangeNote, StateRecord, first_error
+from devstream.state import document, journal
+from devstream.state.base import ChangeNote, StateRecord
 from devstream.state.k8s_lease import DEFAULT_LEASE_SECONDS, LeaseLock
-from devstream.state.local import LocalStateStore
+from devstream.state.lock_protocol import LockedStore
 
 if TYPE_CHECKING:
     from devstream.plugins.kube.client import KubeClient
@@ -61,22 +60,19 @@ JOURNAL_PREFIX = "journal."
 _LABELS = {"app.kubernetes.io/managed-by": "dtm", "app.kubernetes.io/name": "dtm-state"}
 
 
-def _record(value: dict[str, Any]) -> StateRecord:
-    cleaned = {k: v for k, v in value.items() if not (v is None and k in ("dependsOn", "options", "resourceStatus"))}
-    return StateRecord.model_validate(cleaned)
-
-
 def _too_large(exc: DtmError) -> bool:
     """The API server's answer to an object past its size limit (422 Too long, or 413 from a proxy)."""
     code = getattr(exc, "code", 0)
     return code == 413 or (code == 422 and "Too long" in str(exc))
 
 
-class K8sStateStore:
+class K8sStateStore(LockedStore):
     """State in a ConfigMap on the cluster `target` names; safe to call from many threads of one process.
 
     `bytes_written` counts the request bodies of state writes (journal entries and compactions).
     """
+
+    state_lock: LeaseLock
 
     def __init__(self, target: KubeTarget, *, namespace: str = DEFAULT_NAMESPACE, configmap: str = DEFAULT_CONFIGMAP,
                  config_path: Path | None = None, lease_seconds: int = DEFAULT_LEASE_SECONDS,
@@ -94,7 +90,7 @@ class K8sStateStore:
         self._lock = threading.RLock()
         self._sequence = 0
         hint = f"dtm force-unlock -f {config_path}" if config_path else "dtm force-unlock -f <config>"
-        self._lease = LeaseLock(self.kube, namespace=namespace, name=f"{configmap}-lock",
+        self.state_lock = LeaseLock(self.kube, namespace=namespace, name=f"{configmap}-lock",
                                 state_description=self.description, unlock_hint=hint, lease_seconds=lease_seconds,
                                 renew_every=renew_every, ensure_namespace=self._ensure_namespace)
 
@@ -108,34 +104,13 @@ class K8sStateStore:
         return self._records(found)
 
     def put(self, record: StateRecord, note: ChangeNote | None = None) -> None:
-        self._append({"op": "put", "key": record.state_key, "record": record.model_dump(mode="json")})
+        self._append(journal.put_entry(record))
 
     def delete(self, state_key: str, note: ChangeNote | None = None) -> None:
-        self._append({"op": "delete", "key": state_key})
+        self._append(journal.delete_entry(state_key))
 
-    def lock(self, command: str, timeout: float = 0) -> AbstractContextManager[None]:
-        return self._held(command, timeout)
-
-    @contextmanager
-    def _held(self, command: str, timeout: float) -> Iterator[None]:
-        with self._failing("lock"):
-            self._lease.acquire(command, timeout)
-        try:
-            yield
-        finally:
-            with self._failing("release the lock of"):
-                self._lease.release(self.flush)
-
-    def force_unlock(self) -> dict[str, Any] | None:
-        with self._failing("unlock"):
-            return self._lease.force_unlock()
-
-    def note_holder(self, **fields: str) -> None:
-        with self._failing("annotate the lock of"):
-            self._lease.annotate(**fields)
-
-    def taken_over(self) -> dict[str, Any] | None:
-        return self._lease.taken_over()
+    def _lock_errors(self, doing: str) -> AbstractContextManager[None]:
+        return self._failing(doing)
 
     def flush(self) -> None:
         """Fold the journal into DevStream's `state` key: one replace, conditional on the resourceVersion."""
@@ -145,7 +120,7 @@ class K8sStateStore:
                 data = (found or {}).get("data") or {}
                 if found is None or not any(k.startswith(JOURNAL_PREFIX) for k in data):
                     return
-                rendered = LocalStateStore._render(self._records(found)).decode("utf-8")
+                rendered = document.render(self._records(found)).decode("utf-8")
                 body = {**found, "data": {STATE_KEY: rendered}}
                 try:
                     self.kube.replace(body)
@@ -171,32 +146,15 @@ class K8sStateStore:
 
     def _records(self, configmap: dict[str, Any] | None) -> dict[str, StateRecord]:
         data = (configmap or {}).get("data") or {}
-        records: dict[str, StateRecord] = {}
-        try:
-            doc = yaml.safe_load(data.get(STATE_KEY) or "") or {}
-        except yaml.YAMLError as exc:
-            raise self._corrupt(f"data.{STATE_KEY}", f"not YAML ({exc})") from None
-        if not isinstance(doc, dict):
-            raise self._corrupt(f"data.{STATE_KEY}", "expected a mapping of state keys to records")
-        for key, value in doc.items():
-            if not isinstance(value, dict):
-                raise self._corrupt(f"data.{STATE_KEY}", f"record {key} is not a mapping")
-            try:
-                records[str(key)] = _record(value)
-            except ValidationError as exc:
-                raise self._corrupt(f"data.{STATE_KEY}", f"record {key}: {first_error(exc)}") from None
+        text = data.get(STATE_KEY) or ""
+        records = document.parse(text.encode("utf-8"), lambda line, what: self._corrupt(f"data.{STATE_KEY} line {line}",
+                                                                                           what))
         for name in sorted(k for k in data if k.startswith(JOURNAL_PREFIX)):
             try:
                 entry = json.loads(data[name])
-                key, op = entry["key"], entry["op"]
-                if op == "put":
-                    records[key] = _record(entry["record"])
-                elif op == "delete":
-                    records.pop(key, None)
-                else:
-                    raise ValueError(f"unknown op {op!r}")
-            except (ValueError, KeyError, TypeError, ValidationError) as exc:
+            except (ValueError, TypeError) as exc:
                 raise self._corrupt(f"data.{name}", str(exc)) from None
+            journal.fold(records, entry, partial(self._corrupt, f"data.{name}"))
         return records
 
     def _journal_key(self) -> str:
@@ -205,7 +163,7 @@ class K8sStateStore:
             return f"{JOURNAL_PREFIX}{time.time_ns():023d}.{os.getpid()}.{self._sequence:06d}"
 
     def _append(self, entry: dict[str, Any]) -> None:
-        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+        line = journal.encode(entry)
         patch = {"data": {self._journal_key(): line}}
         with self._failing("write"):
             try:

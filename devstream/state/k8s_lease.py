@@ -10,8 +10,8 @@ its Lease expires by itself. A holder on this host whose process is gone is take
 lock does; `dtm force-unlock` deletes the Lease whoever holds it. Releasing deletes the Lease (precondition:
 it is still ours), after the state's compaction has run under it.
 
-Within one process the lock is re-entrant, as the other locks are: the CLI holds it while the apply flow, in
-the same process, takes it again.
+The protocol (re-entrance, takeover, renewal, waiting) is devstream/state/lock_protocol.py's; this module is its
+Lease primitives.
 """
 
 from __future__ import annotations
@@ -20,19 +20,23 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from devstream.errors import DtmError, KubernetesConflictError, StateError, StateLockedError
-from devstream.osutil import pid_alive
 from devstream.state.holdings import ProcessHoldings
-from devstream.state.lock import describe_holder, holder_fields
+from devstream.state.lock_protocol import (
+    Holding,
+    StateLock,
+    describe_holder,
+    holder_fields,
+    holder_gone_here,
+    locked_error,
+)
 
 if TYPE_CHECKING:
     from devstream.plugins.kube.client import KubeClient
@@ -61,18 +65,16 @@ def _parse(value: Any) -> float | None:
 
 
 @dataclass
-class _Holding:
+class _Holding(Holding):
     identity: str
-    stop: threading.Event = field(default_factory=threading.Event)
-    lost: threading.Event = field(default_factory=threading.Event)
-    renewer: threading.Thread | None = None
 
 
-_holdings: ProcessHoldings[_Holding] = ProcessHoldings()
-
-
-class LeaseLock:
+class LeaseLock(StateLock[_Holding]):
     """The Lease `name` in `namespace`, on the cluster behind `kube`."""
+
+    holdings: ClassVar[ProcessHoldings[_Holding]] = ProcessHoldings()
+    renew_retry_seconds = RENEW_RETRY_SECONDS
+    renew_errors = (KubernetesConflictError, StateError, DtmError)
 
     def __init__(self, kube: KubeClient, *, namespace: str, name: str, state_description: str,
                  unlock_hint: str = "dtm force-unlock -f <config>", lease_seconds: int = DEFAULT_LEASE_SECONDS,
@@ -109,51 +111,25 @@ class LeaseLock:
     def holder(self) -> dict[str, Any] | None:
         return self.holder_of(self.lease())
 
-    def held_here(self) -> bool:
-        return _holdings.get(self._key) is not None
-
-    def lost(self) -> bool:
-        held = _holdings.get(self._key)
-        return held is not None and held.lost.is_set()
-
     def expired(self, lease: dict[str, Any]) -> bool:
         spec = lease.get("spec") or {}
         renewed = _parse(spec.get("renewTime") or spec.get("acquireTime"))
         duration = float(spec.get("leaseDurationSeconds") or self.lease_seconds)
         return renewed is None or renewed + duration < time.time()
 
-    # -- taking and releasing ---------------------------------------------------------------------------------
-    @contextmanager
-    def hold(self, command: str, timeout: float = 0, on_release: Callable[[], None] | None = None) -> Iterator[None]:
-        self.acquire(command, timeout)
-        try:
-            yield
-        finally:
-            self.release(on_release)
-
-    def acquire(self, command: str, timeout: float = 0) -> None:
-        """Take the Lease, or enter again if this process holds it; StateLockedError if another run does."""
-        deadline = time.monotonic() + max(timeout, 0)
-        with _holdings.serial(self._key):
-            if _holdings.reenter(self._key):
-                return
-            identity = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
-            record = {**holder_fields(command[:500]), "identity": identity}
-            told = False
-            while not self._try_take(identity, record):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise self._locked_error(timeout)
-                if not told:
-                    logger.warning("state %s is locked by %s; waiting up to %gs for it", self.state_description,
-                                   describe_holder(self.holder()), timeout)
-                    told = True
-                time.sleep(min(POLL_INTERVAL, remaining))
-            holding = _Holding(identity)
-            holding.renewer = threading.Thread(target=self._renew_loop, args=(holding,), daemon=True,
-                                               name=f"dtm-lease-{self.name}")
-            _holdings.add(self._key, holding)
-            holding.renewer.start()
+    # -- the protocol's primitives ----------------------------------------------------------------------------
+    def _take(self, command: str, deadline: float, timeout: float) -> _Holding:
+        """Create the Lease, or take over a free, expired or gone holder's, waiting until `deadline`."""
+        identity = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
+        record = {**holder_fields(command[:500]), "identity": identity}
+        told = False
+        while not self._try_take(identity, record):
+            if not told and deadline > time.monotonic():
+                logger.warning("state %s is locked by %s; waiting up to %gs for it", self.state_description,
+                               describe_holder(self.holder()), timeout)
+                told = True
+            self._wait(deadline, POLL_INTERVAL, lambda: self._locked_error(timeout))
+        return _Holding(identity=identity)
 
     def _spec(self, identity: str, transitions: int) -> dict[str, Any]:
         now = _now()
@@ -177,7 +153,7 @@ class LeaseLock:
                 created = self.kube.create(body)
             return created is not None  # None: another run created it first
         holder = self.holder_of(lease)
-        if holder is not None and not self.expired(lease) and not self._gone(holder):
+        if holder is not None and not self.expired(lease) and not holder_gone_here(holder):
             return False
         spec = lease.get("spec") or {}
         metadata = {**lease["metadata"], "annotations": {**(lease["metadata"].get("annotations") or {}),
@@ -195,29 +171,16 @@ class LeaseLock:
             self.last_taken_over = holder
         return True
 
-    @staticmethod
-    def _gone(holder: dict[str, Any]) -> bool:
-        """A holder on this host whose process has ended (its Lease need not be waited out)."""
-        if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
-            return False
-        return not pid_alive(int(holder["pid"]))
+    def _give_back(self, held: _Holding, on_release: Callable[[], None] | None) -> None:
+        """Run `on_release` (still held, still renewed), then stop renewing and delete the Lease if still ours."""
+        try:
+            if on_release is not None and not held.lost.is_set():
+                on_release()
+        finally:
+            self._stop_renewing(held)
+            self._delete_if_ours(held)
 
-    def release(self, on_release: Callable[[], None] | None = None) -> None:
-        """Leave once; the outermost exit stops renewing, runs `on_release` (still held), then deletes the Lease."""
-        with _holdings.serial(self._key):
-            held = _holdings.leave(self._key)
-            if held is None:
-                return
-            try:
-                if on_release is not None and not held.lost.is_set():
-                    on_release()
-            finally:
-                held.stop.set()
-                if held.renewer is not None:
-                    held.renewer.join(timeout=30)
-                self._give_back(held)
-
-    def _give_back(self, held: _Holding) -> None:
+    def _delete_if_ours(self, held: _Holding) -> None:
         for _ in range(5):
             try:
                 lease = self.lease()
@@ -238,8 +201,8 @@ class LeaseLock:
 
     def annotate(self, **fields: str) -> None:
         """Add fields (the flow run) to the holder record while this process holds the Lease."""
-        with _holdings.serial(self._key):
-            held = _holdings.get(self._key)
+        with self.holdings.serial(self._key):
+            held = self.holdings.get(self._key)
             if held is None:
                 return
             for _ in range(5):
@@ -254,10 +217,6 @@ class LeaseLock:
                 except KubernetesConflictError:
                     continue
 
-    def taken_over(self) -> dict[str, Any] | None:
-        taken, self.last_taken_over = self.last_taken_over, None
-        return taken
-
     def force_unlock(self) -> dict[str, Any] | None:
         """Delete the Lease whoever holds it; returns its holder ({} if it named none), None if there was none."""
         lease = self.lease()
@@ -267,35 +226,26 @@ class LeaseLock:
         return self.holder_of(lease) or {}
 
     # -- internals --------------------------------------------------------------------------------------------
-    def _renew_loop(self, holding: _Holding) -> None:
-        interval = self.renew_every
-        while not holding.stop.wait(interval):
-            interval = self.renew_every
-            try:
-                lease = self.lease()
-                if lease is None or (lease.get("spec") or {}).get("holderIdentity") != holding.identity:
-                    holding.lost.set()
-                    logger.error("the lock on state %s was lost (force-unlocked, or expired and taken over by %s); "
-                                 "another run may now change the state", self.state_description,
-                                 describe_holder(self.holder_of(lease)) if lease else "nobody")
-                    return
-                lease["spec"]["renewTime"] = _now()
-                self.kube.replace(lease)
-            except (KubernetesConflictError, StateError, DtmError) as exc:
-                logger.warning("could not renew the lock on state %s: %s", self.state_description, exc)
-                interval = min(self.renew_every, RENEW_RETRY_SECONDS)
+    def _renew(self, holding: _Holding) -> bool:
+        lease = self.lease()
+        if lease is None or (lease.get("spec") or {}).get("holderIdentity") != holding.identity:
+            logger.error("the lock on state %s was lost (force-unlocked, or expired and taken over by %s); "
+                         "another run may now change the state", self.state_description,
+                         describe_holder(self.holder_of(lease)) if lease else "nobody")
+            return False
+        lease["spec"]["renewTime"] = _now()
+        self.kube.replace(lease)
+        return True
 
     def _locked_error(self, timeout: float) -> StateLockedError:
         lease = self.lease()
         holder = self.holder_of(lease)
-        waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
         spec = (lease or {}).get("spec") or {}
         expires = ""
         renewed = _parse(spec.get("renewTime"))
         if renewed is not None:
             left = renewed + float(spec.get("leaseDurationSeconds") or self.lease_seconds) - time.time()
             expires = f"; its Lease expires in {max(0, round(left))}s unless renewed"
-        return StateLockedError(
-            f"state {self.state_description} is locked by {describe_holder(holder)}{waited} (Lease "
-            f"{self.namespace}/{self.name}){expires}; if that run is gone, wait for its Lease to expire or run "
-            f"`{self.unlock_hint}`", holder=holder)
+        return locked_error(self.state_description, holder, timeout,
+                            after=f"if that run is gone, wait for its Lease to expire or run `{self.unlock_hint}`",
+                            detail=f" (Lease {self.namespace}/{self.name}){expires}")

@@ -21,17 +21,16 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
 from devstream.errors import StateError, describe_os_error
 from devstream.osutil import fsync_dir, write_atomically
-from devstream.state.base import ChangeNote, StateRecord, first_error
+from devstream.state import document, journal
+from devstream.state.base import ChangeNote, StateRecord
 from devstream.state.lock import FileLock
-from devstream.state.state_yaml import render_records
+from devstream.state.lock_protocol import LockedStore
 
 __all__ = ["LocalStateStore"]
 
@@ -60,10 +59,6 @@ def _forget_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
-# libyaml's loader reads a state file 7x faster than the pure-Python one (500 records: 0.05 s vs 0.36 s).
-_StateLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -80,18 +75,14 @@ def _environment(doing: str) -> Iterator[None]:
         raise StateError(describe_os_error(exc, doing)) from exc
 
 
-def _to_record(value: dict[str, Any]) -> StateRecord:
-    # A Go nil slice or map may have been written as null; the record's defaults mean the same thing.
-    cleaned = {k: v for k, v in value.items() if not (v is None and k in ("dependsOn", "options", "resourceStatus"))}
-    return StateRecord.model_validate(cleaned)
-
-
-class LocalStateStore:
+class LocalStateStore(LockedStore):
     """State in a local file in DevStream's format, written through an append-only journal.
 
     Safe to call from many threads of one process; `lock()` keeps other processes off the state.
     `bytes_written` counts every byte this object wrote (journal lines and compactions).
     """
+
+    state_lock: FileLock
 
     def __init__(self, path: Path, *, config_path: Path | None = None) -> None:
         self.path = Path(os.path.abspath(path))
@@ -100,7 +91,7 @@ class LocalStateStore:
         self.description = f"local file {self.path}"
         self.bytes_written = 0
         hint = f"dtm force-unlock -f {config_path}" if config_path else "dtm force-unlock -f <config>"
-        self._file_lock = FileLock(self.lock_path, state_description=str(self.path), unlock_hint=hint)
+        self.state_lock = FileLock(self.lock_path, state_description=str(self.path), unlock_hint=hint)
 
     @property
     def _lock(self) -> threading.RLock:
@@ -119,45 +110,21 @@ class LocalStateStore:
 
     def put(self, record: StateRecord, note: ChangeNote | None = None) -> None:
         """Save one record by appending it to the journal (DevStream's format has no place for the note)."""
-        self._append({"op": "put", "key": record.state_key, "record": record.model_dump(mode="json")})
+        self._append(journal.put_entry(record))
 
     def delete(self, state_key: str, note: ChangeNote | None = None) -> None:
         """Forget one record by appending its removal to the journal (missing records are fine)."""
-        self._append({"op": "delete", "key": state_key})
+        self._append(journal.delete_entry(state_key))
 
-    def lock(self, command: str, timeout: float = 0) -> AbstractContextManager[None]:
-        """Hold the state's lock file; the outermost exit compacts the journal, then releases."""
-        return self._held(command, timeout)
-
-    @contextmanager
-    def _held(self, command: str, timeout: float) -> Iterator[None]:
-        # Only the lock's own file operations are translated: an OSError of the block is not the lock's.
-        with _environment(f"lock the state {self.path}"):
-            self._file_lock.acquire(command, timeout)
-        try:
-            yield
-        finally:
-            with _environment(f"release the lock of the state {self.path}"):
-                self._file_lock.release(self.flush)
-
-    def force_unlock(self) -> dict[str, Any] | None:
-        """Remove the lock file whoever holds it; returns its holder ({} if unreadable), None if none."""
-        return self._file_lock.force_unlock()
-
-    def note_holder(self, **fields: str) -> None:
-        """Add fields (the flow run) to this process's record as the lock's holder."""
-        self._file_lock.annotate(**fields)
-
-    def taken_over(self) -> dict[str, Any] | None:
-        """The holder record of a gone run whose lock this process took over, once."""
-        return self._file_lock.taken_over()
+    def _lock_errors(self, doing: str) -> AbstractContextManager[None]:
+        return _environment(f"{doing} the state {self.path}")
 
     def flush(self) -> None:
         """Compact: write the merged state to the state file atomically, then drop the journal."""
         with self._lock, _environment(f"write the state file {self.path}"):
             if not self.journal_path.exists():
                 return  # nothing written since the last compaction
-            data = self._render(self._load())
+            data = document.render(self._load())
             write_atomically(self.path, data)
             self.bytes_written += len(data)
             # A crash before this line leaves a journal that replays onto the records it already holds.
@@ -181,55 +148,7 @@ class LocalStateStore:
             return {}  # DevStream creates it empty: a missing file is an empty state
         except OSError as exc:
             raise StateError(f"cannot read state file {self.path}: {exc.strerror or exc}") from exc
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise self._corrupt(raw.count(b"\n", 0, exc.start) + 1, "it is not UTF-8 text") from None
-        try:
-            data = yaml.load(text, Loader=_StateLoader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark else 1
-            raise self._corrupt(line, exc.problem or exc.context or "invalid YAML") from None
-        except yaml.YAMLError as exc:
-            raise self._corrupt(1, str(exc)) from None
-        if data is None:
-            return {}
-        if not isinstance(data, dict):
-            what = f"expected a mapping of state keys to records, got a {type(data).__name__}"
-            raise self._corrupt(self._top_line(text), what)
-        records: dict[str, StateRecord] = {}
-        for key, value in data.items():
-            if not isinstance(key, str):
-                raise self._corrupt(self._key_line(text, key), f"state key {key!r} is not a string")
-            if not isinstance(value, dict):
-                raise self._corrupt(self._key_line(text, key), f"record {key} is not a mapping")
-            try:
-                records[key] = _to_record(value)
-            except ValidationError as exc:
-                raise self._corrupt(self._key_line(text, key), f"record {key}: {first_error(exc)}") from None
-        return records
-
-    @staticmethod
-    def _top_line(text: str) -> int:
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError:
-            return 1
-        return node.start_mark.line + 1 if node is not None else 1
-
-    @staticmethod
-    def _key_line(text: str, key: object) -> int:
-        """The line of a top-level key, found again only when an error needs it."""
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError:
-            return 1
-        if isinstance(node, yaml.MappingNode):
-            for key_node, _ in node.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(key):
-                    return key_node.start_mark.line + 1
-        return 1
+        return document.parse(raw, self._corrupt)
 
     def _replay_journal(self, records: dict[str, StateRecord]) -> None:
         try:
@@ -255,7 +174,7 @@ class LocalStateStore:
                     )
                     continue
                 raise self._corrupt_journal(i + 1, f"not a JSON line ({exc})") from None
-            self._apply_entry(records, entry, i + 1)
+            journal.fold(records, entry, partial(self._corrupt_journal, i + 1))
 
     def _corrupt_journal(self, line: int, what: str) -> StateError:
         return StateError(
@@ -263,34 +182,10 @@ class LocalStateStore:
             "restore it from backup, or remove it to lose the changes made since the state file was last written"
         )
 
-    def _apply_entry(self, records: dict[str, StateRecord], entry: object, line: int) -> None:
-        if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
-            raise self._corrupt_journal(line, "expected an object with an `op` and a string `key`")
-        op, key = entry.get("op"), entry["key"]
-        if op == "delete":
-            records.pop(key, None)
-        elif op == "put":
-            value = entry.get("record")
-            if not isinstance(value, dict):
-                raise self._corrupt_journal(line, "a put without a record object")
-            try:
-                records[key] = _to_record(value)
-            except ValidationError as exc:
-                raise self._corrupt_journal(line, f"record {key}: {first_error(exc)}") from None
-        else:
-            raise self._corrupt_journal(line, f"unknown op {op!r}")
-
     # -- writing ----------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _render(records: dict[str, StateRecord]) -> bytes:
-        """DevStream's serialisation: one YAML mapping, indent 2; an empty state is an empty file."""
-        if not records:
-            return b""
-        return render_records({key: rec.model_dump(mode="json") for key, rec in records.items()}).encode("utf-8")
-
     def _append(self, entry: dict[str, Any]) -> None:
-        line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        line = (journal.encode(entry) + "\n").encode("utf-8")
         with _environment(f"write the state journal {self.journal_path}"):
             self._append_line(line)
 

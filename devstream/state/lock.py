@@ -7,8 +7,8 @@ it, so a refused run can say who holds the state and since when:
     {"host": "ci-7", "pid": 4242, "command": "dtm apply", "since": "2026-01-02T03:04:05+00:00", "id": "..."}
 
 A holder that died is detected (same host, pid gone) and its lock taken over; a holder on another host
-cannot be checked, so the user is told how to `dtm force-unlock`. Within one process the lock is
-re-entrant: the CLI holds it while the apply flow, in the same process, takes it again.
+cannot be checked, so the user is told how to `dtm force-unlock`. The protocol (re-entrance, takeover,
+waiting, the holder record) is devstream/state/lock_protocol.py's; this module is its file primitives.
 """
 
 from __future__ import annotations
@@ -16,22 +16,27 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from devstream.errors import StateLockedError
-from devstream.osutil import pid_alive, write_atomically
+from devstream.osutil import write_atomically
 from devstream.state.holdings import ProcessHoldings
+from devstream.state.lock_protocol import (
+    Holding,
+    StateLock,
+    describe_holder,
+    holder_fields,
+    holder_gone_here,
+    locked_error,
+)
 
-__all__ = ["FileLock", "describe_holder", "holder_fields", "pid_alive"]
+__all__ = ["FileLock"]
 
 logger = logging.getLogger("devstream.state")
 
@@ -42,42 +47,21 @@ POLL_INTERVAL = 0.1
 
 
 @dataclass
-class _Holding:
-    """This process's hold on one lock path: how many times it was entered, and the id written."""
+class _Holding(Holding):
+    """This process's hold on one lock path: the id written in the lock file."""
 
     lock_id: str
 
 
-# Re-entrance is per process, not per thread (see devstream/state/holdings.py).
-_holdings: ProcessHoldings[_Holding] = ProcessHoldings()
-
-
-def describe_holder(holder: dict[str, Any] | None) -> str:
-    """`dtm apply` (pid 123 on host h) since 2026-...: how messages name a lock's holder."""
-    if not holder:
-        return "an unknown holder (its lock file is empty or unreadable)"
-    return (
-        f"`{holder.get('command', '?')}` (pid {holder.get('pid', '?')} on host {holder.get('host', '?')})"
-        f" since {holder.get('since', '?')}"
-    )
-
-
-def holder_fields(command: str) -> dict[str, Any]:
-    """Who takes a lock now, as both lock kinds record it for `describe_holder`: host, pid, command, since."""
-    return {
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "command": command,
-        "since": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
-class FileLock:
+class FileLock(StateLock[_Holding]):
     """The lock file at `path`, taken with `hold(command, timeout)`.
 
     `state_description` names what is locked in messages; `unlock_hint` is the command a user runs to
     break the lock of a run that is gone.
     """
+
+    # Re-entrance is per process, not per thread (see devstream/state/holdings.py).
+    holdings: ClassVar[ProcessHoldings[_Holding]] = ProcessHoldings()
 
     def __init__(
         self,
@@ -111,67 +95,37 @@ class FileLock:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def held_here(self) -> bool:
-        """Whether this process currently holds the lock."""
-        return _holdings.get(self._key) is not None
+    # -- the protocol's primitives ----------------------------------------------------------------------
 
-    # -- taking and releasing ---------------------------------------------------------------------------
+    def _take(self, command: str, deadline: float, timeout: float) -> _Holding:
+        return _Holding(lock_id=self._create(command, deadline, timeout))
 
-    @contextmanager
-    def hold(
-        self, command: str, timeout: float = 0, on_release: Callable[[], None] | None = None
-    ) -> Iterator[None]:
-        """Hold the lock for the block; `on_release` runs when the outermost holder leaves, lock still held."""
-        self.acquire(command, timeout)
+    def _give_back(self, held: _Holding, on_release: Callable[[], None] | None) -> None:
+        """Run `on_release` then remove the file, if still ours."""
+        # Someone may have force-unlocked us and another run taken the lock: then the state is theirs,
+        # and so are its lock file and the compaction of the journal.
+        current = self.holder()
+        if not current or current.get("id") != held.lock_id:
+            logger.warning(
+                "the lock on state %s was broken while this run held it; it is now held by %s",
+                self.state_description,
+                describe_holder(current) if current is not None else "nobody",
+            )
+            return
         try:
-            yield
+            if on_release is not None:
+                on_release()
         finally:
-            self.release(on_release)
-
-    def acquire(self, command: str, timeout: float = 0) -> None:
-        """Take the lock, or enter it again if this process holds it; StateLockedError if another does."""
-        # The per-path lock makes a second thread of this process wait for the first to finish acquiring
-        # (then simply count itself in), and keeps acquisitions off a release that is still finishing.
-        with self._path_lock():
-            if _holdings.reenter(self._key):
-                return
-            _holdings.add(self._key, _Holding(lock_id=self._create(command, timeout)))
-
-    def release(self, on_release: Callable[[], None] | None = None) -> None:
-        """Leave the lock once; the outermost exit runs `on_release` then removes the file if still ours."""
-        with self._path_lock():
-            held = _holdings.leave(self._key)
-            if held is None:
-                return  # an inner exit, or not held by this process
-            # Someone may have force-unlocked us and another run taken the lock: then the state is theirs,
-            # and so are its lock file and the compaction of the journal.
-            current = self.holder()
-            if not current or current.get("id") != held.lock_id:
-                logger.warning(
-                    "the lock on state %s was broken while this run held it; it is now held by %s",
-                    self.state_description,
-                    describe_holder(current) if current is not None else "nobody",
-                )
-                return
-            try:
-                if on_release is not None:
-                    on_release()
-            finally:
-                self.path.unlink(missing_ok=True)
+            self.path.unlink(missing_ok=True)
 
     def annotate(self, **fields: str) -> None:
         """Add fields to the lock file while this process holds it (a rename: readers see old or new)."""
-        with self._path_lock():
-            held = _holdings.get(self._key)
+        with self.holdings.serial(self._key):
+            held = self.holdings.get(self._key)
             current = self.holder()
             if held is None or not current or current.get("id") != held.lock_id:
                 return
             write_atomically(self.path, json.dumps({**current, **fields}).encode())
-
-    def taken_over(self) -> dict[str, Any] | None:
-        """The record of the gone holder whose lock was last taken over here, handed out once."""
-        taken, self.last_taken_over = self.last_taken_over, None
-        return taken
 
     def force_unlock(self) -> dict[str, Any] | None:
         """Remove the lock file whoever holds it; returns its holder ({} if unreadable), None if none."""
@@ -183,12 +137,8 @@ class FileLock:
 
     # -- internals --------------------------------------------------------------------------------------
 
-    def _path_lock(self) -> threading.Lock:
-        return _holdings.serial(self._key)
-
-    def _create(self, command: str, timeout: float) -> str:
-        """Create the lock file, waiting up to `timeout` seconds and taking over stale locks."""
-        deadline = time.monotonic() + max(timeout, 0)
+    def _create(self, command: str, deadline: float, timeout: float) -> str:
+        """Create the lock file, waiting until `deadline` (monotonic) and taking over stale locks."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             lock_id = uuid.uuid4().hex
@@ -202,10 +152,7 @@ class FileLock:
                 if self._is_stale(holder):
                     self._take_over(holder)
                     continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise self._locked_error(holder, timeout) from None
-                time.sleep(min(POLL_INTERVAL, remaining))
+                self._wait(deadline, POLL_INTERVAL, partial(self._locked_error, holder, timeout))
                 continue
             try:
                 os.write(fd, json.dumps(content).encode("utf-8"))
@@ -222,14 +169,7 @@ class FileLock:
             except FileNotFoundError:
                 return False  # gone already; the caller's next O_EXCL attempt decides
             return age > self.unreadable_stale_after
-        if holder.get("host") != socket.gethostname():
-            return False  # another machine: its pids mean nothing here
-        pid = holder["pid"]
-        if pid == os.getpid():
-            # Our own pid, yet we do not hold it (acquisition is serialised per path in this process):
-            # a previous process had this pid, typically pid 1 in a container restarted on one volume.
-            return True
-        return not pid_alive(pid)
+        return holder_gone_here(holder)
 
     def _take_over(self, stale: dict[str, Any]) -> None:
         """Remove a stale lock file, unless it changed since we judged it stale.
@@ -264,9 +204,5 @@ class FileLock:
             guard.unlink(missing_ok=True)
 
     def _locked_error(self, holder: dict[str, Any], timeout: float) -> StateLockedError:
-        waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
-        return StateLockedError(
-            f"state {self.state_description} is locked by {describe_holder(holder)}{waited}; "
-            f"if that run is gone, run `{self.unlock_hint}`",
-            holder=holder,
-        )
+        return locked_error(self.state_description, holder, timeout,
+                            after=f"if that run is gone, run `{self.unlock_hint}`")

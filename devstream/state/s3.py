@@ -22,18 +22,16 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
 from devstream.errors import StateError
-from devstream.state.base import ChangeNote, StateRecord, first_error
-from devstream.state.local import LocalStateStore, _StateLoader, _to_record
+from devstream.state import document, journal
+from devstream.state.base import ChangeNote, StateRecord
+from devstream.state.lock_protocol import LockedStore
 from devstream.state.s3_lock import DEFAULT_LEASE_SECONDS, S3Lock, _code, _status
 
 __all__ = ["S3StateStore"]
@@ -49,13 +47,15 @@ def _where_nowhere(option: str) -> str:
     return f"config.state.options.{option}:"
 
 
-class S3StateStore:
+class S3StateStore(LockedStore):
     """State in the S3 object `key` of `bucket`, written through a journal of small objects.
 
     `locate(option)` says where an option was written ("config.yaml:4: config.state.options.bucket:"), so an
     error about the bucket or the credentials points at the line to fix. Safe to call from many threads.
     `bytes_written` counts the bodies of every object this store wrote (journal entries and compactions).
     """
+
+    state_lock: S3Lock
 
     def __init__(
         self,
@@ -100,7 +100,7 @@ class S3StateStore:
         self._entries: dict[str, dict[str, Any]] = {}  # journal objects are immutable: each is fetched once
         self._state_cache: tuple[str, bytes] | None = None  # (ETag, body) of the state object as last read
         hint = f"dtm force-unlock -f {config_path}" if config_path else "dtm force-unlock -f <config>"
-        self._lock = S3Lock(
+        self.state_lock = S3Lock(
             self.s3, bucket=bucket, lock_key=f"{key}.lock", identity=f"{endpoint or region}|{bucket}",
             state_description=self.url + (f" at {endpoint}" if endpoint else ""), unlock_hint=hint,
             precondition_failed=lambda exc: _status(exc) == 412, translate=self._error,
@@ -112,7 +112,7 @@ class S3StateStore:
 
     @property
     def lock_key(self) -> str:
-        return self._lock.lock_key
+        return self.state_lock.lock_key
 
     # -- the StateStore protocol ------------------------------------------------------------------------
 
@@ -123,37 +123,15 @@ class S3StateStore:
 
     def put(self, record: StateRecord, note: ChangeNote | None = None) -> None:
         """Save one record as one journal object (DevStream's format has no place for the note)."""
-        self._append({"op": "put", "key": record.state_key, "record": record.model_dump(mode="json")})
+        self._append(journal.put_entry(record))
 
     def delete(self, state_key: str, note: ChangeNote | None = None) -> None:
         """Forget one record by a journal object saying so (missing records are fine)."""
-        self._append({"op": "delete", "key": state_key})
+        self._append(journal.delete_entry(state_key))
 
-    def lock(self, command: str, timeout: float = 0) -> AbstractContextManager[None]:
-        """Hold the lock object; the outermost exit compacts the journal, then deletes it."""
-        return self._held(command, timeout)
-
-    @contextmanager
-    def _held(self, command: str, timeout: float) -> Iterator[None]:
-        outermost = not self._lock.held_here()
-        self._lock.acquire(command, timeout)
-        if outermost:
-            with self._guard:
-                self._next_seq = None  # another run may have written since: number on from what is there
-        try:
-            yield
-        finally:
-            self._lock.release(self.flush)
-
-    def force_unlock(self) -> dict[str, Any] | None:
-        """Delete the lock object whoever holds it; returns its holder ({} if unreadable), None if none."""
-        return self._lock.force_unlock()
-
-    def note_holder(self, **fields: str) -> None:
-        self._lock.annotate(**fields)
-
-    def taken_over(self) -> dict[str, Any] | None:
-        return self._lock.taken_over()
+    def _locked_afresh(self) -> None:
+        with self._guard:
+            self._next_seq = None  # another run may have written since: number on from what is there
 
     def flush(self) -> None:
         """Compact: write the merged state object, then delete the journal objects merged into it."""
@@ -162,7 +140,7 @@ class S3StateStore:
             if not names:
                 return
             records = self._load(names)
-            data = LocalStateStore._render(records)
+            data = document.render(records)
             try:
                 response = self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=data,
                                               ContentType="application/yaml")
@@ -192,7 +170,7 @@ class S3StateStore:
                         self._entries[name] = entry
         for name in names:
             if name in self._entries:
-                self._apply_entry(records, self._entries[name], name)
+                journal.fold(records, self._entries[name], partial(self._corrupt_journal, name))
         return records
 
     def _read_state_object(self) -> dict[str, StateRecord]:
@@ -203,40 +181,13 @@ class S3StateStore:
         except Exception as exc:
             status = _status(exc)
             if status == 304 and cached is not None:
-                return self._parse(cached[1])  # unchanged since last read: not downloaded again
+                return document.parse(cached[1], self._corrupt)  # unchanged since last read: not downloaded again
             if status == 404 and _code(exc) != "NoSuchBucket":
                 return {}  # DevStream created it empty: a missing object is an empty state
             raise self._error(exc, "read the state") from exc
         body = response["Body"].read()
-        records = self._parse(body)
+        records = document.parse(body, self._corrupt)
         self._state_cache = (str(response.get("ETag", "")), body)
-        return records
-
-    def _parse(self, raw: bytes) -> dict[str, StateRecord]:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise self._corrupt(raw.count(b"\n", 0, exc.start) + 1, "it is not UTF-8 text") from None
-        try:
-            data = yaml.load(text, Loader=_StateLoader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            raise self._corrupt(mark.line + 1 if mark else 1, exc.problem or "invalid YAML") from None
-        except yaml.YAMLError as exc:
-            raise self._corrupt(1, str(exc)) from None
-        if data is None:
-            return {}
-        if not isinstance(data, dict):
-            raise self._corrupt(1, f"expected a mapping of state keys to records, got a {type(data).__name__}")
-        records: dict[str, StateRecord] = {}
-        for key, value in data.items():
-            if not isinstance(key, str) or not isinstance(value, dict):
-                raise self._corrupt(LocalStateStore._key_line(text, key), f"record {key!r} is not a mapping")
-            try:
-                records[key] = _to_record(value)
-            except ValidationError as exc:
-                line = LocalStateStore._key_line(text, key)
-                raise self._corrupt(line, f"record {key}: {first_error(exc)}") from None
         return records
 
     def _corrupt(self, line: int, what: str) -> StateError:
@@ -273,24 +224,10 @@ class S3StateStore:
         return StateError(f"state journal object s3://{self.bucket}/{name} is corrupt: {what}; do not edit it by "
                           "hand; restore it, or remove it to lose that one change")
 
-    def _apply_entry(self, records: dict[str, StateRecord], entry: dict[str, Any], name: str) -> None:
-        op, key = entry.get("op"), entry.get("key")
-        if not isinstance(key, str):
-            raise self._corrupt_journal(name, "expected an object with an `op` and a string `key`")
-        if op == "delete":
-            records.pop(key, None)
-        elif op == "put" and isinstance(entry.get("record"), dict):
-            try:
-                records[key] = _to_record(entry["record"])
-            except ValidationError as exc:
-                raise self._corrupt_journal(name, f"record {key}: {first_error(exc)}") from None
-        else:
-            raise self._corrupt_journal(name, f"unknown op {op!r}, or a put without a record")
-
     # -- writing ----------------------------------------------------------------------------------------
 
     def _append(self, entry: dict[str, Any]) -> None:
-        body = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = journal.encode(entry).encode("utf-8")
         while True:
             with self._guard:
                 if self._next_seq is None:

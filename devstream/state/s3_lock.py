@@ -14,27 +14,33 @@ A holder is gone when its process is gone (same host, pid not alive: taken over 
 does), or when its lease has run out: the object's Last-Modified is older than its `lease_seconds`, both read
 on the server's clock (its Date header), so no client clock is trusted. A gone holder's object is replaced by
 a PutObject `If-Match: <its ETag>`: of two runs taking over at once, one wins. `force_unlock` deletes the object
-whoever holds it. Within one process the lock is re-entrant, as the other backends' locks are.
+whoever holds it. The protocol (re-entrance, takeover, renewal, waiting) is devstream/state/lock_protocol.py's;
+this module is its S3 primitives.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from functools import partial
+from typing import Any, ClassVar
 
 from devstream.errors import StateError, StateLockedError
 from devstream.state.holdings import ProcessHoldings
-from devstream.state.lock import describe_holder, holder_fields, pid_alive
+from devstream.state.lock_protocol import (
+    Holding,
+    StateLock,
+    describe_holder,
+    holder_fields,
+    holder_gone_here,
+    locked_error,
+)
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "S3Lock"]
 
@@ -49,18 +55,12 @@ UNREADABLE_STALE_AFTER = 30.0
 
 
 @dataclass
-class _Holding:
-    """This process's hold on one lock object: the ETag of its last write, its content, and the renewer."""
+class _Holding(Holding):
+    """This process's hold on one lock object: the ETag of its last write and its content."""
 
     etag: str
     content: dict[str, Any]
     guard: threading.Lock = field(default_factory=threading.Lock)
-    stop: threading.Event = field(default_factory=threading.Event)
-    lost: threading.Event = field(default_factory=threading.Event)
-    renewer: threading.Thread | None = None
-
-
-_holdings: ProcessHoldings[_Holding] = ProcessHoldings()
 
 
 @dataclass(frozen=True)
@@ -72,12 +72,14 @@ class LockObject:
     age: float | None
 
 
-class S3Lock:
+class S3Lock(StateLock[_Holding]):
     """The lock object `lock_key` in `bucket`, spoken to through `s3` (a boto3 S3 client).
 
     `precondition_failed(exc)` tells a 412 apart from other errors, `translate(exc, doing)` turns any other
     client error into the StateError the user reads (a missing bucket, refused credentials).
     """
+
+    holdings: ClassVar[ProcessHoldings[_Holding]] = ProcessHoldings()
 
     def __init__(
         self,
@@ -134,86 +136,64 @@ class S3Lock:
         found = self.read()
         return None if found is None else found.holder
 
-    def held_here(self) -> bool:
-        return _holdings.get(self._key) is not None
+    # -- the protocol's primitives ----------------------------------------------------------------------
 
-    def lost(self) -> bool:
-        """Whether this process holds the lock but its object was replaced or removed (force-unlock, takeover)."""
-        held = _holdings.get(self._key)
-        return held is not None and held.lost.is_set()
+    def _take(self, command: str, deadline: float, timeout: float) -> _Holding:
+        """Create the lock object (If-None-Match), or replace a gone holder's (If-Match its ETag)."""
+        while True:
+            content = {**holder_fields(command), "id": uuid.uuid4().hex, "lease_seconds": self.lease_seconds}
+            etag = self._put(content, IfNoneMatch="*")
+            if etag is not None:
+                self._check_conditions_hold(content)
+                return _Holding(etag=etag, content=content)
+            current = self.read()
+            if current is None:
+                continue  # released between our write and our read: ask again at once
+            if self._is_gone(current):
+                # Replace the gone holder's object only if it is unchanged: of two runs doing so, one wins.
+                etag = self._put(content, IfMatch=current.etag)
+                if etag is None:
+                    continue
+                logger.warning("taking over the lock on state %s: its holder %s is gone",
+                               self.state_description, describe_holder(current.holder))
+                self.last_taken_over = current.holder
+                return _Holding(etag=etag, content=content)
+            self._wait(deadline, POLL_INTERVAL, partial(self._locked_error, current.holder, timeout))
 
-    # -- taking and releasing ---------------------------------------------------------------------------
-
-    @contextmanager
-    def hold(self, command: str, timeout: float = 0, on_release: Callable[[], None] | None = None) -> Iterator[None]:
-        """Hold the lock for the block; `on_release` runs when the outermost holder leaves, lock still held."""
-        self.acquire(command, timeout)
+    def _give_back(self, held: _Holding, on_release: Callable[[], None] | None) -> None:
+        """Stop renewing, run `on_release`, then delete the object if still ours."""
+        self._stop_renewing(held)
+        if held.lost.is_set():
+            logger.warning("the lock on state %s was broken while this run held it; it is now held by %s",
+                           self.state_description, self._describe_current())
+            return
         try:
-            yield
+            if on_release is not None:
+                on_release()
         finally:
-            self.release(on_release)
-
-    def acquire(self, command: str, timeout: float = 0) -> None:
-        """Create the lock object, or enter again if this process holds it; StateLockedError if another does."""
-        with _holdings.serial(self._key):
-            if _holdings.reenter(self._key):
-                return
-            deadline = time.monotonic() + max(timeout, 0)
-            while True:
-                content = {**holder_fields(command), "id": uuid.uuid4().hex, "lease_seconds": self.lease_seconds}
-                etag = self._put(content, IfNoneMatch="*")
-                if etag is not None:
-                    self._check_conditions_hold(content)
-                    break
-                current = self.read()
-                if current is None:
-                    continue  # released between our write and our read: ask again at once
-                if self._is_gone(current):
-                    # Replace the gone holder's object only if it is unchanged: of two runs doing so, one wins.
-                    etag = self._put(content, IfMatch=current.etag)
-                    if etag is None:
-                        continue
-                    logger.warning("taking over the lock on state %s: its holder %s is gone",
-                                   self.state_description, describe_holder(current.holder))
-                    self.last_taken_over = current.holder
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise self._locked_error(current.holder, timeout)
-                time.sleep(min(POLL_INTERVAL, remaining))
-            holding = _Holding(etag=etag, content=content)
-            holding.renewer = threading.Thread(target=self._renew_loop, args=(holding,), daemon=True,
-                                               name=f"dtm-s3-lease-{self.lock_key}")
-            _holdings.add(self._key, holding)
-            holding.renewer.start()
-
-    def release(self, on_release: Callable[[], None] | None = None) -> None:
-        """Leave the lock once; the outermost exit runs `on_release`, then deletes the object if still ours."""
-        with _holdings.serial(self._key):
-            held = _holdings.leave(self._key)
-            if held is None:
-                return
-            held.stop.set()
-            if held.renewer is not None:
-                held.renewer.join(timeout=30)
-            if held.lost.is_set():
-                logger.warning("the lock on state %s was broken while this run held it; it is now held by %s",
-                               self.state_description, self._describe_current())
-                return
             try:
-                if on_release is not None:
-                    on_release()
-            finally:
-                try:
-                    self.s3.delete_object(Bucket=self.bucket, Key=self.lock_key, IfMatch=held.etag)
-                except Exception as exc:
-                    if not self._precondition_failed(exc) and _status(exc) != 404:
-                        # The work is done; a lock left behind is taken over by the next run on this host.
-                        logger.warning("could not release the lock on state %s: %s", self.state_description, exc)
+                self.s3.delete_object(Bucket=self.bucket, Key=self.lock_key, IfMatch=held.etag)
+            except Exception as exc:
+                if not self._precondition_failed(exc) and _status(exc) != 404:
+                    # The work is done; a lock left behind is taken over by the next run on this host.
+                    logger.warning("could not release the lock on state %s: %s", self.state_description, exc)
+
+    def _renew(self, held: _Holding) -> bool:
+        with held.guard:
+            if held.stop.is_set():
+                return True
+            content = {**held.content, "renewed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            etag = self._put(content, IfMatch=held.etag)
+            if etag is None:
+                logger.warning("the lock on state %s was taken from this run (force-unlock, or its lease ran "
+                               "out); it is now held by %s", self.state_description, self._describe_current())
+                return False
+            held.etag, held.content = etag, content
+            return True
 
     def annotate(self, **fields: str) -> None:
         """Add fields (the flow run) to the holder record while this process holds the lock."""
-        held = _holdings.get(self._key)
+        held = self.holdings.get(self._key)
         if held is None:
             return
         with held.guard:
@@ -225,11 +205,6 @@ class S3Lock:
                 held.lost.set()
                 return
             held.etag, held.content = etag, content
-
-    def taken_over(self) -> dict[str, Any] | None:
-        """The record of the gone holder whose lock was last taken over here, handed out once."""
-        taken, self.last_taken_over = self.last_taken_over, None
-        return taken
 
     def force_unlock(self) -> dict[str, Any] | None:
         """Delete the lock object whoever holds it; returns its holder ({} if unreadable), None if free."""
@@ -275,11 +250,8 @@ class S3Lock:
     def _is_gone(self, current: LockObject) -> bool:
         """A holder that can be proven gone: a dead pid on this host, or a lease that ran out."""
         holder = current.holder
-        if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int):
-            pid = holder["pid"]
-            # Our own pid, yet not held here (acquisition is serialised in this process): an earlier process.
-            if pid == os.getpid() or not pid_alive(pid):
-                return True
+        if holder_gone_here(holder):
+            return True
         if current.age is None:
             return False
         lease = holder.get("lease_seconds") if holder else UNREADABLE_STALE_AFTER
@@ -287,24 +259,6 @@ class S3Lock:
             return False
         # The server's Date and Last-Modified are whole seconds: a second of margin keeps a live holder.
         return current.age > lease + 1
-
-    def _renew_loop(self, held: _Holding) -> None:
-        while not held.stop.wait(self.renew_every):
-            with held.guard:
-                if held.stop.is_set():
-                    return
-                content = {**held.content, "renewed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-                try:
-                    etag = self._put(content, IfMatch=held.etag)
-                except Exception as exc:  # the lease is still valid for a while: try again sooner
-                    logger.warning("could not renew the lock on state %s: %s", self.state_description, exc)
-                    continue
-                if etag is None:
-                    held.lost.set()
-                    logger.warning("the lock on state %s was taken from this run (force-unlock, or its lease ran "
-                                   "out); it is now held by %s", self.state_description, self._describe_current())
-                    return
-                held.etag, held.content = etag, content
 
     def _describe_current(self) -> str:
         try:
@@ -314,12 +268,8 @@ class S3Lock:
         return "nobody" if current is None else describe_holder(current.holder)
 
     def _locked_error(self, holder: dict[str, Any], timeout: float) -> StateLockedError:
-        waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
-        return StateLockedError(
-            f"state {self.state_description} is locked by {describe_holder(holder)}{waited}; "
-            f"if that run is gone, run `{self.unlock_hint}`",
-            holder=holder,
-        )
+        return locked_error(self.state_description, holder, timeout,
+                            after=f"if that run is gone, run `{self.unlock_hint}`")
 
 
 def _code(exc: Exception) -> str:

@@ -99,7 +99,7 @@ def test_with_a_timeout_a_run_waits_and_gets_in_when_the_holder_finishes(state: 
     started = time.monotonic()
     with store.lock("dtm apply", timeout=40):
         waited = time.monotonic() - started
-        assert store._lock.holder()["pid"] == os.getpid()  # type: ignore[index]
+        assert store.state_lock.holder()["pid"] == os.getpid()  # type: ignore[index]
     print(f"\nwaited {waited:.1f}s for a lock released after 2s (the server's Retry-After paces the retries)")
     assert waited >= 1.5
     run.proc.wait(timeout=10)
@@ -120,7 +120,7 @@ def test_one_process_may_take_its_own_lock_again(state: str) -> None:
         assert active_slots(store) == 1
     assert active_slots(store) == 0
     # Released fully: the holder record is gone and another process gets in at once.
-    assert store._lock.holder() is None
+    assert store.state_lock.holder() is None
     OtherRun(state).finish()
 
 
@@ -134,7 +134,7 @@ def test_the_lease_is_renewed_while_held_and_no_longer_after_release(state: str)
     store = PrefectStateStore(state, client=http_client(event_hooks={"request": [hook]}), renew_every=0.3)
     with store.lock("dtm apply"):
         time.sleep(1.3)
-        assert not store._lock.lost()
+        assert not store.state_lock.lost()
     held = len(renewals)
     time.sleep(0.8)
     assert held >= 3
@@ -167,7 +167,7 @@ def test_force_unlock_frees_the_slot_of_a_live_run_and_returns_who_held_it(state
         # The broken run ends while we hold the lock: its release must not free our slot or our record.
         run.finish()
         assert active_slots(store) == 1
-        assert store._lock.holder()["pid"] == os.getpid()  # type: ignore[index]
+        assert store.state_lock.holder()["pid"] == os.getpid()  # type: ignore[index]
     assert store.force_unlock() is None  # nothing left to free
 
 
@@ -176,9 +176,9 @@ def test_a_broken_lock_is_noticed_by_its_holder(state: str, caplog: pytest.LogCa
     with caplog.at_level(logging.WARNING, logger="devstream.state"), store.lock("dtm apply"):
         PrefectStateStore(state).force_unlock()
         deadline = time.monotonic() + 10
-        while not store._lock.lost() and time.monotonic() < deadline:
+        while not store.state_lock.lost() and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert store._lock.lost()
+        assert store.state_lock.lost()
     assert "was lost" in caplog.text
     assert "was broken while this run held it" in caplog.text
 
@@ -212,7 +212,7 @@ def test_a_crashed_run_on_this_host_is_taken_over_at_once(state: str, caplog: py
     # Its lease would live on for up to a minute (the server's minimum); its process is gone from this
     # host, so the next run revokes it, as the local lock takes over a dead pid's lock file.
     with store.lock("dtm apply"):
-        assert store._lock.holder()["pid"] == os.getpid()  # type: ignore[index]
+        assert store.state_lock.holder()["pid"] == os.getpid()  # type: ignore[index]
     assert f"pid {dead_pid}" in caplog.text and "taking over" in caplog.text
 
 
@@ -222,8 +222,8 @@ def test_a_crashed_run_elsewhere_is_named_until_its_lease_expires_and_force_unlo
     run.crash()
     store = PrefectStateStore(state)
     # Pretend it ran on another machine: dtm cannot tell whether that process lives, so it waits.
-    holder = {**store._lock.holder(), "host": "another-host"}  # type: ignore[dict-item]
-    store._lock.api.call("PATCH", f"/variables/name/{store.holder_variable}", json={"value": holder},
+    holder = {**store.state_lock.holder(), "host": "another-host"}  # type: ignore[dict-item]
+    store.state_lock.api.call("PATCH", f"/variables/name/{store.holder_variable}", json={"value": holder},
                          what="rewrite the holder")
     with pytest.raises(StateLockedError) as caught, store.lock("dtm apply"):
         pass

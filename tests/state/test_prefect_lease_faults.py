@@ -103,14 +103,14 @@ def test_a_dead_holder_whose_lease_the_server_lost_is_taken_over_at_once(
 ) -> None:
     run = OtherRun(state)
     store = PrefectStateStore(state)
-    dead = store._lock.holder()
+    dead = store.state_lock.holder()
     assert dead is not None and dead["pid"] == run.pid
     run.crash()
     server_forgets_the_lease(store, dead["lease_id"])
     # Its lease will never expire (the server has none), so only dtm can free the slot: its holder's
     # process is gone from this host, which dtm can see, so it takes over now, as the local lock does.
     with caplog.at_level(logging.WARNING, logger="devstream.state"), store.lock("dtm apply"):
-        assert store._lock.holder()["pid"] == os.getpid()  # type: ignore[index]
+        assert store.state_lock.holder()["pid"] == os.getpid()  # type: ignore[index]
         assert active_slots(store) == 1
     assert active_slots(store) == 0
     assert f"pid {run.pid}" in caplog.text and "no longer has the lease" in caplog.text
@@ -121,17 +121,17 @@ def test_a_live_holder_whose_lease_the_server_lost_takes_the_lock_again(
 ) -> None:
     store = PrefectStateStore(state, renew_every=0.2)
     with caplog.at_level(logging.WARNING, logger="devstream.state"), store.lock("dtm apply"):
-        first = store._lock.holder()["lease_id"]  # type: ignore[index]
+        first = store.state_lock.holder()["lease_id"]  # type: ignore[index]
         server_forgets_the_lease(store, first)
-        wait_for(lambda: store._lock.holder()["lease_id"] != first)  # type: ignore[index]
-        assert not store._lock.lost()
+        wait_for(lambda: store.state_lock.holder()["lease_id"] != first)  # type: ignore[index]
+        assert not store.state_lock.lost()
         assert active_slots(store) == 1
         # Still ours: another run is refused, and told that the holder is alive.
         refused = subprocess.run([sys.executable, "-c", TRY_SCRIPT, state], capture_output=True, text=True,
                                  timeout=60)
         assert f"pid {os.getpid()} on host" in refused.stdout and "which is still running" in refused.stdout
     assert "took the lock again with a new lease" in caplog.text
-    assert active_slots(store) == 0 and store._lock.holder() is None
+    assert active_slots(store) == 0 and store.state_lock.holder() is None
 
 
 # -- what a refused run is told -------------------------------------------------------------------------------
@@ -152,8 +152,8 @@ def test_a_holder_on_this_host_is_said_to_be_running(state: str) -> None:
 def test_a_holder_elsewhere_is_described_with_every_way_its_slot_may_stay_taken(state: str) -> None:
     run = OtherRun(state)
     store = PrefectStateStore(state)
-    holder = {**store._lock.holder(), "host": "another-host"}  # type: ignore[dict-item]
-    store._lock.api.call("PATCH", f"/variables/name/{store.holder_variable}", json={"value": holder},
+    holder = {**store.state_lock.holder(), "host": "another-host"}  # type: ignore[dict-item]
+    store.state_lock.api.call("PATCH", f"/variables/name/{store.holder_variable}", json={"value": holder},
                          what="rewrite the holder")
     try:
         with pytest.raises(StateLockedError) as caught, store.lock("dtm apply"):
@@ -199,7 +199,7 @@ def busy_store(state: str) -> Iterator[tuple[PrefectStateStore, BusyForAWhile]]:
 def test_a_run_waiting_for_the_lock_keeps_waiting_while_the_server_is_busy(busy_store) -> None:  # type: ignore[no-untyped-def]
     store, busy = busy_store
     with store.lock("dtm apply", timeout=120):
-        assert store._lock.holder()["pid"] == os.getpid()  # type: ignore[index]
+        assert store.state_lock.holder()["pid"] == os.getpid()  # type: ignore[index]
     assert busy.refused == 10
 
 

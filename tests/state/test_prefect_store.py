@@ -370,7 +370,7 @@ def test_open_store_names_the_prefect_state_after_the_config_or_its_name_option(
     named = open_store(config(tmp_path, name="team-prod"))
     assert isinstance(named, PrefectStateStore)
     assert named.state_name == "team-prod"
-    assert named._lock.unlock_hint == f"dtm force-unlock -f {tmp_path / 'config.yaml'}"
+    assert named.state_lock.unlock_hint == f"dtm force-unlock -f {tmp_path / 'config.yaml'}"
 
 
 def test_open_store_names_options_the_prefect_backend_does_not_know(tmp_path: Path) -> None:
