@@ -30,6 +30,9 @@ else:
     # behind (see pytest_sessionfinish).
     os.environ["DTM_TESTS_SESSION"] = uuid.uuid4().hex
     os.environ["DTM_TESTS_SESSION_PID"] = str(os.getpid())
+    # Read by now (the workers get the options from this process): a pytest that a test runs gets none of this
+    # run's extra options, such as .ci/run's `--cov` (its coverage would combine this run's data files).
+    os.environ.pop("PYTEST_ADDOPTS", None)
 os.environ.setdefault("GIT_AUTHOR_NAME", "dtm tests")
 os.environ.setdefault("GIT_AUTHOR_EMAIL", "tests@dtm.invalid")
 
