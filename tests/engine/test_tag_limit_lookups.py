@@ -25,8 +25,8 @@ def touch() -> str:
     return "done"
 
 
-def lookups_made_by_a_task_tagged(tags: list[str], monkeypatch: pytest.MonkeyPatch, dtm_says_no_limit: bool) -> int:
-    """How often Prefect asked the server for the tags' limits while running one task with those tags."""
+def count_limit_lookups(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The tag sets Prefect asks the server about (its public client call), as a list that fills as it asks."""
     asked: list[object] = []
     real = PrefectClient.increment_concurrency_slots_with_lease
 
@@ -35,6 +35,12 @@ def lookups_made_by_a_task_tagged(tags: list[str], monkeypatch: pytest.MonkeyPat
         return await real(self, *args, **kwargs)
 
     monkeypatch.setattr(PrefectClient, "increment_concurrency_slots_with_lease", counting)
+    return asked
+
+
+def lookups_made_by_a_task_tagged(tags: list[str], monkeypatch: pytest.MonkeyPatch, dtm_says_no_limit: bool) -> int:
+    """How often Prefect asked the server for the tags' limits while running one task with those tags."""
+    asked = count_limit_lookups(monkeypatch)
 
     @flow
     def one_tagged_task() -> str:
@@ -62,14 +68,7 @@ def test_dtm_keeps_telling_prefect_while_a_run_outlasts_prefects_memory(monkeypa
     # Prefect forgets a "no limit" answer after 5 s; a run of 500 changes lasts longer, and every task that
     # started later asked the server again, one at a time (38 s of a 49 s apply on a busy machine).
     tags = [f"dtm-plugin-{uuid.uuid4().hex[:8]}"]
-    asked: list[object] = []
-    real = PrefectClient.increment_concurrency_slots_with_lease
-
-    async def counting(self: PrefectClient, *args: object, **kwargs: object) -> object:
-        asked.append(kwargs.get("names"))
-        return await real(self, *args, **kwargs)
-
-    monkeypatch.setattr(PrefectClient, "increment_concurrency_slots_with_lease", counting)
+    asked = count_limit_lookups(monkeypatch)
 
     @flow
     def a_long_run() -> str:
