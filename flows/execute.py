@@ -92,8 +92,9 @@ def _skip_tag_limit_lookups(tags: Iterable[str]) -> bool:
 @contextmanager
 def _telling_prefect_no_limits(variants: TaskVariants, every: float = 2.0) -> Iterator[None]:
     """While the block runs, look up every `every` seconds (Prefect forgets after 5) whether the tag sets
-    `variants` found without a limit still have none, and tell Prefect so: one lookup per tag and period
-    instead of one per task; a limit created meanwhile is enforced from the next period on."""
+    `variants` found without a limit still have none, and tell Prefect so: per period, one lookup per tag of
+    each set (a tag in several sets is looked up for each) instead of one per task; a limit created meanwhile
+    is enforced from the next period on."""
     done = threading.Event()
 
     def tell() -> None:
