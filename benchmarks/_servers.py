@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # dtm's own loopback host, port probe and health check (no proxies), as its local server uses them.
-from devstream.prefect_boundary.server import HOST, _free_port, _healthy
+from devstream.prefect_boundary.server import HOST, free_port, is_healthy
 
 SERVERS = ("embedded", "real", "postgres")
 START_TIMEOUT = 90.0
@@ -89,7 +89,7 @@ def real_server(database_url: str | None = None) -> Iterator[Server]:
     """A `prefect server start` of this benchmark's own: SQLite in a temporary PREFECT_HOME (or the database
     at `database_url`), a free port."""
     home = Path(tempfile.mkdtemp(prefix="dtm-bench-prefect-"))
-    port = _free_port()
+    port = free_port()
     url = f"http://{HOST}:{port}/api"
     env = {k: v for k, v in os.environ.items()
            if k not in ("PREFECT_API_URL", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH",
@@ -105,7 +105,7 @@ def real_server(database_url: str | None = None) -> Iterator[Server]:
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + START_TIMEOUT
-        while not _healthy(url, timeout=2):
+        while not is_healthy(url, timeout=2):
             if proc.poll() is not None or time.monotonic() > deadline:
                 tail = log_path.read_text(errors="replace")[-2000:]
                 raise SystemExit(f"prefect server start did not come up (exit {proc.poll()}):\n{tail}")

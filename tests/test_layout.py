@@ -205,3 +205,28 @@ def test_no_module_is_over_400_lines_without_a_reason_at_its_top():
                  for path in sorted((root / folder).rglob("*.py"))
                  if _long_without_a_reason(path.read_text(encoding="utf-8"))]
     assert long_ones == [], f"split these along their seams, or say at the top why not ({MODULE_LINES} lines)"
+
+
+def _private_imports(source: str) -> list[str]:
+    """Names imported from another module that the module keeps private (a leading underscore; dunders such as
+    `__version__` are public)."""
+    import ast
+
+    return [f"{node.module}.{alias.name}" for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)
+            for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
+
+
+def test_the_private_import_check_sees_underscored_names_only():
+    assert _private_imports("from a.b import c, _d\n") == ["a.b._d"]
+    assert _private_imports("def f():\n    from a import _g\n") == ["a._g"]
+    assert _private_imports("from devstream import __version__\nfrom a import b as _b\n") == []
+
+
+def test_no_module_imports_another_modules_private_names():
+    """What one module needs from another is public there, named for what it does and documented."""
+    root = Path(__file__).resolve().parent.parent
+    offenders = {str(path.relative_to(root)): found
+                 for folder in ("devstream", "plugins", "flows", "tasks", "benchmarks")
+                 for path in sorted((root / folder).rglob("*.py"))
+                 if (found := _private_imports(path.read_text(encoding="utf-8")))}
+    assert offenders == {}, "make these public in the module that defines them (a name that says what it does)"

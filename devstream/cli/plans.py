@@ -54,7 +54,7 @@ def save_plan(ws: Workspace, plan: Plan, path: Path, excludes: Sequence[str] | N
 def apply_saved(*, plan_path: Path, config_path: Path | None, parallelism: int, json_out: bool,
                 lock_timeout: float) -> int:
     """Apply the plan saved at `plan_path` exactly, or refuse when config or state changed since."""
-    from devstream.cli.run import _execute
+    from devstream.cli.run import execute_plan
 
     saved = SavedPlan.read(plan_path)
     config_path = config_path or Path(saved.config_path)
@@ -68,7 +68,7 @@ def apply_saved(*, plan_path: Path, config_path: Path | None, parallelism: int, 
             raise DtmError(f"{plan_path}: the state ({ws.store.description}) changed since this plan was made "
                            f"(another apply, or a change by hand), so applying it could undo that; {again}")
         # The plan was reviewed when it was saved: applying the file is the confirmation, as in Terraform.
-        return _execute(ws, saved.plan, yes=True, parallelism=parallelism, json_out=json_out)
+        return execute_plan(ws, saved.plan, yes=True, parallelism=parallelism, json_out=json_out)
 
 
 def force_destroy_plan(ws: Workspace) -> Plan:

@@ -18,7 +18,7 @@ from devstream.executor import ClientFactory
 from devstream.plan import Plan, plan_delete, plan_destroy
 from devstream.summary import RunSummary
 
-__all__ = ["apply", "delete", "destroy", "plan", "verify"]
+__all__ = ["apply", "delete", "destroy", "execute_plan", "plan", "verify"]
 
 
 def _confirm(plan: Plan, yes: bool) -> bool:
@@ -52,8 +52,14 @@ def _run_flow(ws: Workspace, plan: Plan, parallelism: int, retry_delay: float | 
         return run_confirmed(ws, plan, parallelism=parallelism, retry_delay=retry_delay, stop=stop)
 
 
-def _execute(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out: bool,
-             retry_delay: float | None = None) -> int:
+def execute_plan(ws: Workspace, plan: Plan, *, yes: bool, parallelism: int, json_out: bool,
+                 retry_delay: float | None = None) -> int:
+    """Show `plan`, ask for confirmation unless `yes`, run it as one flow and print the summary.
+
+    The caller holds the state lock and made `plan` from `ws.records()` under it (`dtm apply`, `delete`,
+    `destroy`, and `dtm apply PLAN_FILE` in plans.py). Returns the exit code: 0 done (or nothing to do),
+    1 declined or a change failed, 130 interrupted.
+    """
     if not json_out:
         render.print_plan(plan)
     if plan.empty:
@@ -120,7 +126,7 @@ def apply(*, config_path: Path, yes: bool = False, parallelism: int = 10, target
         if targets:
             the_plan = the_plan.only(targets)
         the_plan = plans.excluded(ws, the_plan, excludes, json_out)
-        return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out, retry_delay=retry_delay)
+        return execute_plan(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out, retry_delay=retry_delay)
 
 
 def delete(*, config_path: Path, yes: bool = False, force: bool = False, parallelism: int = 10,
@@ -130,7 +136,7 @@ def delete(*, config_path: Path, yes: bool = False, force: bool = False, paralle
     with ws.store.lock("dtm delete", timeout=lock_timeout):
         the_plan = plan_delete(ws.config, ws.records(), ws.stored_form, force=force)
         the_plan = plans.excluded(ws, the_plan, excludes, json_out)
-        return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out)
+        return execute_plan(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out)
 
 
 def destroy(*, config_path: Path, yes: bool = False, parallelism: int = 10, json_out: bool = False,
@@ -140,7 +146,7 @@ def destroy(*, config_path: Path, yes: bool = False, parallelism: int = 10, json
     with ws.store.lock("dtm destroy", timeout=lock_timeout):
         the_plan = plans.force_destroy_plan(ws) if force else plan_destroy(ws.records())
         the_plan = plans.excluded(ws, the_plan, excludes, json_out)
-        return _execute(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out)
+        return execute_plan(ws, the_plan, yes=yes, parallelism=parallelism, json_out=json_out)
 
 
 def plan(*, config_path: Path, json_out: bool = False, detailed_exitcode: bool = False, parallelism: int = 10,

@@ -12,17 +12,17 @@ from rich.markup import escape
 from devstream.cli import render
 from devstream.errors import LocalServerError
 from devstream.prefect_boundary.server import (
-    _OFF,
     ServerInfo,
-    _ensure_running,
-    _healthy,
-    _is_our_server,
-    _locked,
-    _require_posix,
-    _state_path,
-    _terminate,
     dtm_home,
+    embedded_server_disabled,
+    ensure_running,
+    forget_server,
+    is_healthy,
+    is_our_server,
     read_server_info,
+    require_posix,
+    server_lock,
+    terminate_server,
 )
 
 __all__ = ["server_start", "server_status", "server_stop"]
@@ -30,7 +30,7 @@ __all__ = ["server_start", "server_status", "server_stop"]
 
 def server_start() -> int:
     """`dtm server start`: start the local server (or find it running) and say where it is."""
-    info, started = _ensure_running(dtm_home())
+    info, started = ensure_running(dtm_home())
     verb = "Started" if started else "Already running:"
     render.console.print(f"[green]{verb}[/] dtm's local Prefect server, UI at {escape(info.ui_url)} "
                          f"(pid {info.pid})")
@@ -40,25 +40,25 @@ def server_start() -> int:
 
 def server_stop() -> int:
     """`dtm server stop`: stop the local server and forget it. Exit 0 also when none was running."""
-    _require_posix()
+    require_posix()
     home = dtm_home()
     if not home.is_dir():
         render.console.print("dtm's local Prefect server is not running.")
         return 0
-    with _locked(home):
+    with server_lock(home):
         info = read_server_info(home)
         if info is None:
             render.console.print("dtm's local Prefect server is not running.")
             return 0
-        if not _is_our_server(info):
-            _state_path(home).unlink(missing_ok=True)
+        if not is_our_server(info):
+            forget_server(home)
             render.console.print(f"dtm's local Prefect server is not running (pid {info.pid} is gone); "
                                  "removed its stale record.")
             return 0
-        if not _terminate(info.pid):
+        if not terminate_server(info.pid):
             raise LocalServerError(f"dtm's local Prefect server (pid {info.pid}) did not stop, even on SIGKILL; "
                                    f"check the process with `ps -p {info.pid}`")
-        _state_path(home).unlink(missing_ok=True)
+        forget_server(home)
     render.console.print(f"Stopped dtm's local Prefect server (pid {info.pid}). Its runs are kept in "
                          f"{escape(str(info.database))}; the next `dtm apply` starts it again.")
     return 0
@@ -78,18 +78,18 @@ def _note_when_unused(info: ServerInfo) -> None:
     if uses and uses.rstrip("/") != info.url:
         render.console.print(f"[yellow]Note:[/] PREFECT_API_URL is set, so dtm runs its flows on "
                              f"{escape(uses)}, not on this server.")
-    elif os.environ.get("DTM_EMBEDDED_SERVER", "").strip().lower() in _OFF:
+    elif embedded_server_disabled():
         render.console.print("[yellow]Note:[/] DTM_EMBEDDED_SERVER=0, so dtm uses Prefect's ephemeral mode, "
                              "not this server.")
 
 
 def server_status(json_out: bool = False) -> int:
     """`dtm server status`: exit 0 when the local server runs and answers, 1 otherwise."""
-    _require_posix()
+    require_posix()
     home = dtm_home()
     info = read_server_info(home)
-    running = info is not None and _is_our_server(info)
-    healthy = running and info is not None and _healthy(info.url)
+    running = info is not None and is_our_server(info)
+    healthy = running and info is not None and is_healthy(info.url)
     if json_out:
         data: dict[str, Any] = {"running": running, "healthy": healthy, "home": str(home),
                                 "log": str(home / "server.log")}

@@ -10,7 +10,7 @@ caller can still set PREFECT_API_URL before prefect reads its settings.
 
     ensure_server()     the API URL dtm's flows should use, starting the server if needed
 
-`dtm server start|stop|status` are in devstream/cli/server_cmds.py.
+`dtm server start|stop|status` (devstream/cli/server_cmds.py) use the rest of `__all__`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ from devstream.cli import render
 from devstream.errors import LocalServerError
 from devstream.osutil import command_line, pid_alive, write_atomically
 
-__all__ = ["ServerInfo", "dtm_home", "ensure_server", "read_server_info"]
+__all__ = ["ServerInfo", "dtm_home", "embedded_server_disabled", "ensure_running", "ensure_server", "forget_server",
+           "free_port", "is_healthy", "is_our_server", "read_server_info", "require_posix", "server_lock",
+           "terminate_server"]
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
@@ -45,7 +47,6 @@ HEALTH_TIMEOUT = 1.0
 # it is given this long before being replaced, since two servers on one SQLite file would fight for locks.
 STALL_GRACE = 10.0
 STOP_GRACE = 10.0
-_OFF = {"0", "false", "no", "off"}
 _STARTING = "Starting dtm's local Prefect server (first time takes ~15 s; `dtm server stop` stops it)"
 # Detached servers outlive this process on purpose; holding their Popen objects keeps Python from warning
 # that they are "still running" when the objects would otherwise be collected mid-run.
@@ -78,6 +79,11 @@ class ServerInfo:
         return (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(self.started)).total_seconds()
 
 
+def embedded_server_disabled() -> bool:
+    """Whether DTM_EMBEDDED_SERVER=0 (false, no, off): Prefect's ephemeral mode instead of dtm's server."""
+    return os.environ.get("DTM_EMBEDDED_SERVER", "").strip().lower() in {"0", "false", "no", "off"}
+
+
 def dtm_home() -> Path:
     """dtm's own directory: `$DTM_HOME`, else `~/.dtm`."""
     return Path(os.environ.get("DTM_HOME") or Path.home() / ".dtm").expanduser()
@@ -85,6 +91,11 @@ def dtm_home() -> Path:
 
 def _state_path(home: Path) -> Path:
     return home / "server.json"
+
+
+def forget_server(home: Path) -> None:
+    """Remove the record of the server (after stopping it, or when its process is gone)."""
+    _state_path(home).unlink(missing_ok=True)
 
 
 def read_server_info(home: Path | None = None) -> ServerInfo | None:
@@ -115,18 +126,19 @@ def _alive(pid: int) -> bool:
     return pid_alive(pid, ours=True)
 
 
-def _is_our_server(info: ServerInfo) -> bool:
+def is_our_server(info: ServerInfo) -> bool:
     """Whether info.pid is still the server dtm started, and not a process that reused the pid since."""
     if not _alive(info.pid):
         return False
     args = command_line(info.pid)
     if args is None:
-        return _healthy(info.url)
+        return is_healthy(info.url)
     port_given = any(a == "--port" and b == str(info.port) for a, b in zip(args, args[1:], strict=False))
     return "prefect" in args and "server" in args and port_given
 
 
-def _healthy(url: str, timeout: float = HEALTH_TIMEOUT) -> bool:
+def is_healthy(url: str, timeout: float = HEALTH_TIMEOUT) -> bool:
+    """Whether the Prefect API at `url` answers its health check (200 on `/health`) within `timeout` s."""
     # No proxies: a user's HTTP_PROXY must not intercept a loopback health check.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
@@ -139,7 +151,7 @@ def _healthy(url: str, timeout: float = HEALTH_TIMEOUT) -> bool:
 def _wait_healthy(url: str, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while True:
-        if _healthy(url):
+        if is_healthy(url):
             return True
         if time.monotonic() >= deadline:
             return False
@@ -164,8 +176,8 @@ def _profile_api_url() -> str | None:
 
 
 @contextlib.contextmanager
-def _locked(home: Path) -> Iterator[None]:
-    """Hold `$DTM_HOME/server.lock`, so that dtm processes starting together start one server."""
+def server_lock(home: Path) -> Iterator[None]:
+    """Hold `$DTM_HOME/server.lock`, so that dtm processes starting (or stopping) together start one server."""
     import fcntl
 
     with open(home / "server.lock", "a") as f:
@@ -181,7 +193,8 @@ def _locked(home: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on the loopback interface that is free now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
@@ -212,7 +225,7 @@ def _choose_port(home: Path, first_attempt: bool) -> int:
     last = _last_port(home)
     if first_attempt and last is not None and _port_is_free(last):
         return last
-    return _free_port()
+    return free_port()
 
 
 def _server_env(prefect_home: Path, port: int) -> dict[str, str]:
@@ -263,7 +276,7 @@ def _spawn(home: Path) -> ServerInfo:
             ready = _wait_started(proc, url)
         except BaseException:
             # Interrupted (Ctrl-C) while starting: an unrecorded server would hold the database unseen.
-            _terminate(proc.pid)
+            terminate_server(proc.pid)
             raise
         if ready:
             return ServerInfo(pid=proc.pid, port=port, url=url, prefect_home=str(prefect_home),
@@ -271,7 +284,7 @@ def _spawn(home: Path) -> ServerInfo:
                               version=_prefect_version())
         code = proc.poll()
         if code is None:
-            _terminate(proc.pid)
+            terminate_server(proc.pid)
             why = f"did not answer within {START_TIMEOUT:.0f} s"
             break
         why = f"exited with code {code}"
@@ -289,7 +302,7 @@ def _wait_started(proc: subprocess.Popen[bytes], url: str) -> bool:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return False
-        if _healthy(url):
+        if is_healthy(url):
             return True
         time.sleep(0.2)
     return False
@@ -314,8 +327,8 @@ def _wait_gone(pid: int, seconds: float) -> bool:
     return True
 
 
-def _terminate(pid: int) -> bool:
-    """Stop a server: SIGTERM, then SIGINT, then SIGKILL. True when it is gone.
+def terminate_server(pid: int) -> bool:
+    """Stop a server (and its process group): SIGTERM, then SIGINT, then SIGKILL. True when it is gone.
 
     Uvicorn exits on SIGTERM in well under a second, but a nohup'd Prefect worker was seen ignoring SIGTERM
     (prefect-3.9.md §8) while SIGINT stopped it; SIGKILL is the last resort, after which SQLite's journal
@@ -328,33 +341,34 @@ def _terminate(pid: int) -> bool:
     return False
 
 
-def _require_posix() -> None:
+def require_posix() -> None:
+    """Refuse (LocalServerError) on a platform without flock, sessions and process groups."""
     if os.name != "posix":  # flock, sessions and process groups
         raise LocalServerError("dtm's local Prefect server needs Linux or macOS; on this system dtm uses "
                                "Prefect's ephemeral mode, or the server PREFECT_API_URL names")
 
 
-def _ensure_running(home: Path) -> tuple[ServerInfo, bool]:
-    """The running server, started if need be; and whether this call started it."""
-    _require_posix()
+def ensure_running(home: Path) -> tuple[ServerInfo, bool]:
+    """The running server, started (or replaced) if need be; and whether this call started it."""
+    require_posix()
     info = read_server_info(home)
-    if info and info.version == _prefect_version() and _alive(info.pid) and _healthy(info.url):
+    if info and info.version == _prefect_version() and _alive(info.pid) and is_healthy(info.url):
         return info, False
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with _locked(home):
+    with server_lock(home):
         # Read again: another process may have started the server while this one waited for the lock.
         info = read_server_info(home)
-        if info and _is_our_server(info):
+        if info and is_our_server(info):
             if info.version != _prefect_version():
                 render.err_console.print(f"Restarting dtm's local Prefect server: it runs Prefect {info.version}, "
                                          f"this dtm uses {_prefect_version()}", markup=False)
-                _terminate(info.pid)
+                terminate_server(info.pid)
             elif _wait_healthy(info.url, STALL_GRACE):
                 return info, False
             else:
                 render.err_console.print(f"Restarting dtm's local Prefect server: pid {info.pid} stopped answering "
                                          f"(see {home / 'server.log'})", markup=False)
-                _terminate(info.pid)
+                terminate_server(info.pid)
         render.err_console.print(_STARTING, markup=False)
         info = _spawn(home)
         _write_server_info(home, info)
@@ -379,8 +393,8 @@ def ensure_server(home: Path | None = None) -> str | None:
     """
     if url := os.environ.get("PREFECT_API_URL"):
         return url
-    if os.environ.get("DTM_EMBEDDED_SERVER", "").strip().lower() in _OFF or os.name != "posix":
+    if embedded_server_disabled() or os.name != "posix":
         return None
     if profile_url := _profile_api_url():
         return profile_url  # the user's own server (or Cloud): never redirect their runs to a local one
-    return _ensure_running(home or dtm_home())[0].url
+    return ensure_running(home or dtm_home())[0].url

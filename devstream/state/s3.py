@@ -32,7 +32,7 @@ from devstream.errors import StateError
 from devstream.state import document, journal
 from devstream.state.base import ChangeNote, StateRecord
 from devstream.state.lock_protocol import LockedStore
-from devstream.state.s3_lock import DEFAULT_LEASE_SECONDS, S3Lock, _code, _status
+from devstream.state.s3_lock import DEFAULT_LEASE_SECONDS, S3Lock, client_error_code, client_error_status
 
 __all__ = ["S3StateStore"]
 
@@ -103,7 +103,7 @@ class S3StateStore(LockedStore):
         self.state_lock = S3Lock(
             self.s3, bucket=bucket, lock_key=f"{key}.lock", identity=f"{endpoint or region}|{bucket}",
             state_description=self.url + (f" at {endpoint}" if endpoint else ""), unlock_hint=hint,
-            precondition_failed=lambda exc: _status(exc) == 412, translate=self._error,
+            precondition_failed=lambda exc: client_error_status(exc) == 412, translate=self._error,
             lease_seconds=lease_seconds, renew_every=renew_every,
         )
 
@@ -179,10 +179,10 @@ class S3StateStore(LockedStore):
             extra = {"IfNoneMatch": cached[0]} if cached else {}
             response = self.s3.get_object(Bucket=self.bucket, Key=self.key, **extra)
         except Exception as exc:
-            status = _status(exc)
+            status = client_error_status(exc)
             if status == 304 and cached is not None:
                 return document.parse(cached[1], self._corrupt)  # unchanged since last read: not downloaded again
-            if status == 404 and _code(exc) != "NoSuchBucket":
+            if status == 404 and client_error_code(exc) != "NoSuchBucket":
                 return {}  # DevStream created it empty: a missing object is an empty state
             raise self._error(exc, "read the state") from exc
         body = response["Body"].read()
@@ -211,7 +211,7 @@ class S3StateStore(LockedStore):
         try:
             body = self.s3.get_object(Bucket=self.bucket, Key=name)["Body"].read()
         except Exception as exc:
-            if _status(exc) == 404 and _code(exc) != "NoSuchBucket":
+            if client_error_status(exc) == 404 and client_error_code(exc) != "NoSuchBucket":
                 return None  # merged and removed by a compaction since the listing
             raise self._error(exc, "read the state's journal") from exc
         try:
@@ -239,7 +239,7 @@ class S3StateStore(LockedStore):
                 self.s3.put_object(Bucket=self.bucket, Key=name, Body=body, IfNoneMatch="*",
                                    ContentType="application/json")
             except Exception as exc:
-                if _status(exc) in (409, 412):
+                if client_error_status(exc) in (409, 412):
                     with self._guard:
                         self._next_seq = None  # another writer took this number: number on after theirs
                     continue
@@ -265,17 +265,17 @@ class S3StateStore(LockedStore):
             field = "endpoint" if self.endpoint else "region"
             return StateError(f"{self._locate(field)} cannot {doing} {where}: the S3 server cannot be reached "
                               f"({exc}); check the option and the network")
-        code, message = _code(exc), _message(exc)
+        code, message = client_error_code(exc), _message(exc)
         if code == "NoSuchBucket":
             return StateError(f"{self._locate('bucket')} cannot {doing} {where}: the bucket {self.bucket!r} does "
                               f"not exist; create it (aws s3 mb s3://{self.bucket}) or name an existing one")
-        if code in _AUTH_CODES or _status(exc) == 403:
+        if code in _AUTH_CODES or client_error_status(exc) == 403:
             return StateError(
                 f"{self._locate('profile' if self.profile else 'backend')} cannot {doing} {where}: the S3 server "
                 f"refused dtm's AWS credentials ({code}: {message}); they came from {self._credential_source()}; "
                 "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_PROFILE and that they may read and write "
                 f"s3://{self.bucket}/{self.key}*")
-        if code in _REGION_CODES or _status(exc) == 301:
+        if code in _REGION_CODES or client_error_status(exc) == 301:
             return StateError(f"{self._locate('region')} cannot {doing} {where}: the bucket is not in region "
                               f"{self.region!r} ({code}: {message}); set the bucket's region")
         if isinstance(exc, botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError):

@@ -42,7 +42,7 @@ from devstream.state.lock_protocol import (
     locked_error,
 )
 
-__all__ = ["DEFAULT_LEASE_SECONDS", "S3Lock"]
+__all__ = ["DEFAULT_LEASE_SECONDS", "S3Lock", "client_error_code", "client_error_status"]
 
 logger = logging.getLogger("devstream.state")
 
@@ -114,7 +114,7 @@ class S3Lock(StateLock[_Holding]):
         try:
             response = self.s3.get_object(Bucket=self.bucket, Key=self.lock_key)
         except Exception as exc:
-            if _status(exc) == 404 and _code(exc) != "NoSuchBucket":
+            if client_error_status(exc) == 404 and client_error_code(exc) != "NoSuchBucket":
                 return None
             raise self._translate(exc, "read the state's lock") from exc
         body = response["Body"].read()
@@ -174,7 +174,7 @@ class S3Lock(StateLock[_Holding]):
             try:
                 self.s3.delete_object(Bucket=self.bucket, Key=self.lock_key, IfMatch=held.etag)
             except Exception as exc:
-                if not self._precondition_failed(exc) and _status(exc) != 404:
+                if not self._precondition_failed(exc) and client_error_status(exc) != 404:
                     # The work is done; a lock left behind is taken over by the next run on this host.
                     logger.warning("could not release the lock on state %s: %s", self.state_description, exc)
 
@@ -214,7 +214,7 @@ class S3Lock(StateLock[_Holding]):
         try:
             self.s3.delete_object(Bucket=self.bucket, Key=self.lock_key)
         except Exception as exc:
-            if _status(exc) != 404:
+            if client_error_status(exc) != 404:
                 raise self._translate(exc, "remove the state's lock") from exc
         return current.holder
 
@@ -227,7 +227,7 @@ class S3Lock(StateLock[_Holding]):
                                           ContentType="application/json", **condition)
         except Exception as exc:
             # 409 ConditionalRequestConflict: another conditional write to the same key was in flight.
-            if self._precondition_failed(exc) or _status(exc) == 409:
+            if self._precondition_failed(exc) or client_error_status(exc) == 409:
                 return None
             raise self._translate(exc, "lock the state") from exc
         return str(response["ETag"])
@@ -272,13 +272,13 @@ class S3Lock(StateLock[_Holding]):
                             after=f"if that run is gone, run `{self.unlock_hint}`")
 
 
-def _code(exc: Exception) -> str:
+def client_error_code(exc: Exception) -> str:
     """The error code of a botocore ClientError (NoSuchBucket, PreconditionFailed...), or ""."""
     response = getattr(exc, "response", None)
     return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
-def _status(exc: Exception) -> int | None:
+def client_error_status(exc: Exception) -> int | None:
     """The HTTP status of a botocore ClientError, or None for any other error."""
     response = getattr(exc, "response", None)
     if not isinstance(response, dict):

@@ -49,7 +49,7 @@ def _stop_everything(home: Path) -> None:
         mp.setenv("DTM_HOME", str(home))
         server_cmds.server_stop()
     for pid in _servers_in(home):
-        server._terminate(pid)
+        server.terminate_server(pid)
 
 
 def _ensure_in_subprocess(home: Path) -> subprocess.Popen[str]:

@@ -69,7 +69,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         dtm(path, "server", "stop")
         info = server.read_server_info(path)
         if info is not None and server._alive(info.pid):
-            server._terminate(info.pid)
+            server.terminate_server(info.pid)
 
 
 def write_config(folder: Path, count: int, backend: dict[str, object]) -> Path:
