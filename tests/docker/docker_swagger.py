@@ -4,10 +4,12 @@ request the Docker tests send, and every answer the stand-in gives, is held to.
 Debian ships moby's source, description included, in the package `golang-github-docker-docker-dev`; the first
 test run downloads that package (`apt-get download`, no install) into a cache folder and keeps the description
 (`$DTM_DEB_CACHE`, default `~/.cache/dtm/deb`). `$DTM_DOCKER_SWAGGER` names a copy of the file instead.
+A file lock beside it makes a second test process (an xdist worker) wait for the first download, then use it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -33,6 +35,15 @@ def fetch() -> Path:
     target = description_path()
     if target.is_file():
         return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.is_file():  # else another process downloaded it while this one waited
+            _download(target)
+    return target
+
+
+def _download(target: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="dtm-deb-") as scratch:
         download = subprocess.run(["apt-get", "download", PACKAGE], cwd=scratch, capture_output=True, text=True)
         if download.returncode != 0 and os.geteuid() == 0:
@@ -44,8 +55,6 @@ def fetch() -> Path:
         deb = next(Path(scratch).glob(f"{PACKAGE}_*.deb"))
         tree = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", scratch, MEMBER], input=tree, check=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")
         shutil.copyfile(Path(scratch) / MEMBER, partial)
         partial.replace(target)
-    return target
