@@ -1,26 +1,37 @@
-"""The `prefect` state backend: one Prefect artifact per state record, spoken to over the REST API.
+"""The `prefect` state backend: state records as Prefect artifacts, spoken to over the REST API.
 
-Each record is an artifact key of its own, so each change is one small write (an apply of N tools sends
-O(N) bytes) and the Prefect UI shows every resource's history. The key is derived from the state's name
-and the record's `name_instanceID`, slugged to what artifact keys allow and made unique by hashes:
+A record's versions live in two kinds of artifact, all under keys with the state's prefix
+`dtm-state-<slug(state)>-<hash(state)>-` (which is how `read()` finds them; states whose names slug alike
+differ in the hash):
 
-    dtm-state-<slug(state)>-<hash(state)>-<slug(name_instanceID)>-<hash(state, name_instanceID)>
+- its own key, `<prefix><slug(name_instanceID)>-<hash(state, name_instanceID)>`: one version per write, the
+  history of that resource the Prefect UI shows. A write alone goes there, and so does every later write of
+  a record whose newest version is on its own key, so such a page is never stale;
+- a batch, `<prefix>batch-<seq>-<hash>`, a new key for each write of records saved together: when many
+  changes finish at once (an apply's parallel tasks), their records share one write (group commit, see
+  `devstream.prefect_boundary.group_commit`), since the server takes as long for one small artifact as for
+  one holding a hundred records. Each caller still returns only once its record is durable.
 
-All keys of one state share the prefix `dtm-state-<slug(state)>-<hash(state)>-`, which is how `read()`
-finds them (states whose names slug alike differ in the hash). Each version is a markdown artifact: the
-Prefect UI shows it as a page a person reads at a glance (see `devstream.state.record_doc`), ending in one
-fenced JSON block, the envelope dtm reads back; it names its state and key, so nothing is parsed back out
+Each version is a markdown artifact the UI shows as a page (see `devstream.state.record_doc`), ending in one
+fenced JSON block, the envelope dtm reads back; it names its state and keys, so nothing is parsed back out
 of artifact keys, and it records the change that wrote it and its flow run:
 
-    {"format": 1, "state": "demo", "key": "repo_default", "record": {"name": "repo", ...}, "change": {...}}
-    {"format": 1, "state": "demo", "key": "repo_old", "deleted": true, "deletedAt": "2026-...", "change": {...}}
+    {"format": 1, "state": "demo", "key": "repo_default", "seq": 7, "record": {"name": "repo", ...}, "change": {...}}
+    {"format": 1, "state": "demo", "key": "repo_old", "seq": 9, "deleted": true, "deletedAt": "2026-...", ...}
+    {"format": 2, "state": "demo", "seq": 41, "entries": [{"key": ..., "seq": 40, "record": {...}}, ...]}
 
-Versions written before records were markdown (type `dtm-state`, the envelope as the artifact's `data`)
-are read as well.
+The second is a tombstone: a delete adds one as the record's newest version, so history stays and `read()`
+skips the record. Which version is the newest is decided by sequence numbers, not keys or clocks: each
+version carries one, one higher than the highest the store has seen (it reads the state before it writes;
+the lock makes it the only writer), and `read()` keeps the highest per record (versions written before
+sequence numbers count as 0; see `devstream.prefect_boundary.state_index`). Versions written before records
+were markdown (type `dtm-state`, the envelope as the artifact's `data`) are read as well.
 
-The second is a tombstone: `delete()` adds one as the key's newest version, so the history stays and
-`read()` skips the record. Artifacts are written with no flow or task run, so the server's clean-up of old
-flow runs (db vacuum of `flow_runs`/`orphans`) never takes state with it.
+Batches are compacted under the lock when the run ends (`flush`): once there are more than 16 and more
+than twice what the batched records need, those records are written again into fresh batches and the old
+batches deleted, oldest first, so an interrupted compaction never changes what `read()` returns (a deleted
+record's tombstone goes only after every older batch). Artifacts are written with no flow or task run, so
+the server's clean-up of old flow runs never takes state with it.
 
 The lock is a Prefect global concurrency limit with a lease (see `devstream.prefect_boundary.lease`).
 """
@@ -28,9 +39,12 @@ The lock is a Prefect global concurrency limit with a lease (see `devstream.pref
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
+import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,8 +53,10 @@ import httpx
 from pydantic import ValidationError
 
 from devstream.errors import StateError
+from devstream.prefect_boundary.group_commit import GroupCommit
 from devstream.prefect_boundary.lease import DEFAULT_LEASE_SECONDS, LeaseLock
 from devstream.prefect_boundary.rest import PrefectApi, name_hash, slug
+from devstream.prefect_boundary.state_index import BATCH_FORMAT, OWN_FORMAT, Scan, StateIndex, Version
 from devstream.state import record_doc
 from devstream.state.base import ChangeNote, StateRecord, first_error
 from devstream.state.lock_protocol import LockedStore
@@ -49,7 +65,12 @@ __all__ = ["ARTIFACT_TYPE", "PrefectStateStore", "artifact_key", "state_prefix",
 
 ARTIFACT_TYPE = "markdown"
 LEGACY_TYPE = "dtm-state"  # records written as a JSON `data` object, before they were markdown
-FORMAT = 1
+# A batch holds at most this many records and, past its first, this many bytes of them (a page the UI still
+# shows quickly, and a request the server takes in one go).
+BATCH_RECORDS = 100
+BATCH_BYTES = 400_000
+# Compaction starts above this many batch artifacts (and twice what the batched records need).
+COMPACT_ABOVE = 16
 # The server's default and maximum page size (PREFECT_SERVER_API_DEFAULT_LIMIT, 200); a server configured
 # lower says so in a 422, and read() adapts to the number it names.
 PAGE_SIZE = 200
@@ -58,6 +79,8 @@ _STATE_SLUG = 40
 _KEY_SLUG = 60
 _DONE = {"create": "created", "update": "updated"}  # a change's action as the record's description says it
 _PAGE_LIMIT_RE = re.compile(r"less than or equal to (\d+)")
+
+logger = logging.getLogger("devstream.state")
 
 
 def state_prefix(state_name: str) -> str:
@@ -96,11 +119,21 @@ def summary_table(records: Mapping[str, StateRecord] | Iterable[StateRecord]) ->
     return rows
 
 
+@dataclass(frozen=True)
+class _Change:
+    """One put or delete waiting for its write: the entry without its sequence number, and its size."""
+
+    key: str
+    body: dict[str, Any]
+    size: int
+
+
 class PrefectStateStore(LockedStore):
     """State as Prefect artifacts on the server at `api_url` (default: `PREFECT_API_URL`).
 
-    Every `put`/`delete` is durable when it returns, so `flush()` has nothing to do. Safe to call from
-    many threads of one process. `bytes_written` counts the request bodies of record writes.
+    Every `put`/`delete` is durable when it returns; concurrent ones share a write (`group_commit`).
+    `flush()` compacts the batches when the lock is held. Safe to call from many threads of one process.
+    `bytes_written` counts the request bodies of record writes.
     """
 
     state_lock: LeaseLock
@@ -115,6 +148,8 @@ class PrefectStateStore(LockedStore):
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         renew_every: float | None = None,
         page_size: int = PAGE_SIZE,
+        batch_records: int = BATCH_RECORDS,
+        compact_above: int = COMPACT_ABOVE,
     ) -> None:
         if not isinstance(state_name, str) or not state_name.strip():
             raise StateError("the prefect state backend needs a state name (state option `name`, or the config's name)")
@@ -122,9 +157,15 @@ class PrefectStateStore(LockedStore):
         self.api = PrefectApi(api_url, client=client)
         self.prefix = state_prefix(state_name)
         self.page_size = page_size
+        self.batch_records = batch_records
+        self.compact_above = compact_above
         self.description = f"prefect artifacts of state {state_name} at {self.api.safe_url}"
         self.bytes_written = 0
         self._count_guard = threading.Lock()
+        self._read_guard = threading.Lock()
+        self.index = StateIndex()
+        self.group_commit: GroupCommit[_Change] = GroupCommit(
+            self._write_group, max_items=batch_records, max_bytes=BATCH_BYTES, size=lambda change: change.size)
         ident = self.prefix.removeprefix("dtm-state-").rstrip("-")
         hint = f"dtm force-unlock -f {config_path}" if config_path else "dtm force-unlock -f <config>"
         self.state_lock = LeaseLock(
@@ -161,8 +202,169 @@ class PrefectStateStore(LockedStore):
     # -- the StateStore protocol ------------------------------------------------------------------------
 
     def read(self) -> dict[str, StateRecord]:
-        """Every record, by state key: the newest version of each of this state's artifact keys."""
+        """Every live record, by state key: the version with the highest sequence number of each."""
+        scan = self._scan()
+        self.index.learn_scan(scan)
         records: dict[str, StateRecord] = {}
+        for key, (value, where) in scan.records().items():
+            try:
+                records[key] = StateRecord.model_validate(value)
+            except ValidationError as exc:
+                raise self._corrupt(where, first_error(exc)) from None
+        return dict(sorted(records.items()))
+
+    def put(self, record: StateRecord, note: ChangeNote | None = None) -> None:
+        """Save one record: a new version of it, on its own key or in a batch with records saved meanwhile."""
+        body: dict[str, Any] = {"record": record.model_dump(mode="json")}
+        self._submit(record.state_key, body, note)
+
+    def delete(self, state_key: str, note: ChangeNote | None = None) -> None:
+        """Forget one record: a tombstone as its newest version (a missing or deleted record is left alone).
+        The tombstone keeps the record's name and plugin, so its page still says what it was."""
+        self._ensure_known()
+        newest = self.index.get(state_key)
+        if newest is None or newest.deleted:
+            return
+        body: dict[str, Any] = {"deleted": True, "deletedAt": datetime.now(UTC).isoformat(timespec="seconds")}
+        if newest.ident:
+            body["record"] = newest.ident
+        self._submit(state_key, body, note)
+
+    def flush(self) -> None:
+        """Every put and delete is durable already; under the lock, compact the batches when they are many."""
+        if self.state_lock.held_here():
+            self._compact_if_due()
+
+    # -- writing --------------------------------------------------------------------------------------------
+
+    def _submit(self, state_key: str, body: dict[str, Any], note: ChangeNote | None) -> None:
+        if note is not None:
+            body["change"] = note.as_json()
+        size = len(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+        self.group_commit.submit(_Change(state_key, body, size))
+
+    def _ensure_known(self) -> None:
+        """Read the state once before the first write: the sequence numbers and homes come from it."""
+        with self._read_guard:
+            if not self.index.known:
+                self.read()
+
+    def _write_group(self, changes: list[_Change]) -> None:
+        """Write one group: a change alone, or of a record whose page is its own key, goes to that key; the
+        rest share one batch. The first failed write fails the whole group."""
+        self._ensure_known()
+        alone = len(changes) == 1
+        own: list[dict[str, Any]] = []
+        batched: list[dict[str, Any]] = []
+        for change, seq in zip(changes, self.index.next_seqs(len(changes)), strict=True):
+            entry = {"key": change.key, "seq": seq, **change.body}
+            (own if alone or self.index.on_own_key(change.key) else batched).append(entry)
+        if batched:
+            self._post_batch(batched)
+        for entry in own:
+            self._post_own(entry)
+
+    def _post_own(self, entry: dict[str, Any]) -> None:
+        state_key = entry["key"]
+        envelope = {"format": OWN_FORMAT, "state": self.state_name, **entry}
+        rec = entry.get("record") or {}
+        tool = f"{rec['name']}.{rec['instanceID']}" if rec.get("name") and rec.get("instanceID") else state_key
+        note = entry.get("change") or {}
+        action = note.get("action")
+        what = "deleted" if entry.get("deleted") else (_DONE.get(action, action) if action else "saved")
+        self._post(
+            {
+                "key": self.artifact_key(state_key),
+                "type": ARTIFACT_TYPE,
+                "description": f"dtm state record `{state_key}` of state `{self.state_name}`: `{tool}`, {what}",
+                "data": record_doc.render(envelope),
+            },
+            f"save record {state_key} of state {self.state_name}",
+        )
+        self.index.learn([_version(entry, None)])
+
+    def _post_batch(self, entries: list[dict[str, Any]]) -> None:
+        seq = max(entry["seq"] for entry in entries)
+        key = f"{self.prefix}batch-{seq}-{name_hash(self.state_name, str(seq), uuid.uuid4().hex)}"
+        envelope = {"format": BATCH_FORMAT, "state": self.state_name, "seq": seq, "entries": entries}
+        count = f"{len(entries)} record{'s' if len(entries) != 1 else ''}"
+        self._post(
+            {
+                "key": key,
+                "type": ARTIFACT_TYPE,
+                "description": f"dtm state `{self.state_name}`: {count} saved together",
+                "data": record_doc.render_batch(envelope),
+            },
+            f"save {count} of state {self.state_name}",
+        )
+        self.index.learn([_version(entry, key) for entry in entries], batch=(key, seq))
+
+    def _post(self, body: dict[str, Any], what: str) -> None:
+        # A repeat after a lost answer adds an identical version at worst: same entries, same sequence numbers.
+        response = self.api.call("POST", "/artifacts/", json=body, retry=True, what=what)
+        with self._count_guard:
+            self.bytes_written += len(response.request.content)
+
+    # -- compaction -----------------------------------------------------------------------------------------
+
+    def _compact_if_due(self) -> None:
+        if not self.index.compaction_due(self.batch_records, self.compact_above):
+            return
+        try:
+            with self.group_commit.exclusive():
+                self._compact()
+        except StateError as exc:
+            # Nothing is lost: every step leaves the same records readable; the next run compacts again.
+            logger.warning("could not compact state %s (it is intact; the next run tries again): %s",
+                           self.state_name, exc)
+
+    def _compact(self) -> None:
+        """Write the records whose newest version is in a batch into fresh batches, then delete the old
+        batches oldest first. A tombstone is dropped unless the record's own key still holds a live version."""
+        scan = self._scan()
+        self.index.learn_scan(scan)
+        entries = [_entry(version) for key, version in sorted(scan.newest.items())
+                   if version.home is not None and (not version.deleted or key in scan.own_live)]
+        groups = _chunks(entries, self.batch_records)
+        old = sorted(scan.batches, key=lambda batch: scan.batches[batch])
+        if len(old) <= max(self.compact_above, 2 * len(groups)):
+            return
+        for group in groups:
+            for entry, seq in zip(group, self.index.next_seqs(len(group)), strict=True):
+                entry["seq"] = seq
+            self._post_batch(group)
+        ids = self._version_ids(old)
+        for batch in old:
+            for artifact_id in ids.get(batch, []):
+                self.api.call("DELETE", f"/artifacts/{artifact_id}", ok=(404,), retry=True,
+                              what=f"delete an old batch of state {self.state_name}")
+            self.index.forget_batches([batch])
+        logger.info("compacted state %s: %d batch artifact(s) into %d", self.state_name, len(old), len(groups))
+
+    def _version_ids(self, keys: list[str]) -> dict[str, list[str]]:
+        """The ids of every version of the artifacts `keys` (a retried write may have left two)."""
+        ids: dict[str, list[str]] = {}
+        step = max(1, self.page_size // 2)
+        for start in range(0, len(keys), step):
+            chunk, offset = keys[start:start + step], 0
+            while True:
+                items = self.api.call(
+                    "POST", "/artifacts/filter", retry=True, what=f"list the old batches of state {self.state_name}",
+                    json={"artifacts": {"key": {"any_": chunk}}, "sort": "ID_DESC", "limit": self.page_size,
+                          "offset": offset},
+                ).json()
+                for item in items:
+                    ids.setdefault(item["key"], []).append(item["id"])
+                if len(items) < self.page_size:
+                    break
+                offset += len(items)
+        return ids
+
+    # -- reading --------------------------------------------------------------------------------------------
+
+    def _scan(self) -> Scan:
+        """The newest version of each record, among the newest versions of this state's artifacts."""
+        scan = Scan(corrupt=self._corrupt)
         offset, page = 0, self.page_size
         while True:
             response = self.api.call(
@@ -184,97 +386,27 @@ class PrefectStateStore(LockedStore):
                 smaller = self._server_page_limit(response)
                 if smaller is None or smaller >= page or smaller < 1:
                     raise self.api.error(response, f"read state {self.state_name}")
-                page = smaller
+                page = self.page_size = smaller
                 continue
             items = response.json()
             for item in items:
-                self._take(records, item)
+                self._take(scan, item)
             if len(items) < page:
                 break
             offset += len(items)
-        return dict(sorted(records.items()))
+        return scan
 
-    def put(self, record: StateRecord, note: ChangeNote | None = None) -> None:
-        """Save one record: a new version of its artifact key, and nothing else."""
-        state_key = record.state_key
-        self._write(
-            state_key,
-            {"format": FORMAT, "state": self.state_name, "key": state_key, "record": record.model_dump(mode="json")},
-            note,
-        )
-
-    def delete(self, state_key: str, note: ChangeNote | None = None) -> None:
-        """Forget one record: a tombstone as its newest version (a missing or deleted record is left alone).
-        The tombstone keeps the record's name and plugin, so its page still says what it was."""
-        key = self.artifact_key(state_key)
-        response = self.api.call(
-            "GET", f"/artifacts/{key}/latest", ok=(404,), what=f"read record {state_key} of state {self.state_name}"
-        )
-        if response.status_code == 404:
-            return
-        data = _envelope(response.json())
-        if data is None or data.get("deleted"):
-            return
-        gone = {k: v for k, v in (data.get("record") or {}).items() if k in ("name", "instanceID")}
-        self._write(
-            state_key,
-            {
-                "format": FORMAT,
-                "state": self.state_name,
-                "key": state_key,
-                "deleted": True,
-                "deletedAt": datetime.now(UTC).isoformat(timespec="seconds"),
-                **({"record": gone} if gone else {}),
-            },
-            note,
-        )
-
-    def flush(self) -> None:
-        """Nothing to do: every put and delete was durable on the server when it returned."""
-
-    # -- internals --------------------------------------------------------------------------------------
-
-    def _write(self, state_key: str, envelope: dict[str, Any], note: ChangeNote | None) -> None:
-        if note is not None:
-            envelope["change"] = note.as_json()
-        rec = envelope.get("record") or {}
-        tool = f"{rec['name']}.{rec['instanceID']}" if rec.get("name") and rec.get("instanceID") else state_key
-        what = "deleted" if envelope.get("deleted") else (_DONE.get(note.action, note.action) if note else "saved")
-        response = self.api.call(
-            "POST",
-            "/artifacts/",
-            json={
-                "key": self.artifact_key(state_key),
-                "type": ARTIFACT_TYPE,
-                "description": f"dtm state record `{state_key}` of state `{self.state_name}`: `{tool}`, {what}",
-                "data": record_doc.render(envelope),
-            },
-            # A repeat after a lost answer adds an identical version at worst; the newest still wins.
-            retry=True,
-            what=f"save record {state_key} of state {self.state_name}",
-        )
-        with self._count_guard:
-            self.bytes_written += len(response.request.content)
-
-    def _take(self, records: dict[str, StateRecord], item: Any) -> None:
-        """Add one artifact collection row to `records` if it is a live record of this state."""
+    def _take(self, scan: Scan, item: Any) -> None:
+        """Add one artifact collection row to `scan` if it holds versions of this state's records."""
         if not isinstance(item, dict):
             return
         key = item.get("key")
         data = _envelope(item)
         if not isinstance(key, str) or not key.startswith(self.prefix) or data is None:
             return
-        if data.get("state") != self.state_name or not isinstance(data.get("key"), str):
+        if data.get("state") != self.state_name:
             return
-        if data.get("deleted"):
-            return
-        value = data.get("record")
-        if not isinstance(value, dict):
-            raise self._corrupt(key, "its data has no `record` object")
-        try:
-            records[data["key"]] = StateRecord.model_validate(value)
-        except ValidationError as exc:
-            raise self._corrupt(key, first_error(exc)) from None
+        scan.add(key, item.get("latest_id"), data)
 
     def _corrupt(self, key: str, what: str) -> StateError:
         return StateError(
@@ -282,6 +414,10 @@ class PrefectStateStore(LockedStore):
             f"dtm state record ({what}); do not write to dtm's artifact keys by hand; the key's earlier versions "
             "are in its history in the Prefect UI (Artifacts)"
         )
+
+    def _locked_afresh(self) -> None:
+        # Another run may have written since this store last read: read again before the next write.
+        self.index.forget()
 
     @staticmethod
     def _server_page_limit(response: httpx.Response) -> int | None:
@@ -292,6 +428,41 @@ class PrefectStateStore(LockedStore):
             return None
         match = _PAGE_LIMIT_RE.search(detail)
         return int(match.group(1)) if match else None
+
+    def _on_release(self) -> None:
+        # The lock is still ours, though this process no longer counts itself as holding it.
+        self._compact_if_due()
+
+
+def _version(entry: Mapping[str, Any], home: str | None) -> Version:
+    return Version(key=entry["key"], seq=entry["seq"], home=home, deleted=bool(entry.get("deleted")),
+                   record=entry.get("record"))
+
+
+def _entry(version: Version) -> dict[str, Any]:
+    """A record's newest version as a batch entry again (its sequence number is set when written)."""
+    entry: dict[str, Any] = {"key": version.key, "seq": 0}
+    if version.deleted:
+        entry.update(deleted=True, deletedAt=version.deleted_at or datetime.now(UTC).isoformat(timespec="seconds"))
+    if version.record is not None:
+        entry["record"] = dict(version.record)
+    if version.change is not None:
+        entry["change"] = dict(version.change)
+    return entry
+
+
+def _chunks(entries: list[dict[str, Any]], most: int) -> list[list[dict[str, Any]]]:
+    """Entries cut into batches of at most `most` entries and, past each one's first, BATCH_BYTES."""
+    groups: list[list[dict[str, Any]]] = []
+    size = 0
+    for entry in entries:
+        length = len(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
+        if not groups or len(groups[-1]) >= most or size + length > BATCH_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(entry)
+        size += length
+    return groups
 
 
 def _envelope(item: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -242,7 +242,7 @@ class LockedStore:
             yield
         finally:
             with self._lock_errors("release the lock of"):
-                self.state_lock.release(self.flush)
+                self.state_lock.release(self._on_release)
 
     def force_unlock(self) -> dict[str, Any] | None:
         """Break the lock whoever holds it; returns its holder ({} if unknown), None if it was free."""
@@ -257,6 +257,10 @@ class LockedStore:
     def taken_over(self) -> dict[str, Any] | None:
         """The holder record of a gone run whose lock this process took over, once."""
         return self.state_lock.taken_over()
+
+    def _on_release(self) -> None:
+        """What the outermost exit does while the lock is still held: compact the state (`flush`)."""
+        self.flush()
 
     def _lock_errors(self, doing: str) -> AbstractContextManager[None]:
         """How the backend words a failure to `doing` the state's lock (e.g. an OSError as a StateError)."""

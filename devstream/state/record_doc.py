@@ -10,6 +10,13 @@ rest is rendered from it, so the two never disagree:
      "change": {"action": "update", "at": "2026-12-03T09:40:12+00:00",
                 "flowRun": {"id": "...", "name": "crimson-fox", "url": "http://127.0.0.1:4200/runs/flow-run/..."}}}
 
+Records saved together in one write (`render_batch`) share one page: a table of the tools, their plugins, what
+happened to each and the flow run, then one envelope holding every entry (format 2):
+
+    {"format": 2, "state": "demo", "seq": 41, "entries": [
+     {"key": "file_readme", "seq": 40, "record": {...}, "change": {...}},
+     {"key": "repo_old", "seq": 41, "deleted": true, "deletedAt": "2026-...", "record": {"name": ...}}]}
+
 The JSON is written on one line (newlines inside values are escaped), so the block's last line is all of it.
 Values shown in tables are code spans, cut at `_CELL_CHARS`: a value (an output, a file's content) can never
 inject markdown into the page.
@@ -21,7 +28,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["parse", "render"]
+__all__ = ["parse", "render", "render_batch"]
 
 _FENCE_OPEN = "\n```json\n"
 _FENCE_CLOSE = "\n```"
@@ -92,6 +99,44 @@ def render(envelope: Mapping[str, Any]) -> str:
     parts.append(f"{_RECORD_HEADING}\n\nWhat dtm reads back: written by dtm on every change, never to be edited by "
                  f"hand.\n{_FENCE_OPEN}{body}{_FENCE_CLOSE}\n")
     return "\n".join(parts)
+
+
+def _tool(entry: Mapping[str, Any]) -> str:
+    record: Mapping[str, Any] = entry.get("record") or {}
+    name, instance = record.get("name"), record.get("instanceID")
+    return f"{name}.{instance}" if name and instance else str(entry.get("key", "")).replace("_", ".", 1)
+
+
+def _run_cell(change: Mapping[str, Any] | None) -> str:
+    run = (change or {}).get("flowRun") or {}
+    if not run.get("id"):
+        return "-"
+    name = str(run.get("name") or run["id"]).replace("]", "").replace("[", "")
+    return f"[{name}]({run['url']})" if run.get("url") else _code(name)
+
+
+def render_batch(envelope: Mapping[str, Any]) -> str:
+    """The markdown of records saved together: one table row per entry, the envelope (format 2) at the end."""
+    entries: list[Mapping[str, Any]] = list(envelope.get("entries") or [])
+    rows = []
+    for entry in entries:
+        change: Mapping[str, Any] = entry.get("change") or {}
+        if entry.get("deleted"):
+            what = "deleted"
+        else:
+            action = str(change.get("action") or "saved")
+            what = {"create": "created", "update": "updated"}.get(action, action)
+        plugin = (entry.get("record") or {}).get("name")
+        rows.append(f"| {_code(_tool(entry))} | {_code(plugin) if plugin else '-'} | {_code(what)} | "
+                    f"{_run_cell(change)} |")
+    count = f"{len(entries)} record{'s' if len(entries) != 1 else ''}"
+    body = json.dumps(envelope, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return (f"# dtm state {_code(envelope.get('state', ''))}: {count} saved together\n\n"
+            "Each tool's newest version is the one with the highest sequence number, here or on another page of "
+            "this state; a later page may hold a newer one.\n\n"
+            "| tool | plugin | change | flow run |\n|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+            f"{_RECORD_HEADING}s\n\nWhat dtm reads back: written by dtm, never to be edited by hand.\n"
+            f"{_FENCE_OPEN}{body}{_FENCE_CLOSE}\n")
 
 
 def parse(text: str) -> dict[str, Any] | None:

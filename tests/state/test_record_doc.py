@@ -64,3 +64,20 @@ def test_no_output_value_can_break_the_page_or_the_record(outputs: dict[str, Any
     rows = [line for line in section.split("\n") if line.startswith("| `") or line.startswith("| ``")]
     assert len(rows) == len(outputs)  # one row per output, whatever its value holds (pipes, newlines, ticks)
     assert all(line.count(" | ") - line.count("\\| ") == 1 for line in rows)
+
+
+def test_records_saved_together_share_a_page_that_lists_them_and_ends_in_their_envelope():
+    sneaky = {"name": "file", "instanceID": "x|y`z\n# Heading [link](http://evil.invalid)"}
+    envelope = {"format": 2, "state": "demo", "seq": 42, "entries": [
+        {**ENVELOPE, "seq": 41, "format": None},
+        {"key": "file_gone", "seq": 42, "deleted": True, "deletedAt": "2026-12-03T09:41:00+00:00", "record": sneaky},
+    ]}
+    page = record_doc.render_batch(envelope)
+
+    assert page.startswith("# dtm state `demo`: 2 records saved together\n")
+    assert "| `file.readme` | `file` | `updated` | [crimson-fox](http://127.0.0.1:4200/runs/flow-run/7c1) |" in page
+    # A value cannot break out of its cell or its code span: pipes escaped, longer fences, one line.
+    [gone_row] = [line for line in page.splitlines() if "`deleted`" in line]
+    assert gone_row.startswith("| ``file.x\\|y`z # Heading [link](http://evil.invalid)`` | `file` | `deleted` | - |")
+    assert "\n# Heading" not in page
+    assert record_doc.parse(page) == envelope

@@ -1,0 +1,180 @@
+"""Which version of each record of a `prefect` state is the newest, and where it lives.
+
+A record's versions live on its own artifact key (format 1) and in batch artifacts (format 2, records saved
+together); see `devstream.prefect_boundary.state_store`. Every version carries a per-state sequence number,
+and the newest version of a record is the one with the highest (a version without one, written before
+batches existed, counts as 0). `Scan` finds the newest versions among the artifacts the server lists;
+`StateIndex` is what a store remembers between its reads and its own writes: the highest sequence number,
+where each record's newest version is, and the batch artifacts, so a write needs no request to learn them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+__all__ = ["BATCH_FORMAT", "OWN_FORMAT", "Scan", "StateIndex", "Version"]
+
+OWN_FORMAT = 1
+BATCH_FORMAT = 2
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of one record: live (its record) or a tombstone; `home` is the batch artifact's key that
+    holds it, None when it is on the record's own key."""
+
+    key: str
+    seq: int
+    home: str | None
+    deleted: bool
+    record: Mapping[str, Any] | None = None
+    change: Mapping[str, Any] | None = None
+    deleted_at: str | None = None
+
+    def newer_than(self, other: Version | None) -> bool:
+        # A tie (never written by dtm) goes to the record's own key, the page the UI shows for it.
+        return other is None or self.seq > other.seq or (self.seq == other.seq and self.home is None)
+
+    @property
+    def ident(self) -> dict[str, Any]:
+        """The record's name and instanceID, which a tombstone keeps so its page still says what it was."""
+        return {k: v for k, v in (self.record or {}).items() if k in ("name", "instanceID")}
+
+
+def _seq(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+@dataclass
+class Scan:
+    """The newest version of each record among the artifacts read; the batch artifacts seen (key -> seq and
+    the ids of their versions); the records whose own key's newest version is live."""
+
+    corrupt: Callable[[str, str], Exception]
+    newest: dict[str, Version] = field(default_factory=dict)
+    batches: dict[str, int] = field(default_factory=dict)
+    batch_ids: dict[str, str] = field(default_factory=dict)
+    own_live: set[str] = field(default_factory=set)
+
+    def add(self, artifact_key: str, artifact_id: Any, envelope: Mapping[str, Any]) -> None:
+        """Take the versions one artifact's newest version holds (its envelope names this scan's state)."""
+        if envelope.get("format") == BATCH_FORMAT:
+            entries, seq = envelope.get("entries"), _seq(envelope.get("seq"))
+            if not isinstance(entries, list) or seq is None:
+                raise self.corrupt(artifact_key, "its batch has no `entries` list or no `seq`")
+            self.batches[artifact_key] = seq
+            if isinstance(artifact_id, str):
+                self.batch_ids[artifact_key] = artifact_id
+            for entry in entries:
+                if not isinstance(entry, Mapping) or not isinstance(entry.get("key"), str) \
+                        or _seq(entry.get("seq")) is None:
+                    raise self.corrupt(artifact_key, "an entry of its batch has no `key` or no `seq`")
+                self._offer(self._version(entry, artifact_key))
+            return
+        if not isinstance(envelope.get("key"), str):
+            return
+        # Versions written before sequence numbers lose to any newer entry.
+        version = self._version({**envelope, "seq": _seq(envelope.get("seq")) or 0}, None)
+        if not version.deleted:
+            self.own_live.add(version.key)
+        self._offer(version)
+
+    def records(self) -> dict[str, tuple[Mapping[str, Any], str]]:
+        """Each live record's JSON and the artifact key it came from (for an error naming it)."""
+        out = {}
+        for key, version in self.newest.items():
+            if version.deleted:
+                continue
+            where = version.home or key
+            if not isinstance(version.record, Mapping):
+                raise self.corrupt(where, f"its data has no `record` object for {key}")
+            out[key] = (version.record, where)
+        return out
+
+    def _version(self, entry: Mapping[str, Any], home: str | None) -> Version:
+        record = entry.get("record")
+        change = entry.get("change")
+        return Version(key=entry["key"], seq=entry["seq"], home=home, deleted=bool(entry.get("deleted")),
+                       record=record if isinstance(record, Mapping) or not entry.get("deleted") else None,
+                       change=change if isinstance(change, Mapping) else None,
+                       deleted_at=str(entry["deletedAt"]) if entry.get("deletedAt") else None)
+
+    def _offer(self, version: Version) -> None:
+        if version.newer_than(self.newest.get(version.key)):
+            self.newest[version.key] = version
+
+
+class StateIndex:
+    """What a store knows of its state between reads: `known` once it has read it (since it took the lock);
+    the highest sequence number; each record's newest version (without its record, only name and
+    instanceID); the batch artifacts, key -> seq."""
+
+    def __init__(self) -> None:
+        self.guard = threading.Lock()
+        self.known = False
+        self.seq = 0
+        self.newest: dict[str, Version] = {}
+        self.batches: dict[str, int] = {}
+
+    def forget(self) -> None:
+        """Others may have written (the lock was taken afresh): read again before the next write."""
+        with self.guard:
+            self.known, self.seq = False, 0
+            self.newest.clear()
+            self.batches.clear()
+
+    def learn_scan(self, scan: Scan) -> None:
+        with self.guard:
+            for version in scan.newest.values():
+                self._learn(version)
+            for key, seq in scan.batches.items():
+                self.batches[key] = seq
+                self.seq = max(self.seq, seq)
+            self.known = True
+
+    def learn(self, versions: list[Version], batch: tuple[str, int] | None = None) -> None:
+        """Versions this store has just written (and the batch that holds them)."""
+        with self.guard:
+            for version in versions:
+                self._learn(version)
+            if batch is not None:
+                self.batches[batch[0]] = batch[1]
+
+    def next_seqs(self, count: int) -> list[int]:
+        """`count` fresh sequence numbers, higher than any seen; never handed out twice, even if unused."""
+        with self.guard:
+            start = self.seq + 1
+            self.seq += count
+            return list(range(start, start + count))
+
+    def get(self, key: str) -> Version | None:
+        with self.guard:
+            return self.newest.get(key)
+
+    def on_own_key(self, key: str) -> bool:
+        """Whether the record's newest version is on its own key: then every later version goes there too, so
+        its page in the UI stays current."""
+        version = self.get(key)
+        return version is not None and version.home is None
+
+    def compaction_due(self, per_batch: int, floor: int) -> bool:
+        """More than `floor` batch artifacts, and more than twice what the live batched records need."""
+        with self.guard:
+            # Tombstones in batches are dropped by a compaction (but for a record with a page of its own).
+            batched = sum(1 for v in self.newest.values() if v.home is not None and not v.deleted)
+            count = len(self.batches)
+        return count > floor and count > 2 * max(1, math.ceil(batched / per_batch))
+
+    def forget_batches(self, keys: list[str]) -> None:
+        with self.guard:
+            for key in keys:
+                self.batches.pop(key, None)
+
+    def _learn(self, version: Version) -> None:
+        self.seq = max(self.seq, version.seq)
+        if version.newer_than(self.newest.get(version.key)):
+            self.newest[version.key] = replace(version, record=version.ident, change=None, deleted_at=None)
