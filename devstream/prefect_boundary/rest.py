@@ -181,6 +181,23 @@ class PrefectApi:
             return response
         raise self.error(response, what)
 
+    def artifact_version_ids(self, keys: list[str], page_size: int, what: str) -> dict[str, list[str]]:
+        """The ids of every version of the artifacts `keys`, by key (a retried write may have left two)."""
+        ids: dict[str, list[str]] = {}
+        step = max(1, page_size // 2)
+        for start in range(0, len(keys), step):
+            chunk, offset = keys[start:start + step], 0
+            while True:
+                items = self.call("POST", "/artifacts/filter", retry=True, what=what, json={
+                    "artifacts": {"key": {"any_": chunk}}, "sort": "ID_DESC", "limit": page_size, "offset": offset,
+                }).json()
+                for item in items:
+                    ids.setdefault(item["key"], []).append(item["id"])
+                if len(items) < page_size:
+                    break
+                offset += len(items)
+        return ids
+
     def error(self, response: httpx.Response, what: str) -> StateError:
         """The StateError for a failed response: the server's own detail, never the API key."""
         status = response.status_code

@@ -10,13 +10,15 @@ where each record's newest version is, and the batch artifacts, so a write needs
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["BATCH_FORMAT", "OWN_FORMAT", "Scan", "StateIndex", "Version"]
+__all__ = ["BATCH_FORMAT", "OWN_FORMAT", "Scan", "StateIndex", "Version", "chunks"]
 
 OWN_FORMAT = 1
 BATCH_FORMAT = 2
@@ -34,6 +36,26 @@ class Version:
     record: Mapping[str, Any] | None = None
     change: Mapping[str, Any] | None = None
     deleted_at: str | None = None
+
+    @classmethod
+    def of(cls, entry: Mapping[str, Any], home: str | None) -> Version:
+        """The version an envelope or batch entry holds (its `key` and `seq` checked by the caller)."""
+        record, change = entry.get("record"), entry.get("change")
+        return cls(key=entry["key"], seq=entry["seq"], home=home, deleted=bool(entry.get("deleted")),
+                   record=record if isinstance(record, Mapping) or not entry.get("deleted") else None,
+                   change=change if isinstance(change, Mapping) else None,
+                   deleted_at=str(entry["deletedAt"]) if entry.get("deletedAt") else None)
+
+    def as_entry(self) -> dict[str, Any]:
+        """This version as a batch entry again, for a compaction (its new sequence number set when written)."""
+        entry: dict[str, Any] = {"key": self.key, "seq": 0}
+        if self.deleted:
+            entry.update(deleted=True, deletedAt=self.deleted_at or datetime.now(UTC).isoformat(timespec="seconds"))
+        if self.record is not None:
+            entry["record"] = dict(self.record)
+        if self.change is not None:
+            entry["change"] = dict(self.change)
+        return entry
 
     def newer_than(self, other: Version | None) -> bool:
         # A tie (never written by dtm) goes to the record's own key, the page the UI shows for it.
@@ -73,15 +95,22 @@ class Scan:
                 if not isinstance(entry, Mapping) or not isinstance(entry.get("key"), str) \
                         or _seq(entry.get("seq")) is None:
                     raise self.corrupt(artifact_key, "an entry of its batch has no `key` or no `seq`")
-                self._offer(self._version(entry, artifact_key))
+                self._offer(Version.of(entry, artifact_key))
             return
         if not isinstance(envelope.get("key"), str):
             return
         # Versions written before sequence numbers lose to any newer entry.
-        version = self._version({**envelope, "seq": _seq(envelope.get("seq")) or 0}, None)
+        version = Version.of({**envelope, "seq": _seq(envelope.get("seq")) or 0}, None)
         if not version.deleted:
             self.own_live.add(version.key)
         self._offer(version)
+
+    def to_compact(self) -> list[dict[str, Any]]:
+        """The newest versions that live in batches, as entries for fresh batches, in key order. A tombstone is
+        dropped (the batches holding the record's older versions go with it) unless the record's own key holds
+        a live version it must keep hiding."""
+        return [version.as_entry() for key, version in sorted(self.newest.items())
+                if version.home is not None and (not version.deleted or key in self.own_live)]
 
     def records(self) -> dict[str, tuple[Mapping[str, Any], str]]:
         """Each live record's JSON and the artifact key it came from (for an error naming it)."""
@@ -94,14 +123,6 @@ class Scan:
                 raise self.corrupt(where, f"its data has no `record` object for {key}")
             out[key] = (version.record, where)
         return out
-
-    def _version(self, entry: Mapping[str, Any], home: str | None) -> Version:
-        record = entry.get("record")
-        change = entry.get("change")
-        return Version(key=entry["key"], seq=entry["seq"], home=home, deleted=bool(entry.get("deleted")),
-                       record=record if isinstance(record, Mapping) or not entry.get("deleted") else None,
-                       change=change if isinstance(change, Mapping) else None,
-                       deleted_at=str(entry["deletedAt"]) if entry.get("deletedAt") else None)
 
     def _offer(self, version: Version) -> None:
         if version.newer_than(self.newest.get(version.key)):
@@ -178,3 +199,17 @@ class StateIndex:
         self.seq = max(self.seq, version.seq)
         if version.newer_than(self.newest.get(version.key)):
             self.newest[version.key] = replace(version, record=version.ident, change=None, deleted_at=None)
+
+
+def chunks(entries: list[dict[str, Any]], most: int, max_bytes: int) -> list[list[dict[str, Any]]]:
+    """Entries cut into batches of at most `most` entries and, past each one's first, `max_bytes` of JSON."""
+    groups: list[list[dict[str, Any]]] = []
+    size = 0
+    for entry in entries:
+        length = len(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
+        if not groups or len(groups[-1]) >= most or size + length > max_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(entry)
+        size += length
+    return groups

@@ -43,7 +43,7 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,10 +56,11 @@ from devstream.errors import StateError
 from devstream.prefect_boundary.group_commit import GroupCommit
 from devstream.prefect_boundary.lease import DEFAULT_LEASE_SECONDS, LeaseLock
 from devstream.prefect_boundary.rest import PrefectApi, name_hash, slug
-from devstream.prefect_boundary.state_index import BATCH_FORMAT, OWN_FORMAT, Scan, StateIndex, Version
+from devstream.prefect_boundary.state_index import BATCH_FORMAT, OWN_FORMAT, Scan, StateIndex, Version, chunks
 from devstream.state import record_doc
 from devstream.state.base import ChangeNote, StateRecord, first_error
 from devstream.state.lock_protocol import LockedStore
+from devstream.state.record_doc import summary_table
 
 __all__ = ["ARTIFACT_TYPE", "PrefectStateStore", "artifact_key", "state_prefix", "summary_table"]
 
@@ -91,32 +92,6 @@ def state_prefix(state_name: str) -> str:
 def artifact_key(state_name: str, state_key: str) -> str:
     """The artifact key of one record: lowercase letters, digits and dashes, unique per (state, key)."""
     return f"{state_prefix(state_name)}{slug(state_key, _KEY_SLUG)}-{name_hash(state_name, state_key)}"
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
-    text = " ".join(text.split("\n"))
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def summary_table(records: Mapping[str, StateRecord] | Iterable[StateRecord]) -> list[dict[str, str]]:
-    """Rows for a table artifact of the whole state: one per record, in key order, text cells only, each
-    output with its value (cut short).
-
-    Records already hold secrets as fingerprints only, so every cell is safe to publish.
-    """
-    values = records.values() if isinstance(records, Mapping) else records
-    rows = []
-    for rec in sorted(values, key=lambda r: r.state_key):
-        rows.append(
-            {
-                "tool": rec.key,
-                "plugin": rec.name,
-                "dependsOn": ", ".join(rec.dependsOn),
-                "outputs": "; ".join(f"{k} = {_short(v)}" for k, v in sorted(rec.outputs.items())),
-            }
-        )
-    return rows
 
 
 @dataclass(frozen=True)
@@ -281,7 +256,7 @@ class PrefectStateStore(LockedStore):
             },
             f"save record {state_key} of state {self.state_name}",
         )
-        self.index.learn([_version(entry, None)])
+        self.index.learn([Version.of(entry, None)])
 
     def _post_batch(self, entries: list[dict[str, Any]]) -> None:
         seq = max(entry["seq"] for entry in entries)
@@ -297,7 +272,7 @@ class PrefectStateStore(LockedStore):
             },
             f"save {count} of state {self.state_name}",
         )
-        self.index.learn([_version(entry, key) for entry in entries], batch=(key, seq))
+        self.index.learn([Version.of(entry, key) for entry in entries], batch=(key, seq))
 
     def _post(self, body: dict[str, Any], what: str) -> None:
         # A repeat after a lost answer adds an identical version at worst: same entries, same sequence numbers.
@@ -323,9 +298,7 @@ class PrefectStateStore(LockedStore):
         batches oldest first. A tombstone is dropped unless the record's own key still holds a live version."""
         scan = self._scan()
         self.index.learn_scan(scan)
-        entries = [_entry(version) for key, version in sorted(scan.newest.items())
-                   if version.home is not None and (not version.deleted or key in scan.own_live)]
-        groups = _chunks(entries, self.batch_records)
+        groups = chunks(scan.to_compact(), self.batch_records, BATCH_BYTES)
         old = sorted(scan.batches, key=lambda batch: scan.batches[batch])
         if len(old) <= max(self.compact_above, 2 * len(groups)):
             return
@@ -333,32 +306,13 @@ class PrefectStateStore(LockedStore):
             for entry, seq in zip(group, self.index.next_seqs(len(group)), strict=True):
                 entry["seq"] = seq
             self._post_batch(group)
-        ids = self._version_ids(old)
+        ids = self.api.artifact_version_ids(old, self.page_size, f"list the old batches of state {self.state_name}")
         for batch in old:
             for artifact_id in ids.get(batch, []):
                 self.api.call("DELETE", f"/artifacts/{artifact_id}", ok=(404,), retry=True,
                               what=f"delete an old batch of state {self.state_name}")
             self.index.forget_batches([batch])
         logger.info("compacted state %s: %d batch artifact(s) into %d", self.state_name, len(old), len(groups))
-
-    def _version_ids(self, keys: list[str]) -> dict[str, list[str]]:
-        """The ids of every version of the artifacts `keys` (a retried write may have left two)."""
-        ids: dict[str, list[str]] = {}
-        step = max(1, self.page_size // 2)
-        for start in range(0, len(keys), step):
-            chunk, offset = keys[start:start + step], 0
-            while True:
-                items = self.api.call(
-                    "POST", "/artifacts/filter", retry=True, what=f"list the old batches of state {self.state_name}",
-                    json={"artifacts": {"key": {"any_": chunk}}, "sort": "ID_DESC", "limit": self.page_size,
-                          "offset": offset},
-                ).json()
-                for item in items:
-                    ids.setdefault(item["key"], []).append(item["id"])
-                if len(items) < self.page_size:
-                    break
-                offset += len(items)
-        return ids
 
     # -- reading --------------------------------------------------------------------------------------------
 
@@ -432,37 +386,6 @@ class PrefectStateStore(LockedStore):
     def _on_release(self) -> None:
         # The lock is still ours, though this process no longer counts itself as holding it.
         self._compact_if_due()
-
-
-def _version(entry: Mapping[str, Any], home: str | None) -> Version:
-    return Version(key=entry["key"], seq=entry["seq"], home=home, deleted=bool(entry.get("deleted")),
-                   record=entry.get("record"))
-
-
-def _entry(version: Version) -> dict[str, Any]:
-    """A record's newest version as a batch entry again (its sequence number is set when written)."""
-    entry: dict[str, Any] = {"key": version.key, "seq": 0}
-    if version.deleted:
-        entry.update(deleted=True, deletedAt=version.deleted_at or datetime.now(UTC).isoformat(timespec="seconds"))
-    if version.record is not None:
-        entry["record"] = dict(version.record)
-    if version.change is not None:
-        entry["change"] = dict(version.change)
-    return entry
-
-
-def _chunks(entries: list[dict[str, Any]], most: int) -> list[list[dict[str, Any]]]:
-    """Entries cut into batches of at most `most` entries and, past each one's first, BATCH_BYTES."""
-    groups: list[list[dict[str, Any]]] = []
-    size = 0
-    for entry in entries:
-        length = len(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
-        if not groups or len(groups[-1]) >= most or size + length > BATCH_BYTES:
-            groups.append([])
-            size = 0
-        groups[-1].append(entry)
-        size += length
-    return groups
 
 
 def _envelope(item: Mapping[str, Any]) -> dict[str, Any] | None:

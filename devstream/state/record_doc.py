@@ -25,10 +25,12 @@ inject markdown into the page.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["parse", "render", "render_batch"]
+from devstream.state.base import StateRecord
+
+__all__ = ["parse", "render", "render_batch", "summary_table"]
 
 _FENCE_OPEN = "\n```json\n"
 _FENCE_CLOSE = "\n```"
@@ -152,3 +154,29 @@ def parse(text: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = " ".join(text.split("\n"))
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def summary_table(records: Mapping[str, StateRecord] | Iterable[StateRecord]) -> list[dict[str, str]]:
+    """Rows for a table artifact of the whole state: one per record, in key order, text cells only, each
+    output with its value (cut short).
+
+    Records already hold secrets as fingerprints only, so every cell is safe to publish.
+    """
+    values = records.values() if isinstance(records, Mapping) else records
+    rows = []
+    for rec in sorted(values, key=lambda r: r.state_key):
+        rows.append(
+            {
+                "tool": rec.key,
+                "plugin": rec.name,
+                "dependsOn": ", ".join(rec.dependsOn),
+                "outputs": "; ".join(f"{k} = {_short(v)}" for k, v in sorted(rec.outputs.items())),
+            }
+        )
+    return rows

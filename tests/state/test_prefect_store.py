@@ -1,4 +1,4 @@
-"""The `prefect` state backend: one Prefect artifact per record, on the session's real test server.
+"""The `prefect` state backend: records as Prefect artifacts, on the session's real test server.
 
 The story: a record put is a new version of its own artifact key; a delete adds a tombstone version, so
 history stays while the record disappears from `read()`; states never see each other's records, even when
