@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from _idle import wait_until_idle
+
 # dtm's own loopback host, port probe and health check (no proxies), as its local server uses them.
 from devstream.prefect_boundary.server import HOST, free_port, is_healthy
 
@@ -39,6 +41,12 @@ class Server:
     url: str | None
     description: str
     startup_s: float
+    pids: tuple[int, ...] = ()  # the server's processes (and its database's), watched by settle()
+
+    def settle(self, most: float) -> float:
+        """Wait until the server has recorded the last run (its processes idle), at most `most` seconds;
+        the seconds waited."""
+        return wait_until_idle(self.pids, most=most)
 
 
 def _set_env(values: dict[str, str | None]) -> None:
@@ -79,6 +87,8 @@ def postgres_server() -> Iterator[Server]:
             server.kind = "postgres"
             server.description = server.description.replace("(SQLite", "(PostgreSQL, fsync off")
             server.startup_s = time.perf_counter() - t0
+            postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+            server.pids = (*server.pids, postmaster)  # PostgreSQL's backends are the postmaster's children
             yield server
     finally:
         cluster.stop()
@@ -113,7 +123,7 @@ def real_server(database_url: str | None = None) -> Iterator[Server]:
         startup = time.perf_counter() - t0
         with _env(PREFECT_API_URL=url):
             yield Server("real", url, f"real: a dedicated `prefect server start` (SQLite, pid {proc.pid}) at {url}",
-                         startup)
+                         startup, pids=(proc.pid,))
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -162,7 +172,8 @@ def embedded_server() -> Iterator[Server]:
         else:
             what = f"embedded: the server of the active Prefect profile, {url}"
         try:
-            yield Server("embedded", url, what, startup)
+            local = after is not None and url == after.url and not user_url
+            yield Server("embedded", url, what, startup, pids=(after.pid,) if local and after else ())
         finally:
             if started:
                 out = render.console.file

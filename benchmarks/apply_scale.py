@@ -123,8 +123,9 @@ def main() -> int:
     ap.add_argument("--latency-ms", type=int, default=100)
     ap.add_argument("--parallelism", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3, help="runs; the median is reported")
-    ap.add_argument("--settle", type=float, default=25.0,
-                    help="seconds between runs, for the server to record the last run's task events")
+    ap.add_argument("--settle", type=float, default=120.0,
+                    help="before each measured run, wait until the server has recorded the last run's task "
+                         "events (its processes idle), at most this many seconds")
     ap.add_argument("--server", choices=SERVERS, default="embedded",
                     help="embedded: dtm's default (PREFECT_API_URL, else dtm's local server); "
                          "real: a dedicated `prefect server start`; postgres: the same on a throwaway PostgreSQL")
@@ -167,14 +168,14 @@ def bench(args: argparse.Namespace, server: Server) -> int:
     ratios: dict[str, list[float]] = {b: [] for b in args.backends}
     phase_lines: dict[str, list[str]] = {}
     trouble = LockTrouble()
+    settled: list[float] = []
     for rep in range(args.repeat):
         # Prefect's floor and each apply one after the other in every repeat, so that each ratio compares
-        # runs made under the same load (the machine may be shared).
-        if rep:
-            time.sleep(args.settle)  # the server records the last run's task events first (2 cores)
+        # runs made under the same load (the machine may be shared), each started on an idle server.
+        settled.append(server.settle(args.settle))
         floors.append(prefect_floor(n, d, p, lat))
         for backend in args.backends:
-            time.sleep(args.settle)
+            settled.append(server.settle(args.settle))
             with tempfile.TemporaryDirectory() as tmp:
                 config = write_config(Path(tmp), n, d, args.latency_ms, seed=7 + rep)
                 use_backend(config, backend, f"dtm-bench-apply-{run_id}-{rep}")
@@ -198,6 +199,8 @@ def bench(args: argparse.Namespace, server: Server) -> int:
     print(f"  server: {server.description}")
     print(f"  server start-up (not counted)            {server.startup_s:7.2f} s")
     print(f"  import prefect + first flow (not counted) {warm_up_s:6.2f} s")
+    print(f"  waits for the server to go idle before each run (not counted), longest {max(settled):.1f} s, "
+          f"total {sum(settled):.1f} s{'' if server.pids else ' (no server process to watch: fixed waits)'}")
     print(f"  Prefect's floor (the same DAG of tasks that only sleep L, one flow), median  {floor:.2f} s  "
           f"(runs: {_runs(floors)})")
     for backend in args.backends:

@@ -86,7 +86,9 @@ def main() -> int:
     ap.add_argument("--latency-ms", type=int, default=0)
     ap.add_argument("--parallelism", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--settle", type=float, default=20.0, help="seconds between runs, for the server's backlog")
+    ap.add_argument("--settle", type=float, default=120.0,
+                    help="before each run, wait until the server has recorded the last run (its processes idle), "
+                         "at most this many seconds")
     ap.add_argument("--server", choices=SERVERS, default="embedded")
     args = ap.parse_args()
     return run_on_server(args.server, lambda server: bench(args, server))
@@ -95,8 +97,7 @@ def main() -> int:
 def bench(args: argparse.Namespace, server: Server) -> int:
     runs: list[dict[str, float]] = []
     for rep in range(args.repeat):
-        if rep:
-            time.sleep(args.settle)
+        server.settle(args.settle)
         with tempfile.TemporaryDirectory() as tmp:
             runs.append(one_apply(Path(tmp), args.n, args.latency_ms, args.parallelism, seed=7 + rep))
 
