@@ -57,51 +57,62 @@ class TaskVariants:
 
 
 def _skip_tag_limit_lookups(tags: Iterable[str]) -> bool:
-    """Tell Prefect up front when none of a task's tags has a concurrency limit; True when it was told.
+    """Tell Prefect up front when none of a task's tags has a concurrency limit; True when it was told."""
+    return bool(_tell_prefect_no_limits([frozenset(tags)]))
+
+
+def _tell_prefect_no_limits(tag_sets: Iterable[frozenset[str]]) -> set[frozenset[str]]:
+    """Tell Prefect which of `tag_sets` have no concurrency limit on any of their tags; those sets.
 
     Every tagged task asks the server for its tags' limits, one set of tags at a time (Prefect queues them),
     caching a "no limit" answer for 5 s only. A run of 500 changes outlives that, and on a busy server the
-    queued lookups then cost more than the changes themselves (38 s of a 49 s apply). One lookup per tag
-    here answers for all of them (`_telling_prefect_no_limits` repeats the answer while a run lasts); when
-    a limit exists nothing is cached and Prefect enforces it as usual.
+    queued lookups then cost more than the changes themselves (38 s of a 49 s apply). Here each distinct tag
+    is looked up once, with one client, for all the sets and their tasks (`_telling_prefect_no_limits`
+    repeats it while a run lasts); a set with a limited tag is left out, and Prefect enforces the limit.
 
     Prefect has no public way to say "these tags have no limit", so this is the one place dtm writes to a
     private Prefect attribute (its "no limits" cache). tests/engine/test_tag_limit_lookups.py fails when a
     Prefect upgrade renames the cache or stops reading it, so the shortcut is never lost silently.
     """
-    names = frozenset(f"tag:{tag}" for tag in tags)
+    sets = {frozenset(tags) for tags in tag_sets}
     try:
         from prefect.client.orchestration import get_client
         from prefect.concurrency import services
 
         with get_client(sync_client=True) as client:
-            for name in names:
-                try:
-                    client.read_global_concurrency_limit_by_name(name)
-                    return False  # a limit exists: Prefect must ask for it
-                except ObjectNotFound:
-                    pass
+            limited = {tag for tag in set().union(*sets) if _has_limit(client, tag)}
+        told = {tags for tags in sets if not tags & limited}
         with services._cache_lock:
-            services._no_limits_cache[names] = True
-        return True
+            for tags in told:
+                services._no_limits_cache[frozenset(f"tag:{tag}" for tag in tags)] = True
+        return told
     except Exception as exc:  # a private cache Prefect may rename: never worth failing a run over
-        log.debug("could not tell Prefect that tags %s have no concurrency limit: %r", sorted(tags), exc)
+        log.debug("could not tell Prefect that tag sets %s have no concurrency limit: %r", sorted(map(sorted, sets)),
+                  exc)
+        return set()
+
+
+def _has_limit(client: SyncPrefectClient, tag: str) -> bool:
+    """Whether the server has a concurrency limit on `tag` (the global limit Prefect reads for a task's tag)."""
+    try:
+        client.read_global_concurrency_limit_by_name(f"tag:{tag}")
+    except ObjectNotFound:
         return False
+    return True
 
 
 @contextmanager
 def _telling_prefect_no_limits(variants: TaskVariants, every: float = 2.0) -> Iterator[None]:
     """While the block runs, look up every `every` seconds (Prefect forgets after 5) whether the tag sets
-    `variants` found without a limit still have none, and tell Prefect so: per period, one lookup per tag of
-    each set (a tag in several sets is looked up for each) instead of one per task; a limit created meanwhile
-    is enforced from the next period on."""
+    `variants` found without a limit still have none, and tell Prefect so: one lookup per distinct tag and
+    period instead of one per task; a limit created meanwhile is enforced from the next period on."""
     done = threading.Event()
 
     def tell() -> None:
         while not done.wait(every):
-            for tags in list(variants.without_limits):
-                if not _skip_tag_limit_lookups(tags):
-                    variants.without_limits.discard(tags)
+            asked = set(variants.without_limits)
+            for tags in asked - _tell_prefect_no_limits(asked):
+                variants.without_limits.discard(tags)
 
     teller = threading.Thread(target=tell, name="dtm-no-tag-limits", daemon=True)
     teller.start()

@@ -15,7 +15,12 @@ import pytest
 from prefect import flow, task
 from prefect.client.orchestration import PrefectClient
 
-from devstream.flows.execute import TaskVariants, _skip_tag_limit_lookups, _telling_prefect_no_limits
+from devstream.flows.execute import (
+    TaskVariants,
+    _skip_tag_limit_lookups,
+    _tell_prefect_no_limits,
+    _telling_prefect_no_limits,
+)
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -80,3 +85,21 @@ def test_dtm_keeps_telling_prefect_while_a_run_outlasts_prefects_memory(monkeypa
 
     assert a_long_run() == "done"
     assert asked == []
+
+
+def test_a_tag_shared_by_several_tag_sets_is_looked_up_once(monkeypatch):
+    # GitHub's plugins share `dtm-system-github`: each period asks the server once per distinct tag.
+    from prefect.client.orchestration import SyncPrefectClient
+
+    looked_up: list[str] = []
+    real = SyncPrefectClient.read_global_concurrency_limit_by_name
+
+    def counting(self: SyncPrefectClient, name: str) -> object:
+        looked_up.append(name)
+        return real(self, name)
+
+    monkeypatch.setattr(SyncPrefectClient, "read_global_concurrency_limit_by_name", counting)
+    plugins = [f"dtm-plugin-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    sets = [frozenset({plugin, "dtm-system-github"}) for plugin in plugins]
+    assert _tell_prefect_no_limits(sets) == set(sets)
+    assert sorted(looked_up) == sorted(f"tag:{tag}" for tag in [*plugins, "dtm-system-github"])
