@@ -40,12 +40,21 @@ from _phases import apply_phases  # noqa: E402
 from _servers import SERVERS, Server, run_on_server  # noqa: E402
 
 
-def prefect_floor(n: int, depth: int, parallelism: int, latency: float) -> float:
-    """Wall time of a bare Prefect flow with the same task graph: what any one-task-per-change design pays."""
+def prefect_floor(n: int, depth: int, parallelism: int, latency: float, tagged: bool = False) -> float:
+    """Wall time of a bare Prefect flow with the same task graph: what any one-task-per-change design pays.
+
+    `tagged`: each task carries the tag dtm gives a noop change (`dtm-plugin-noop`), and Prefect is told the
+    tag has no concurrency limit the way dtm tells it during a run. Prefect then still passes every tagged
+    task through its concurrency-slot acquisition (two thread hops and a queue per tag set, ~1-2 ms each on
+    an idle machine, more under GIL contention), which the bare floor does not pay: that difference is what
+    dtm's documented tags cost, apart from dtm's own work.
+    """
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
     from prefect.futures import wait
     from prefect.task_runners import ThreadPoolTaskRunner
+
+    from devstream.flows.execute import TaskVariants, _telling_prefect_no_limits
 
     deps = layered_dag(n, depth)
 
@@ -53,12 +62,15 @@ def prefect_floor(n: int, depth: int, parallelism: int, latency: float) -> float
     def sleeper(name: str) -> None:
         time.sleep(latency)
 
-    @flow(name="dtm-bench-prefect-floor")
+    variants = TaskVariants()
+    task_ = variants(sleeper, "noop") if tagged else sleeper
+
+    @flow(name="dtm-bench-prefect-floor-tagged" if tagged else "dtm-bench-prefect-floor")
     def floor() -> None:
         futures = {}
-        with ThreadPoolTaskRunner(max_workers=parallelism) as runner:
+        with ThreadPoolTaskRunner(max_workers=parallelism) as runner, _telling_prefect_no_limits(variants):
             for node, ds in deps.items():
-                futures[node] = runner.submit(sleeper, {"name": node}, wait_for=[futures[x] for x in ds])
+                futures[node] = runner.submit(task_, {"name": node}, wait_for=[futures[x] for x in ds])
             wait(list(futures.values()))
 
     t0 = time.perf_counter()
@@ -163,6 +175,7 @@ def bench(args: argparse.Namespace, server: Server) -> int:
     run_id = uuid.uuid4().hex[:8]
 
     floors: list[float] = []
+    tagged_floors: list[float] = []
     applies: dict[str, list[float]] = {b: [] for b in args.backends}
     reapplies: dict[str, list[float]] = {b: [] for b in args.backends}
     ratios: dict[str, list[float]] = {b: [] for b in args.backends}
@@ -174,6 +187,8 @@ def bench(args: argparse.Namespace, server: Server) -> int:
         # runs made under the same load (the machine may be shared), each started on an idle server.
         settled.append(server.settle(args.settle))
         floors.append(prefect_floor(n, d, p, lat))
+        settled.append(server.settle(args.settle))
+        tagged_floors.append(prefect_floor(n, d, p, lat, tagged=True))
         for backend in args.backends:
             settled.append(server.settle(args.settle))
             with tempfile.TemporaryDirectory() as tmp:
@@ -203,12 +218,18 @@ def bench(args: argparse.Namespace, server: Server) -> int:
           f"total {sum(settled):.1f} s{'' if server.pids else ' (no server process to watch: fixed waits)'}")
     print(f"  Prefect's floor (the same DAG of tasks that only sleep L, one flow), median  {floor:.2f} s  "
           f"(runs: {_runs(floors)})")
+    tagged_floor = statistics.median(tagged_floors)
+    print(f"  the same with dtm's task tags (`dtm-plugin-noop`, no limit), median  {tagged_floor:.2f} s  "
+          f"(runs: {_runs(tagged_floors)}): Prefect's tag concurrency path costs "
+          f"{statistics.median(t / f for t, f in zip(tagged_floors, floors, strict=True)):.2f} x the bare floor")
     for backend in args.backends:
         apply_wall, noop_wall = statistics.median(applies[backend]), statistics.median(reapplies[backend])
         ratio = statistics.median(ratios[backend])
         print(f"  [{backend} state] apply wall, median       {apply_wall:7.2f} s  (runs: {_runs(applies[backend])})")
         print(f"  [{backend} state] apply / Prefect's floor, median of each repeat's ratio  {ratio:.2f} x  "
               f"(runs: {_runs(ratios[backend])}; target <= 1.25: {'met' if ratio <= 1.25 else 'MISSED'})")
+        own = statistics.median(a / t for a, t in zip(applies[backend], tagged_floors, strict=True))
+        print(f"  [{backend} state] apply / the tagged floor (dtm's own cost), median  {own:.2f} x")
         print(f"  [{backend} state] no-op re-apply wall, median {noop_wall:7.2f} s  "
               f"(runs: {_runs(reapplies[backend])})")
         print(f"  [{backend} state] apply / ideal {apply_wall / ideal:.2f} x (ideal max(D*L, ceil(N/P)*L) = "
