@@ -54,7 +54,7 @@ def prefect_floor(n: int, depth: int, parallelism: int, latency: float, tagged: 
     from prefect.futures import wait
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    from devstream.flows.execute import TaskVariants, _telling_prefect_no_limits
+    from devstream.flows.execute import TaskVariants, telling_prefect_no_limits
 
     deps = layered_dag(n, depth)
 
@@ -68,7 +68,7 @@ def prefect_floor(n: int, depth: int, parallelism: int, latency: float, tagged: 
     @flow(name="dtm-bench-prefect-floor-tagged" if tagged else "dtm-bench-prefect-floor")
     def floor() -> None:
         futures = {}
-        with ThreadPoolTaskRunner(max_workers=parallelism) as runner, _telling_prefect_no_limits(variants):
+        with ThreadPoolTaskRunner(max_workers=parallelism) as runner, telling_prefect_no_limits(variants):
             for node, ds in deps.items():
                 futures[node] = runner.submit(task_, {"name": node}, wait_for=[futures[x] for x in ds])
             wait(list(futures.values()))

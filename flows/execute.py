@@ -67,7 +67,7 @@ def _tell_prefect_no_limits(tag_sets: Iterable[frozenset[str]]) -> set[frozenset
     Every tagged task asks the server for its tags' limits, one set of tags at a time (Prefect queues them),
     caching a "no limit" answer for 5 s only. A run of 500 changes outlives that, and on a busy server the
     queued lookups then cost more than the changes themselves (38 s of a 49 s apply). Here each distinct tag
-    is looked up once, with one client, for all the sets and their tasks (`_telling_prefect_no_limits`
+    is looked up once, with one client, for all the sets and their tasks (`telling_prefect_no_limits`
     repeats it while a run lasts); a set with a limited tag is left out, and Prefect enforces the limit.
 
     Prefect has no public way to say "these tags have no limit", so this is the one place dtm writes to a
@@ -102,7 +102,7 @@ def _has_limit(client: SyncPrefectClient, tag: str) -> bool:
 
 
 @contextmanager
-def _telling_prefect_no_limits(variants: TaskVariants, every: float = 2.0) -> Iterator[None]:
+def telling_prefect_no_limits(variants: TaskVariants, every: float = 2.0) -> Iterator[None]:
     """While the block runs, look up every `every` seconds (Prefect forgets after 5) whether the tag sets
     `variants` found without a limit still have none, and tell Prefect so: one lookup per distinct tag and
     period instead of one per task; a limit created meanwhile is enforced from the next period on."""
@@ -147,7 +147,7 @@ def task_reads(ws: Workspace, parallelism: int = 10) -> ReadRunner:
     def run(targets: Sequence[tuple[ToolSpec, dict[str, Any]]]) -> list[ReadOutcome]:
         variants = _read_variants.setdefault(ws.retry, TaskVariants(**ws.retry.task_options()))
         runner: ThreadPoolTaskRunner[Any]
-        with _telling_prefect_no_limits(variants), ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
+        with telling_prefect_no_limits(variants), ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
             futures = [_submit_read(runner, ws, variants, tool, options) for tool, options in targets]
             return [_read_outcome(future) for future in futures]
 
@@ -243,7 +243,7 @@ def run_plan(ws: Workspace, plan: Plan, *, parallelism: int = 10, retries: int |
                          delay=ws.retry.delay if retry_delay is None else retry_delay)
     variant = TaskVariants(**policy.task_options())
     runner: ThreadPoolTaskRunner[Any]
-    with (_records_name_this_run(ws), _telling_prefect_no_limits(variant),
+    with (_records_name_this_run(ws), telling_prefect_no_limits(variant),
           ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner):
         for change in plan.changes:
             if stop is not None and stop.is_set():

@@ -19,7 +19,7 @@ from devstream.flows.execute import (
     TaskVariants,
     _skip_tag_limit_lookups,
     _tell_prefect_no_limits,
-    _telling_prefect_no_limits,
+    telling_prefect_no_limits,
 )
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -79,7 +79,7 @@ def test_dtm_keeps_telling_prefect_while_a_run_outlasts_prefects_memory(monkeypa
     def a_long_run() -> str:
         variants = TaskVariants()
         tagged = variants(touch, tags[0].removeprefix("dtm-plugin-"))
-        with _telling_prefect_no_limits(variants, every=1.0):
+        with telling_prefect_no_limits(variants, every=1.0):
             time.sleep(6.5)  # the changes that start after Prefect's memory of dtm's first word ran out
             return tagged()
 
