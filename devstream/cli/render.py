@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from devstream.errors import ConfigError, DtmError
 from devstream.jsonish import diff_items
-from devstream.plan import Action, Plan
-from devstream.summary import RunSummary
+
+if TYPE_CHECKING:  # the CLI imports this module for every command, `dtm --help` too: no pydantic models here
+    from devstream.plan import Plan
+    from devstream.summary import RunSummary
 
 __all__ = ["RESULT_STYLE", "console", "err_console", "print_error", "print_json", "print_plan", "print_run_link",
            "print_summary"]
@@ -22,7 +23,8 @@ err_console = Console(stderr=True, highlight=False)
 # `dtm --debug`: errors come with their tracebacks.
 debug = False
 
-_STYLE = {Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"), Action.DELETE: ("-", "red")}
+# By plan.Action's values (a StrEnum: its members are these strings).
+_STYLE = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
 # A change's result, and a drift remediation's (devstream/cli/drift.py).
 RESULT_STYLE = {"succeeded": "green", "unchanged": "dim", "failed": "bold red", "skipped": "yellow"}
 
@@ -39,6 +41,8 @@ def _short(value: Any) -> str:
 
 def print_plan(plan: Plan) -> None:
     """A coloured diff: one line per change, and for updates the fields that differ."""
+    from devstream.plan import Action  # loaded already: the plan was made with it
+
     if plan.empty:
         console.print("[green]No changes.[/] The toolchain matches the config; there is nothing to do.")
         return
@@ -59,6 +63,8 @@ def print_plan(plan: Plan) -> None:
 def print_summary(summary: RunSummary) -> None:
     if summary.interrupted:
         console.print("[bold yellow]Interrupted[/] (Ctrl-C): no change started after it; those in flight finished.")
+    from rich.table import Table
+
     shown = [r for r in summary.results if r.result != "succeeded"] if len(summary.results) > 30 else summary.results
     if shown:
         table = Table(title=f"dtm {summary.operation}: results", show_lines=False)

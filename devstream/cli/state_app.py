@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from devstream.cli import state_cmds
 from devstream.cli.options import ConfigOpt, JsonOpt, LockOpt
 
 __all__ = ["register"]
@@ -16,6 +15,9 @@ state = typer.Typer(help="Look at and repair the state: list, show, rm, mv. No r
 KeyArg = Annotated[str, typer.Argument(help="A tool as name.instanceID (or DevStream's state key name_instanceID).")]
 
 
+# Each command imports state_cmds (config, state backends, pydantic) when it runs, not when `dtm --help` does.
+
+
 def _exit(code: int) -> None:
     raise typer.Exit(code)
 
@@ -23,12 +25,14 @@ def _exit(code: int) -> None:
 @state.command("list")
 def state_list(config: ConfigOpt, json_out: JsonOpt = False) -> None:
     """Every record in the state: the tool, its plugin, whether the config has it."""
+    from devstream.cli import state_cmds
     _exit(state_cmds.state_list(config_path=config, json_out=json_out))
 
 
 @state.command("show")
 def state_show(key: KeyArg, config: ConfigOpt, json_out: JsonOpt = False) -> None:
     """One record: options (secrets as fingerprints), dependencies and resource status with its outputs."""
+    from devstream.cli import state_cmds
     _exit(state_cmds.state_show(config_path=config, key=key, json_out=json_out))
 
 
@@ -36,6 +40,7 @@ def state_show(key: KeyArg, config: ConfigOpt, json_out: JsonOpt = False) -> Non
 def state_rm(keys: Annotated[list[str], typer.Argument(help="Tools as name.instanceID.", show_default=False)],
              config: ConfigOpt, lock_timeout: LockOpt = 0) -> None:
     """Forget records without deleting their resources (dtm no longer manages them)."""
+    from devstream.cli import state_cmds
     _exit(state_cmds.state_rm(config_path=config, keys=keys, lock_timeout=lock_timeout))
 
 
@@ -43,6 +48,7 @@ def state_rm(keys: Annotated[list[str], typer.Argument(help="Tools as name.insta
 def state_mv(old: KeyArg, new: Annotated[str, typer.Argument(help="The new name.instanceID.")],
              config: ConfigOpt, lock_timeout: LockOpt = 0) -> None:
     """Rename a record after its instanceID changed in the config, so nothing is deleted and re-created."""
+    from devstream.cli import state_cmds
     _exit(state_cmds.state_mv(config_path=config, old=old, new=new, lock_timeout=lock_timeout))
 
 
@@ -51,6 +57,7 @@ def output(config: ConfigOpt,
                help="A tool (name.instanceID), or one value (name.instanceID.outputs.NAME).")] = None,
            json_out: JsonOpt = False) -> None:
     """Print tools' outputs from the state."""
+    from devstream.cli import state_cmds
     _exit(state_cmds.output(config_path=config, key=key, json_out=json_out))
 
 
@@ -64,6 +71,7 @@ def import_(key: Annotated[str, typer.Argument(help="The tool of the config it b
                                 "created it.")] = False,
             lock_timeout: LockOpt = 0) -> None:
     """Adopt an existing resource into the state as a tool of the config; the next plan shows what differs."""
+    from devstream.cli import state_cmds
     _exit(state_cmds.import_resource(config_path=config, key=key, resource_id=resource_id, owned=owned,
                                      lock_timeout=lock_timeout))
 

@@ -155,3 +155,35 @@ def test_debug_adds_the_traceback_to_an_error(tmp_path: Path) -> None:
     for result in (debug, from_env):
         assert "Traceback (most recent call last)" in result.stderr and "ConfigError" in result.stderr
         assert "instanceID" in result.stderr.rsplit("ConfigError", 1)[1]
+
+
+
+# What `dtm --help` must not load: typer and rich draw the help, and each of these costs start-up time
+# (README, performance). The commands import them when they run.
+NOT_FOR_HELP = ("httpx", "yaml", "jinja2", "tenacity", "jsonschema", "boto3", "prefect", "nacl", "devstream.config",
+                "devstream.plan", "devstream.state", "devstream.plugin", "devstream.engine")
+# A command's own help (`dtm apply --help`) builds its parameters, for which typer itself loads pydantic.
+ONLY_TYPER_LOADS = ("pydantic", "importlib.metadata")
+
+
+def modules_loaded(importtime_report: str) -> set[str]:
+    """The modules `python -X importtime` reports having imported."""
+    return {line.rpartition("|")[2].strip() for line in importtime_report.splitlines()
+            if line.startswith("import time:")}
+
+
+@pytest.mark.parametrize(("args", "not_loaded"), [
+    (["--help"], NOT_FOR_HELP + ONLY_TYPER_LOADS),
+    (["apply", "--help"], NOT_FOR_HELP),
+    (["state", "list", "--help"], NOT_FOR_HELP),
+])
+def test_help_loads_typer_and_rich_and_not_what_the_commands_need(args: list[str], not_loaded: tuple[str, ...],
+                                                                   tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-X", "importtime", DTM, *args], capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, cwd=tmp_path, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert "Usage: dtm" in result.stdout
+    loaded = modules_loaded(result.stderr)
+    assert {"typer", "rich.console", "devstream.cli.main"} <= loaded  # the report is read right
+    assert sorted(m for m in loaded if m.startswith(not_loaded)) == []
