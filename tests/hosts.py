@@ -10,7 +10,6 @@ import functools
 from collections.abc import Callable, Mapping
 
 import httpx
-import pytest
 
 from devstream.plugin import http as plugin_http
 from devstream.plugin.http import RetryingTransport
@@ -33,15 +32,6 @@ class Hosts:
         return RetryingTransport(httpx.MockTransport(self.handle), sleep=self.sleeps.append, attempts=3)
 
     def client_factory(self) -> Callable[..., httpx.Client]:
-        """What `ctx.http_client` builds: dtm's own client and retrying transport, around the stand-ins."""
+        """What `ctx.http_client` builds: dtm's own client and retrying transport, around the stand-ins. Hand it to
+        a context (`PluginContext(client_factory=...)`) or to the engine (`run.apply(..., client_factory=...)`)."""
         return functools.partial(plugin_http.http_client, transport=self.retrying())
-
-    def serve_to_the_engine(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Every context the engine builds (with no client factory) reaches the stand-ins."""
-        real, transport = plugin_http.http_client, self.retrying()
-
-        def patched(**kwargs: object) -> httpx.Client:
-            kwargs["transport"] = transport
-            return real(**kwargs)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(plugin_http, "http_client", patched)

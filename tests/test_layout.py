@@ -230,3 +230,31 @@ def test_no_module_imports_another_modules_private_names():
                  for path in sorted((root / folder).rglob("*.py"))
                  if (found := _private_imports(path.read_text(encoding="utf-8")))}
     assert offenders == {}, "make these public in the module that defines them (a name that says what it does)"
+
+
+def _patches_of_http_client(source: str) -> list[int]:
+    """Lines that replace dtm's `http_client` through a patch (`monkeypatch.setattr(module, "http_client", ...)`,
+    `mock.patch("devstream.plugin.http.http_client")`) instead of handing a client factory to what they test."""
+    import ast
+
+    def named(call: ast.Call) -> str:  # `setattr` of `monkeypatch.setattr`, `patch` of `mock.patch`
+        return str(getattr(call.func, "attr", getattr(call.func, "id", "")))
+
+    return [node.lineno for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call) and named(node) in {"setattr", "patch", "object"}
+            and any(isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.endswith("http_client")
+                    for arg in node.args)]
+
+
+def test_the_http_client_patch_check_sees_patches_and_not_factories():
+    assert _patches_of_http_client('monkeypatch.setattr(plugin_http, "http_client", patched)\n') == [1]
+    assert _patches_of_http_client('with mock.patch("devstream.plugin.http.http_client"):\n    pass\n') == [1]
+    assert _patches_of_http_client('run.apply(config_path=p, client_factory=partial(http_client, transport=t))\n') == []
+
+
+def test_tests_hand_the_http_client_factory_over_instead_of_patching_it():
+    """Workspace.open, the CLI's functions and PluginContext take `client_factory=`; a test passes its stand-in's."""
+    root = Path(__file__).resolve().parent
+    offenders = {str(path.relative_to(root)): lines for path in sorted(root.rglob("*.py"))
+                 if (lines := _patches_of_http_client(path.read_text(encoding="utf-8")))}
+    assert offenders == {}

@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from github_openapi import OpenAPIChecker, description
 from github_standin import GitHubStandIn
-from github_testkit import client_factory, made, make_standin, nonconforming, retrying_transport
+from github_testkit import client_factory, made, make_standin, nonconforming
 
+from devstream.executor import ClientFactory
 from devstream.plugin import PluginContext
-from devstream.plugin import http as plugin_http
 
 
 @pytest.fixture(scope="session")
@@ -51,15 +50,9 @@ def ctx(standin: GitHubStandIn, tmp_path: Path) -> PluginContext:
 
 
 @pytest.fixture
-def serve_standin(standin: GitHubStandIn, monkeypatch: pytest.MonkeyPatch) -> GitHubStandIn:
-    """For engine tests: every context's default client factory serves the stand-in (the engine builds its
-    own contexts, which use `devstream.plugin.http.http_client` when given no factory)."""
-    real = plugin_http.http_client
-    transport = retrying_transport(standin)
-
-    def patched(**kwargs: object) -> httpx.Client:
-        kwargs["transport"] = transport
-        return real(**kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(plugin_http, "http_client", patched)
-    return standin
+def engine_clients(standin: GitHubStandIn) -> ClientFactory:
+    """For engine tests: the client factory handed to the engine (`client_factory=` of `run.apply`, `drift.drift`,
+    `Workspace.open`...), which builds every plugin context's `ctx.http_client`: dtm's own client and retrying
+    transport around the stand-in, one transport for the whole test. Test files whose plugins call a second
+    system override it with both stand-ins behind one transport (tests/hosts.py)."""
+    return client_factory(standin)

@@ -17,6 +17,7 @@ from github_testkit import TOKEN
 
 from devstream.cli import run
 from devstream.engine import Workspace
+from devstream.executor import ClientFactory
 from devstream.plan import Action
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -44,12 +45,11 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def test_apply_puts_the_hook_puts_it_back_after_an_edit_and_destroy_removes_it(serve_standin: GitHubStandIn,
-                                                                               config: Path) -> None:
-    standin = serve_standin
+def test_apply_puts_the_hook_puts_it_back_after_an_edit_and_destroy_removes_it(
+        standin: GitHubStandIn, engine_clients: ClientFactory, config: Path) -> None:
     repo = standin.add_repo("octo/web", files={"README.md": b"# web\n"})
 
-    assert run.apply(config_path=config, yes=True) == 0
+    assert run.apply(config_path=config, yes=True, client_factory=engine_clients) == 0
     (hook,) = repo.hooks.values()
     assert hook.config["url"] == JENKINS and hook.config["secret"] == SECRET
     assert "Jenkinsfile" in standin.files("octo/web")
@@ -58,18 +58,18 @@ def test_apply_puts_the_hook_puts_it_back_after_an_edit_and_destroy_removes_it(s
     assert yaml.safe_load(state)["ci-generic_web"]["resourceStatus"]["webhooks"][JENKINS]["has_secret"] is True
 
     # Applying again: nothing to do.
-    assert Workspace.open(config).current_plan().empty
+    assert Workspace.open(config, client_factory=engine_clients).current_plan().empty
 
     # The events are changed in GitHub's settings: drift, which apply puts back on the same hook.
     hook.events = ["issues"]
-    (change,) = Workspace.open(config).current_plan().changes
+    (change,) = Workspace.open(config, client_factory=engine_clients).current_plan().changes
     assert change.action == Action.UPDATE and change.reason == f"drifted: status.webhooks.{JENKINS}.events"
-    assert run.apply(config_path=config, yes=True) == 0
+    assert run.apply(config_path=config, yes=True, client_factory=engine_clients) == 0
     assert list(repo.hooks.values()) == [hook] and sorted(hook.events) == ["pull_request", "push"]
-    assert Workspace.open(config).current_plan().empty
+    assert Workspace.open(config, client_factory=engine_clients).current_plan().empty
 
     # Destroy takes dtm's hook and the Jenkinsfile away; a hook made by hand stays.
     standin.add_hook("octo/web", HAND_MADE)
-    assert run.destroy(config_path=config, yes=True) == 0
+    assert run.destroy(config_path=config, yes=True, client_factory=engine_clients) == 0
     assert [h.config["url"] for h in repo.hooks.values()] == [HAND_MADE]
     assert standin.files("octo/web") == {"README.md": b"# web\n"}

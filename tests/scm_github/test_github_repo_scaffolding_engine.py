@@ -1,5 +1,5 @@
 """repo-scaffolding on GitHub through the engine: `dtm apply`/`destroy` (the CLI's functions, real Prefect flow
-runs, local state) against the stand-in, served by the `serve_standin` fixture.
+runs, local state) against the stand-in, handed to the engine as its client factory (the `engine_clients` fixture).
 
 The story: `dtm destroy` takes away the repository dtm created, and only that one. What dtm created is
 recorded in the tool's status (`created`) and handed back to the plugin by the engine on every later call.
@@ -20,6 +20,7 @@ from plugin_calls import RENDERED, write_template
 
 from devstream.cli import run
 from devstream.engine import Workspace
+from devstream.executor import ClientFactory
 from devstream.plan import Action
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -48,79 +49,79 @@ def recorded(config: Path) -> dict[str, Any]:
     return state["repo-scaffolding_shop"]["resourceStatus"]
 
 
-def planned(config: Path) -> list[tuple[str, Action, str]]:
-    return [(c.key, c.action, c.reason) for c in Workspace.open(config).current_plan().changes]
+def planned(config: Path, clients: ClientFactory) -> list[tuple[str, Action, str]]:
+    return [(c.key, c.action, c.reason) for c in Workspace.open(config, client_factory=clients).current_plan().changes]
 
 
-def test_destroy_deletes_the_repository_dtm_created(serve_standin: GitHubStandIn, config: Path) -> None:
-    standin = serve_standin
-
-    assert run.apply(config_path=config, yes=True) == 0
+def test_destroy_deletes_the_repository_dtm_created(
+        standin: GitHubStandIn, engine_clients: ClientFactory, config: Path) -> None:
+    assert run.apply(config_path=config, yes=True, client_factory=engine_clients) == 0
     assert standin.files("octo/shop") == RENDERED
     assert recorded(config)["created"] is True
 
     # Applying again: reading the repository back shows no drift, `created` included.
-    assert planned(config) == []
-    assert run.apply(config_path=config, yes=True) == 0
+    assert planned(config, engine_clients) == []
+    assert run.apply(config_path=config, yes=True, client_factory=engine_clients) == 0
     assert len(standin.history("octo/shop")) == 1
 
     # A var change is an update of the same repository, which stays dtm's.
     write_config(config, port=9090)
-    assert [(key, action) for key, action, _ in planned(config)] == [("repo-scaffolding.shop", Action.UPDATE)]
-    assert run.apply(config_path=config, yes=True) == 0
+    assert [(key, action) for key, action, _ in planned(config, engine_clients)] == [
+        ("repo-scaffolding.shop", Action.UPDATE)]
+    assert run.apply(config_path=config, yes=True, client_factory=engine_clients) == 0
     assert standin.files("octo/shop")["app.py"] == b"PORT = 9090\n"
     assert recorded(config)["created"] is True
-    assert planned(config) == []
+    assert planned(config, engine_clients) == []
 
-    assert run.destroy(config_path=config, yes=True) == 0
+    assert run.destroy(config_path=config, yes=True, client_factory=engine_clients) == 0
     assert "octo/shop" not in standin.repos
     assert not yaml.safe_load((config.parent / "devstream.state").read_text())
 
 
-def test_destroy_leaves_an_adopted_repository_with_its_content(serve_standin: GitHubStandIn, config: Path) -> None:
-    standin = serve_standin
+def test_destroy_leaves_an_adopted_repository_with_its_content(
+        standin: GitHubStandIn, engine_clients: ClientFactory, config: Path) -> None:
     standin.add_repo("octo/shop", files={"LICENSE": b"MIT\n"})
 
-    assert run.apply(config_path=config, yes=True) == 0
+    assert run.apply(config_path=config, yes=True, client_factory=engine_clients) == 0
     assert recorded(config)["created"] is False
-    assert planned(config) == []
+    assert planned(config, engine_clients) == []
 
-    assert run.destroy(config_path=config, yes=True) == 0
+    assert run.destroy(config_path=config, yes=True, client_factory=engine_clients) == 0
     assert standin.files("octo/shop") == {"LICENSE": b"MIT\n", **RENDERED}
     assert standin.calls("DELETE") == []
     assert not yaml.safe_load((config.parent / "devstream.state").read_text())
 
 
-def test_destroy_after_the_repository_was_deleted_outside_dtm(serve_standin: GitHubStandIn, config: Path) -> None:
-    standin = serve_standin
-    assert run.apply(config_path=config, yes=True) == 0
+def test_destroy_after_the_repository_was_deleted_outside_dtm(
+        standin: GitHubStandIn, engine_clients: ClientFactory, config: Path) -> None:
+    assert run.apply(config_path=config, yes=True, client_factory=engine_clients) == 0
     del standin.repos["octo/shop"]
 
-    assert planned(config) == [("repo-scaffolding.shop", Action.CREATE, "deleted outside dtm")]
-    assert run.destroy(config_path=config, yes=True) == 0
+    assert planned(config, engine_clients) == [("repo-scaffolding.shop", Action.CREATE, "deleted outside dtm")]
+    assert run.destroy(config_path=config, yes=True, client_factory=engine_clients) == 0
     assert standin.calls("DELETE") == []
     assert not yaml.safe_load((config.parent / "devstream.state").read_text())
 
 
-def test_commits_pushed_on_top_leave_the_plan_empty_a_force_push_does_not(serve_standin: GitHubStandIn,
-                                                                          config: Path) -> None:
+def test_commits_pushed_on_top_leave_the_plan_empty_a_force_push_does_not(
+        standin: GitHubStandIn, engine_clients: ClientFactory, config: Path) -> None:
     """The state records the commit dtm wrote; commits on top of it are not drift, a history without it is."""
-    standin = serve_standin
-    assert run.apply(config_path=config, yes=True) == 0
+    assert run.apply(config_path=config, yes=True, client_factory=engine_clients) == 0
     dtms = recorded(config)["commit"]
     assert dtms == standin.repo("octo/shop").refs["refs/heads/main"]
 
     # A developer commits by hand on top of dtm's commit.
     standin.commit_files("octo/shop", {"CONTRIBUTING.md": b"be nice\n"}, "docs")
-    assert planned(config) == []
+    assert planned(config, engine_clients) == []
 
     # History rewritten: main force-pushed to a root commit of someone else's, without dtm's commit.
     standin.force_push("octo/shop", {"LICENSE": b"MIT\n"}, "start over")
-    [(key, action, reason)] = planned(config)
+    [(key, action, reason)] = planned(config, engine_clients)
     assert (key, action) == ("repo-scaffolding.shop", Action.UPDATE)
     assert reason == "drifted: status.files.README.md, status.files.app.py, status.commit"
 
-    assert run.apply(config_path=config, yes=True) == 0  # the rendered tree is pushed again
+    # the rendered tree is pushed again
+    assert run.apply(config_path=config, yes=True, client_factory=engine_clients) == 0
     assert standin.files("octo/shop") == {"LICENSE": b"MIT\n", **RENDERED}
     assert recorded(config)["commit"] == standin.repo("octo/shop").refs["refs/heads/main"] != dtms
-    assert planned(config) == []
+    assert planned(config, engine_clients) == []

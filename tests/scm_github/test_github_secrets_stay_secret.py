@@ -30,6 +30,7 @@ from trello_standin import API as TRELLO_API
 from trello_standin import TrelloStandIn
 
 from devstream.cli import run
+from devstream.executor import ClientFactory
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -107,33 +108,35 @@ def everything_prefect_kept_since(started: datetime) -> str:
 
 
 @pytest.fixture
-def serve_standin(standin: GitHubStandIn, monkeypatch: pytest.MonkeyPatch) -> GitHubStandIn:
-    """GitHub's stand-in, and Trello's, Jira's and Jenkins' beside it, serve every context the engine builds."""
+def engine_clients(standin: GitHubStandIn) -> ClientFactory:
+    """The engine's client factory: GitHub's stand-in, and Trello's, Jira's and Jenkins' beside it, behind one
+    transport."""
     trello = TrelloStandIn(key=TRELLO_KEY, token=TRELLO_TOKEN)
     jira = JiraStandIn(token=JIRA_TOKEN)
     jira.add_project("HEAP")
     jenkins = JenkinsStandIn(password=JENKINS_PASSWORD)
-    Hosts({standin.api.host: standin.handler, TRELLO_API.host: trello.handler, jira.host: jira.handler,
-           jenkins.url.host: jenkins.handler}).serve_to_the_engine(monkeypatch)
-    return standin
+    return Hosts({standin.api.host: standin.handler, TRELLO_API.host: trello.handler, jira.host: jira.handler,
+                  jenkins.url.host: jenkins.handler}).client_factory()
 
 
-def test_no_secret_reaches_state_logs_artifacts_or_run_records(serve_standin: GitHubStandIn, config: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_secret_reaches_state_logs_artifacts_or_run_records(
+        standin: GitHubStandIn, engine_clients: ClientFactory, config: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     started = datetime.now(UTC)
-    serve_standin.add_repo("octo/legacy", files={"README.md": b"# legacy\n"})
+    standin.add_repo("octo/legacy", files={"README.md": b"# legacy\n"})
     # GitHub fails setting the Actions secret, and its message quotes the token and the secret back.
-    serve_standin.inject("PUT", r"/actions/secrets/DEPLOY_KEY$", 500, times=50,
+    standin.inject("PUT", r"/actions/secrets/DEPLOY_KEY$", 500, times=50,
                          message=f"could not store {DEPLOY_KEY} for token {TOKEN}")
 
-    assert run.apply(config_path=config, yes=True, retry_delay=0) == 1
-    assert run.apply(config_path=config, yes=True, retry_delay=0) == 1  # still failing: state and retries again
-    serve_standin.injected.clear()
-    assert run.apply(config_path=config, yes=True, retry_delay=0) == 0
-    assert serve_standin.secret_value("octo/shop", "DEPLOY_KEY") == DEPLOY_KEY  # the secrets did get through
-    assert serve_standin.secret_value("octo/legacy", "TRELLO_TOKEN") == TRELLO_TOKEN
-    assert serve_standin.secret_value("octo/legacy", "JIRA_API_TOKEN") == JIRA_TOKEN
-    assert "Jenkinsfile" in serve_standin.files("octo/legacy")
+    assert run.apply(config_path=config, yes=True, retry_delay=0, client_factory=engine_clients) == 1
+    # still failing: state and retries again
+    assert run.apply(config_path=config, yes=True, retry_delay=0, client_factory=engine_clients) == 1
+    standin.injected.clear()
+    assert run.apply(config_path=config, yes=True, retry_delay=0, client_factory=engine_clients) == 0
+    assert standin.secret_value("octo/shop", "DEPLOY_KEY") == DEPLOY_KEY  # the secrets did get through
+    assert standin.secret_value("octo/legacy", "TRELLO_TOKEN") == TRELLO_TOKEN
+    assert standin.secret_value("octo/legacy", "JIRA_API_TOKEN") == JIRA_TOKEN
+    assert "Jenkinsfile" in standin.files("octo/legacy")
 
     kept = {
         "state file": (config.parent / "devstream.state").read_text(),

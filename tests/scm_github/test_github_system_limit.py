@@ -9,6 +9,7 @@ GitHub stand-in counts how many requests it ever had in flight at once.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Iterator
@@ -21,8 +22,8 @@ from github_standin import GitHubStandIn
 from github_testkit import TOKEN
 
 from devstream.cli import run
-from devstream.plugin import http as plugin_http
-from devstream.plugin.http import RetryingTransport
+from devstream.executor import ClientFactory
+from devstream.plugin.http import RetryingTransport, http_client
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -30,11 +31,14 @@ TAG = "dtm-system-github"
 
 
 class InFlight:
-    """The stand-in behind a transport that counts concurrent requests (each held 20 ms, like a network)."""
+    """The stand-in behind a transport that counts concurrent requests (each held 20 ms, like a network).
+    `client_factory` is what the engine is given: dtm's own client around that transport."""
 
     def __init__(self, standin: GitHubStandIn) -> None:
         self.standin, self.now, self.most = standin, 0, 0
         self._lock = threading.Lock()
+        transport = RetryingTransport(httpx.MockTransport(self.handler))
+        self.client_factory: ClientFactory = functools.partial(http_client, transport=transport)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
@@ -50,17 +54,8 @@ class InFlight:
 
 
 @pytest.fixture
-def in_flight(standin: GitHubStandIn, monkeypatch: pytest.MonkeyPatch) -> InFlight:
-    counter = InFlight(standin)
-    transport = RetryingTransport(httpx.MockTransport(counter.handler))
-    real = plugin_http.http_client
-
-    def patched(**kwargs: object) -> httpx.Client:
-        kwargs["transport"] = transport
-        return real(**kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(plugin_http, "http_client", patched)
-    return counter
+def in_flight(standin: GitHubStandIn) -> InFlight:
+    return InFlight(standin)
 
 
 @pytest.fixture
@@ -103,7 +98,7 @@ def test_a_limit_on_the_system_tag_makes_every_plugins_github_calls_take_turns(
     for name in ("a", "b", "c"):
         standin.add_repo(f"octo/{name}", files={"README.md": b"# hi\n"})
 
-    assert run.apply(config_path=config(tmp_path), yes=True) == 0
+    assert run.apply(config_path=config(tmp_path), yes=True, client_factory=in_flight.client_factory) == 0
 
     assert {"octo/new", "octo/a", "octo/b", "octo/c"} <= set(standin.repos)
     assert in_flight.most == 1  # one GitHub request at a time, across three plugins and four tools

@@ -13,6 +13,7 @@ from jira_standin import JiraStandIn
 
 from devstream.cli import drift, run
 from devstream.engine import Workspace
+from devstream.executor import ClientFactory
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -25,10 +26,15 @@ def jira(standin: GitHubStandIn, monkeypatch: pytest.MonkeyPatch) -> JiraStandIn
     jira = JiraStandIn(host="merico.atlassian.net", email="dev@merico.dev", token=JIRA_TOKEN)
     jira.add_project("HEAP")
     standin.add_repo("octo/shop", files={"README.md": b"# shop\n"})
-    Hosts({"api.github.com": standin.handler, jira.host: jira.handler}).serve_to_the_engine(monkeypatch)
     monkeypatch.setenv("GITHUB_TOKEN_FOR_DTM", TOKEN)
     monkeypatch.setenv("JIRA_TOKEN_FOR_DTM", JIRA_TOKEN)
     return jira
+
+
+@pytest.fixture
+def engine_clients(standin: GitHubStandIn, jira: JiraStandIn) -> ClientFactory:
+    """The engine's client factory: GitHub's and Jira's stand-ins behind one transport."""
+    return Hosts({"api.github.com": standin.handler, jira.host: jira.handler}).client_factory()
 
 
 def config(tmp_path: Path, name: str = "jira") -> Path:
@@ -57,29 +63,31 @@ tools:
 
 
 @pytest.mark.parametrize("name", ["jira", "jira-github-integ"])
-def test_apply_plan_drift_and_destroy(jira: JiraStandIn, standin: GitHubStandIn, tmp_path: Path, name: str) -> None:
+def test_apply_plan_drift_and_destroy(
+        jira: JiraStandIn, engine_clients: ClientFactory, standin: GitHubStandIn, tmp_path: Path, name: str) -> None:
     path = config(tmp_path, name)
-    assert run.apply(config_path=path, yes=True) == 0
+    assert run.apply(config_path=path, yes=True, client_factory=engine_clients) == 0
     assert standin.secret_value("octo/shop", "JIRA_API_TOKEN") == JIRA_TOKEN
     state = (tmp_path / "devstream.state").read_text()
     assert JIRA_TOKEN not in state and TOKEN not in state
-    assert drift.drift(config_path=path) == 0
+    assert drift.drift(config_path=path, client_factory=engine_clients) == 0
 
     del standin.repo("octo/shop").secrets["JIRA_API_TOKEN"]  # removed by hand on GitHub
-    (change,) = Workspace.open(path).current_plan().changes
+    (change,) = Workspace.open(path, client_factory=engine_clients).current_plan().changes
     assert change.action == "update" and "secrets" in change.reason
-    assert run.apply(config_path=path, yes=True) == 0
+    assert run.apply(config_path=path, yes=True, client_factory=engine_clients) == 0
     assert standin.secret_value("octo/shop", "JIRA_API_TOKEN") == JIRA_TOKEN
-    assert Workspace.open(path).current_plan().empty
+    assert Workspace.open(path, client_factory=engine_clients).current_plan().empty
 
-    assert run.destroy(config_path=path, yes=True) == 0
+    assert run.destroy(config_path=path, yes=True, client_factory=engine_clients) == 0
     assert WORKFLOW not in standin.files("octo/shop") and standin.repo("octo/shop").secrets == {}
 
 
 def test_a_project_that_does_not_exist_fails_the_apply_and_nothing_is_recorded(
-        jira: JiraStandIn, standin: GitHubStandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        jira: JiraStandIn, engine_clients: ClientFactory, standin: GitHubStandIn, tmp_path: Path, capsys:
+        pytest.CaptureFixture[str]) -> None:
     path = config(tmp_path)
     path.write_text(path.read_text().replace("projectKey: HEAP", "projectKey: NOPE"))
-    assert run.apply(config_path=path, yes=True) == 1
+    assert run.apply(config_path=path, yes=True, client_factory=engine_clients) == 1
     assert "no project NOPE" in capsys.readouterr().out
     assert standin.repo("octo/shop").secrets == {}
