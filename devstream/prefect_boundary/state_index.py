@@ -11,14 +11,13 @@ where each record's newest version is, and the batch artifacts, so a write needs
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["BATCH_FORMAT", "OWN_FORMAT", "Scan", "StateIndex", "Version", "chunks"]
+__all__ = ["BATCH_FORMAT", "OWN_FORMAT", "Scan", "StateIndex", "Version", "chunks", "worth_compacting"]
 
 OWN_FORMAT = 1
 BATCH_FORMAT = 2
@@ -73,24 +72,21 @@ def _seq(value: Any) -> int | None:
 
 @dataclass
 class Scan:
-    """The newest version of each record among the artifacts read; the batch artifacts seen (key -> seq and
-    the ids of their versions); the records whose own key's newest version is live."""
+    """The newest version of each record among the artifacts read; the batch artifacts seen (key -> their
+    seq and how many entries they hold); the records whose own key's newest version is live."""
 
     corrupt: Callable[[str, str], Exception]
     newest: dict[str, Version] = field(default_factory=dict)
-    batches: dict[str, int] = field(default_factory=dict)
-    batch_ids: dict[str, str] = field(default_factory=dict)
+    batches: dict[str, tuple[int, int]] = field(default_factory=dict)
     own_live: set[str] = field(default_factory=set)
 
-    def add(self, artifact_key: str, artifact_id: Any, envelope: Mapping[str, Any]) -> None:
+    def add(self, artifact_key: str, envelope: Mapping[str, Any]) -> None:
         """Take the versions one artifact's newest version holds (its envelope names this scan's state)."""
         if envelope.get("format") == BATCH_FORMAT:
             entries, seq = envelope.get("entries"), _seq(envelope.get("seq"))
             if not isinstance(entries, list) or seq is None:
                 raise self.corrupt(artifact_key, "its batch has no `entries` list or no `seq`")
-            self.batches[artifact_key] = seq
-            if isinstance(artifact_id, str):
-                self.batch_ids[artifact_key] = artifact_id
+            self.batches[artifact_key] = (seq, len(entries))
             for entry in entries:
                 if not isinstance(entry, Mapping) or not isinstance(entry.get("key"), str) \
                         or _seq(entry.get("seq")) is None:
@@ -132,14 +128,14 @@ class Scan:
 class StateIndex:
     """What a store knows of its state between reads: `known` once it has read it (since it took the lock);
     the highest sequence number; each record's newest version (without its record, only name and
-    instanceID); the batch artifacts, key -> seq."""
+    instanceID); the batch artifacts, key -> their seq and how many entries they hold."""
 
     def __init__(self) -> None:
         self.guard = threading.Lock()
         self.known = False
         self.seq = 0
         self.newest: dict[str, Version] = {}
-        self.batches: dict[str, int] = {}
+        self.batches: dict[str, tuple[int, int]] = {}
 
     def forget(self) -> None:
         """Others may have written (the lock was taken afresh): read again before the next write."""
@@ -152,18 +148,18 @@ class StateIndex:
         with self.guard:
             for version in scan.newest.values():
                 self._learn(version)
-            for key, seq in scan.batches.items():
-                self.batches[key] = seq
+            for key, (seq, entries) in scan.batches.items():
+                self.batches[key] = (seq, entries)
                 self.seq = max(self.seq, seq)
             self.known = True
 
-    def learn(self, versions: list[Version], batch: tuple[str, int] | None = None) -> None:
+    def learn(self, versions: list[Version], batch: str | None = None) -> None:
         """Versions this store has just written (and the batch that holds them)."""
         with self.guard:
             for version in versions:
                 self._learn(version)
             if batch is not None:
-                self.batches[batch[0]] = batch[1]
+                self.batches[batch] = (max(v.seq for v in versions), len(versions))
 
     def next_seqs(self, count: int) -> list[int]:
         """`count` fresh sequence numbers, higher than any seen; never handed out twice, even if unused."""
@@ -182,13 +178,14 @@ class StateIndex:
         version = self.get(key)
         return version is not None and version.home is None
 
-    def compaction_due(self, per_batch: int, floor: int) -> bool:
-        """More than `floor` batch artifacts, and more than twice what the live batched records need."""
+    def compaction_due(self, floor: int) -> bool:
+        """Whether the batches want compacting: more than `floor` of them, holding more than twice as many
+        entries as there are live records whose newest version they hold (the rest is superseded versions and
+        tombstones, which every read pages through). Batches full of live records are left alone: rewriting
+        them would only make fewer, larger artifacts, at the cost of a write and a delete for each."""
         with self.guard:
-            # Tombstones in batches are dropped by a compaction (but for a record with a page of its own).
-            batched = sum(1 for v in self.newest.values() if v.home is not None and not v.deleted)
-            count = len(self.batches)
-        return count > floor and count > 2 * max(1, math.ceil(batched / per_batch))
+            live = sum(1 for v in self.newest.values() if v.home is not None and not v.deleted)
+            return worth_compacting(list(self.batches.values()), live, floor)
 
     def forget_batches(self, keys: list[str]) -> None:
         with self.guard:
@@ -213,3 +210,8 @@ def chunks(entries: list[dict[str, Any]], most: int, max_bytes: int) -> list[lis
         groups[-1].append(entry)
         size += length
     return groups
+
+
+def worth_compacting(batches: list[tuple[int, int]], live: int, floor: int) -> bool:
+    """More than `floor` batches (seq, entries) whose entries are more than twice the `live` records in them."""
+    return len(batches) > floor and sum(entries for _seq, entries in batches) > 2 * live

@@ -27,11 +27,11 @@ the lock makes it the only writer), and `read()` keeps the highest per record (v
 sequence numbers count as 0; see `devstream.prefect_boundary.state_index`). Versions written before records
 were markdown (type `dtm-state`, the envelope as the artifact's `data`) are read as well.
 
-Batches are compacted under the lock when the run ends (`flush`): once there are more than 16 and more
-than twice what the batched records need, those records are written again into fresh batches and the old
-batches deleted, oldest first, so an interrupted compaction never changes what `read()` returns (a deleted
-record's tombstone goes only after every older batch). Artifacts are written with no flow or task run, so
-the server's clean-up of old flow runs never takes state with it.
+Batches are compacted under the lock when the run ends (`flush`): once there are more than 16 holding more
+than twice as many entries as live records (superseded versions, tombstones), those records are written
+again into fresh batches and the old batches deleted, oldest first, so an interrupted compaction never
+changes what `read()` returns (a deleted record's tombstone goes only after every older batch). Artifacts
+are written with no flow or task run, so the server's clean-up of old flow runs never takes state with it.
 
 The lock is a Prefect global concurrency limit with a lease (see `devstream.prefect_boundary.lease`).
 """
@@ -53,10 +53,11 @@ import httpx
 from pydantic import ValidationError
 
 from devstream.errors import StateError
+from devstream.prefect_boundary import state_index
 from devstream.prefect_boundary.group_commit import GroupCommit
 from devstream.prefect_boundary.lease import DEFAULT_LEASE_SECONDS, LeaseLock
 from devstream.prefect_boundary.rest import PrefectApi, name_hash, slug
-from devstream.prefect_boundary.state_index import BATCH_FORMAT, OWN_FORMAT, Scan, StateIndex, Version, chunks
+from devstream.prefect_boundary.state_index import BATCH_FORMAT, OWN_FORMAT, Scan, StateIndex, Version
 from devstream.state import record_doc
 from devstream.state.base import ChangeNote, StateRecord, first_error
 from devstream.state.lock_protocol import LockedStore
@@ -272,7 +273,7 @@ class PrefectStateStore(LockedStore):
             },
             f"save {count} of state {self.state_name}",
         )
-        self.index.learn([Version.of(entry, key) for entry in entries], batch=(key, seq))
+        self.index.learn([Version.of(entry, key) for entry in entries], batch=key)
 
     def _post(self, body: dict[str, Any], what: str) -> None:
         # A repeat after a lost answer adds an identical version at worst: same entries, same sequence numbers.
@@ -283,7 +284,7 @@ class PrefectStateStore(LockedStore):
     # -- compaction -----------------------------------------------------------------------------------------
 
     def _compact_if_due(self) -> None:
-        if not self.index.compaction_due(self.batch_records, self.compact_above):
+        if not self.index.compaction_due(self.compact_above):
             return
         try:
             with self.group_commit.exclusive():
@@ -298,10 +299,12 @@ class PrefectStateStore(LockedStore):
         batches oldest first. A tombstone is dropped unless the record's own key still holds a live version."""
         scan = self._scan()
         self.index.learn_scan(scan)
-        groups = chunks(scan.to_compact(), self.batch_records, BATCH_BYTES)
-        old = sorted(scan.batches, key=lambda batch: scan.batches[batch])
-        if len(old) <= max(self.compact_above, 2 * len(groups)):
+        keep = scan.to_compact()
+        if not state_index.worth_compacting(list(scan.batches.values()), sum(1 for e in keep if not e.get("deleted")),
+                                self.compact_above):
             return
+        groups = state_index.chunks(keep, self.batch_records, BATCH_BYTES)
+        old = sorted(scan.batches, key=lambda batch: scan.batches[batch][0])
         for group in groups:
             for entry, seq in zip(group, self.index.next_seqs(len(group)), strict=True):
                 entry["seq"] = seq
@@ -360,7 +363,7 @@ class PrefectStateStore(LockedStore):
             return
         if data.get("state") != self.state_name:
             return
-        scan.add(key, item.get("latest_id"), data)
+        scan.add(key, data)
 
     def _corrupt(self, key: str, what: str) -> StateError:
         return StateError(

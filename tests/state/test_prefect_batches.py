@@ -237,6 +237,18 @@ def test_many_batches_are_compacted_when_the_lock_is_released() -> None:
     assert batch_keys(store) == new
 
 
+def test_batches_full_of_live_records_are_left_alone() -> None:
+    store, writes = watched_store(unique("dense"), batch_records=3, compact_above=2)
+    with store.lock("dtm apply"):
+        store.read()
+        for i in range(4):
+            assert saved_together(store, *(lambda n=n: store.put(record(n)) for n in (f"a{i}", f"b{i}"))) == [None] * 2
+        before = batch_keys(store)
+        writes.seen.clear()
+    # Rewriting them would only make fewer, larger artifacts, at the cost of a write and a delete for each.
+    assert len(before) == 4 and batch_keys(store) == before and writes.seen == []
+
+
 class Interrupted(httpx.BaseTransport):
     """The real server behind a proxy that refuses every artifact write after the first `allowed` once armed,
     as if the run had died there."""
