@@ -9,7 +9,7 @@ differ in the hash):
   a record whose newest version is on its own key, so such a page is never stale;
 - a batch, `<prefix>batch-<seq>-<hash>`, a new key for each write of records saved together: when many
   changes finish at once (an apply's parallel tasks), their records share one write (group commit, see
-  `devstream.prefect_boundary.group_commit`), since the server takes as long for one small artifact as for
+  `devstream.state.group_commit`), since the server takes as long for one small artifact as for
   one holding a hundred records. Each caller still returns only once its record is durable.
 
 Each version is a markdown artifact the UI shows as a page (see `devstream.state.record_doc`), ending in one
@@ -54,12 +54,12 @@ from pydantic import ValidationError
 
 from devstream.errors import StateError
 from devstream.prefect_boundary import state_index
-from devstream.prefect_boundary.group_commit import GroupCommit
 from devstream.prefect_boundary.lease import DEFAULT_LEASE_SECONDS, LeaseLock
 from devstream.prefect_boundary.rest import PrefectApi, name_hash, slug
 from devstream.prefect_boundary.state_index import BATCH_FORMAT, OWN_FORMAT, Scan, StateIndex, Version
 from devstream.state import record_doc
 from devstream.state.base import ChangeNote, StateRecord, first_error
+from devstream.state.group_commit import GroupCommit
 from devstream.state.lock_protocol import LockedStore
 from devstream.state.record_doc import summary_table
 

@@ -29,6 +29,7 @@ from devstream.errors import StateError, describe_os_error
 from devstream.osutil import fsync_dir, write_atomically
 from devstream.state import document, journal
 from devstream.state.base import ChangeNote, StateRecord
+from devstream.state.group_commit import GroupCommit
 from devstream.state.lock import FileLock
 from devstream.state.lock_protocol import LockedStore
 
@@ -92,6 +93,11 @@ class LocalStateStore(LockedStore):
         self.bytes_written = 0
         hint = f"dtm force-unlock -f {config_path}" if config_path else "dtm force-unlock -f <config>"
         self.state_lock = FileLock(self.lock_path, state_description=str(self.path), unlock_hint=hint)
+        # Changes that finish together share one append and one fsync, each returning once its line is
+        # durable. Alone, a write took 77 ms of a 190 ms change with 50 in flight (apply_scale.py, N=500):
+        # its seven system calls each waited to get the GIL back from Prefect's busy threads.
+        self._appends: GroupCommit[bytes] = GroupCommit(self._append_lines, max_items=512, max_bytes=8 << 20,
+                                                        size=len)
 
     @property
     def _lock(self) -> threading.RLock:
@@ -187,7 +193,10 @@ class LocalStateStore(LockedStore):
     def _append(self, entry: dict[str, Any]) -> None:
         line = (journal.encode(entry) + "\n").encode("utf-8")
         with _environment(f"write the state journal {self.journal_path}"):
-            self._append_line(line)
+            self._appends.submit(line)
+
+    def _append_lines(self, lines: list[bytes]) -> None:
+        self._append_line(b"".join(lines))
 
     def _append_line(self, line: bytes) -> None:
         with self._lock:

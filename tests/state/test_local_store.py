@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -284,3 +285,63 @@ def test_concurrent_puts_from_16_threads_lose_nothing(store: LocalStateStore) ->
     assert state["tool7_i24"].outputs == {"n": 24}
     store.flush()
     assert len(LocalStateStore(store.path).read()) == 16 * 25
+
+
+def test_changes_that_finish_together_share_one_disk_flush(store: LocalStateStore, monkeypatch) -> None:
+    # An apply runs dozens of changes at once; each record write is durable when it returns, but writes that
+    # arrive while a flush is under way go to disk together, with the next flush.
+    import os
+
+    flushes: list[int] = []
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        flushes.append(fd)
+        time.sleep(0.05)  # a disk that takes its time, so that the other writers queue up meanwhile
+        real_fsync(fd)
+
+    monkeypatch.setattr("devstream.state.local.os.fsync", slow_fsync)
+    start = threading.Barrier(20)
+
+    def writer(t: int) -> None:
+        start.wait()
+        store.put(record("tool", f"t{t:02d}"))
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(20)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+
+    assert len(LocalStateStore(store.path).read()) == 20
+    assert len(flushes) < 20 / 2  # one flush per group, not per record
+    assert len(store.journal_path.read_bytes().splitlines()) == 20
+
+
+def test_a_failed_shared_write_fails_every_change_in_it(store: LocalStateStore, monkeypatch) -> None:
+    # A full disk: each change whose record was in the failed write learns it (its task fails and retries).
+    import errno
+    import os
+
+    def full_disk(fd: int, data: object) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("devstream.state.local.os.write", full_disk)
+    errors: list[str] = []
+    start = threading.Barrier(8)
+
+    def writer(t: int) -> None:
+        start.wait()
+        try:
+            store.put(record("tool", f"t{t}"))
+        except StateError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+
+    assert len(errors) == 8 and all("No space left on device" in e for e in errors)
+    assert LocalStateStore(store.path).read() == {}

@@ -1,10 +1,11 @@
 """Group commit: concurrent writers share one write, and each returns only once its item is written.
 
-A server that serialises its writes (Prefect's, on SQLite) takes about as long for one small write as for one
-holding many items, so while one write is in flight the callers that arrive queue up, and when it returns
-the next caller takes everything queued (up to a cap) and writes it in one go. There is no background thread
-and no timer: a writer alone writes at once, as it would without this (leader and followers on one lock and
-condition). A failed write fails every caller of its group, each with the error.
+A write that costs about as much for many items as for one (an fsync of a journal; a request to a server that
+serialises its writes, as Prefect's does on SQLite) is shared: while one write is in flight the callers that
+arrive queue up, and when it returns the next caller takes everything queued (up to a cap) and writes it in
+one go. There is no background thread and no timer: a writer alone writes at once, as it would without this
+(leader and followers on one lock and condition). A failed write fails every caller of its group, each with
+the error.
 """
 
 from __future__ import annotations
