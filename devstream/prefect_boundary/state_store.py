@@ -300,8 +300,8 @@ class PrefectStateStore(LockedStore):
         scan = self._scan()
         self.index.learn_scan(scan)
         keep = scan.to_compact()
-        if not state_index.worth_compacting(list(scan.batches.values()), sum(1 for e in keep if not e.get("deleted")),
-                                self.compact_above):
+        live = sum(1 for entry in keep if not entry.get("deleted"))
+        if not state_index.worth_compacting(list(scan.batches.values()), live, self.compact_above):
             return
         groups = state_index.chunks(keep, self.batch_records, BATCH_BYTES)
         old = sorted(scan.batches, key=lambda batch: scan.batches[batch][0])
