@@ -36,6 +36,7 @@ else:
 os.environ.setdefault("GIT_AUTHOR_NAME", "dtm tests")
 os.environ.setdefault("GIT_AUTHOR_EMAIL", "tests@dtm.invalid")
 
+import collections  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -45,6 +46,26 @@ from dtm_cli import dtm  # noqa: E402, F401 - the `dtm` fixture for every test
 from helm_charts import chart_repository  # noqa: E402, F401 - the stand-in charts, for every folder
 from kube_cluster import kube_binaries, kube_cluster, kube_standin  # noqa: E402, F401 - Kubernetes stand-in
 from s3_server import s3_env, s3_server  # noqa: E402, F401 - the s3 state backend's tests
+
+# Under `--dist loadfile` a file runs whole on one worker, and xdist hands files out in collection order
+# (`--no-loadscope-reorder` in pyproject). These took longest (`pytest --durations=0`, summed per file, on
+# 3 December 2026: 60-294 s each, the whole run 1,179 s): handed out first, longest first, they do not leave
+# one worker on a long file at the end while the other has nothing left to do.
+SLOW_FILES = (
+    "e2e/test_deployments.py", "e2e/test_postgres.py", "cli/test_local_server.py", "cli/test_server_faults.py",
+    "cli/test_s3_backend.py", "cli/test_busy_server.py", "helm/test_helm_installer_cluster.py",
+    "engine/test_apply.py", "cli/test_init_plugins.py", "e2e/test_ui_artifacts.py", "state/test_prefect_store.py",
+    "cli/test_big_plans.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """SLOW_FILES first, then the other files with the most tests first (what xdist's own reordering did);
+    a file's tests stay together and in their order."""
+    tests = Path(__file__).parent
+    rank = {tests / name: i for i, name in enumerate(SLOW_FILES)}
+    count = collections.Counter(item.path for item in items)
+    items.sort(key=lambda item: (rank.get(item.path, len(rank)), -count[item.path]))  # stable: files stay whole
 
 
 @pytest.fixture(autouse=True)

@@ -259,3 +259,13 @@ def test_tests_hand_the_http_client_factory_over_instead_of_patching_it():
     offenders = {str(path.relative_to(root)): lines for path in sorted(root.rglob("*.py"))
                  if (lines := _patches_of_http_client(path.read_text(encoding="utf-8")))}
     assert offenders == {}
+
+
+def test_the_slow_files_handed_out_first_exist():
+    """tests/conftest.py's SLOW_FILES go first to the workers; a file renamed or removed must leave the list too."""
+    import ast
+
+    conftest = Path(__file__).resolve().parent / "conftest.py"
+    (listed,) = [ast.literal_eval(node.value) for node in ast.parse(conftest.read_text(encoding="utf-8")).body
+                 if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "SLOW_FILES"]
+    assert listed and [name for name in listed if not (conftest.parent / name).is_file()] == []
