@@ -161,19 +161,20 @@ def embedded_server() -> Iterator[Server]:
         url = os.environ.get("PREFECT_API_URL")
         after = read_server_info()
         started = after is not None and (before is None or before.pid != after.pid)
+        pids: tuple[int, ...] = ()  # only dtm's local server is a process of this machine to watch
         if user_url:
             what = f"embedded: PREFECT_API_URL from the environment, {url}"
         elif url is None:
             what = "embedded: Prefect's ephemeral server inside this process (DTM_EMBEDDED_SERVER=0 or not POSIX)"
         elif after is not None and url == after.url:
             where = "a temporary DTM_HOME" if tmp_home else f"DTM_HOME={os.environ['DTM_HOME']}"
+            pids = (after.pid,)
             what = (f"embedded: dtm's local server (`prefect server start`, SQLite, pid {after.pid}, "
                     f"{'started now' if started else 'reused'}, {where}) at {url}")
         else:
             what = f"embedded: the server of the active Prefect profile, {url}"
         try:
-            local = after is not None and url == after.url and not user_url
-            yield Server("embedded", url, what, startup, pids=(after.pid,) if local and after else ())
+            yield Server("embedded", url, what, startup, pids=pids)
         finally:
             if started:
                 out = render.console.file
