@@ -79,7 +79,8 @@ class Phases:
 
 
 # Main-thread phases that do not nest in one another (their sum is subtracted from the wall).
-TOP_LEVEL = ("open the config", "plan (state read, live reads)", "print the plan", "flow run", "state compaction")
+TOP_LEVEL = ("open the config", "plan (state read, live reads)", "print the plan", "flow run", "state compaction", "take the state's lock",
+             "give the state's lock back")
 
 
 @contextlib.contextmanager
@@ -119,7 +120,12 @@ def apply_phases() -> Iterator[Phases]:
 
 
 def _wrap_flush(phases: Phases, stack: contextlib.ExitStack) -> None:
-    """The local store's compaction at the end of the run (the lock's release)."""
+    """The state's lock, taken and given back, and the stores' compaction at the end of the run."""
+    from devstream.prefect_boundary.lease import LeaseLock
+    from devstream.prefect_boundary.state_store import PrefectStateStore
     from devstream.state.local import LocalStateStore
 
     phases.wrap(LocalStateStore, "flush", "state compaction", False, stack)
+    phases.wrap(PrefectStateStore, "_compact_if_due", "state compaction (in the lock's release)", False, stack)
+    phases.wrap(LeaseLock, "_take", "take the state's lock", False, stack)
+    phases.wrap(LeaseLock, "_give_back", "give the state's lock back", False, stack)

@@ -45,6 +45,11 @@ _RETRY_STATUSES = _BUSY_STATUSES | {500, 504}
 BUSY_SECONDS = 60.0
 # How long a server that answered before may take to come back (a restart takes 5-15 s).
 RECONNECT_SECONDS = 20.0
+# The longest pause between two tries. On SQLite, a 503 means a write found the database locked by another
+# write, most often the server's own event persister, which writes in bursts after a run: the lull between
+# bursts is short, and a pause of up to 8 s slept through it (the lock's release after a 1,000-task apply
+# took 11-15 s, against 0.5-2.5 s asking again within 2 s).
+MAX_PAUSE_SECONDS = 2.0
 
 _NEEDS_SERVER = (
     "the prefect state backend needs a Prefect server and PREFECT_API_URL is not set: start one "
@@ -170,7 +175,7 @@ class PrefectApi:
         retrying = Retrying(
             stop=stop_after_delay(self.busy_seconds),
             retry=again,
-            wait=wait_random_exponential(multiplier=0.5, max=8.0),
+            wait=wait_random_exponential(multiplier=0.5, max=MAX_PAUSE_SECONDS),
             sleep=self._sleep,
             before_sleep=lambda state: logger.debug("the Prefect server is busy or away; trying again to %s", what),
             # Out of time: the last response (a busy status becomes an error below) or the last exception.
