@@ -195,11 +195,15 @@ class LeaseLock(StateLock[_Holding]):
     def force_unlock(self) -> dict[str, Any] | None:
         """Free the lock whoever holds it; returns its recorded holder ({} if none was recorded), None if free.
 
-        The recorded lease is revoked (`decrement-with-lease` frees its slot and works from any client).
-        If the slot is still taken afterwards and no new holder has appeared, its lease is gone (a server
-        restart forgets leases), and the limit's active slots are reset to 0.
+        The holder record goes first: a holder still running whose renewal then finds its lease gone must
+        not take the lock again as if the server had lost the lease (`_recreate` does that only while the
+        record names its lease). Then the recorded lease is revoked (`decrement-with-lease` frees its slot
+        and works from any client). If the slot is still taken afterwards and no new holder has appeared,
+        its lease is gone (a server restart forgets leases), and the limit's active slots are reset to 0.
         """
         holder = self.holder()
+        if holder is not None:
+            self.limit.forget_holder()
         if holder and holder.get("lease_id"):
             self._free(str(holder["lease_id"]), strict=True)
         slots = self.limit.active_slots()
@@ -215,8 +219,6 @@ class LeaseLock(StateLock[_Holding]):
                 self.limit_name,
                 self.state_description,
             )
-        if holder is not None:
-            self.limit.forget_holder()
         if holder is None and slots == 0:
             return None
         return holder if holder is not None else {}

@@ -134,6 +134,30 @@ def test_a_live_holder_whose_lease_the_server_lost_takes_the_lock_again(
     assert active_slots(store) == 0 and store.state_lock.holder() is None
 
 
+def test_a_force_unlock_is_not_undone_by_the_holders_renewal(
+    state: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The holder renews every 0.05 s; the force-unlock pauses right after revoking its lease, long enough
+    # for a renewal to find the lease gone. Had the holder's record still named that lease, the renewal
+    # would take the lock again as after a server restart, and the force-unlock would be undone.
+    store = PrefectStateStore(state, renew_every=0.05)
+    breaker = PrefectStateStore(state)
+    revoke = breaker.state_lock.limit.give_back
+
+    def revoke_then_pause(lease_id: str) -> None:
+        revoke(lease_id)
+        time.sleep(1.0)
+
+    monkeypatch.setattr(breaker.state_lock.limit, "give_back", revoke_then_pause)
+    with caplog.at_level(logging.WARNING, logger="devstream.state"), store.lock("dtm apply"):
+        assert breaker.force_unlock()["pid"] == os.getpid()  # type: ignore[index]
+        wait_for(store.state_lock.lost)
+        assert active_slots(store) == 0 and store.state_lock.holder() is None
+    assert "took the lock again" not in caplog.text
+    assert "was broken while this run held it" in caplog.text
+    assert active_slots(store) == 0
+
+
 # -- what a refused run is told -------------------------------------------------------------------------------
 
 
