@@ -117,12 +117,13 @@ def test_a_killed_holder_is_taken_over_and_force_unlock_frees_any_holder(kube_cl
 
 def test_a_holder_on_another_host_is_waited_for_until_its_lease_expires(kube_cluster):
     kube_cluster.kubectl("create", "namespace", "devstream")
+    # 6 s: still valid when the first attempt looks, even after a slow kubectl on a busy machine.
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     kube_cluster.kubectl("apply", "-f", "-", input=json.dumps({
         "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
         "metadata": {"name": "state-lock", "namespace": "devstream", "annotations": {
             "dtm.devstream.io/holder": json.dumps({"host": "ci-7", "pid": 4242, "command": "dtm apply"})}},
-        "spec": {"holderIdentity": "ci-7/4242/abc", "leaseDurationSeconds": 2, "renewTime": now,
+        "spec": {"holderIdentity": "ci-7/4242/abc", "leaseDurationSeconds": 6, "renewTime": now,
                  "acquireTime": now}}))
     store = store_for(kube_cluster)
     with pytest.raises(StateLockedError, match=r"pid 4242 on host ci-7.*expires in"):
