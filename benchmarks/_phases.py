@@ -79,8 +79,8 @@ class Phases:
 
 
 # Main-thread phases that do not nest in one another (their sum is subtracted from the wall).
-TOP_LEVEL = ("open the config", "plan (state read, live reads)", "print the plan", "flow run", "state compaction", "take the state's lock",
-             "give the state's lock back")
+TOP_LEVEL = ("open the config", "plan (state read, live reads)", "print the plan", "flow run", "state compaction",
+             "take the state's lock", "give the state's lock back")
 
 
 @contextlib.contextmanager

@@ -88,7 +88,10 @@ class Terminal:
     def __init__(self, *args: str, cwd: Path):
         self.master, slave = os.openpty()
         self.process = subprocess.Popen([DTM, *args], stdin=slave, stdout=slave, stderr=slave, cwd=cwd,
-                                        env={**os.environ, "COLUMNS": "200"}, start_new_session=True)
+                                        # PYTHONFAULTHANDLER: a process that hangs is ended with SIGABRT, and
+                                        # says where each of its threads was.
+                                        env={**os.environ, "COLUMNS": "200", "PYTHONFAULTHANDLER": "1"},
+                                        start_new_session=True)
         os.close(slave)
         self.output = ""
 
@@ -96,29 +99,39 @@ class Terminal:
         deadline = time.monotonic() + timeout
         while text not in self.output:
             assert time.monotonic() < deadline, f"{text!r} never came; the terminal shows:\n{self.output}"
-            ready, _, _ = select.select([self.master], [], [], 0.5)
-            if ready:
-                try:
-                    self.output += os.read(self.master, 4096).decode(errors="replace")
-                except OSError:  # the process closed the terminal
-                    break
+            self._read(0.5)
 
     def type(self, keys: str) -> None:
         os.write(self.master, keys.encode())
 
-    def exit_code(self) -> int:
-        """Wait for the process to end, keeping all it wrote."""
-        code = self.process.wait(timeout=60)
-        while select.select([self.master], [], [], 0.5)[0]:
-            try:
-                chunk = os.read(self.master, 4096)
-            except OSError:  # the terminal's other end is closed: all was read
-                break
-            if not chunk:
-                break
-            self.output += chunk.decode(errors="replace")
+    def exit_code(self, timeout: float = 60) -> int:
+        """Wait for the process to end, reading all it writes meanwhile (a full terminal would block it)."""
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            self._read(0.2)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGABRT)  # the fault handler prints every thread's stack
+            self.process.wait(timeout=30)
+            self._drain()
+            raise AssertionError(f"dtm did not end within {timeout:g} s; the terminal shows:\n{self.output}")
+        self._drain()
+        return self.process.returncode
+
+    def _read(self, wait: float) -> bool:
+        """Add what the process wrote within `wait` seconds to the output; False once nothing more comes."""
+        if not select.select([self.master], [], [], wait)[0]:
+            return False
+        try:
+            chunk = os.read(self.master, 4096)
+        except OSError:  # the terminal's other end is closed: all was read
+            return False
+        self.output += chunk.decode(errors="replace")
+        return bool(chunk)
+
+    def _drain(self) -> None:
+        while self._read(0.5):
+            pass
         os.close(self.master)
-        return code
 
 
 @pytest.mark.parametrize(("answer", "code", "says"), [
