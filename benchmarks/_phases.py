@@ -115,11 +115,11 @@ def apply_phases() -> Iterator[Phases]:
         for owner, name, label, per_change in wraps:
             if hasattr(owner, name):
                 phases.wrap(owner, name, label, per_change, stack)
-        _wrap_flush(phases, stack)
+        _wrap_state_phases(phases, stack)
         yield phases
 
 
-def _wrap_flush(phases: Phases, stack: contextlib.ExitStack) -> None:
+def _wrap_state_phases(phases: Phases, stack: contextlib.ExitStack) -> None:
     """The state's lock, taken and given back, and the stores' compaction at the end of the run."""
     from devstream.prefect_boundary.lease import LeaseLock
     from devstream.prefect_boundary.state_store import PrefectStateStore
