@@ -16,6 +16,7 @@ core needs from the server, it asks with a few plain HTTP calls:
     lease.py           its lock: a global concurrency limit held through a renewed lease
     lease_limit.py     the REST calls under that lock (the limit, its lease, the holder Variable)
     server.py          dtm's local Prefect server: started once in the background, found, stopped
+    server_env.py      the settings that server runs with, and why
     server_watch.py    whether the server a run uses is still there (`/health`)
 
 No other module of the core speaks HTTP to Prefect (tests/test_layout.py checks that too); the CLI's

@@ -35,6 +35,7 @@ from pathlib import Path
 from devstream.cli import render
 from devstream.errors import LocalServerError
 from devstream.osutil import command_line, pid_alive, write_atomically
+from devstream.prefect_boundary.server_env import server_env
 
 __all__ = ["ServerInfo", "dtm_home", "embedded_server_disabled", "ensure_running", "ensure_server", "forget_server",
            "free_port", "is_healthy", "is_our_server", "read_server_info", "require_posix", "server_lock",
@@ -71,7 +72,7 @@ class ServerInfo:
 
     @property
     def database(self) -> Path:
-        """The server's SQLite file (dtm pins the database to its own home, see `_server_env`)."""
+        """The server's SQLite file (dtm pins the database to its own home, see server_env.py)."""
         return Path(self.prefect_home) / "prefect.db"
 
     def uptime(self) -> float:
@@ -228,24 +229,6 @@ def _choose_port(home: Path, first_attempt: bool) -> int:
     return free_port()
 
 
-def _server_env(prefect_home: Path, port: int) -> dict[str, str]:
-    env = dict(os.environ)
-    # The server is dtm's private one: its database lives in dtm's home, whatever the caller's environment
-    # says, so that `dtm server status` tells the truth and runs are kept between dtm versions. A user who
-    # wants PostgreSQL or a shared server runs their own and sets PREFECT_API_URL.
-    for name in ("PREFECT_API_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL",
-                 "PREFECT_PROFILES_PATH", "PREFECT_PROFILE", "PREFECT_UI_API_URL"):
-        env.pop(name, None)
-    # Concurrency leases (the prefect state's lock) kept on disk rather than in memory survive a restart,
-    # so a lock does not outlive its holder's death by a lease the server forgot (a user's choice wins).
-    env.setdefault("PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", "prefect.server.concurrency.lease_storage.filesystem")
-    # The UI finds the API through a setting, not through `--port`: left alone it would call port 4200.
-    env.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_SERVER_API_HOST=HOST, PREFECT_SERVER_API_PORT=str(port),
-               PREFECT_SERVER_UI_API_URL=f"http://{HOST}:{port}/api")
-    return env
-
-
 def _log_tail(log: Path, lines: int = 15) -> str:
     try:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
@@ -269,7 +252,7 @@ def _spawn(home: Path) -> ServerInfo:
             # configure the shared server.
             proc = subprocess.Popen(
                 [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(port)],
-                cwd=home, env=_server_env(prefect_home, port), stdin=subprocess.DEVNULL, stdout=out,
+                cwd=home, env=server_env(prefect_home, HOST, port), stdin=subprocess.DEVNULL, stdout=out,
                 stderr=subprocess.STDOUT, start_new_session=True)
         _detached.append(proc)
         try:

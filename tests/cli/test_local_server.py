@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from devstream.cli import server_cmds
-from devstream.prefect_boundary import server
+from devstream.prefect_boundary import server, server_env
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="finds servers through /proc (Linux)")
 
@@ -125,6 +125,20 @@ def test_status_shows_the_started_server_running_and_healthy(in_home, capsys):
     assert server_cmds.server_status(json_out=False) == 0
     out = capsys.readouterr().out
     assert "running" in out and status["ui_url"] in out and str(status["pid"]) in out
+
+
+def test_the_callers_server_settings_reach_the_server_but_not_another_database(tmp_path, monkeypatch):
+    monkeypatch.setenv("PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE", "7")  # a tuning of the user's own
+    monkeypatch.setenv("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "P30D")
+    monkeypatch.setenv("PREFECT_SERVER_DATABASE_CONNECTION_URL", "postgresql+asyncpg://db.example.invalid/prefect")
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "elsewhere"))
+    env = server_env.server_env(tmp_path / "prefect", "127.0.0.1", 4321)
+    assert env["PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE"] == "7"
+    assert env["PREFECT_SERVER_EVENTS_RETENTION_PERIOD"] == "P30D"
+    # The database, home and address stay dtm's: `dtm server status` reports what is really there.
+    assert "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in env
+    assert env["PREFECT_HOME"] == str(tmp_path / "prefect")
+    assert env["PREFECT_SERVER_UI_API_URL"] == "http://127.0.0.1:4321/api"
 
 
 def test_a_second_call_reuses_the_server(in_home, capsys):
