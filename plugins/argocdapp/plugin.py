@@ -8,6 +8,11 @@ seconds, until it is gone: with `cascade: foreground` (DevStream's) Argo CD firs
 then drops its finalizer; `background` lets the Application go at once and its resources after; `none` puts no
 finalizer on it (one dtm put there before is taken off first), so the deployed resources stay running. Then
 the chart files dtm pushed and nobody changed since are removed from the repository.
+
+`dtm import KEY namespace/name` adopts an Application made another way (`argocd app create`, the Argo CD UI):
+the record is what create would have made from the options, so the next plan shows where the live one
+differs as drift, and apply takes those fields over. Unless imported with `--owned`, delete leaves it (and
+what it deployed) in place, and no chart is pushed for it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any, ClassVar
 
 from devstream.errors import KubernetesError, PermanentError, TransientError
 from devstream.plugin.apps import AppInfo, deep_merge
-from devstream.plugin.base import ConvergingPlugin, PluginContext, ResourceStatus
+from devstream.plugin.base import Plugin, PluginContext, ResourceStatus
 from devstream.plugins.argocdapp.application import API_VERSION, KIND, argo_finalizers, manifest, status_of
 from devstream.plugins.argocdapp.chart import push_chart, remove_chart
 from devstream.plugins.argocdapp.options import ArgocdAppOptions
@@ -28,13 +33,14 @@ from devstream.plugins.scm.base import api_systems
 __all__ = ["ArgocdAppPlugin"]
 
 
-class ArgocdAppPlugin(ConvergingPlugin[ArgocdAppOptions]):
+class ArgocdAppPlugin(Plugin[ArgocdAppOptions]):
     """An Argo CD Application (argoproj.io/v1alpha1) for a Helm chart in the app's repository."""
 
     name: ClassVar[str] = "argocdapp"
     Options: ClassVar[type[ArgocdAppOptions]] = ArgocdAppOptions
     description: ClassVar[str] = ("An Argo CD Application deploying a Helm chart from a git repository; pushes a "
                                   "starter chart there when the path holds none.")
+    import_id: ClassVar[str] = "the Application as namespace/name, e.g. argocd/hello"
 
     @classmethod
     def options_for_app(cls, options: dict[str, Any], app: AppInfo) -> dict[str, Any]:
@@ -59,15 +65,43 @@ class ArgocdAppPlugin(ConvergingPlugin[ArgocdAppOptions]):
             defaults["imageRepo"] = copy.deepcopy(app.image_repo)
         return deep_merge(defaults, options)
 
+    def create(self, options: ArgocdAppOptions, ctx: PluginContext) -> ResourceStatus:
+        return self._converge(options, ctx)
+
+    def update(self, options: ArgocdAppOptions, ctx: PluginContext) -> ResourceStatus:
+        adopted = bool((ctx.prior or {}).get("adopted"))  # the chart of an adopted Application is the team's
+        return _still_adopted(self._converge(options, ctx, push=not adopted), ctx.prior)
+
     def read(self, options: ArgocdAppOptions, ctx: PluginContext) -> ResourceStatus | None:
         with client_for(options, ctx) as cluster:
             live = _live(cluster, options)
         if live is None:
             return None
-        return status_of(live, _chart_record(ctx.prior))
+        return _still_adopted(status_of(live, _chart_record(ctx.prior)), ctx.prior)
+
+    def import_resource(self, resource_id: str, options: ArgocdAppOptions, ctx: PluginContext
+                        ) -> ResourceStatus | None:
+        name, namespace = options.app.name, options.app.namespace
+        if resource_id.strip().strip("/") != f"{namespace}/{name}":
+            raise PermanentError(f"{resource_id} is not the Application {ctx.key} describes ({namespace}/{name}); "
+                                 f"import that one, or change app.name and app.namespace")
+        with client_for(options, ctx) as cluster:
+            live = _live(cluster, options)
+        if live is None:
+            return None
+        if (live.get("metadata") or {}).get("deletionTimestamp"):
+            raise PermanentError(f"{ctx.key}: Application {namespace}/{name} is being deleted; nothing to import")
+        # As create would have made it (with what Argo CD reports now): the live fields that differ from the
+        # options are drift at the next plan. dtm pushed no chart for it, so delete takes none back.
+        status = status_of({**manifest(options), "status": live.get("status")}, None)
+        return status if ctx.owned else {**status, "adopted": True}
 
     def delete(self, options: ArgocdAppOptions, ctx: PluginContext) -> None:
         name, namespace = options.app.name, options.app.namespace
+        if (ctx.prior or {}).get("adopted"):
+            ctx.logger.warning("%s: Application %s/%s was adopted by dtm import, not made by dtm, so it is left in "
+                               "place with what it deployed", ctx.key, namespace, name)
+            return
         with client_for(options, ctx) as cluster:
             live = _live(cluster, options)
             if live is not None:
@@ -90,7 +124,7 @@ class ArgocdAppPlugin(ConvergingPlugin[ArgocdAppOptions]):
         return {SYSTEM} | api_systems(repo)
 
     # -- helpers -----------------------------------------------------------------------------------------
-    def converge(self, options: ArgocdAppOptions, ctx: PluginContext) -> ResourceStatus:
+    def _converge(self, options: ArgocdAppOptions, ctx: PluginContext, push: bool = True) -> ResourceStatus:
         name, namespace = options.app.name, options.app.namespace
         with client_for(options, ctx) as cluster:
             live = _live(cluster, options)
@@ -101,7 +135,7 @@ class ArgocdAppPlugin(ConvergingPlugin[ArgocdAppOptions]):
             if live is not None and (live.get("metadata") or {}).get("deletionTimestamp"):
                 raise TransientError(f"{ctx.key}: Application {namespace}/{name} is being deleted (Argo CD is "
                                      f"removing what it deployed); apply again once it is gone")
-            pushed = push_chart(options, ctx)
+            pushed = push_chart(options, ctx) if push else None
             applied = cluster.apply(manifest(options))
             applied = _drop_argo_finalizers(cluster, applied, options)
         chart = pushed if pushed is not None else _chart_record(ctx.prior)
@@ -154,6 +188,11 @@ def _wait_gone(cluster: KubeClient, options: ArgocdAppOptions, ctx: PluginContex
             f"it ({exc}). Argo CD's application controller removes its finalizer once it has deleted what the app "
             f"deployed: check that Argo CD runs, then destroy again; to leave the deployed resources running "
             f"instead, set `cascade: none` and destroy again (dtm then takes its finalizer off)") from None
+
+
+def _still_adopted(status: ResourceStatus, prior: ResourceStatus | None) -> ResourceStatus:
+    """An imported Application stays marked adopted (so delete leaves it) through reads and updates."""
+    return {**status, "adopted": True} if (prior or {}).get("adopted") else status
 
 
 def _chart_record(prior: ResourceStatus | None) -> dict[str, Any] | None:

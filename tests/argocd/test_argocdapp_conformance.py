@@ -53,7 +53,7 @@ class TestArgocdAppConformance(PluginConformance):
 
         with argo_cd.running():
             yield Harness(plugin=ArgocdAppPlugin(), options=options, context=ctx, snapshot=snapshot,
-                          failures=http_failures(options, ctx))
+                          failures=http_failures(options, ctx), import_id="argocd/hello")
 
 
 def _unreachable_kubeconfig(folder: Path) -> Path:
