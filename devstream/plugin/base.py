@@ -174,6 +174,12 @@ class Plugin(ABC, Generic[OptionsT]):
         return set()
 
 
+def still_adopted(status: ResourceStatus, prior: ResourceStatus | None) -> ResourceStatus:
+    """`status`, marked adopted while the recorded one (`prior`) was: a resource `dtm import` adopted stays
+    adopted through reads and updates, so that delete keeps leaving it in place."""
+    return {**status, "adopted": True} if (prior or {}).get("adopted") else status
+
+
 class ConvergingPlugin(Plugin[OptionsT]):
     """A plugin whose create and update are one thing: make the resource match the options, whether it is there
     or not (a Kubernetes apply, a container set recreated, a configuration put). Implement `converge`, `read`

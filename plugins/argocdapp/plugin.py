@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from devstream.errors import KubernetesError, PermanentError, TransientError
 from devstream.plugin.apps import AppInfo, deep_merge
-from devstream.plugin.base import Plugin, PluginContext, ResourceStatus
+from devstream.plugin.base import Plugin, PluginContext, ResourceStatus, still_adopted
 from devstream.plugins.argocdapp.application import API_VERSION, KIND, argo_finalizers, manifest, status_of
 from devstream.plugins.argocdapp.chart import push_chart, remove_chart
 from devstream.plugins.argocdapp.options import ArgocdAppOptions
@@ -70,14 +70,14 @@ class ArgocdAppPlugin(Plugin[ArgocdAppOptions]):
 
     def update(self, options: ArgocdAppOptions, ctx: PluginContext) -> ResourceStatus:
         adopted = bool((ctx.prior or {}).get("adopted"))  # the chart of an adopted Application is the team's
-        return _still_adopted(self._converge(options, ctx, push=not adopted), ctx.prior)
+        return still_adopted(self._converge(options, ctx, push=not adopted), ctx.prior)
 
     def read(self, options: ArgocdAppOptions, ctx: PluginContext) -> ResourceStatus | None:
         with client_for(options, ctx) as cluster:
             live = _live(cluster, options)
         if live is None:
             return None
-        return _still_adopted(status_of(live, _chart_record(ctx.prior)), ctx.prior)
+        return still_adopted(status_of(live, _chart_record(ctx.prior)), ctx.prior)
 
     def import_resource(self, resource_id: str, options: ArgocdAppOptions, ctx: PluginContext
                         ) -> ResourceStatus | None:
@@ -188,11 +188,6 @@ def _wait_gone(cluster: KubeClient, options: ArgocdAppOptions, ctx: PluginContex
             f"it ({exc}). Argo CD's application controller removes its finalizer once it has deleted what the app "
             f"deployed: check that Argo CD runs, then destroy again; to leave the deployed resources running "
             f"instead, set `cascade: none` and destroy again (dtm then takes its finalizer off)") from None
-
-
-def _still_adopted(status: ResourceStatus, prior: ResourceStatus | None) -> ResourceStatus:
-    """An imported Application stays marked adopted (so delete leaves it) through reads and updates."""
-    return {**status, "adopted": True} if (prior or {}).get("adopted") else status
 
 
 def _chart_record(prior: ResourceStatus | None) -> dict[str, Any] | None:

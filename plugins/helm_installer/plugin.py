@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import yaml
 
 from devstream.errors import PermanentError
-from devstream.plugin.base import Plugin, PluginContext, ResourceStatus
+from devstream.plugin.base import Plugin, PluginContext, ResourceStatus, still_adopted
 from devstream.plugins.helm import Helm, ReleaseSpec, ensure_release, release_status, remove_release, values_digest
 from devstream.plugins.helm_installer.defaults import GENERIC, INSTANCES, Instance, instance_for
 from devstream.plugins.helm_installer.options import HelmInstallerOptions, is_inline_yaml
@@ -101,14 +101,14 @@ class HelmInstallerPlugin(Plugin[HelmInstallerOptions]):
         return self._apply(options, ctx)
 
     def update(self, options: HelmInstallerOptions, ctx: PluginContext) -> ResourceStatus:
-        return _adopted(self._apply(options, ctx), ctx.prior)
+        return still_adopted(self._apply(options, ctx), ctx.prior)
 
     def read(self, options: HelmInstallerOptions, ctx: PluginContext) -> ResourceStatus | None:
         spec, instance = release_spec(options, ctx)
         live = Helm.for_cluster(options, ctx.workdir).status(spec.release, spec.namespace)
         if live is None:
             return None
-        return _adopted(_with_outputs(release_status(live, spec.source), spec, instance, live), ctx.prior)
+        return still_adopted(_with_outputs(release_status(live, spec.source), spec, instance, live), ctx.prior)
 
     def import_resource(self, resource_id: str, options: HelmInstallerOptions, ctx: PluginContext
                         ) -> ResourceStatus | None:
@@ -140,11 +140,6 @@ class HelmInstallerPlugin(Plugin[HelmInstallerOptions]):
         helm = Helm.for_cluster(options, ctx.workdir)
         live = ensure_release(helm, spec, ctx.logger, ctx.prior, apply_crds=lambda crds: apply_crds(crds, options, ctx))
         return _with_outputs(release_status(live, spec.source), spec, instance, live)
-
-
-def _adopted(status: ResourceStatus, prior: ResourceStatus | None) -> ResourceStatus:
-    """An imported release stays marked adopted (so delete leaves it) through reads and updates."""
-    return {**status, "adopted": True} if (prior or {}).get("adopted") else status
 
 
 def _with_outputs(status: ResourceStatus, spec: ReleaseSpec, instance: Instance | None,

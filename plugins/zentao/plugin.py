@@ -12,7 +12,10 @@ was weak:
 - read reports each object, so one deleted or changed by hand (kubectl delete, a patched image or replica count,
   a changed Secret) is drift, and the next apply repairs it;
 - delete removes the namespace only when this tool created it, and the volumes' data stays on the nodes
-  (reclaim policy Retain, as DevStream set it).
+  (reclaim policy Retain, as DevStream set it);
+- `dtm import KEY namespace/deployment` adopts an install made another way: recorded as the options describe
+  it, so the next plan shows what differs as drift and apply takes it over; delete then leaves it all in place
+  (unless imported with `--owned`).
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ import base64
 import json
 from typing import Any, ClassVar
 
-from devstream.plugin import PluginContext, ResourceStatus, TransientError
-from devstream.plugin.base import ConvergingPlugin
+from devstream.plugin import PermanentError, Plugin, PluginContext, ResourceStatus, TransientError
+from devstream.plugin.base import still_adopted
 from devstream.plugins.kube import SYSTEM, KubeClient, client_for, deployment_ready
 from devstream.plugins.zentao.options import ZentaoOptions
 from devstream.secrets import fingerprint
@@ -102,18 +105,46 @@ def _live(kube: KubeClient, api_version: str, kind: str, name: str, ns: str | No
     return None if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp") else obj
 
 
-class ZentaoPlugin(ConvergingPlugin[ZentaoOptions]):
+class ZentaoPlugin(Plugin[ZentaoOptions]):
     name: ClassVar[str] = "zentao"
     Options: ClassVar[type[ZentaoOptions]] = ZentaoOptions
     description: ClassVar[str] = "ZenTao on Kubernetes: namespace, volumes and claims, Deployment, NodePort Service."
+    import_id: ClassVar[str] = "namespace/deployment, e.g. zentao/zentao-dp"
+
+    def create(self, options: ZentaoOptions, ctx: PluginContext) -> ResourceStatus:
+        return self._converge(options, ctx)
+
+    def update(self, options: ZentaoOptions, ctx: PluginContext) -> ResourceStatus:
+        return still_adopted(self._converge(options, ctx), ctx.prior)
 
     def read(self, options: ZentaoOptions, ctx: PluginContext) -> ResourceStatus | None:
         with client_for(options, ctx) as kube:
-            return _status(kube, options, ctx)
+            status = _status(kube, options, ctx)
+        return None if status is None else still_adopted(status, ctx.prior)
+
+    def import_resource(self, resource_id: str, options: ZentaoOptions, ctx: PluginContext
+                        ) -> ResourceStatus | None:
+        described = f"{options.namespace}/{options.deployment.name}"
+        if resource_id.strip().strip("/") != described:
+            raise PermanentError(f"{resource_id} is not the ZenTao {ctx.key} describes ({described}); import that "
+                                 f"one, or change namespace and deployment.name")
+        with client_for(options, ctx) as kube:
+            live = _status(kube, options, ctx)
+        if live is None:
+            return None
+        # As create would have made it (whether it runs is what the cluster says): the objects that differ from
+        # the options, or are missing, are drift at the next plan.
+        planned = {(o["kind"], o["metadata"]["name"]): o for o in manifests(options, ctx.key)}
+        status = _status_of(options, planned, running=live["running"])
+        return status if ctx.owned else {**status, "adopted": True}
 
     def delete(self, options: ZentaoOptions, ctx: PluginContext) -> None:
         ns = options.namespace
         prior = ctx.prior or {}
+        if prior.get("adopted"):
+            ctx.logger.warning("%s: ZenTao in namespace %s was adopted by dtm import, not made by dtm, so it is left "
+                               "in place", ctx.key, ns)
+            return
         with client_for(options, ctx) as kube:
             names = {(o["kind"], o["metadata"]["name"]): o["apiVersion"] for o in manifests(options, ctx.key)}
             # Also what an earlier version of the options made (a renamed Service or Deployment).
@@ -135,7 +166,7 @@ class ZentaoPlugin(ConvergingPlugin[ZentaoOptions]):
     def systems(self, options: Any) -> set[str]:
         return {SYSTEM}
 
-    def converge(self, options: ZentaoOptions, ctx: PluginContext) -> ResourceStatus:
+    def _converge(self, options: ZentaoOptions, ctx: PluginContext) -> ResourceStatus:
         ns = options.namespace
         with client_for(options, ctx) as kube:
             if kube.get("v1", "Namespace", ns) is None:
@@ -187,21 +218,27 @@ def _prior_objects(prior: dict[str, Any]) -> list[tuple[str, str]]:
 def _status(kube: KubeClient, options: ZentaoOptions, ctx: PluginContext) -> ResourceStatus | None:
     """What is live, as a status that changes when anything dtm manages changes; None when none of it exists."""
     ns = options.namespace
-    present: list[str] = []
-    missing: list[str] = []
     live: dict[tuple[str, str], dict[str, Any]] = {}
     for obj in manifests(options, ctx.key):
         kind, name = obj["kind"], obj["metadata"]["name"]
         found = _live(kube, obj["apiVersion"], kind, name, ns if kind != "PersistentVolume" else None)
-        (present if found is not None else missing).append(f"{kind}/{name}")
         if found is not None:
             live[(kind, name)] = found
     if not any(k in ("Deployment", "Service") for k, _ in live):
         return None
     deployment = live.get(("Deployment", options.deployment.name))
+    return _status_of(options, live, running=deployment is not None and deployment_ready(deployment) is None)
+
+
+def _status_of(options: ZentaoOptions, live: dict[tuple[str, str], dict[str, Any]], running: bool) -> ResourceStatus:
+    """The status of the objects in `live` (kind and name -> object), the options' objects it lacks missing."""
+    ns = options.namespace
+    names = [f"{o['kind']}/{o['metadata']['name']}" for o in manifests(options, "")]
+    present = [n for n in names if tuple(n.split("/", 1)) in live]
+    deployment = live.get(("Deployment", options.deployment.name))
     service = live.get(("Service", options.service.name))
-    status: dict[str, Any] = {"namespace": ns, "objects": present, "missing": missing,
-                              "running": deployment is not None and deployment_ready(deployment) is None}
+    status: dict[str, Any] = {"namespace": ns, "objects": present, "missing": [n for n in names if n not in present],
+                              "running": running}
     if deployment is not None:
         spec = deployment.get("spec") or {}
         containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or [{}]

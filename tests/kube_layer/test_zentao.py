@@ -1,7 +1,8 @@
 """zentao through dtm on the Kubernetes stand-in: DevStream's documented config validates unchanged; apply makes
 its objects (each validated by the stand-in against Kubernetes' OpenAPI description); drift made with the real
 kubectl is found by plan and drift and repaired by apply; destroy removes everything, the namespace too when dtm
-made it. And the conformance suite every plugin passes."""
+made it; an install made another way is adopted by `dtm import`, taken over by apply and left by destroy. And
+the conformance suite every plugin passes."""
 
 from __future__ import annotations
 
@@ -151,6 +152,42 @@ def test_a_namespace_dtm_did_not_make_is_kept(tmp_path: Path, kube_cluster) -> N
     assert plugin.read(options, ctx) is None
 
 
+@pytest.mark.usefixtures("prefect_server")
+def test_an_install_made_another_way_is_imported_taken_over_and_left_by_destroy(
+        tmp_path: Path, kube_cluster, capsys: pytest.CaptureFixture[str]) -> None:
+    # ZenTao as an older install left it: another image, the password in the Deployment in clear, no dtm labels.
+    options = ZentaoOptions.model_validate(zentao_options(kube_cluster.kubeconfig))
+    kube_cluster.kubectl("create", "namespace", "zentao")
+    by_hand = [o for o in manifests(options, "by-hand") if o["kind"] != "Secret"]
+    for obj in by_hand:
+        obj["metadata"] = {k: v for k, v in obj["metadata"].items() if k not in ("labels", "annotations")}
+        if obj["kind"] == "Deployment":
+            container = obj["spec"]["template"]["spec"]["containers"][0]
+            container.update(image="easysoft/zentao:17.0", env=[{"name": "MYSQL_ROOT_PASSWORD", "value": PASSWORD}])
+    for obj in by_hand:
+        kube_cluster.kubectl("apply", "-f", "-", input=json.dumps(obj))
+    config = tmp_path / "zentao.yaml"
+    config.write_text(yaml.safe_dump({"config": {"state": {"backend": "local"}}, "tools": [
+        {"name": "zentao", "instanceID": "default", "options": zentao_options(kube_cluster.kubeconfig)}]}))
+
+    done = subprocess.run([DTM, "import", "-f", str(config), "zentao.default", "zentao/zentao-dp"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert PASSWORD not in (tmp_path / "devstream.state").read_text()
+    assert plan_changes(config, capsys) == [("zentao.default", "update")]  # the image, the env Secret
+
+    assert run.apply(config_path=config, yes=True) == 0
+    container = kube_cluster.get("apps/v1", "Deployment", "zentao-dp", "zentao")["spec"]["template"]["spec"][
+        "containers"][0]
+    assert container["image"] == "easysoft/zentao:latest"
+    assert kube_cluster.get("v1", "Secret", "zentao-dp-env", "zentao") is not None
+    assert plan_changes(config, capsys) == []
+
+    assert run.destroy(config_path=config, yes=True) == 0  # not dtm's to delete: everything stays
+    assert kube_cluster.get("apps/v1", "Deployment", "zentao-dp", "zentao") is not None
+    assert kube_cluster.get("v1", "Namespace", "zentao") is not None
+
+
 class TestZentaoConformance(PluginConformance):
     @pytest.fixture
     def harness(self, tmp_path: Path, kube_cluster) -> Harness:
@@ -172,7 +209,8 @@ class TestZentaoConformance(PluginConformance):
         refused.write_text(kube_cluster.kubeconfig.read_text().replace("token: ", "token: wrong-"))
         quick = PluginContext(name="zentao", instance_id="conformance", workdir=tmp_path,
                               client_factory=lambda **kw: http_client(**{**kw, "attempts": 1}))
-        return Harness(plugin=ZentaoPlugin(), options=options, context=ctx, snapshot=cluster, failures={
+        return Harness(plugin=ZentaoPlugin(), options=options, context=ctx, snapshot=cluster,
+                       import_id="zentao/zentao-dp", failures={
             # no API server answering: may pass when retried (the control plane restarting)
             "transient": lambda: ({**options, "kubeconfig": str(unreachable)}, quick),
             # credentials the server refuses: retrying cannot help
