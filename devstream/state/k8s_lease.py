@@ -2,13 +2,17 @@
 
 The Lease `<configmap>-lock` in the state's namespace names its holder in `spec.holderIdentity`
 (`host/pid/id`) and, in the annotation `dtm.devstream.io/holder`, who that is for people (command, since,
-flow run). Taking the lock creates the Lease, or takes over one that is free or expired (its `renewTime` plus
-`leaseDurationSeconds` is past), with the Lease's resourceVersion as a precondition: of two runs that try at
-once, the server lets exactly one write (the other gets 409 Conflict and reads again). A daemon thread renews
-`renewTime` every third of the duration, so a long apply keeps the Lease; a holder that dies stops renewing and
-its Lease expires by itself. A holder on this host whose process is gone is taken over at once, as the local
-lock does; `dtm force-unlock` deletes the Lease whoever holds it. Releasing deletes the Lease (precondition:
-it is still ours), after the state's compaction has run under it.
+flow run). Taking the lock creates the Lease, or takes over one that is free or expired, with the Lease's
+resourceVersion as a precondition: of two runs that try at once, the server lets exactly one write (the other
+gets 409 Conflict and reads again). Expired is judged as client-go's leader election judges it, on this
+process's own clock only: the Lease has not changed (its resourceVersion) for `leaseDurationSeconds` while this
+process watched it, so a holder whose clock runs behind or ahead of ours keeps its lock while it renews, and a
+dead holder's Lease is taken over one duration after we first saw it. Only a Lease whose `renewTime` is past by
+more than SKEW_ALLOWANCE beyond its duration is taken over at first sight (no clock is that far off).
+A daemon thread renews `renewTime` every third of the duration, so a long apply keeps the Lease; a holder that
+dies stops renewing and its Lease expires by itself. A holder on this host whose process is gone is taken over
+at once, as the local lock does; `dtm force-unlock` deletes the Lease whoever holds it. Releasing deletes the
+Lease (precondition: it is still ours), after the state's compaction has run under it.
 
 The protocol (re-entrance, takeover, renewal, waiting) is devstream/state/lock_protocol.py's; this module is its
 Lease primitives.
@@ -49,6 +53,7 @@ LEASE_API = "coordination.k8s.io/v1"
 HOLDER_ANNOTATION = "dtm.devstream.io/holder"
 DEFAULT_LEASE_SECONDS = 30
 POLL_INTERVAL = 0.5
+SKEW_ALLOWANCE = 600.0  # seconds: a renewTime older than its duration plus this is stale on any plausible clock
 RENEW_RETRY_SECONDS = 1.0
 
 
@@ -89,6 +94,7 @@ class LeaseLock(StateLock[_Holding]):
         self.ensure_namespace = ensure_namespace
         self._key = f"{kube.connection.server}|{namespace}|{name}"
         self.last_taken_over: dict[str, Any] | None = None
+        self._seen: tuple[str, float] | None = None  # the Lease's resourceVersion, and when we first saw it
 
     # -- reading ------------------------------------------------------------------------------------------
     def lease(self) -> dict[str, Any] | None:
@@ -114,8 +120,22 @@ class LeaseLock(StateLock[_Holding]):
     def expired(self, lease: dict[str, Any]) -> bool:
         spec = lease.get("spec") or {}
         renewed = _parse(spec.get("renewTime") or spec.get("acquireTime"))
-        duration = float(spec.get("leaseDurationSeconds") or self.lease_seconds)
-        return renewed is None or renewed + duration < time.time()
+        if renewed is None or renewed + self._duration(lease) + SKEW_ALLOWANCE < time.time():
+            return True
+        return self._expires_in(lease) <= 0
+
+    def _duration(self, lease: dict[str, Any]) -> float:
+        return float((lease.get("spec") or {}).get("leaseDurationSeconds") or self.lease_seconds)
+
+    def _expires_in(self, lease: dict[str, Any]) -> float:
+        """Seconds until the Lease expires unless renewed: its duration less how long this process has seen it
+        unchanged (a renewal changes its resourceVersion)."""
+        version = str((lease.get("metadata") or {}).get("resourceVersion") or json.dumps(lease.get("spec"),
+                                                                                        sort_keys=True))
+        now = time.monotonic()
+        if self._seen is None or self._seen[0] != version:
+            self._seen = (version, now)
+        return self._duration(lease) - (now - self._seen[1])
 
     # -- the protocol's primitives ----------------------------------------------------------------------------
     def _take(self, command: str, deadline: float, timeout: float) -> _Holding:
@@ -240,12 +260,9 @@ class LeaseLock(StateLock[_Holding]):
     def _locked_error(self, timeout: float) -> StateLockedError:
         lease = self.lease()
         holder = self.holder_of(lease)
-        spec = (lease or {}).get("spec") or {}
         expires = ""
-        renewed = _parse(spec.get("renewTime"))
-        if renewed is not None:
-            left = renewed + float(spec.get("leaseDurationSeconds") or self.lease_seconds) - time.time()
-            expires = f"; its Lease expires in {max(0, round(left))}s unless renewed"
+        if lease is not None:
+            expires = f"; its Lease expires in {max(0, round(self._expires_in(lease)))}s unless renewed"
         return locked_error(self.state_description, holder, timeout,
                             after=f"if that run is gone, wait for its Lease to expire or run `{self.unlock_hint}`",
                             detail=f" (Lease {self.namespace}/{self.name}){expires}")

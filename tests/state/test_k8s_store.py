@@ -6,21 +6,22 @@ Another run is played by a child Python process that takes the lock, says "locke
 from __future__ import annotations
 
 import json
+import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from lock_holder import LockHolder
 
 from devstream.errors import StateError, StateLockedError
-from devstream.plugins.kube import resolve_target
+from devstream.plugins.kube import KubeClient, resolve_target
 from devstream.state import StateRecord
 from devstream.state.k8s import K8sStateStore
 
 HOLDER_SCRIPT = """
 import sys
-from devstream.plugins.kube import resolve_target
+from devstream.plugins.kube import KubeClient, resolve_target
 from devstream.state.k8s import K8sStateStore
 
 store = K8sStateStore(resolve_target(kubeconfig=sys.argv[1]), lease_seconds=2)
@@ -131,6 +132,41 @@ def test_a_holder_on_another_host_is_waited_for_until_its_lease_expires(kube_clu
     with store.lock("dtm apply", timeout=30):
         assert store.taken_over()["host"] == "ci-7"
         assert lease(kube_cluster)["spec"]["leaseTransitions"] == 1
+
+
+def test_a_holder_whose_clock_is_off_keeps_its_lock_while_it_renews_and_loses_it_when_it_stops(kube_cluster):
+    """Expiry is judged on this process's clock (the Lease unchanged for its duration), never by comparing the
+    holder's renewTime with our clock: a holder two minutes behind us renews timestamps that look long expired."""
+    kube_cluster.kubectl("create", "namespace", "devstream")
+    behind = lambda: (datetime.now(UTC) - timedelta(seconds=120)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
+    kube_cluster.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "state-lock", "namespace": "devstream", "annotations": {
+            "dtm.devstream.io/holder": json.dumps({"host": "ci-8", "pid": 4343, "command": "dtm apply"})}},
+        "spec": {"holderIdentity": "ci-8/4343/abc", "leaseDurationSeconds": 3, "renewTime": behind(),
+                 "acquireTime": behind()}}))
+    renewing = threading.Event()
+    renewing.set()
+
+    def renew_with_a_slow_clock() -> None:
+        with KubeClient(resolve_target(kubeconfig=str(kube_cluster.kubeconfig))) as kube:
+            while renewing.is_set():
+                held = kube.get("coordination.k8s.io/v1", "Lease", "state-lock", "devstream")
+                held["spec"]["renewTime"] = behind()
+                kube.replace(held)
+                time.sleep(0.5)
+
+    holder = threading.Thread(target=renew_with_a_slow_clock, daemon=True)
+    holder.start()
+    try:
+        with pytest.raises(StateLockedError, match="pid 4343 on host ci-8"):
+            store_for(kube_cluster).lock("dtm apply", timeout=8).__enter__()  # 8 s: more than two durations
+    finally:
+        renewing.clear()
+        holder.join()
+    store = store_for(kube_cluster)
+    with store.lock("dtm apply", timeout=30):  # it stopped renewing: taken over once unchanged for 3 s
+        assert store.taken_over()["host"] == "ci-8"
 
 
 def test_a_state_past_a_configmap_s_size_is_folded_then_refused_naming_the_limit(kube_cluster):
