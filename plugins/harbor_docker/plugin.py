@@ -69,6 +69,9 @@ class HarborDockerOptions(PluginOptions):
                                    "unix:///path/docker.sock; default DOCKER_HOST, else the local socket.")
     healthTimeout: int = Field(default=600, ge=0, description="Seconds to wait for each service's healthcheck "
                                "(0: do not wait).")
+    withTrivy: bool = Field(default=False, description="Also run Trivy, Harbor's vulnerability scanner (the "
+                            "installer's --with-trivy): the trivy-adapter service, its cache and reports under "
+                            "dataVolume. Turning it off removes the service.")
 
     @field_validator("hostname")
     @classmethod
@@ -130,6 +133,8 @@ class HarborDockerPlugin(ConvergingPlugin[HarborDockerOptions]):
                 engine.create_network(network, {TOOL_LABEL: ctx.key})
             for spec in specs:
                 ensure(engine, spec, ctx)
+            for gone in set((ctx.prior or {}).get("services") or {}) - {spec.name for spec in specs}:
+                remove_owned(engine, gone, ctx.key, ctx)  # a service prepare no longer writes (withTrivy off)
             found = {spec.name: wait_healthy(engine, spec.name, ctx, options.healthTimeout) for spec in specs}
         ctx.logger.info("%s: Harbor is at %s (user admin)", ctx.key, _url(options))
         return _status(options, found)
@@ -178,7 +183,7 @@ def _write_harbor_yml(options: HarborDockerOptions, home: Path) -> None:
 
 
 def _prepare_spec(options: HarborDockerOptions, home: Path, tool: str) -> ContainerSpec:
-    """install.sh's `docker run --rm --privileged goharbor/prepare prepare` with its five mounts."""
+    """install.sh's `docker run --rm --privileged goharbor/prepare prepare [--with-trivy]` with its five mounts."""
     return ContainerSpec(
         name=f"dtm-harbor-prepare-{hashlib.sha256(str(home).encode()).hexdigest()[:12]}",
         image=f"goharbor/prepare:{options.version}",
@@ -186,7 +191,7 @@ def _prepare_spec(options: HarborDockerOptions, home: Path, tool: str) -> Contai
         binds=[f"{home / 'input'}:/input", f"{options.dataVolume}:/data", f"{home}:/compose_location",
                f"{home / 'common' / 'config'}:/config", "/:/hostfs"],
         restart="",
-        command=["prepare"],
+        command=["prepare", *(["--with-trivy"] if options.withTrivy else [])],
         host_extra={"Privileged": True},
     )
 

@@ -70,6 +70,28 @@ def test_create_prepares_harbor_and_starts_every_service(
     assert plugin.read(options(tmp_path, httpPort=8088), ctx) == status
 
 
+def test_with_trivy_harbor_runs_its_scanner_and_turning_it_off_removes_it(
+        tmp_path: Path, harbor_registry: DockerStandIn, docker_host: str) -> None:
+    ctx = PluginContext(name="harbor-docker", instance_id="default", workdir=tmp_path)
+    status = plugin.create(options(tmp_path, withTrivy=True), ctx)
+
+    names = {c["Name"].lstrip("/"): c for c in harbor_registry.containers.values()}
+    assert set(names) == {*harbor_prepare.CONTAINERS.values(), "trivy-adapter"}
+    trivy = names["trivy-adapter"]
+    assert trivy["Config"]["Image"] == "goharbor/trivy-adapter-photon:v2.4.3"
+    assert f"{tmp_path}/data/trivy-adapter/trivy:/home/scanner/.cache/trivy" in trivy["HostConfig"]["Binds"]
+    assert "WITH_TRIVY=True" in names["harbor-core"]["Config"]["Env"]
+    assert "trivy-adapter" in status["outputs"]["services"]
+    ctx.prior = status
+    assert plugin.read(options(tmp_path, withTrivy=True), ctx) == status
+
+    updated = plugin.update(options(tmp_path), ctx)  # withTrivy off: prepare writes no scanner, dtm removes it
+    names = {c["Name"].lstrip("/") for c in harbor_registry.containers.values()}
+    assert names == set(harbor_prepare.CONTAINERS.values()) and "trivy-adapter" not in updated["services"]
+    ctx.prior = updated
+    assert plugin.read(options(tmp_path), ctx) == updated
+
+
 def test_prepare_refusing_the_config_fails_with_its_own_words(
         tmp_path: Path, harbor_registry: DockerStandIn, docker_host: str) -> None:
     ctx = PluginContext(name="harbor-docker", instance_id="default", workdir=tmp_path)
