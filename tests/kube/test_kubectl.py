@@ -64,6 +64,16 @@ def test_apply_get_rollout_and_delete_a_small_app(kube_cluster: KubeCluster) -> 
     assert kube_cluster.get("apps/v1", "ReplicaSet", "web", "shop") is None
 
 
+def test_a_list_of_objects_applies_as_on_a_cluster(kube_cluster: KubeCluster) -> None:
+    # kubectl validates a `List` against /openapi/v2 in protobuf, and parses the answer's Content-Type.
+    objects = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"},
+                "data": {"k": name}} for name in ("first", "second")]
+    applied = kube_cluster.kubectl("apply", "-f", "-", input=json.dumps(
+        {"apiVersion": "v1", "kind": "List", "items": objects})).stdout
+    assert "configmap/first created" in applied and "configmap/second created" in applied
+    assert kube_cluster.get("v1", "ConfigMap", "second", "default")["data"] == {"k": "second"}
+
+
 def test_label_and_field_selectors(kube_cluster: KubeCluster) -> None:
     for name, tier in (("a", "front"), ("b", "back"), ("c", "front")):
         kube_cluster.kubectl("create", "configmap", name, "--from-literal=k=v")

@@ -25,7 +25,10 @@ from .discovery import ApiError
 from .fields import load_yaml
 from .tls import Certificates, make_certificates
 
-PROTOBUF_V2 = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+# What kube-openapi's handler answers to both `spec.v2@v1.0+protobuf` (the deprecated name clients still ask
+# for) and `spec.v2.v1.0+protobuf`: the name without '@', which Go's mime parser accepts (kubectl's fallback
+# validation of a `List` parses it).
+PROTOBUF_V2 = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 
 
 @dataclass
