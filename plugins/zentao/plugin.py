@@ -134,8 +134,9 @@ class ZentaoPlugin(Plugin[ZentaoOptions]):
             return None
         # As create would have made it (whether it runs is what the cluster says): the objects that differ from
         # the options, or are missing, are drift at the next plan.
-        planned = {(o["kind"], o["metadata"]["name"]): o for o in manifests(options, ctx.key)}
-        status = _status_of(options, planned, running=live["running"])
+        objects = manifests(options, ctx.key)
+        planned = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+        status = _status_of(options, objects, planned, running=live["running"])
         return status if ctx.owned else {**status, "adopted": True}
 
     def delete(self, options: ZentaoOptions, ctx: PluginContext) -> None:
@@ -219,7 +220,8 @@ def _status(kube: KubeClient, options: ZentaoOptions, ctx: PluginContext) -> Res
     """What is live, as a status that changes when anything dtm manages changes; None when none of it exists."""
     ns = options.namespace
     live: dict[tuple[str, str], dict[str, Any]] = {}
-    for obj in manifests(options, ctx.key):
+    objects = manifests(options, ctx.key)
+    for obj in objects:
         kind, name = obj["kind"], obj["metadata"]["name"]
         found = _live(kube, obj["apiVersion"], kind, name, ns if kind != "PersistentVolume" else None)
         if found is not None:
@@ -227,13 +229,16 @@ def _status(kube: KubeClient, options: ZentaoOptions, ctx: PluginContext) -> Res
     if not any(k in ("Deployment", "Service") for k, _ in live):
         return None
     deployment = live.get(("Deployment", options.deployment.name))
-    return _status_of(options, live, running=deployment is not None and deployment_ready(deployment) is None)
+    return _status_of(options, objects, live,
+                      running=deployment is not None and deployment_ready(deployment) is None)
 
 
-def _status_of(options: ZentaoOptions, live: dict[tuple[str, str], dict[str, Any]], running: bool) -> ResourceStatus:
-    """The status of the objects in `live` (kind and name -> object), the options' objects it lacks missing."""
+def _status_of(options: ZentaoOptions, objects: list[dict[str, Any]], live: dict[tuple[str, str], dict[str, Any]],
+               running: bool) -> ResourceStatus:
+    """The status of the objects in `live` (kind and name -> object); those of `objects` (the options') it lacks
+    are missing."""
     ns = options.namespace
-    names = [f"{o['kind']}/{o['metadata']['name']}" for o in manifests(options, "")]
+    names = [f"{o['kind']}/{o['metadata']['name']}" for o in objects]
     present = [n for n in names if tuple(n.split("/", 1)) in live]
     deployment = live.get(("Deployment", options.deployment.name))
     service = live.get(("Service", options.service.name))
