@@ -64,7 +64,6 @@ def test_each_run_publishes_the_state_it_left(tmp_path):
 
 
 def test_each_record_names_the_change_and_the_flow_run_that_wrote_it(tmp_path):
-    import httpx
     from prefect.client.orchestration import get_client
 
     from devstream.state import record_doc
@@ -72,7 +71,8 @@ def test_each_record_names_the_change_and_the_flow_run_that_wrote_it(tmp_path):
     config = config_without_a_state_section(tmp_path)
     store = PrefectStateStore(config.stem)
     assert run.apply(config_path=config, yes=True) == 0
-    latest = httpx.get(f"{store.api.url}/artifacts/{store.artifact_key('noop_registry')}/latest", timeout=30).json()
+    latest_path = f"/artifacts/{store.artifact_key('noop_registry')}/latest"
+    latest = store.api.call("GET", latest_path, retry=True, what="read the record").json()
     envelope = record_doc.parse(latest["data"])
     assert envelope is not None and envelope["change"]["action"] == "create"
     flow_run = envelope["change"]["flowRun"]

@@ -76,16 +76,15 @@ def saved_together(store: PrefectStateStore, *calls: Callable[[], None]) -> list
 
 def latest_artifacts(store: PrefectStateStore) -> dict[str, Any]:
     """The state's artifact keys and their newest versions, straight from the REST API."""
-    response = httpx.post(f"{store.api.url}/artifacts/latest/filter", timeout=30,
-                          json={"artifacts": {"key": {"like_": store.prefix}}, "limit": 200})
-    response.raise_for_status()
+    response = store.api.call("POST", "/artifacts/latest/filter", retry=True, what="read the artifacts",
+                              json={"artifacts": {"key": {"like_": store.prefix}}, "limit": 200})
     return {item["key"]: item for item in response.json()}
 
 
 def post_envelope(store: PrefectStateStore, key: str, envelope: dict[str, Any]) -> None:
     render = record_doc.render_batch if envelope.get("format") == 2 else record_doc.render
-    httpx.post(f"{store.api.url}/artifacts/", timeout=30,
-               json={"key": key, "type": ARTIFACT_TYPE, "data": render(envelope)}).raise_for_status()
+    store.api.call("POST", "/artifacts/", what="write an artifact",
+                   json={"key": key, "type": ARTIFACT_TYPE, "data": render(envelope)})
 
 
 # -- group commit ---------------------------------------------------------------------------------------------

@@ -71,8 +71,7 @@ def other_run(state: str) -> Iterator[OtherRun]:
 
 
 def active_slots(store: PrefectStateStore) -> int:
-    response = httpx.get(f"{store.api.url}/v2/concurrency_limits/{store.lock_name}", timeout=30)
-    response.raise_for_status()
+    response = store.api.call("GET", f"/v2/concurrency_limits/{store.lock_name}", retry=True, what="read the lock")
     return int(response.json()["active_slots"])
 
 
@@ -146,11 +145,11 @@ def test_a_limit_that_cannot_lock_is_refused_not_silently_passed(state: str) -> 
     with store.lock("dtm apply"):
         pass
     # Someone raised the limit to 2 (or disabled it): two runs could then change the state at once.
-    url = f"{store.api.url}/v2/concurrency_limits/{store.lock_name}"
-    httpx.patch(url, json={"limit": 2}, timeout=30).raise_for_status()
+    path = f"/v2/concurrency_limits/{store.lock_name}"
+    store.api.call("PATCH", path, json={"limit": 2}, retry=True, what="raise the limit")
     with pytest.raises(StateError, match=r"its limit is 2, not 1.*prefect gcl update"), store.lock("dtm apply"):
         pass
-    httpx.patch(url, json={"limit": 1, "active": False}, timeout=30).raise_for_status()
+    store.api.call("PATCH", path, json={"limit": 1, "active": False}, retry=True, what="disable the limit")
     with pytest.raises(StateError, match="it is inactive"), store.lock("dtm apply"):
         pass
 
@@ -192,8 +191,8 @@ def test_a_slot_taken_with_no_holder_on_record_is_freed_too(state: str) -> None:
     with store.lock("dtm apply"):
         pass
     # A slot taken outside dtm (or whose lease a server restart forgot): no holder is recorded.
-    url = f"{store.api.url}/v2/concurrency_limits/{store.lock_name}"
-    httpx.patch(url, json={"active_slots": 1}, timeout=30).raise_for_status()
+    path = f"/v2/concurrency_limits/{store.lock_name}"
+    store.api.call("PATCH", path, json={"active_slots": 1}, retry=True, what="take a slot")
     with pytest.raises(StateLockedError, match="an unknown holder"), store.lock("dtm apply"):
         pass
     assert store.force_unlock() == {}

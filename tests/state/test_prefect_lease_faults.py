@@ -69,22 +69,20 @@ def state() -> str:
 
 
 def active_slots(store: PrefectStateStore) -> int:
-    response = httpx.get(f"{store.api.url}/v2/concurrency_limits/{store.lock_name}", timeout=30)
-    response.raise_for_status()
+    response = store.api.call("GET", f"/v2/concurrency_limits/{store.lock_name}", retry=True, what="read the lock")
     return int(response.json()["active_slots"])
 
 
 def server_forgets_the_lease(store: PrefectStateStore, lease_id: str) -> None:
     """What a restarted server holds: no lease `lease_id`, and its slot still taken."""
-    base = store.api.url
     # One more slot first, then the lease revoked with its slot: the holder's renewer never sees a state
     # in between (a lease gone with its slot freed would be a plain expiry).
-    httpx.patch(f"{base}/v2/concurrency_limits/{store.lock_name}", json={"active_slots": 2},
-                timeout=30).raise_for_status()
-    httpx.post(f"{base}/v2/concurrency_limits/decrement-with-lease", json={"lease_id": lease_id},
-               timeout=30).raise_for_status()
-    renew = httpx.post(f"{base}/v2/concurrency_limits/leases/{lease_id}/renew", json={"lease_duration": 60},
-                       timeout=30)
+    store.api.call("PATCH", f"/v2/concurrency_limits/{store.lock_name}", json={"active_slots": 2},
+                   what="take a second slot")
+    store.api.call("POST", "/v2/concurrency_limits/decrement-with-lease", json={"lease_id": lease_id},
+                   what="revoke the lease")
+    renew = store.api.call("POST", f"/v2/concurrency_limits/leases/{lease_id}/renew", json={"lease_duration": 60},
+                           ok=(410,), retry=True, what="renew the revoked lease")
     assert renew.status_code == 410 and active_slots(store) == 1
 
 

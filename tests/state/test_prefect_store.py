@@ -71,12 +71,10 @@ def counted_store(state: str, **kwargs: Any) -> tuple[PrefectStateStore, Request
 
 def versions(store: PrefectStateStore, state_key: str) -> list[dict[str, Any]]:
     """Every version of one record's artifact, newest first, read straight from the REST API."""
-    response = httpx.post(
-        f"{store.api.url}/artifacts/filter",
+    response = store.api.call(
+        "POST", "/artifacts/filter", retry=True, what="read a record's versions",
         json={"artifacts": {"key": {"any_": [store.artifact_key(state_key)]}}, "sort": "CREATED_DESC"},
-        timeout=30,
     )
-    response.raise_for_status()
     return response.json()
 
 
@@ -164,8 +162,8 @@ def test_records_written_before_they_were_markdown_still_read_and_delete() -> No
     store = PrefectStateStore(unique("legacy"))
     old = {"format": 1, "state": store.state_name, "key": "repo_default",
            "record": record("repo").model_dump(mode="json")}
-    httpx.post(f"{store.api.url}/artifacts/", json={"key": store.artifact_key("repo_default"), "type": "dtm-state",
-                                                     "data": old}, timeout=30).raise_for_status()
+    store.api.call("POST", "/artifacts/", what="write a legacy record",
+                   json={"key": store.artifact_key("repo_default"), "type": "dtm-state", "data": old})
     assert store.read() == {"repo_default": record("repo")}
     store.delete("repo_default")
     assert store.read() == {}
