@@ -102,6 +102,7 @@ metadata:
 type: Opaque
 data:
   runner-registration-token: {{ .Values.runnerRegistrationToken | default "" | b64enc | quote }}
+  runner-token: {{ .Values.runnerToken | default "" | b64enc | quote }}
 """,
 }
 

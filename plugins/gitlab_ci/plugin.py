@@ -112,7 +112,9 @@ class GitLabCIPlugin(Plugin[GitLabCIOptions]):
         status = _status(options, branch, files, {CI_FILE: rendered}, variables)
         runner = _runner(options)
         if runner is not None:
-            status["runner"] = read_runner(runner, _gitlab(options), project_path(options.scm), ctx)
+            with GitLabClient(options.scm, ctx) as gitlab:
+                status["runner"] = read_runner(runner, gitlab, _gitlab(options), project_path(options.scm), ctx,
+                                               (ctx.prior or {}).get("runner"))
         return _still_adopted(as_recorded(status, ctx.prior, _PLACE_FIELDS), ctx.prior)
 
     def update(self, options: GitLabCIOptions, ctx: PluginContext) -> ResourceStatus:
@@ -243,7 +245,8 @@ def _remove_runner(options: GitLabCIOptions, ctx: PluginContext) -> None:
     if not isinstance(recorded, Mapping) or not recorded.get("release"):
         return
     where = next((r for r in (options.runner, options.pipeline.runner) if r is not None), None)
-    delete_runner(where, str(recorded["release"]), str(recorded["namespace"]), ctx)
+    with GitLabClient(options.scm, ctx) as gitlab:
+        delete_runner(where, gitlab, recorded, ctx)
 
 
 def _pick_ci_file(files: dict[str, str]) -> tuple[str, str]:

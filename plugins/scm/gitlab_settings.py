@@ -92,12 +92,45 @@ class GitLabProjectSettings(GitLabCore):
     def reset_runner_registration_token(self) -> str:
         """A new registration token for the project's runners (the old one stops registering new runners; runners
         already registered go on). Never logged: it registers runners."""
-        response = self._call("POST", self._project_url("runners_reset_registration_token"))
+        try:
+            response = self._call("POST", self._project_url("runners_reset_registration_token"))
+        except PermanentError as exc:
+            raise PermanentError(f"{exc}; if registration tokens are disabled (GitLab 17 and later, unless an "
+                                 "administrator allows them), leave runner.registration at authenticationToken "
+                                 "(the default): dtm then creates the runner through the API") from exc
         assert response is not None
         token = str(response.json().get("token") or "")
         if not token:
             raise PermanentError(f"gitlab {self.path}: GitLab returned no runner registration token")
         return token
+
+    def create_runner(self, description: str, tags: Sequence[str], run_untagged: bool) -> tuple[int, str]:
+        """A new runner of the project (GitLab 15.10 and later: `POST /user/runners`): its id and its
+        authentication token (`glrt-`), which the runner itself then uses. Never logged: it runs the project's
+        jobs. The access token needs the `create_runner` (or `api`) scope and the Maintainer role."""
+        project = self._require_project()
+        try:
+            response = self._call("POST", "/user/runners", json={
+                "runner_type": "project_type", "project_id": project["id"], "description": description,
+                "tag_list": ",".join(tags), "run_untagged": run_untagged})
+        except PermanentError as exc:
+            raise PermanentError(f"{exc}; the access token needs the create_runner or api scope, and GitLab before "
+                                 "15.10 has no runner creation API: set runner.registration: registrationToken "
+                                 "there (DevStream's way)") from exc
+        assert response is not None
+        created = response.json()
+        token, runner_id = str(created.get("token") or ""), created.get("id")
+        if not token or not isinstance(runner_id, int):
+            raise PermanentError(f"gitlab {self.path}: GitLab created a runner but returned no id or token")
+        return runner_id, token
+
+    def runner_exists(self, runner_id: int) -> bool:
+        """Whether GitLab still has the runner (one deleted in GitLab's settings is gone)."""
+        return self._call("GET", f"/runners/{runner_id}", missing_ok=True) is not None
+
+    def delete_runner(self, runner_id: int) -> None:
+        """Remove the runner from GitLab; one already gone is success."""
+        self._call("DELETE", f"/runners/{runner_id}", missing_ok=True)
 
     def set_shared_runners(self, enabled: bool) -> None:
         """Turn the instance's shared runners on or off for the project."""

@@ -24,6 +24,9 @@ What it keeps like GitLab does:
   unless sent false, the `token` kept but never shown, a paginated listing, 404 for a missing hook;
 - the project's runner registration token (`runners_token`, shown to maintainers), a new one on each
   `POST runners_reset_registration_token`; `shared_runners_enabled`, set with `PUT /projects/:id`;
+- runners made through the API (GitLab 15.10+): `POST /user/runners` (400 without `runner_type`, or a
+  `project_type` runner without `project_id`; 403 for a project the user cannot see; `tag_list` an array or
+  a comma-separated string) answers the id and a `glrt-` token once; `GET`/`DELETE /runners/:id`, 404 once gone;
 - 401 without the right PRIVATE-TOKEN; 429 with Retry-After (or 503) on demand (`fail_next`); chosen requests
   refused on demand (`refuse`), for a call that fails midway.
 
@@ -70,6 +73,7 @@ class GitLabStandIn(RepositoryRoutes, SettingsRoutes):
         self._shas = itertools.count(1)
         self.namespaces: dict[str, Namespace] = {}
         self.projects: dict[str, Project] = {}
+        self.runners: dict[int, dict[str, Any]] = {}  # as stored: with the `token`
         self._failures: list[httpx.Response] = []
         self._refusals: list[_Refusal] = []
         self.add_namespace(username, kind="user")
@@ -188,6 +192,16 @@ class GitLabStandIn(RepositoryRoutes, SettingsRoutes):
                 return httpx.Response(200, json=found.as_json())
             case ["projects"] if method == "POST":
                 return self._create_project(body)
+            case ["user", "runners"] if method == "POST":
+                return self._create_runner(body)
+            case ["runners", runner_id] if method in ("GET", "DELETE"):
+                runner = self.runners.get(int(runner_id)) if runner_id.isdigit() else None
+                if runner is None:
+                    return _error(404, "404 Runner Not Found")
+                if method == "DELETE":
+                    del self.runners[runner["id"]]
+                    return httpx.Response(204)
+                return httpx.Response(200, json={k: v for k, v in runner.items() if k != "token"})
         if len(parts) < 2 or parts[0] != "projects":
             return _error(404, "404 Not Found")
         project = self._find(parts[1])
@@ -235,6 +249,25 @@ class GitLabStandIn(RepositoryRoutes, SettingsRoutes):
             case ["hooks", hook_id], "GET" | "PUT" | "DELETE":
                 return self._hook(project, hook_id, method, body)
         return _error(404, "404 Not Found")
+
+    def _create_runner(self, body: dict[str, Any]) -> httpx.Response:
+        if "runner_type" not in body:
+            return _error(400, "runner_type is missing")
+        if body["runner_type"] != "project_type" or "project_id" not in body:
+            return _error(400, "project_id is missing" if body["runner_type"] == "project_type" else "unsupported")
+        project = self._find(str(body["project_id"]))
+        if project is None:
+            return _error(403, "403 Forbidden")
+        tags = body.get("tag_list", [])
+        tags = [t.strip() for t in tags.split(",") if t.strip()] if isinstance(tags, str) else list(tags)
+        runner_id = next(self._ids)
+        self.runners[runner_id] = {
+            "id": runner_id, "runner_type": "project_type", "description": body.get("description", ""),
+            "tag_list": tags, "run_untagged": bool(body.get("run_untagged", True)), "paused": False,
+            "projects": [{"id": project.id, "path_with_namespace": project.path}],
+            "token": f"glrt-standin{next(self._shas):06d}"}
+        return httpx.Response(201, json={"id": runner_id, "token": self.runners[runner_id]["token"],
+                                         "token_expires_at": None})
 
     # -- projects --------------------------------------------------------------------------------------------
     def _find(self, ident: str) -> Project | None:
