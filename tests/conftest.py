@@ -30,9 +30,6 @@ else:
     # behind (see pytest_sessionfinish).
     os.environ["DTM_TESTS_SESSION"] = uuid.uuid4().hex
     os.environ["DTM_TESTS_SESSION_PID"] = str(os.getpid())
-    # Read by now (the workers get the options from this process): a pytest that a test runs gets none of this
-    # run's extra options, such as .ci/run's `--cov` (its coverage would combine this run's data files).
-    os.environ.pop("PYTEST_ADDOPTS", None)
 os.environ.setdefault("GIT_AUTHOR_NAME", "dtm tests")
 os.environ.setdefault("GIT_AUTHOR_EMAIL", "tests@dtm.invalid")
 
@@ -57,6 +54,15 @@ SLOW_FILES = (
     "engine/test_apply.py", "cli/test_init_plugins.py", "e2e/test_ui_artifacts.py", "state/test_prefect_store.py",
     "cli/test_big_plans.py",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A pytest that a test runs gets none of this run's extra options, such as .ci/run's `--cov` (its coverage
+    would combine this run's data files): PYTEST_ADDOPTS goes once it is read. The main process of a
+    distributed run keeps it: its workers read it when they start, and a worker without `--cov` there sends
+    back no coverage data (pytest-cov decides while parsing the options)."""
+    if _XDIST_WORKER or not getattr(config.option, "numprocesses", None):
+        os.environ.pop("PYTEST_ADDOPTS", None)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
