@@ -28,9 +28,9 @@ class _AnswerLine:
     """The terminal's next line, read so that a Ctrl-C is acted on whenever it comes.
 
     `input()` can miss one: a Ctrl-C that lands as the prompt appears, after Python last looked for signals
-    and before its read of the terminal starts, is noted but not acted on until a key is pressed (seen once in
-    hundreds of CI runs). Waiting for the line in 0.1 s slices of select() lets Python look in between.
-    Like `input()`: the line without its newline, EOFError at Ctrl-D."""
+    and before its read of the terminal starts, is noted but not acted on until a key is pressed (twice in CI,
+    where a thread dump showed dtm waiting in input()). Waiting for the line in 0.1 s slices of select() lets
+    Python look in between. Like `input()`: the line without its newline, EOFError at Ctrl-D."""
 
     def readline(self) -> str:
         while not select.select([sys.stdin], [], [], 0.1)[0]:
